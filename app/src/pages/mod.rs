@@ -1,0 +1,131 @@
+//! Pages of the dashboard and the frame around the signed-in ones.
+
+pub mod auth;
+pub mod home;
+pub mod members;
+pub mod overview;
+
+use countersign_proto::WorkspaceSummary;
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+use crate::api::{self, Logout, Me};
+use crate::error::AppError;
+
+/// Shown for an unknown address, and for a workspace the caller does not belong to.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <main class="centered">
+            <div class="card narrow">
+                <h1>"Not found"</h1>
+                <p class="muted">"There is nothing here, or you do not have access to it."</p>
+                <A href="/">"Back to your workspaces"</A>
+            </div>
+        </main>
+    }
+}
+
+/// A red notice for a failed request.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    view! { <p class="notice error" role="alert">{error.message}</p> }
+}
+
+/// The workspace id of the current address (`/w/:ws/...`).
+pub fn workspace_param() -> Memo<Option<Uuid>> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("ws").and_then(|id| id.parse().ok()))
+}
+
+/// Loads the signed-in account, then renders `page` with it; redirects to the login page
+/// when signed out.
+pub fn with_me<V: IntoView + 'static>(page: impl Fn(Me) -> V + Send + Sync + Clone + 'static) -> impl IntoView {
+    let me = Resource::new(|| (), |_| api::whoami());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(me)) => page(me).into_any(),
+                        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The signed-in frame: top bar with the workspace switcher and account, side navigation.
+#[component]
+pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str, children: Children) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let current = workspace.as_ref().map(|w| w.name.clone()).unwrap_or_else(|| "Workspaces".into());
+    let switcher = me
+        .workspaces
+        .iter()
+        .map(|w| {
+            let href = format!("/w/{}/members", w.id);
+            view! { <li><a href=href>{w.name.clone()}<span class="role">{w.role.as_str()}</span></a></li> }
+        })
+        .collect_view();
+    let nav = workspace.as_ref().map(|w| {
+        let link = |path: &str, label: &'static str, key: &'static str| {
+            let class = if key == section { "active" } else { "" };
+            view! { <li><a class=class href=format!("/w/{}{}", w.id, path)>{label}</a></li> }
+        };
+        view! {
+            <nav class="sidebar" aria-label="Workspace">
+                <ul>
+                    {link("", "Overview", "overview")}
+                    {link("/members", "Members", "members")}
+                </ul>
+            </nav>
+        }
+    });
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Countersign"</a>
+            <details class="switcher">
+                <summary data-testid="workspace-switcher">{current}</summary>
+                <ul>
+                    {switcher}
+                    <li class="new"><a href="/">"+ New workspace"</a></li>
+                </ul>
+            </details>
+            <div class="account">
+                <span data-testid="account-email">{me.account.email.clone()}</span>
+                <ActionForm action=logout>
+                    <button type="submit" class="link">"Sign out"</button>
+                </ActionForm>
+            </div>
+        </header>
+        <div class="layout">
+            {nav}
+            <main class="content">{children()}</main>
+        </div>
+    }
+}
+
+/// Renders a workspace page for the workspace in the address, or "not found".
+pub fn workspace_page<V: IntoView + 'static>(
+    section: &'static str,
+    body: impl Fn(WorkspaceSummary) -> V + Send + Sync + Clone + 'static,
+) -> impl IntoView {
+    let ws = workspace_param();
+    with_me(move |me: Me| {
+        let workspace = ws.get_untracked().and_then(|id| me.workspace(id).cloned());
+        match workspace {
+            Some(workspace) => {
+                let body = body.clone();
+                let inner = workspace.clone();
+                view! { <Frame me workspace=Some(workspace) section>{body(inner.clone())}</Frame> }.into_any()
+            }
+            None => view! { <NotFound/> }.into_any(),
+        }
+    })
+}

@@ -1,0 +1,223 @@
+//! Attribute rules (PRODUCT.md, "Concepts": attribute, and "POST /api/v1/identify"): which user
+//! attributes may arrive through which channel, and with which type.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::verdict::RejectedAttribute;
+
+/// Reason string of a [`RejectedAttribute`] sent unsigned but registered as secure-only.
+pub const REJECT_SECURE_ONLY: &str = "secure_only";
+/// Reason string of a [`RejectedAttribute`] whose JSON value has the wrong type.
+pub const REJECT_WRONG_TYPE: &str = "wrong_type";
+
+/// The declared type of an attribute; a value of another JSON type is rejected, never coerced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeType {
+    /// A JSON string.
+    String,
+    /// A JSON number.
+    Number,
+    /// A JSON boolean.
+    Boolean,
+    /// Either an RFC 3339 date-time string (`2024-05-06T07:08:09Z`, offset required) or a JSON
+    /// number of unix seconds (as JWT NumericDates are). Stored as sent, not normalised.
+    Datetime,
+}
+
+impl AttributeType {
+    /// Every type, in the dashboard's order.
+    pub const ALL: [AttributeType; 4] = [
+        AttributeType::String,
+        AttributeType::Number,
+        AttributeType::Boolean,
+        AttributeType::Datetime,
+    ];
+
+    /// The wire name (`string`, `number`, `boolean`, `datetime`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttributeType::String => "string",
+            AttributeType::Number => "number",
+            AttributeType::Boolean => "boolean",
+            AttributeType::Datetime => "datetime",
+        }
+    }
+
+    /// Parses a wire name exactly; `None` for anything else.
+    pub fn parse(name: &str) -> Option<AttributeType> {
+        AttributeType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// Whether `value` has this type. `null` has no type, so it is always `wrong_type`.
+    pub fn accepts(self, value: &Value) -> bool {
+        match (self, value) {
+            (AttributeType::String, Value::String(_)) => true,
+            (AttributeType::Number, Value::Number(_)) => true,
+            (AttributeType::Boolean, Value::Bool(_)) => true,
+            (AttributeType::Datetime, Value::Number(_)) => true,
+            (AttributeType::Datetime, Value::String(s)) => crate::time::is_rfc3339(s),
+            _ => false,
+        }
+    }
+}
+
+/// A registered attribute of a workspace (`{name, type, secure_only}` in the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeDef {
+    /// Exact, case-sensitive name, as it appears in a JWT claim or in `attributes`.
+    pub name: String,
+    /// Declared type (`type` on the wire).
+    #[serde(rename = "type")]
+    pub kind: AttributeType,
+    /// Accepted only from inside a verified JWT, never from unsigned client data.
+    pub secure_only: bool,
+}
+
+/// Sorts incoming attributes into accepted / rejected / ignored. Sources are added in order of
+/// trust (the token's claims first); the first source to carry a name decides it, so a signed
+/// value always wins over an unsigned one.
+#[derive(Debug, Default)]
+pub(crate) struct AttributeSorter {
+    /// Accepted attributes, by name.
+    pub accepted: Map<String, Value>,
+    /// Refused attributes with their reason.
+    pub rejected: Vec<RejectedAttribute>,
+    /// Unregistered names.
+    pub ignored: Vec<String>,
+    /// Remarks (a later duplicate of a name already decided).
+    pub notes: Vec<String>,
+    /// Every name decided so far, so the first source wins.
+    seen: Vec<String>,
+}
+
+impl AttributeSorter {
+    /// Considers `name = value` from a source that is `signed` (a verified JWT) or not.
+    pub fn add(
+        &mut self,
+        defs: &[AttributeDef],
+        name: &str,
+        value: &Value,
+        signed: bool,
+        source: &str,
+    ) {
+        if self.seen.iter().any(|n| n == name) {
+            self.notes.push(format!(
+                "Attribute \"{}\" from {source} ignored: the token already carried it.",
+                name.escape_debug()
+            ));
+            return;
+        }
+        self.seen.push(name.to_string());
+        let Some(def) = defs.iter().find(|d| d.name == name) else {
+            self.ignored.push(name.to_string());
+            return;
+        };
+        let refusal = if def.secure_only && !signed {
+            Some(REJECT_SECURE_ONLY)
+        } else if !def.kind.accepts(value) {
+            Some(REJECT_WRONG_TYPE)
+        } else {
+            None
+        };
+        match refusal {
+            Some(reason) => self.rejected.push(RejectedAttribute {
+                name: name.to_string(),
+                reason: reason.to_string(),
+            }),
+            None => {
+                self.accepted.insert(name.to_string(), value.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn defs() -> Vec<AttributeDef> {
+        let def = |name: &str, kind, secure_only| AttributeDef {
+            name: name.into(),
+            kind,
+            secure_only,
+        };
+        vec![
+            def("plan", AttributeType::String, true),
+            def("seats", AttributeType::Number, false),
+            def("beta", AttributeType::Boolean, false),
+            def("signed_up", AttributeType::Datetime, false),
+        ]
+    }
+
+    /// Each type accepts its JSON type only; null and numeric strings are wrong types.
+    #[test]
+    fn type_checks() {
+        use AttributeType::*;
+        assert!(String.accepts(&json!("x")) && !String.accepts(&json!(1)));
+        assert!(Number.accepts(&json!(1.5)) && !Number.accepts(&json!("1")));
+        assert!(Boolean.accepts(&json!(false)) && !Boolean.accepts(&json!("true")));
+        assert!(Datetime.accepts(&json!("2024-01-01T00:00:00Z")));
+        assert!(Datetime.accepts(&json!(1_700_000_000)));
+        assert!(!Datetime.accepts(&json!("yesterday")) && !Datetime.accepts(&json!(true)));
+        for t in AttributeType::ALL {
+            assert!(!t.accepts(&Value::Null));
+            assert_eq!(AttributeType::parse(t.as_str()), Some(t));
+        }
+    }
+
+    /// Unsigned: secure-only rejected, unregistered ignored, wrong type rejected, rest accepted.
+    #[test]
+    fn unsigned_rules() {
+        let mut s = AttributeSorter::default();
+        for (name, value) in [
+            ("plan", json!("pro")),
+            ("nick", json!("x")),
+            ("seats", json!("3")),
+            ("beta", json!(true)),
+        ] {
+            s.add(&defs(), name, &value, false, "attributes");
+        }
+        assert_eq!(
+            s.accepted,
+            json!({"beta": true})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        );
+        assert_eq!(s.ignored, ["nick"]);
+        let rejected: Vec<_> = s
+            .rejected
+            .iter()
+            .map(|r| (r.name.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(rejected, [("plan", "secure_only"), ("seats", "wrong_type")]);
+    }
+
+    /// Signed: secure-only accepted; the first (signed) source wins over a later unsigned one.
+    #[test]
+    fn signed_wins() {
+        let mut s = AttributeSorter::default();
+        s.add(&defs(), "plan", &json!("pro"), true, "the token");
+        s.add(&defs(), "plan", &json!("free"), false, "attributes");
+        assert_eq!(s.accepted.get("plan"), Some(&json!("pro")));
+        assert!(s.rejected.is_empty());
+        assert_eq!(s.notes.len(), 1);
+    }
+
+    /// The wire shape of a definition uses `type`.
+    #[test]
+    fn def_wire_shape() {
+        let def = AttributeDef {
+            name: "plan".into(),
+            kind: AttributeType::Datetime,
+            secure_only: true,
+        };
+        assert_eq!(
+            serde_json::to_value(&def).ok(),
+            Some(json!({"name": "plan", "type": "datetime", "secure_only": true}))
+        );
+    }
+}

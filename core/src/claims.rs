@@ -1,0 +1,295 @@
+//! Claim rules applied once a signature verified (PRODUCT.md, "Identify: the precise rules"):
+//! NumericDate types, `exp`/`nbf`/`iat` with leeway (RFC 7519 §4.1.4-6), token lifetime, issuer,
+//! TalkJS `tokenType`, and the user id.
+
+use serde_json::{Map, Value};
+
+use crate::json::kind;
+use crate::profile::IssuerRule;
+use crate::reason::Reason;
+use crate::time::format_numeric_date;
+use crate::verdict::Trace;
+use crate::workspace::WorkspacePolicy;
+
+/// Longest user id, in characters (Unicode scalar values).
+pub const MAX_USER_ID_CHARS: usize = 255;
+
+/// A failed rule: its reason code and the human explanation.
+pub(crate) type Failure = (Reason, String);
+
+/// Quotes a client-supplied string for an explanation: escaped and cut to 64 characters, so a
+/// hostile value cannot flood a log line.
+pub(crate) fn quote(s: &str) -> String {
+    let cut: String = s.chars().take(64).collect();
+    let more = if cut.len() < s.len() { "..." } else { "" };
+    format!("\"{}{more}\"", cut.escape_debug())
+}
+
+/// Validates a user id: a non-empty string of at most [`MAX_USER_ID_CHARS`] characters without
+/// control characters. Absent (or `null`) → `missing_user_id`; anything else → `invalid_user_id`.
+/// Never coerces (a number stays invalid) and never truncates.
+pub fn validate_user_id(value: Option<&Value>) -> Result<String, (Reason, String)> {
+    let invalid = |why: String| Err((Reason::InvalidUserId, format!("The user id {why}.")));
+    match value {
+        None | Some(Value::Null) => Err((
+            Reason::MissingUserId,
+            "No user id was sent. Send the logged-in user's id as a string.".to_string(),
+        )),
+        Some(Value::String(s)) if s.is_empty() => invalid("is empty; send the user's id".into()),
+        Some(Value::String(s)) if s.chars().count() > MAX_USER_ID_CHARS => invalid(format!(
+            "is {} characters long; the limit is {MAX_USER_ID_CHARS} (it is never truncated)",
+            s.chars().count()
+        )),
+        Some(Value::String(s)) if s.chars().any(char::is_control) => {
+            invalid("contains control characters; send a plain string".into())
+        }
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => invalid(format!(
+            "is a number ({n}); send it as a string (\"{n}\") and sign the same string"
+        )),
+        Some(other) => invalid(format!("is {}; it must be a string", kind(other))),
+    }
+}
+
+/// Finds the user id in `payload` under the first of `claims` that is present (non-`null`) and
+/// validates it. A present but invalid claim fails; it does not fall through to the next one.
+pub(crate) fn user_id_from_claims(
+    payload: &Map<String, Value>,
+    claims: &[&str],
+) -> Result<String, Failure> {
+    let found = claims
+        .iter()
+        .find_map(|c| payload.get(*c).filter(|v| !v.is_null()).map(|v| (c, v)));
+    match found {
+        Some((claim, value)) => validate_user_id(Some(value))
+            .map_err(|(reason, msg)| (reason, format!("{msg} (claim `{claim}`)"))),
+        None => {
+            let names = match claims {
+                [one] => format!("the `{one}` claim"),
+                _ => format!(
+                    "one of the claims `{}` (tried in that order)",
+                    claims.join("`, `")
+                ),
+            };
+            Err((
+                Reason::MissingUserId,
+                format!("The token carries no user id: add {names} with the user's id."),
+            ))
+        }
+    }
+}
+
+/// A duration in whole seconds for an explanation (rounded up, saturating).
+fn secs(duration: f64) -> i64 {
+    duration.ceil() as i64
+}
+
+/// Reads a NumericDate claim: absent → `None`; a JSON number → its value; anything else →
+/// `malformed_token`.
+fn numeric_date(payload: &Map<String, Value>, claim: &str) -> Result<Option<f64>, Failure> {
+    match payload.get(claim) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(other) => Err((
+            Reason::MalformedToken,
+            format!(
+                "The `{claim}` claim is {}; it must be a number of seconds since the epoch \
+                 (RFC 7519 NumericDate).",
+                kind(other)
+            ),
+        )),
+    }
+}
+
+/// Applies the time, issuer and token-type rules and extracts the user id, recording each step.
+/// Leeway applies to `exp`, `nbf`, `iat` and to the `exp - now` lifetime (clocks differ); not to
+/// `exp - iat`, which one clock wrote.
+pub(crate) fn check_claims(
+    payload: &Map<String, Value>,
+    policy: &WorkspacePolicy,
+    now: i64,
+    trace: &mut Trace,
+) -> Result<String, Failure> {
+    let mut step = |check: &str, result: Result<String, Failure>| match result {
+        Ok(detail) => {
+            trace.pass(check, detail);
+            Ok(())
+        }
+        Err((reason, msg)) => {
+            trace.fail(check, msg.clone());
+            Err((reason, msg))
+        }
+    };
+    let leeway = policy.effective_leeway() as f64;
+    let now_f = now as f64;
+    let dates = numeric_dates(payload);
+    step(
+        "claim_types",
+        dates
+            .clone()
+            .map(|_| "exp, nbf, iat are numbers where present".into()),
+    )?;
+    let (exp, nbf, iat) = dates?;
+
+    step(
+        "exp",
+        match exp {
+            None if policy.require_exp || policy.max_token_lifetime_seconds.is_some() => Err((
+                Reason::MissingExp,
+                "The token has no `exp` claim, which this workspace requires (require_exp or a \
+             maximum lifetime is set). Add exp, e.g. now + 1 hour, when signing."
+                    .to_string(),
+            )),
+            None => Ok("absent (not required)".into()),
+            Some(exp) if now_f >= exp + leeway => Err((
+                Reason::TokenExpired,
+                format!(
+                "The token expired at {} ({} s ago, beyond the {leeway} s leeway). Mint a fresh \
+                 token for each session instead of caching an old one.",
+                format_numeric_date(exp),
+                secs(now_f - exp)
+            ),
+            )),
+            Some(exp) => Ok(format!("expires at {}", format_numeric_date(exp))),
+        },
+    )?;
+
+    step(
+        "nbf",
+        match nbf {
+            Some(nbf) if now_f + leeway < nbf => Err((
+                Reason::TokenNotYetValid,
+                format!(
+                "The token is not valid before {} ({} s from now, beyond the {leeway} s leeway). \
+                 Check the signing server's clock, or drop `nbf`.",
+                format_numeric_date(nbf),
+                secs(nbf - now_f)
+            ),
+            )),
+            Some(nbf) => Ok(format!("valid since {}", format_numeric_date(nbf))),
+            None => Ok("absent".into()),
+        },
+    )?;
+
+    step(
+        "iat",
+        match iat {
+            Some(iat) if iat > now_f + leeway => Err((
+                Reason::TokenIssuedInFuture,
+                format!(
+                "The token claims it was issued at {}, {} s in the future (beyond the {leeway} s \
+                 leeway). The signing server's clock is ahead: sync it with NTP.",
+                format_numeric_date(iat),
+                secs(iat - now_f)
+            ),
+            )),
+            Some(iat) => Ok(format!("issued at {}", format_numeric_date(iat))),
+            None => Ok("absent".into()),
+        },
+    )?;
+
+    if let (Some(max), Some(exp)) = (policy.max_token_lifetime_seconds, exp) {
+        let (lifetime, basis, allowed) = match iat {
+            Some(iat) => (exp - iat, "exp - iat", max as f64),
+            None => (
+                exp - now_f,
+                "exp - now, as there is no iat",
+                max as f64 + leeway,
+            ),
+        };
+        step(
+            "lifetime",
+            if lifetime > allowed {
+                Err((
+                    Reason::LifetimeTooLong,
+                    format!(
+                        "The token lives {} s ({basis}); this workspace allows at most {max} s. \
+                     Sign tokens with a shorter exp.",
+                        secs(lifetime)
+                    ),
+                ))
+            } else {
+                Ok(format!("{} s ({basis}), at most {max} s", secs(lifetime)))
+            },
+        )?;
+    }
+
+    let expected = policy.effective_issuer();
+    let profile = policy.token_profile;
+    step(
+        "iss",
+        match (profile.issuer_rule(), payload.get("iss")) {
+            (IssuerRule::NotChecked, _) => {
+                Ok(format!("not checked by the {} profile", profile.as_str()))
+            }
+            (IssuerRule::IfPresent, None) => Ok("absent (optional)".into()),
+            (IssuerRule::Required, None) => Err((
+                Reason::InvalidIssuer,
+                format!(
+                    "The {} profile requires an `iss` claim; set iss to {} when signing.",
+                    profile.as_str(),
+                    quote(expected)
+                ),
+            )),
+            (_, Some(Value::String(iss))) if iss == expected => {
+                Ok(format!("equals {}", quote(expected)))
+            }
+            (_, Some(iss)) => Err((
+                Reason::InvalidIssuer,
+                format!(
+                    "The token's iss is {} but this workspace expects {}. Set iss to that value \
+                 when signing, or change the expected issuer in the security settings.",
+                    iss.as_str().map_or_else(|| kind(iss).to_string(), quote),
+                    quote(expected)
+                ),
+            )),
+        },
+    )?;
+
+    if profile.checks_token_type() {
+        step(
+            "token_type",
+            match payload.get("tokenType") {
+                None => Ok("absent".into()),
+                Some(Value::String(t)) if t == "user" => Ok("user".into()),
+                Some(other) => Err((
+                    Reason::InvalidTokenType,
+                    format!(
+                    "tokenType is {}; TalkJS user tokens must have tokenType \"user\" (or none).",
+                    other.as_str().map_or_else(|| kind(other).to_string(), quote)
+                ),
+                )),
+            },
+        )?;
+    }
+
+    let claims = profile.user_id_claims(&policy.user_id_claims);
+    let user_id = user_id_from_claims(payload, &claims);
+    step(
+        "user_id",
+        match &user_id {
+            Ok(id) => Ok(format!(
+                "{} (claims tried: `{}`)",
+                quote(id),
+                claims.join("`, `")
+            )),
+            Err(failure) => Err(failure.clone()),
+        },
+    )?;
+    user_id
+}
+
+/// `exp`, `nbf` and `iat`, each `None` when absent.
+type Dates = (Option<f64>, Option<f64>, Option<f64>);
+
+/// Reads the three time claims as NumericDates, or fails on the first that is not a number.
+fn numeric_dates(payload: &Map<String, Value>) -> Result<Dates, Failure> {
+    Ok((
+        numeric_date(payload, "exp")?,
+        numeric_date(payload, "nbf")?,
+        numeric_date(payload, "iat")?,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

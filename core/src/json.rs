@@ -1,0 +1,143 @@
+//! Strict JSON for JWT headers and payloads: like `serde_json::Value`, but an object with a
+//! duplicate member name (at any depth) is an error. `serde_json::Value` silently keeps the last
+//! duplicate, which lets two parsers disagree about what a signed token says (RFC 7515 §5.2 and
+//! RFC 7519 §4 require rejecting or refusing such tokens; we reject).
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Number, Value};
+
+/// Parses `bytes` as one JSON value, rejecting duplicate keys, invalid UTF-8 and trailing data.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice::<StrictValue>(bytes)
+        .map(|v| v.0)
+        .map_err(|e| e.to_string())
+}
+
+/// Parses `bytes` as a JSON object (see [`parse_strict`]); anything else is an error.
+pub fn parse_strict_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    match parse_strict(bytes)? {
+        Value::Object(map) => Ok(map),
+        other => Err(format!("expected a JSON object, found {}", kind(&other))),
+    }
+}
+
+/// A human name for a JSON value's type, for explanations.
+pub fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A `Value` deserialised by [`StrictVisitor`].
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+/// Builds a `Value`, failing on the second occurrence of a key within one object.
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value without duplicate object keys")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let StrictValue(value) = access.next_value()?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ordinary JSON parses to the same value `serde_json` would produce.
+    #[test]
+    fn parses_like_serde_json() {
+        let text = br#"{"a":[1,-2,3.5,"x",null,true,{"b":{}}],"c":18446744073709551615}"#;
+        let strict = parse_strict(text).ok();
+        let lenient = serde_json::from_slice::<Value>(text).ok();
+        assert!(strict.is_some());
+        assert_eq!(strict, lenient);
+    }
+
+    /// A duplicate key is an error, top-level or nested, even when spelled with an escape.
+    #[test]
+    fn rejects_duplicate_keys() {
+        assert!(parse_strict(br#"{"a":1,"a":2}"#).is_err());
+        assert!(parse_strict(br#"{"x":{"a":1,"a":1}}"#).is_err());
+        assert!(parse_strict(br#"[{"a":1,"\u0061":2}]"#).is_err());
+        assert!(parse_strict(br#"{"a":1,"A":2}"#).is_ok());
+    }
+
+    /// Non-objects, trailing data and invalid UTF-8 are refused by the object parser.
+    #[test]
+    fn object_only() {
+        assert!(parse_strict_object(b"[]").is_err());
+        assert!(parse_strict_object(b"\"s\"").is_err());
+        assert!(parse_strict_object(b"{} {}").is_err());
+        assert!(parse_strict_object(b"{\"a\":\"\xff\"}").is_err());
+        assert!(parse_strict_object(b" {\"a\":1} ").is_ok());
+    }
+}

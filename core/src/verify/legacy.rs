@@ -1,0 +1,114 @@
+//! The legacy HMAC path of [`super::verify`]: `user_hash` = hex HMAC-SHA256(secret, `user_id`),
+//! hex in either case, decoded and compared in constant time against every key.
+
+use serde_json::Value;
+
+use super::Auth;
+use crate::claims::{quote, validate_user_id, Failure};
+use crate::keys::{primary_key, Alg};
+use crate::reason::Reason;
+use crate::verdict::Trace;
+use crate::workspace::WorkspacePolicy;
+
+/// Verifies a legacy `user_hash` for the body's `user_id`.
+pub(super) fn verify_hash(
+    hash: &str,
+    user_id: Option<&Value>,
+    policy: &WorkspacePolicy,
+    now: i64,
+    trace: &mut Trace,
+) -> Auth {
+    let (kid, result) = check(hash, user_id, policy, now, trace);
+    Auth {
+        result,
+        kid,
+        alg: None,
+        header: None,
+        payload: None,
+    }
+}
+
+/// The steps of [`verify_hash`]; returns the kid to report and the verified user id.
+fn check(
+    hash: &str,
+    user_id: Option<&Value>,
+    policy: &WorkspacePolicy,
+    now: i64,
+    trace: &mut Trace,
+) -> (Option<String>, Result<String, Failure>) {
+    let fail = |trace: &mut Trace, check: &str, reason: Reason, msg: String| {
+        trace.fail(check, msg.clone());
+        (None, Err((reason, msg)))
+    };
+    if !policy.hmac_enabled {
+        return fail(
+            trace,
+            "hmac_enabled",
+            Reason::HmacDisabled,
+            "A user_hash was sent, but legacy HMAC is disabled for this workspace. Send a signed \
+             user_jwt instead (recommended), or enable legacy HMAC in the security settings."
+                .to_string(),
+        );
+    }
+    trace.pass("hmac_enabled", "legacy HMAC is enabled".to_string());
+    let user_id = match validate_user_id(user_id) {
+        Ok(id) => id,
+        Err((reason, msg)) => {
+            return fail(
+                trace,
+                "user_id",
+                reason,
+                format!("{msg} A user_hash authenticates the body's user_id."),
+            );
+        }
+    };
+    trace.pass("user_id", quote(&user_id));
+    let tag = match hex::decode(hash) {
+        Ok(tag) if tag.len() == 32 => tag,
+        _ => {
+            return fail(
+                trace,
+                "user_hash",
+                Reason::InvalidUserHash,
+                format!(
+                "The user_hash is not 64 hex characters (it has {}). Send the hex HMAC-SHA256 of \
+                 the user_id.",
+                hash.chars().count()
+            ),
+            );
+        }
+    };
+    // Check every key, without stopping early, so timing does not depend on which key matched.
+    let matches: Vec<_> = policy
+        .keys
+        .iter()
+        .filter(|k| Alg::Hs256.verify(k.secret.expose(), user_id.as_bytes(), &tag))
+        .collect();
+    if let Some(key) = matches.iter().find(|k| k.verifies_at(now)) {
+        trace.pass("user_hash", format!("valid under key {}", quote(&key.kid)));
+        return (Some(key.kid.clone()), Ok(user_id));
+    }
+    let primary = primary_key(&policy.keys).map_or_else(
+        || "the primary key".to_string(),
+        |k| format!("the primary key {}", quote(&k.kid)),
+    );
+    if let Some(key) = matches.first() {
+        let msg = format!(
+            "The user_hash is valid under key {}, {}. Compute it with {primary} instead.",
+            quote(&key.kid),
+            key.retired_clause()
+        );
+        trace.fail("user_hash", msg.clone());
+        return (Some(key.kid.clone()), Err((Reason::RevokedKey, msg)));
+    }
+    fail(
+        trace,
+        "user_hash",
+        Reason::InvalidUserHash,
+        format!(
+            "The user_hash does not match user_id {} under any active key. Compute the hex \
+         HMAC-SHA256 of exactly that string with {primary}.",
+            quote(&user_id)
+        ),
+    )
+}

@@ -1,0 +1,127 @@
+//! The JSON shapes of Countersign's public API (PRODUCT.md) and of the dashboard's server
+//! functions. Wire types only: no secret-holding type here implements `Debug` with its value.
+
+use chrono::{DateTime, Utc};
+use countersign_core::policy::Role;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `POST /api/v1/auth/signup`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignupRequest {
+    pub email: String,
+    pub password: String,
+    pub workspace_name: String,
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// The signed-in account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    pub id: Uuid,
+    pub email: String,
+}
+
+/// Answer of signup and login: the account, and its workspaces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub account: AccountInfo,
+    pub workspaces: Vec<WorkspaceSummary>,
+}
+
+/// `POST /api/v1/workspaces` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateWorkspaceRequest {
+    pub name: String,
+}
+
+/// A workspace as its members see it in a list, with the caller's role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceSummary {
+    pub id: Uuid,
+    pub app_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// A member of a workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub account_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub added_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/workspaces/{id}/members` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddMemberRequest {
+    pub email: String,
+    pub role: Role,
+}
+
+/// Answer to adding a member. When the email had no account yet, one is created with a
+/// one-time password that is shown here once, for the admin to hand over.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AddedMember {
+    pub member: Member,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporary_password: Option<String>,
+}
+
+/// `PUT /api/v1/workspaces/{id}/members/{account_id}` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeRoleRequest {
+    pub role: Role,
+}
+
+/// `POST /api/v1/tokens` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTokenRequest {
+    pub name: String,
+}
+
+/// A personal access token's metadata (never the token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Answer to creating a personal access token: the only time the token is shown.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: TokenInfo,
+    pub token: String,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A page of a newest-first list with a keyset cursor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,73 @@
+# Sourced by scripts/run and scripts/test: installs what is missing (quietly when present)
+# and provisions Postgres. Exports DATABASE_URL and PATH.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+mkdir -p "$LOCAL"
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR="$ROOT/target"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_toolchain() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "Adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$(cargo leptos --version 2>/dev/null || true)" != "cargo-leptos 0.3.10" ]; then
+    say "Installing cargo-leptos 0.3.10 (one time, ~25 min)"
+    cargo install cargo-leptos@0.3.10 --locked --features no_downloads
+  fi
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' "$ROOT/Cargo.lock")"
+  if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $want" ]; then
+    say "Installing wasm-bindgen-cli $want (matches Cargo.lock)"
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+}
+
+install_node_packages() {
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    say "Installing end-to-end test packages"
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+install_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    say "Installing Debian's chromium for the browser tests"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+  fi
+}
+
+# DATABASE_URL if set; otherwise a private cluster under .local/pg (as the postgres user when
+# run as root, since postgres refuses to run as root).
+provision_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    say "Using DATABASE_URL"
+    return
+  fi
+  local bin data port=55432 runas=()
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [ -x "$bin/initdb" ] || { echo "PostgreSQL binaries not found (install postgresql)"; exit 1; }
+  data="$LOCAL/pg"
+  if [ "$(id -u)" = 0 ]; then runas=(runuser -u postgres --); fi
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "Creating a private PostgreSQL cluster in .local/pg"
+    mkdir -p "$data"
+    [ "$(id -u)" = 0 ] && chown postgres "$LOCAL" "$data"
+    "${runas[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  if ! "${runas[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    say "Starting PostgreSQL on 127.0.0.1:$port"
+    "${runas[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" start >/dev/null
+  fi
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/countersign"
+  psql "postgres://postgres@127.0.0.1:$port/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'countersign'" | grep -q 1 \
+    || psql "postgres://postgres@127.0.0.1:$port/postgres" -qc "CREATE DATABASE countersign"
+}

@@ -1,0 +1,145 @@
+//! Configuration, from the environment only. Every setting has a development default; the
+//! unsafe ones say so loudly at start-up. A bad value stops start-up with one clear line.
+
+use std::net::SocketAddr;
+
+/// The server's configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `COUNTERSIGN_MASTER_KEY`: 32 bytes, base64; encrypts workspace secrets at rest.
+    pub master_key: [u8; 32],
+    /// True when the master key is the built-in development key.
+    pub master_key_is_dev_default: bool,
+    /// `COUNTERSIGN_ADDR`: where to listen.
+    pub addr: SocketAddr,
+    /// `COUNTERSIGN_PUBLIC_URL`: the dashboard's URL as browsers see it.
+    pub public_url: String,
+    /// `COUNTERSIGN_ALLOW_SIGNUP`.
+    pub allow_signup: bool,
+    /// `COUNTERSIGN_LOG` (tracing filter syntax).
+    pub log: String,
+    /// `COUNTERSIGN_SESSION_IDLE_MINUTES`.
+    pub session_idle_minutes: i64,
+    /// `COUNTERSIGN_SESSION_MAX_HOURS`.
+    pub session_max_hours: i64,
+}
+
+/// A development-only master key (base64 of 32 fixed bytes). Never use it in production.
+pub const DEV_MASTER_KEY: &str = "Y291bnRlcnNpZ24tZGV2LW1hc3Rlci1rZXktMzJieXQ=";
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let get = |name: &str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
+        let master_raw = lookup("COUNTERSIGN_MASTER_KEY").filter(|v| !v.is_empty());
+        let master_key_is_dev_default = master_raw.is_none();
+        let master_key = parse_key(master_raw.as_deref().unwrap_or(DEV_MASTER_KEY))
+            .map_err(|e| format!("COUNTERSIGN_MASTER_KEY {e}"))?;
+        let addr_raw = get("COUNTERSIGN_ADDR", "127.0.0.1:3000");
+        let addr = addr_raw
+            .parse()
+            .map_err(|_| format!("COUNTERSIGN_ADDR must be host:port, like 127.0.0.1:3000 (got {addr_raw:?})"))?;
+        let public_url = get("COUNTERSIGN_PUBLIC_URL", &format!("http://{addr_raw}")).trim_end_matches('/').to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(format!("COUNTERSIGN_PUBLIC_URL must start with http:// or https:// (got {public_url:?})"));
+        }
+        Ok(Config {
+            database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/countersign"),
+            master_key,
+            master_key_is_dev_default,
+            addr,
+            public_url,
+            allow_signup: parse_bool("COUNTERSIGN_ALLOW_SIGNUP", &get("COUNTERSIGN_ALLOW_SIGNUP", "true"))?,
+            log: get("COUNTERSIGN_LOG", "info"),
+            session_idle_minutes: parse_positive("COUNTERSIGN_SESSION_IDLE_MINUTES", &get("COUNTERSIGN_SESSION_IDLE_MINUTES", "720"))?,
+            session_max_hours: parse_positive("COUNTERSIGN_SESSION_MAX_HOURS", &get("COUNTERSIGN_SESSION_MAX_HOURS", "168"))?,
+        })
+    }
+
+    /// Settings of the application layer derived from this configuration.
+    pub fn service_settings(&self) -> countersign_service::Settings {
+        countersign_service::Settings {
+            allow_signup: self.allow_signup,
+            session_idle: chrono::Duration::minutes(self.session_idle_minutes),
+            session_absolute: chrono::Duration::hours(self.session_max_hours),
+            secure_cookies: self.public_url.starts_with("https://"),
+        }
+    }
+}
+
+/// Decodes a base64 (standard or url-safe) 32-byte key.
+pub fn parse_key(raw: &str) -> Result<[u8; 32], String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let raw = raw.trim();
+    let bytes = STANDARD
+        .decode(raw)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')))
+        .map_err(|_| "must be base64 of 32 random bytes (try: openssl rand -base64 32)".to_owned())?;
+    bytes.try_into().map_err(|_| "must decode to exactly 32 bytes (try: openssl rand -base64 32)".to_owned())
+}
+
+fn parse_bool(name: &str, raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("{name} must be true or false (got {raw:?})")),
+    }
+}
+
+fn parse_positive(name: &str, raw: &str) -> Result<i64, String> {
+    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| format!("{name} must be a positive whole number (got {raw:?})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    /// With nothing set, every default applies and the dev master key is flagged.
+    #[test]
+    fn defaults() -> Result<(), String> {
+        let c = config(&[])?;
+        assert!(c.master_key_is_dev_default);
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert!(c.allow_signup);
+        assert!(!c.service_settings().secure_cookies);
+        Ok(())
+    }
+
+    /// Bad values are refused with a line naming the variable.
+    #[test]
+    fn bad_values() {
+        for (name, value) in [
+            ("COUNTERSIGN_MASTER_KEY", "short"),
+            ("COUNTERSIGN_ADDR", "nowhere"),
+            ("COUNTERSIGN_ALLOW_SIGNUP", "maybe"),
+            ("COUNTERSIGN_PUBLIC_URL", "ftp://x"),
+            ("COUNTERSIGN_SESSION_IDLE_MINUTES", "-1"),
+        ] {
+            let err = config(&[(name, value)]).err().unwrap_or_default();
+            assert!(err.starts_with(name), "{name}: {err}");
+        }
+    }
+
+    /// An https public URL turns on Secure cookies.
+    #[test]
+    fn https_means_secure_cookies() -> Result<(), String> {
+        let c = config(&[("COUNTERSIGN_PUBLIC_URL", "https://cs.example.com/")])?;
+        assert_eq!(c.public_url, "https://cs.example.com");
+        assert!(c.service_settings().secure_cookies);
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! Cross-cutting layers: CSRF origin checks, security headers, JSON 404/405/500.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use countersign_service::ErrorCode;
+
+use super::error::ApiError;
+use countersign_service::web::{bearer_token, session_token};
+use crate::AppState;
+
+/// Paths called cross-origin by design (widgets, customer backends); they use no cookie.
+const CROSS_ORIGIN_PATHS: [&str; 2] = ["/api/v1/identify", "/api/v1/signatures"];
+
+/// CSRF protection for every state-changing request (OWASP "verifying origin with standard
+/// headers"): a browser always sends `Origin` (or `Sec-Fetch-Site`) on such requests, so one
+/// from another site is refused. Requests authenticated by a bearer token carry no ambient
+/// credential and pass; a cookie-carrying request with neither header is refused.
+pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || CROSS_ORIGIN_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    if bearer_token(&parts.headers).is_none() {
+        let verdict = same_origin(&parts.headers, &state.config.public_url);
+        let refuse = match verdict {
+            Some(same) => !same,
+            None => session_token(&parts.headers).is_some(),
+        };
+        if refuse {
+            return ApiError::new(
+                ErrorCode::CsrfFailed,
+                "Cross-site request refused: send it from the dashboard's own origin.",
+            )
+            .into_response();
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Whether the request comes from the dashboard's own origin: `Some(true|false)` when the
+/// browser said, `None` when neither `Origin` nor `Sec-Fetch-Site` was sent.
+fn same_origin(headers: &HeaderMap, public_url: &str) -> Option<bool> {
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        return Some(origin == public_url || (!host.is_empty() && authority == host));
+    }
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())?;
+    Some(matches!(site, "same-origin" | "none"))
+}
+
+/// Security headers on every response. Scripts and styles come from this origin only.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/v1/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &'static str| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set("x-content-type-options", "nosniff");
+    set("x-frame-options", "DENY");
+    set("referrer-policy", "same-origin");
+    set("cross-origin-opener-policy", "same-origin");
+    set(
+        "content-security-policy",
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    );
+    if is_api {
+        set("cache-control", "no-store");
+    }
+    response
+}
+
+/// JSON 404 for unknown API paths.
+pub async fn api_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "No such API endpoint.")
+}
+
+/// JSON 405 for a known API path with the wrong method.
+pub async fn api_method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "This endpoint does not accept that HTTP method.")
+}
+
+/// A panic in a handler becomes the contract's `internal` error, never a stack trace.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(ErrorCode::Internal, "Internal server error.").into_response()
+}

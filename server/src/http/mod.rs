@@ -1,0 +1,49 @@
+//! The HTTP adapter: every route in one function, thin handlers over the service.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod tokens;
+pub mod workspaces;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::AppState;
+
+/// The largest request body accepted (PRODUCT.md: a larger one is 413 `payload_too_large`).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The public API under `/api/v1`.
+pub fn api_routes() -> Router<AppState> {
+    use self::{auth::*, tokens::*, workspaces::*};
+    let v1 = Router::new()
+        .route("/auth/signup", post(signup))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/tokens", post(create_token).get(list_tokens))
+        .route("/tokens/{id}", delete(revoke_token))
+        .route("/workspaces", get(list_workspaces).post(create_workspace))
+        .route("/workspaces/{id}/members", get(list_members).post(add_member))
+        .route("/workspaces/{id}/members/{account_id}", put(change_member_role).delete(remove_member))
+        .route("/workspaces/{id}/audit", get(list_audit))
+        .fallback(middleware::api_not_found)
+        .method_not_allowed_fallback(middleware::api_method_not_allowed);
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+}
+
+/// Layers every route shares, the dashboard's included.
+pub fn harden(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::csrf))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+}

@@ -1,0 +1,37 @@
+//! The Countersign server: configuration, the HTTP adapter, and the wiring of the dashboard.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+
+pub mod config;
+pub mod http;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::Router;
+use countersign_app::{shell, App};
+use countersign_service::Service;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+pub use config::Config;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub svc: Service,
+    pub config: Arc<Config>,
+}
+
+/// The whole application: API, dashboard pages, server functions and static files.
+pub fn app(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let svc = state.svc.clone();
+    let options = state.leptos_options.clone();
+    let router = http::api_routes()
+        .leptos_routes_with_context(&state, routes, move || provide_context(svc.clone()), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    http::harden(router, &state).with_state(state)
+}

@@ -1,0 +1,75 @@
+//! `countersign-server [serve|migrate|seed-demo]`: configuration from the environment only.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use countersign_server::{app, AppState, Config};
+use countersign_service::{Clock, Service};
+use sqlx::postgres::PgPoolOptions;
+
+/// The demo login printed by `seed-demo`.
+const DEMO_EMAIL: &str = "demo@countersign.local";
+const DEMO_PASSWORD: &str = "countersign-demo";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(line) => {
+            eprintln!("countersign: configuration error: {line}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
+        .init();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    match run(&command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(line) => {
+            eprintln!("countersign: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: &str, config: Config) -> Result<(), String> {
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;
+    countersign_service::MIGRATOR.run(&pool).await.map_err(|e| format!("migrations failed: {e}"))?;
+    let svc = Service::new(pool, Clock::system(), config.service_settings()).map_err(|e| e.to_string())?;
+    match command {
+        "migrate" => Ok(()),
+        "seed-demo" => {
+            svc.seed_demo(DEMO_EMAIL, DEMO_PASSWORD, "Demo workspace").await.map_err(|e| e.to_string())?;
+            println!("Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}");
+            Ok(())
+        }
+        "serve" => serve(svc, config).await,
+        other => Err(format!("unknown command {other:?}; use serve, migrate or seed-demo")),
+    }
+}
+
+async fn serve(svc: Service, config: Config) -> Result<(), String> {
+    if config.master_key_is_dev_default {
+        tracing::warn!("COUNTERSIGN_MASTER_KEY is not set: using the built-in DEVELOPMENT key. Secrets at rest are NOT protected. Set it in production.");
+    }
+    let mut leptos_options = leptos::config::get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
+    leptos_options.site_addr = config.addr;
+    let addr = config.addr;
+    let public_url = config.public_url.clone();
+    let state = AppState { leptos_options, svc, config: Arc::new(config) };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!("Countersign listening on {addr}; dashboard at {public_url}");
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}

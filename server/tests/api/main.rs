@@ -1,0 +1,8 @@
+//! Integration tests: the real router in-process (tower `oneshot`) over a real Postgres
+//! database per test (`#[sqlx::test]`). One binary, a module per area.
+
+mod accounts;
+mod bad_input;
+mod members;
+mod support;
+mod tokens;

@@ -1,0 +1,140 @@
+//! The test harness: an app on a fresh database, and a small request builder.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use countersign_server::{app, AppState, Config};
+use countersign_service::{Clock, Service, Settings};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// The dashboard's origin in tests (the default public URL).
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// An app under test, with its service (for the clock and direct DB checks).
+pub struct TestApp {
+    pub router: Router,
+    pub svc: Service,
+    pub pool: PgPool,
+}
+
+/// How a request authenticates.
+#[derive(Clone)]
+pub enum Auth {
+    None,
+    Cookie(String),
+    Bearer(String),
+}
+
+/// A response: status, headers and JSON body (`Null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// An app with default settings.
+    pub async fn new(pool: PgPool) -> TestApp {
+        Self::with_settings(pool, Settings::default()).await
+    }
+
+    /// An app with the given service settings.
+    pub async fn with_settings(pool: PgPool, settings: Settings) -> TestApp {
+        let config = Config::from_lookup(|_| None).expect("default config");
+        let svc = Service::new(pool.clone(), Clock::system(), settings).expect("service");
+        let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
+        let state = AppState { leptos_options, svc: svc.clone(), config: Arc::new(config) };
+        TestApp { router: app(state), svc, pool }
+    }
+
+    /// Sends a request with the dashboard's `Origin` (as a browser would) unless `headers`
+    /// says otherwise.
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, auth: &Auth, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::builder().method(method).uri(path).header(header::USER_AGENT, "integration-test");
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("origin")) {
+            request = request.header(header::ORIGIN, ORIGIN);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request = match auth {
+            Auth::None => request,
+            Auth::Cookie(token) => request.header(header::COOKIE, format!("cs_session={token}")),
+            Auth::Bearer(token) => request.header(header::AUTHORIZATION, format!("Bearer {token}")),
+        };
+        let body = match body {
+            Some(value) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(value.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.raw(request.body(body).expect("request")).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn raw(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Reply {
+        self.send(Method::GET, path, None, auth, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, auth: &Auth) -> Reply {
+        self.send(Method::POST, path, Some(body), auth, &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value, auth: &Auth) -> Reply {
+        self.send(Method::PUT, path, Some(body), auth, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str, auth: &Auth) -> Reply {
+        self.send(Method::DELETE, path, None, auth, &[]).await
+    }
+
+    /// Signs up `email` with a first workspace; returns the session cookie and workspace id.
+    pub async fn signup(&self, email: &str, workspace: &str) -> (Auth, String) {
+        let reply = self.post("/api/v1/auth/signup", json!({"email": email, "password": PASSWORD, "workspace_name": workspace}), &Auth::None).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let workspace_id = reply.body["workspaces"][0]["id"].as_str().expect("workspace id").to_owned();
+        (session_of(&reply), workspace_id)
+    }
+
+    /// Signs in; returns the session cookie.
+    pub async fn login(&self, email: &str, password: &str) -> Auth {
+        let reply = self.post("/api/v1/auth/login", json!({"email": email, "password": password}), &Auth::None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        session_of(&reply)
+    }
+
+    /// Number of audit rows with this action.
+    pub async fn audit_count(&self, action: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1").bind(action).fetch_one(&self.pool).await.expect("count")
+    }
+}
+
+/// The session cookie a reply set.
+pub fn session_of(reply: &Reply) -> Auth {
+    let cookie = reply.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).expect("set-cookie");
+    let token = cookie.strip_prefix("cs_session=").and_then(|rest| rest.split(';').next()).expect("cs_session");
+    Auth::Cookie(token.to_owned())
+}
