@@ -125,3 +125,44 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
+
+/// A workspace secret's metadata (never the secret). `state` is `primary`, `rotating` (still
+/// verifies until `expires_at`) or `revoked` (never verifies; also a rotating key whose grace
+/// period has ended).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub fingerprint: String,
+    /// Identify attempts this key verified in the last 24 hours.
+    pub verifications_24h: i64,
+}
+
+/// `POST /api/v1/workspaces/{id}/keys/rotate` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RotateRequest {
+    /// How long the old primary keeps verifying; 0 revokes it at once. Default 24 h.
+    pub grace_seconds: Option<i64>,
+}
+
+/// Answer to a rotation: the new primary, its secret (only for roles that may reveal it),
+/// and what became of the old primary.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RotatedKey {
+    #[serde(flatten)]
+    pub key: KeyInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub previous: Option<KeyInfo>,
+}
+
+/// Answer to a reveal: the secret in clear, exactly as the backend must use it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RevealedSecret {
+    pub kid: String,
+    pub secret: String,
+}

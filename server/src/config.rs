@@ -10,6 +10,8 @@ pub struct Config {
     pub database_url: String,
     /// `COUNTERSIGN_MASTER_KEY`: 32 bytes, base64; encrypts workspace secrets at rest.
     pub master_key: [u8; 32],
+    /// `COUNTERSIGN_OLD_MASTER_KEY`: the previous master key during a change (still opens).
+    pub old_master_key: Option<[u8; 32]>,
     /// True when the master key is the built-in development key.
     pub master_key_is_dev_default: bool,
     /// `COUNTERSIGN_ADDR`: where to listen.
@@ -42,6 +44,10 @@ impl Config {
         let master_key_is_dev_default = master_raw.is_none();
         let master_key = parse_key(master_raw.as_deref().unwrap_or(DEV_MASTER_KEY))
             .map_err(|e| format!("COUNTERSIGN_MASTER_KEY {e}"))?;
+        let old_master_key = match lookup("COUNTERSIGN_OLD_MASTER_KEY").filter(|v| !v.is_empty()) {
+            Some(raw) => Some(parse_key(&raw).map_err(|e| format!("COUNTERSIGN_OLD_MASTER_KEY {e}"))?),
+            None => None,
+        };
         let addr_raw = get("COUNTERSIGN_ADDR", "127.0.0.1:3000");
         let addr = addr_raw
             .parse()
@@ -53,6 +59,7 @@ impl Config {
         Ok(Config {
             database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/countersign"),
             master_key,
+            old_master_key,
             master_key_is_dev_default,
             addr,
             public_url,
@@ -71,6 +78,14 @@ impl Config {
             session_absolute: chrono::Duration::hours(self.session_max_hours),
             secure_cookies: self.public_url.starts_with("https://"),
         }
+    }
+}
+
+impl Config {
+    /// The keyring that seals and opens workspace secrets.
+    pub fn keyring(&self) -> countersign_service::crypto::Keyring {
+        use countersign_service::crypto::{Keyring, MasterKey};
+        Keyring { current: MasterKey::new(self.master_key), previous: self.old_master_key.map(MasterKey::new) }
     }
 }
 

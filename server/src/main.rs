@@ -1,4 +1,4 @@
-//! `countersign-server [serve|migrate|seed-demo]`: configuration from the environment only.
+//! `countersign-server [serve|migrate|seed-demo|rekey]`: configuration from the environment only.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -42,7 +42,7 @@ async fn run(command: &str, config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;
     countersign_service::MIGRATOR.run(&pool).await.map_err(|e| format!("migrations failed: {e}"))?;
-    let svc = Service::new(pool, Clock::system(), config.service_settings()).map_err(|e| e.to_string())?;
+    let svc = Service::new(pool, Clock::system(), config.service_settings(), config.keyring()).map_err(|e| e.to_string())?;
     match command {
         "migrate" => Ok(()),
         "seed-demo" => {
@@ -50,8 +50,13 @@ async fn run(command: &str, config: Config) -> Result<(), String> {
             println!("Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}");
             Ok(())
         }
+        "rekey" => {
+            let count = svc.rekey_all().await.map_err(|e| e.to_string())?;
+            println!("Re-encrypted {count} secrets under the current COUNTERSIGN_MASTER_KEY.");
+            Ok(())
+        }
         "serve" => serve(svc, config).await,
-        other => Err(format!("unknown command {other:?}; use serve, migrate or seed-demo")),
+        other => Err(format!("unknown command {other:?}; use serve, migrate, seed-demo or rekey")),
     }
 }
 

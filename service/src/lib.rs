@@ -7,7 +7,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod clock;
+pub mod crypto;
 pub mod error;
+pub mod keys;
 pub mod members;
 pub mod password;
 pub mod random;
@@ -70,6 +72,7 @@ pub struct Service {
     pub pool: PgPool,
     pub clock: Clock,
     settings: Arc<Settings>,
+    keyring: Arc<crypto::Keyring>,
     /// An argon2id hash of a random password, verified against when an email is unknown so
     /// that a wrong password and an unknown email take the same time.
     dummy_hash: Arc<str>,
@@ -77,9 +80,9 @@ pub struct Service {
 
 impl Service {
     /// Builds the service. Hashes one dummy password (a few milliseconds).
-    pub fn new(pool: PgPool, clock: Clock, settings: Settings) -> ServiceResult<Self> {
+    pub fn new(pool: PgPool, clock: Clock, settings: Settings, keyring: crypto::Keyring) -> ServiceResult<Self> {
         let dummy_hash = password::hash(&random::token(""))?;
-        Ok(Service { pool, clock, settings: Arc::new(settings), dummy_hash: dummy_hash.into() })
+        Ok(Service { pool, clock, settings: Arc::new(settings), keyring: Arc::new(keyring), dummy_hash: dummy_hash.into() })
     }
 
     /// The settings in force.

@@ -65,9 +65,10 @@ impl Service {
             .bind(now)
             .execute(&mut *conn)
             .await?;
+        let (kid, _) = self.insert_key(conn, workspace.id, actor.account_id, now).await?;
         let entry = NewAuditEntry::workspace(actor, workspace.id, "workspace.created")
             .target(workspace.app_id.clone())
-            .details(serde_json::json!({ "name": workspace.name }));
+            .details(serde_json::json!({ "name": workspace.name, "primary_kid": kid }));
         audit::insert(conn, now, entry).await?;
         Ok(workspace)
     }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod keys;
 pub mod middleware;
 pub mod tokens;
 pub mod workspaces;
@@ -20,7 +21,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The public API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    use self::{auth::*, tokens::*, workspaces::*};
+    use self::{auth::*, keys::*, tokens::*, workspaces::*};
     let v1 = Router::new()
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
@@ -31,6 +32,10 @@ pub fn api_routes() -> Router<AppState> {
         .route("/workspaces/{id}/members", get(list_members).post(add_member))
         .route("/workspaces/{id}/members/{account_id}", put(change_member_role).delete(remove_member))
         .route("/workspaces/{id}/audit", get(list_audit))
+        .route("/workspaces/{id}/keys", get(list_keys))
+        .route("/workspaces/{id}/keys/rotate", post(rotate_key))
+        .route("/workspaces/{id}/keys/{kid}/revoke", post(revoke_key))
+        .route("/workspaces/{id}/keys/{kid}/secret", get(reveal_secret))
         .fallback(middleware::api_not_found)
         .method_not_allowed_fallback(middleware::api_method_not_allowed);
     Router::new()

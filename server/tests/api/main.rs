@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bad_input;
+mod keys;
 mod members;
 mod support;
 mod tokens;

@@ -54,7 +54,7 @@ impl TestApp {
     /// An app with the given service settings.
     pub async fn with_settings(pool: PgPool, settings: Settings) -> TestApp {
         let config = Config::from_lookup(|_| None).expect("default config");
-        let svc = Service::new(pool.clone(), Clock::system(), settings).expect("service");
+        let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
         let state = AppState { leptos_options, svc: svc.clone(), config: Arc::new(config) };
         TestApp { router: app(state), svc, pool }

