@@ -45,6 +45,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/members") view=pages::members::MembersPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/keys") view=pages::keys::KeysPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -1,7 +1,9 @@
 //! Pages of the dashboard and the frame around the signed-in ones.
 
+pub mod audit;
 pub mod auth;
 pub mod home;
+pub mod keys;
 pub mod members;
 pub mod overview;
 
@@ -82,7 +84,9 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
             <nav class="sidebar" aria-label="Workspace">
                 <ul>
                     {link("", "Overview", "overview")}
+                    {link("/keys", "Keys", "keys")}
                     {link("/members", "Members", "members")}
+                    {link("/audit", "Audit log", "audit")}
                 </ul>
             </nav>
         }
@@ -128,4 +132,20 @@ pub fn workspace_page<V: IntoView + 'static>(
             None => view! { <NotFound/> }.into_any(),
         }
     })
+}
+
+/// Copies `text` to the clipboard (after hydration; the text stays selectable without JS).
+#[component]
+pub fn CopyButton(text: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
+    view! { <button type="button" class="copy" on:click=copy>{move || if copied.get() { "Copied" } else { "Copy" }}</button> }
 }
