@@ -166,3 +166,61 @@ pub struct RevealedSecret {
     pub kid: String,
     pub secret: String,
 }
+
+/// `GET`/`PUT /api/v1/workspaces/{id}/security`: how identify treats this workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub modes: countersign_core::Modes,
+    pub hmac_enabled: bool,
+    pub leeway_seconds: i64,
+    pub require_exp: bool,
+    pub max_token_lifetime_seconds: Option<i64>,
+    pub allowed_origins: Vec<String>,
+    pub token_profile: countersign_core::TokenProfile,
+    #[serde(default)]
+    pub user_id_claims: Vec<String>,
+    #[serde(default)]
+    pub expected_issuer: Option<String>,
+}
+
+/// `PUT /api/v1/workspaces/{id}/attributes/{name}` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeUpdate {
+    #[serde(rename = "type")]
+    pub kind: countersign_core::AttributeType,
+    pub secure_only: bool,
+}
+
+/// A stored contact: an end user of the workspace with the attributes that were accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub user_id: String,
+    pub attributes: serde_json::Value,
+    pub verified: bool,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub last_platform: String,
+}
+
+/// One row of the verification log (never the token or a secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub explanation: String,
+    pub platform: Option<String>,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub user_id: Option<String>,
+    pub attributes_accepted: serde_json::Value,
+    pub attributes_rejected: serde_json::Value,
+    pub details: serde_json::Value,
+    pub origin: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub latency_us: i32,
+}

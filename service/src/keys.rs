@@ -1,7 +1,7 @@
 //! Workspace secrets: generate, rotate with a grace period, revoke at once, reveal (audited),
 //! re-encrypt under a new master key. Secrets are sealed at rest (`crypto`) and never logged.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use countersign_core::policy::{permits, Action};
 use countersign_core::{KeyState, VerificationKey};
 use countersign_proto::{KeyInfo, RevealedSecret, RotatedKey};
@@ -139,6 +139,7 @@ impl Service {
             "previous_revoked": grace == 0,
         }));
         audit::insert(&mut tx, now, entry).await?;
+        notify_workspace(&mut tx, workspace_id).await?;
         tx.commit().await?;
         let key = KeyInfo {
             kid,
@@ -174,6 +175,7 @@ impl Service {
         .await?;
         let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
         audit::insert(&mut tx, now, NewAuditEntry::workspace(actor, workspace_id, "key.revoked").target(kid)).await?;
+        notify_workspace(&mut tx, workspace_id).await?;
         tx.commit().await?;
         Ok(row.info(now, 0))
     }
@@ -229,16 +231,16 @@ impl Service {
         }
         Ok(rows.len())
     }
-
-    /// Verifications per kid in the 24 hours before `now` (from the verification log).
-    async fn key_usage_24h(&self, _workspace_id: Uuid, _now: DateTime<Utc>) -> ServiceResult<Vec<(String, i64)>> {
-        let _since = _now - Duration::hours(24);
-        Ok(Vec::new())
-    }
 }
 
 /// Serialises key changes of one workspace (one primary at a time).
 async fn lock_keys(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
     sqlx::query("SELECT 1 FROM workspace_keys WHERE workspace_id = $1 FOR UPDATE").bind(workspace_id).execute(conn).await?;
     Ok(())
+}
+
+/// Tells every instance that this workspace's keys changed.
+async fn notify_workspace(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
+    let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&mut *conn).await?;
+    crate::config::notify_changed(conn, &app_id).await
 }

@@ -7,12 +7,18 @@
 pub mod accounts;
 pub mod audit;
 pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod identify;
+pub mod ingest;
 pub mod keys;
+pub mod logs;
 pub mod members;
+pub mod metrics;
 pub mod password;
 pub mod random;
+pub mod security;
 pub mod web;
 pub mod workspaces;
 
@@ -38,6 +44,8 @@ pub struct Settings {
     pub session_absolute: Duration,
     /// Whether cookies carry `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Where verification log rows wait while Postgres is unreachable.
+    pub spool_dir: std::path::PathBuf,
 }
 
 impl Default for Settings {
@@ -47,6 +55,7 @@ impl Default for Settings {
             session_idle: Duration::hours(12),
             session_absolute: Duration::days(7),
             secure_cookies: false,
+            spool_dir: std::path::PathBuf::from("spool"),
         }
     }
 }
@@ -73,16 +82,39 @@ pub struct Service {
     pub clock: Clock,
     settings: Arc<Settings>,
     keyring: Arc<crypto::Keyring>,
+    config: Arc<config::ConfigCache>,
+    ingest: Arc<ingest::Ingest>,
+    /// Prometheus metrics of this instance.
+    pub metrics: Arc<metrics::Metrics>,
     /// An argon2id hash of a random password, verified against when an email is unknown so
     /// that a wrong password and an unknown email take the same time.
     dummy_hash: Arc<str>,
 }
 
 impl Service {
-    /// Builds the service. Hashes one dummy password (a few milliseconds).
+    /// Builds the service and starts its background tasks: the log writers, the spool
+    /// replayer and the configuration listener (so it must run inside a Tokio runtime).
     pub fn new(pool: PgPool, clock: Clock, settings: Settings, keyring: crypto::Keyring) -> ServiceResult<Self> {
         let dummy_hash = password::hash(&random::token(""))?;
-        Ok(Service { pool, clock, settings: Arc::new(settings), keyring: Arc::new(keyring), dummy_hash: dummy_hash.into() })
+        let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
+        let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone());
+        let service = Service {
+            pool,
+            clock,
+            settings: Arc::new(settings),
+            keyring: Arc::new(keyring),
+            config: Arc::new(config::ConfigCache::default()),
+            ingest: Arc::new(ingest),
+            metrics,
+            dummy_hash: dummy_hash.into(),
+        };
+        tokio::spawn(service.clone().listen_for_config_changes(None));
+        Ok(service)
+    }
+
+    /// Attempts waiting in the local spool for Postgres.
+    pub async fn spooled_attempts(&self) -> usize {
+        self.ingest.spooled().await
     }
 
     /// The settings in force.

@@ -69,7 +69,8 @@ impl Service {
         let entry = NewAuditEntry::workspace(actor, workspace.id, "workspace.created")
             .target(workspace.app_id.clone())
             .details(serde_json::json!({ "name": workspace.name, "primary_kid": kid }));
-        audit::insert(conn, now, entry).await?;
+        audit::insert(&mut *conn, now, entry).await?;
+        crate::config::notify_changed(conn, &workspace.app_id).await?;
         Ok(workspace)
     }
 

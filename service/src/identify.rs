@@ -1,0 +1,163 @@
+//! The data plane: `identify` (verify, decide, record), `signatures` (server-to-server
+//! signing), and the token debugger. Verification itself is `countersign_core::verify`.
+
+use std::time::Instant;
+
+use countersign_core::policy::Action;
+use countersign_core::{authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, Context, Outcome, Verdict};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::ingest::{Attempt, ContactUpdate};
+use crate::{Actor, RequestMeta, Service};
+
+/// An identify answer: the HTTP status and the contract's JSON body (with `log_id`).
+#[derive(Debug)]
+pub struct IdentifyResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Service {
+    /// Runs one identify attempt on the exact request bytes. Errors are the attempts that
+    /// write no log row (unparsable JSON, unknown app, nothing can take the row).
+    pub async fn identify(&self, body: &[u8], origin: Option<&str>, meta: &RequestMeta, started: Instant) -> ServiceResult<IdentifyResponse> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| ServiceError::invalid(format!("The body is not valid JSON: {e}")))?;
+        let app_id = value
+            .get("app_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ServiceError::invalid("app_id is required and must be a string."))?;
+        let snapshot = self
+            .snapshot(app_id)
+            .await?
+            .ok_or_else(|| ServiceError::new(ErrorCode::UnknownApp, "No workspace has this app_id."))?;
+        let now = self.clock.now();
+        let mut attempt = Attempt {
+            id: Uuid::now_v7(),
+            workspace_id: snapshot.workspace_id,
+            at: now,
+            outcome: Outcome::Rejected.as_str().to_owned(),
+            reason: Some("invalid_request".to_owned()),
+            explanation: String::new(),
+            platform: value.get("platform").and_then(Value::as_str).filter(|p| p.len() <= 16).map(str::to_owned),
+            kid: None,
+            alg: None,
+            user_id: None,
+            attributes_accepted: json!({}),
+            attributes_rejected: json!([]),
+            details: json!({}),
+            origin: origin.map(|o| o.chars().take(255).collect()),
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+            latency_us: 0,
+            contact: None,
+        };
+        let request = match parse_identify_request(&value) {
+            Ok(request) => request,
+            Err(err) => {
+                attempt.explanation = err.message.clone();
+                attempt.latency_us = elapsed_us(started);
+                let log_id = attempt.id;
+                self.record(attempt, "invalid_request").await?;
+                let body = json!({"error": {"code": "invalid_request", "message": err.message}, "log_id": log_id});
+                return Ok(IdentifyResponse { status: 400, body });
+            }
+        };
+        let verdict = verify(&request, &snapshot.policy, &Context { origin, now: now.timestamp() });
+        let platform = request.platform.as_str();
+        attempt.outcome = verdict.outcome.as_str().to_owned();
+        attempt.reason = verdict.reason.map(|r| r.as_str().to_owned());
+        attempt.explanation = verdict.explanation.clone();
+        attempt.platform = Some(platform.to_owned());
+        attempt.kid = verdict.kid.clone();
+        attempt.alg = verdict.alg.clone();
+        attempt.user_id = verdict.user_id.clone();
+        attempt.attributes_accepted = Value::Object(verdict.attributes.clone());
+        attempt.attributes_rejected = json!(verdict.rejected_attributes);
+        attempt.details = json!({"ignored_attributes": verdict.ignored_attributes, "notes": verdict.notes});
+        attempt.contact = contact_update(&verdict, platform);
+        attempt.latency_us = elapsed_us(started);
+        let log_id = attempt.id;
+        let reason = verdict.reason.map_or("none", |r| r.as_str());
+        self.metrics.identify.with_label_values(&[verdict.outcome.as_str(), reason, platform]).inc();
+        self.ingest.record(attempt).await?;
+        self.metrics.identify_seconds.observe(started.elapsed().as_secs_f64());
+        Ok(IdentifyResponse { status: verdict.http_status(), body: verdict.response_body(json!(log_id)) })
+    }
+
+    async fn record(&self, attempt: Attempt, reason: &str) -> ServiceResult<()> {
+        let platform = attempt.platform.clone().unwrap_or_default();
+        let platform = if countersign_core::Platform::parse(&platform).is_some() { platform } else { "unknown".to_owned() };
+        self.metrics.identify.with_label_values(&["rejected", reason, &platform]).inc();
+        self.ingest.record(attempt).await
+    }
+
+    /// `POST /api/v1/signatures`: signs a user for a backend that holds a non-revoked secret.
+    /// A wrong secret and an unknown app get the same answer after the same work.
+    pub async fn signatures(&self, body: &[u8], bearer: Option<&str>) -> ServiceResult<Value> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| ServiceError::invalid(format!("The body is not valid JSON: {e}")))?;
+        let request = parse_signature_request(&value).map_err(|e| ServiceError::invalid(e.message))?;
+        let snapshot = self.snapshot(&request.app_id).await?;
+        let now = self.clock.now().timestamp();
+        let keys = snapshot.as_ref().map_or(&[][..], |s| &s.policy.keys[..]);
+        let presented = bearer.unwrap_or("").as_bytes();
+        let (Some(snapshot), Some(_)) = (&snapshot, authenticate_secret(keys, presented, now)) else {
+            return Err(ServiceError::new(ErrorCode::Unauthorized, "Send a current secret of this app as Authorization: Bearer <secret>."));
+        };
+        let signatures = sign_for(&snapshot.policy, &request, now).map_err(ServiceError::invalid)?;
+        Ok(signatures.to_json())
+    }
+
+    /// The token debugger: verifies like identify (without an origin check) and shows every
+    /// check, without writing a verification log row.
+    pub async fn debug_token(&self, actor: &Actor, workspace_id: Uuid, body: &Value) -> ServiceResult<Value> {
+        self.authorize(actor, workspace_id, Action::View).await?;
+        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&self.pool).await?;
+        let snapshot = self.snapshot(&app_id).await?.ok_or_else(|| ServiceError::not_found("Workspace"))?;
+        let mut value = body.clone();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("app_id".into(), Value::String(app_id));
+        }
+        let request = parse_identify_request(&value).map_err(|e| ServiceError::invalid(e.message))?;
+        let mut policy = snapshot.policy.clone();
+        policy.allowed_origins.clear();
+        let verdict = verify(&request, &policy, &Context { origin: None, now: self.clock.now().timestamp() });
+        Ok(json!({
+            "header": verdict.header,
+            "payload": verdict.payload,
+            "checks": verdict.checks,
+            "kid": verdict.kid,
+            "verdict": {
+                "outcome": verdict.outcome,
+                "verified": verdict.verified,
+                "mode": verdict.mode,
+                "reason": verdict.reason,
+                "explanation": verdict.explanation,
+                "user_id": verdict.user_id,
+                "attributes": verdict.attributes,
+                "rejected_attributes": verdict.rejected_attributes,
+                "ignored_attributes": verdict.ignored_attributes,
+                "notes": verdict.notes,
+            },
+        }))
+    }
+}
+
+/// The contact an attempt writes: any accepted identity with a user id (a rejected attempt
+/// writes none). Only accepted attributes reach it.
+fn contact_update(verdict: &Verdict, platform: &str) -> Option<ContactUpdate> {
+    if verdict.outcome == Outcome::Rejected {
+        return None;
+    }
+    Some(ContactUpdate {
+        user_id: verdict.user_id.clone()?,
+        attributes: verdict.attributes.clone(),
+        verified: verdict.verified,
+        platform: platform.to_owned(),
+    })
+}
+
+fn elapsed_us(started: Instant) -> i32 {
+    i32::try_from(started.elapsed().as_micros()).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,47 @@
+//! Prometheus metrics. Labels are workspace-agnostic (outcome, reason, platform), so their
+//! number stays bounded whatever the number of tenants.
+
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+/// The service's metrics and their registry.
+pub struct Metrics {
+    registry: Registry,
+    /// Identify attempts by outcome, reason and platform.
+    pub identify: IntCounterVec,
+    /// Identify latency, from request to acknowledged log row.
+    pub identify_seconds: Histogram,
+    /// Attempts per group-commit transaction.
+    pub batch_size: Histogram,
+    /// Attempts waiting in the local spool for Postgres.
+    pub spooled: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let identify = IntCounterVec::new(
+            Opts::new("countersign_identify_total", "Identify attempts by outcome, reason and platform."),
+            &["outcome", "reason", "platform"],
+        )?;
+        let identify_seconds = Histogram::with_opts(
+            HistogramOpts::new("countersign_identify_seconds", "Identify latency including the committed log row.")
+                .buckets(vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+        )?;
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new("countersign_log_batch_size", "Attempts committed per transaction.")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0]),
+        )?;
+        let spooled = IntGauge::new("countersign_log_spooled", "Attempts in the local spool awaiting Postgres.")?;
+        registry.register(Box::new(identify.clone()))?;
+        registry.register(Box::new(identify_seconds.clone()))?;
+        registry.register(Box::new(batch_size.clone()))?;
+        registry.register(Box::new(spooled.clone()))?;
+        Ok(Metrics { registry, identify, identify_seconds, batch_size, spooled })
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_default()
+    }
+}
