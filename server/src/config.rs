@@ -26,6 +26,10 @@ pub struct Config {
     pub session_idle_minutes: i64,
     /// `COUNTERSIGN_SESSION_MAX_HOURS`.
     pub session_max_hours: i64,
+    /// `COUNTERSIGN_SPOOL_DIR`: where log rows wait while Postgres is unreachable.
+    pub spool_dir: std::path::PathBuf,
+    /// `COUNTERSIGN_LOG_RETENTION_DAYS`: verification log partitions older than this are dropped.
+    pub log_retention_days: i64,
 }
 
 /// A development-only master key (base64 of 32 fixed bytes). Never use it in production.
@@ -67,6 +71,8 @@ impl Config {
             log: get("COUNTERSIGN_LOG", "info"),
             session_idle_minutes: parse_positive("COUNTERSIGN_SESSION_IDLE_MINUTES", &get("COUNTERSIGN_SESSION_IDLE_MINUTES", "720"))?,
             session_max_hours: parse_positive("COUNTERSIGN_SESSION_MAX_HOURS", &get("COUNTERSIGN_SESSION_MAX_HOURS", "168"))?,
+            spool_dir: get("COUNTERSIGN_SPOOL_DIR", "spool").into(),
+            log_retention_days: parse_positive("COUNTERSIGN_LOG_RETENTION_DAYS", &get("COUNTERSIGN_LOG_RETENTION_DAYS", "30"))?,
         })
     }
 
@@ -77,6 +83,7 @@ impl Config {
             session_idle: chrono::Duration::minutes(self.session_idle_minutes),
             session_absolute: chrono::Duration::hours(self.session_max_hours),
             secure_cookies: self.public_url.starts_with("https://"),
+            spool_dir: self.spool_dir.clone(),
         }
     }
 }

@@ -66,6 +66,17 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
     }
     let mut leptos_options = leptos::config::get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
     leptos_options.site_addr = config.addr;
+    svc.maintain_log_partitions(config.log_retention_days).await.map_err(|e| e.to_string())?;
+    let maintenance = svc.clone();
+    let retention = config.log_retention_days;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            if let Err(err) = maintenance.maintain_log_partitions(retention).await {
+                tracing::warn!(error = %err, "verification log maintenance failed");
+            }
+        }
+    });
     let addr = config.addr;
     let public_url = config.public_url.clone();
     let state = AppState { leptos_options, svc, config: Arc::new(config) };

@@ -139,8 +139,9 @@ impl Service {
             "previous_revoked": grace == 0,
         }));
         audit::insert(&mut tx, now, entry).await?;
-        notify_workspace(&mut tx, workspace_id).await?;
+        let app_id = notify_workspace(&mut tx, workspace_id).await?;
         tx.commit().await?;
+        self.config.evict(&app_id);
         let key = KeyInfo {
             kid,
             state: "primary".into(),
@@ -175,8 +176,9 @@ impl Service {
         .await?;
         let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
         audit::insert(&mut tx, now, NewAuditEntry::workspace(actor, workspace_id, "key.revoked").target(kid)).await?;
-        notify_workspace(&mut tx, workspace_id).await?;
+        let app_id = notify_workspace(&mut tx, workspace_id).await?;
         tx.commit().await?;
+        self.config.evict(&app_id);
         Ok(row.info(now, 0))
     }
 
@@ -239,8 +241,9 @@ async fn lock_keys(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult
     Ok(())
 }
 
-/// Tells every instance that this workspace's keys changed.
-async fn notify_workspace(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
+/// Tells every instance (at commit) that this workspace's keys changed; returns its app id.
+async fn notify_workspace(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<String> {
     let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&mut *conn).await?;
-    crate::config::notify_changed(conn, &app_id).await
+    crate::config::notify_changed(conn, &app_id).await?;
+    Ok(app_id)
 }

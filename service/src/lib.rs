@@ -18,6 +18,7 @@ pub mod members;
 pub mod metrics;
 pub mod password;
 pub mod random;
+pub mod retention;
 pub mod security;
 pub mod web;
 pub mod workspaces;
@@ -82,7 +83,7 @@ pub struct Service {
     pub clock: Clock,
     settings: Arc<Settings>,
     keyring: Arc<crypto::Keyring>,
-    config: Arc<config::ConfigCache>,
+    pub(crate) config: Arc<config::ConfigCache>,
     ingest: Arc<ingest::Ingest>,
     /// Prometheus metrics of this instance.
     pub metrics: Arc<metrics::Metrics>,

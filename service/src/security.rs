@@ -136,6 +136,7 @@ impl Service {
         audit::insert(&mut tx, self.clock.now(), entry).await?;
         config::notify_changed(&mut tx, &before.app_id).await?;
         tx.commit().await?;
+        self.config.evict(&before.app_id);
         Ok(settings.clone())
     }
 
@@ -167,8 +168,9 @@ impl Service {
         if inserted.rows_affected() == 0 {
             return Err(ServiceError::new(ErrorCode::Conflict, format!("The attribute {} already exists.", def.name)));
         }
-        self.attribute_changed(&mut tx, actor, workspace_id, "attribute.created", &def.name, serde_json::json!(def)).await?;
+        let app_id = self.attribute_changed(&mut tx, actor, workspace_id, "attribute.created", &def.name, serde_json::json!(def)).await?;
         tx.commit().await?;
+        self.config.evict(&app_id);
         Ok(def.clone())
     }
 
@@ -187,8 +189,9 @@ impl Service {
             return Err(ServiceError::not_found("Attribute"));
         }
         let def = AttributeDef { name: name.to_owned(), kind: update.kind, secure_only: update.secure_only };
-        self.attribute_changed(&mut tx, actor, workspace_id, "attribute.updated", name, serde_json::json!(def)).await?;
+        let app_id = self.attribute_changed(&mut tx, actor, workspace_id, "attribute.updated", name, serde_json::json!(def)).await?;
         tx.commit().await?;
+        self.config.evict(&app_id);
         Ok(def)
     }
 
@@ -200,8 +203,9 @@ impl Service {
         if done.rows_affected() == 0 {
             return Err(ServiceError::not_found("Attribute"));
         }
-        self.attribute_changed(&mut tx, actor, workspace_id, "attribute.deleted", name, serde_json::json!({})).await?;
+        let app_id = self.attribute_changed(&mut tx, actor, workspace_id, "attribute.deleted", name, serde_json::json!({})).await?;
         tx.commit().await?;
+        self.config.evict(&app_id);
         Ok(())
     }
 
@@ -213,10 +217,11 @@ impl Service {
         action: &'static str,
         name: &str,
         details: serde_json::Value,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<String> {
         audit::insert(conn, self.clock.now(), NewAuditEntry::workspace(actor, workspace_id, action).target(name).details(details)).await?;
         let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&mut *conn).await?;
-        config::notify_changed(conn, &app_id).await
+        config::notify_changed(conn, &app_id).await?;
+        Ok(app_id)
     }
 }
 

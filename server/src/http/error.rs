@@ -1,7 +1,7 @@
 //! The HTTP face of errors: every error of every endpoint is
 //! `{"error": {"code", "message"}}` (plus `log_id` where a log row was written).
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -31,6 +31,15 @@ impl From<JsonRejection> for ApiError {
             return ApiError::new(ErrorCode::PayloadTooLarge, "The request body is larger than 64 KiB.");
         }
         ApiError::new(ErrorCode::InvalidRequest, format!("Invalid JSON body: {}", rejection.body_text()))
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(ErrorCode::PayloadTooLarge, "The request body is larger than 64 KiB.");
+        }
+        ApiError::new(ErrorCode::InvalidRequest, format!("Unreadable body: {}", rejection.body_text()))
     }
 }
 

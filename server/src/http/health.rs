@@ -1,4 +1,4 @@
-//! `GET /healthz` (process up) and `GET /readyz` (database reachable).
+//! `GET /healthz` (process up), `GET /readyz` (database reachable), `GET /metrics`.
 
 use axum::extract::State;
 use axum::Json;
@@ -19,4 +19,11 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<serde_json:
         .await
         .map_err(|_| ApiError::new(ErrorCode::Unavailable, "The database is unreachable."))?;
     Ok(Json(serde_json::json!({ "status": "ready" })))
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let spooled = state.svc.spooled_attempts().await;
+    state.svc.metrics.spooled.set(spooled as i64);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.svc.metrics.render())
 }

@@ -4,12 +4,16 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod identify;
 pub mod keys;
 pub mod middleware;
+pub mod settings;
 pub mod tokens;
 pub mod workspaces;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, Method};
+use tower_http::cors::{Any, CorsLayer};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,8 +25,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The public API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    use self::{auth::*, keys::*, tokens::*, workspaces::*};
+    use self::{auth::*, keys::*, settings::*, tokens::*, workspaces::*};
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::POST]).allow_headers([header::CONTENT_TYPE]);
     let v1 = Router::new()
+        .route("/identify", post(identify::identify).layer(cors))
+        .route("/signatures", post(identify::signatures))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
@@ -36,12 +43,19 @@ pub fn api_routes() -> Router<AppState> {
         .route("/workspaces/{id}/keys/rotate", post(rotate_key))
         .route("/workspaces/{id}/keys/{kid}/revoke", post(revoke_key))
         .route("/workspaces/{id}/keys/{kid}/secret", get(reveal_secret))
+        .route("/workspaces/{id}/security", get(get_security).put(put_security))
+        .route("/workspaces/{id}/attributes", get(list_attributes).post(create_attribute))
+        .route("/workspaces/{id}/attributes/{name}", put(update_attribute).delete(delete_attribute))
+        .route("/workspaces/{id}/logs", get(list_logs))
+        .route("/workspaces/{id}/contacts/{user_id}", get(get_contact))
+        .route("/workspaces/{id}/debug", post(debug_token))
         .fallback(middleware::api_not_found)
         .method_not_allowed_fallback(middleware::api_method_not_allowed);
     Router::new()
         .nest("/api/v1", v1)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
 }
 
 /// Layers every route shares, the dashboard's included.

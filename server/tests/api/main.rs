@@ -3,7 +3,9 @@
 
 mod accounts;
 mod bad_input;
+mod identify;
 mod keys;
 mod members;
+mod resilience;
 mod support;
 mod tokens;

@@ -52,7 +52,8 @@ impl TestApp {
     }
 
     /// An app with the given service settings.
-    pub async fn with_settings(pool: PgPool, settings: Settings) -> TestApp {
+    pub async fn with_settings(pool: PgPool, mut settings: Settings) -> TestApp {
+        settings.spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
         let config = Config::from_lookup(|_| None).expect("default config");
         let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
@@ -137,4 +138,64 @@ pub fn session_of(reply: &Reply) -> Auth {
     let cookie = reply.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).expect("set-cookie");
     let token = cookie.strip_prefix("cs_session=").and_then(|rest| rest.split(';').next()).expect("cs_session");
     Auth::Cookie(token.to_owned())
+}
+
+/// A workspace ready for identify: its id, app id and primary key's kid and secret.
+pub struct Workspace {
+    pub id: String,
+    pub app_id: String,
+    pub kid: String,
+    pub secret: String,
+    pub owner: Auth,
+}
+
+impl TestApp {
+    /// Signs up an owner and returns the workspace with its revealed primary secret.
+    pub async fn workspace(&self, email: &str) -> Workspace {
+        let (owner, id) = self.signup(email, "Acme").await;
+        let list = self.get("/api/v1/workspaces", &owner).await;
+        let app_id = list.body[0]["app_id"].as_str().expect("app_id").to_owned();
+        let keys = self.get(&format!("/api/v1/workspaces/{id}/keys"), &owner).await;
+        let kid = keys.body[0]["kid"].as_str().expect("kid").to_owned();
+        let secret = self.get(&format!("/api/v1/workspaces/{id}/keys/{kid}/secret"), &owner).await.body["secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned();
+        Workspace { id, app_id, kid, secret, owner }
+    }
+
+    /// Changes some security settings of a workspace (merged into the current ones).
+    pub async fn set_security(&self, ws: &Workspace, changes: Value) {
+        let path = format!("/api/v1/workspaces/{}/security", ws.id);
+        let mut current = self.get(&path, &ws.owner).await.body;
+        if let (Some(current), Some(changes)) = (current.as_object_mut(), changes.as_object()) {
+            for (k, v) in changes {
+                current.insert(k.clone(), v.clone());
+            }
+        }
+        let reply = self.put(&path, current, &ws.owner).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    /// Calls identify with a body; no cookie, the widget's origin.
+    pub async fn identify(&self, body: Value) -> Reply {
+        self.send(Method::POST, "/api/v1/identify", Some(body), &Auth::None, &[("origin", "https://app.example.com")]).await
+    }
+
+    /// The verification log row with this id, if committed.
+    pub async fn log_row(&self, log_id: &Value) -> Option<(String, Option<String>, Option<String>)> {
+        let id: uuid::Uuid = log_id.as_str()?.parse().ok()?;
+        sqlx::query_as("SELECT outcome, reason, user_id FROM verification_log WHERE id = $1").bind(id).fetch_optional(&self.pool).await.ok()?
+    }
+}
+
+/// An HS256 token signed with `secret` under `kid`, with `claims`.
+pub fn jwt(secret: &str, kid: &str, claims: Value) -> String {
+    let claims = claims.as_object().cloned().unwrap_or_default();
+    countersign_core::sign_jwt(secret.as_bytes(), kid, &claims)
+}
+
+/// The current Unix time.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
 }

@@ -1,0 +1,81 @@
+//! Several instances and database outages: convergence within a second, and no acknowledged
+//! attempt lost while Postgres is unreachable.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde_json::json;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::support::{jwt, TestApp};
+
+/// Two instances on one database: a rotation made through one takes effect on the other within 1 s.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn instances_converge_within_a_second(pool: PgPool) {
+    let a = TestApp::new(pool.clone()).await;
+    let b = TestApp::new(pool).await;
+    let ws = a.workspace("owner@example.com").await;
+    let body = json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}))});
+    assert_eq!(b.identify(body.clone()).await.body["verified"], true, "instance B has the workspace in memory");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let rotated = a.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 0}), &ws.owner).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let changed = Instant::now();
+    loop {
+        let reply = b.identify(body.clone()).await;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            assert_eq!(reply.code(), "revoked_key");
+            break;
+        }
+        assert!(changed.elapsed() < Duration::from_secs(1), "instance B still accepts a revoked key after 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("converged in {:?}", changed.elapsed());
+}
+
+/// Cutting the database off during load: attempts are still verified from memory and
+/// acknowledged from the spool, and every acknowledged row reaches Postgres once it is back.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn outage_loses_no_acknowledged_attempt(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ws = app.workspace("owner@example.com").await;
+    let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "during-outage"}));
+    let body = json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token});
+    assert_eq!(app.identify(body.clone()).await.status, StatusCode::OK);
+
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap_or_default();
+    let admin_url = std::env::var("DATABASE_URL").unwrap_or_default();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| panic!("admin connection: {e}"));
+    let cut = |allow: bool| format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {allow}");
+    sqlx::query(&cut(false)).execute(&mut admin).await.unwrap_or_default();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+        .bind(&database)
+        .execute(&mut admin)
+        .await
+        .unwrap_or_default();
+
+    let mut acknowledged = Vec::new();
+    for _ in 0..30 {
+        let reply = app.identify(body.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "still verified from memory: {}", reply.body);
+        acknowledged.push(reply.body["log_id"].as_str().unwrap_or("").parse::<uuid::Uuid>().unwrap_or_default());
+    }
+    assert!(app.svc.spooled_attempts().await > 0, "the outage was real: rows went to the spool");
+
+    sqlx::query(&cut(true)).execute(&mut admin).await.unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
+            .bind(&acknowledged)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+        if stored == acknowledged.len() as i64 && app.svc.spooled_attempts().await == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {stored} of {} acknowledged rows reached Postgres", acknowledged.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.identify(body).await.status, StatusCode::OK, "the service recovered by itself");
+}

@@ -1,0 +1,46 @@
+//! Daily partitions of the verification log: created ahead of time, dropped after retention.
+
+use chrono::{Duration, NaiveDate};
+
+use crate::error::ServiceResult;
+use crate::Service;
+
+/// Partitions are created this many days ahead.
+const DAYS_AHEAD: i64 = 3;
+
+fn partition_name(day: NaiveDate) -> String {
+    format!("verification_log_p{}", day.format("%Y%m%d"))
+}
+
+impl Service {
+    /// Creates the coming days' partitions and drops those older than `retention_days`.
+    /// Idempotent; run at start-up and hourly.
+    pub async fn maintain_log_partitions(&self, retention_days: i64) -> ServiceResult<()> {
+        let today = self.clock.now().date_naive();
+        for offset in 0..=DAYS_AHEAD {
+            let day = today + Duration::days(offset);
+            let next = day + Duration::days(1);
+            // Names and bounds come from dates we format ourselves, never from input.
+            let ddl = format!(
+                "CREATE TABLE IF NOT EXISTS {} PARTITION OF verification_log FOR VALUES FROM ('{day}') TO ('{next}')",
+                partition_name(day)
+            );
+            if let Err(err) = sqlx::query(&ddl).execute(&self.pool).await {
+                tracing::warn!(error = %err, day = %day, "cannot create a verification log partition; rows go to the default partition");
+            }
+        }
+        let cutoff = partition_name(today - Duration::days(retention_days));
+        let old: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'verification_log'::regclass AND c.relname ~ '^verification_log_p[0-9]{8}$' AND c.relname < $1",
+        )
+        .bind(&cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        for name in old {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {name}")).execute(&self.pool).await?;
+            tracing::info!(partition = %name, "dropped a verification log partition past retention");
+        }
+        Ok(())
+    }
+}
