@@ -36,6 +36,32 @@ install_node_packages() {
   fi
 }
 
+# The independent JWT libraries core/tests/interop.rs verifies against: PyJWT in a private venv
+# (.local/venv) and node's jsonwebtoken and jose from core/tests/interop/package-lock.json.
+PYJWT_VERSION=2.15.1
+install_interop_tools() {
+  local venv="$LOCAL/venv" interop="$ROOT/core/tests/interop"
+  if ! "$venv/bin/python" -c "import sys, jwt; sys.exit(jwt.__version__ != '$PYJWT_VERSION')" >/dev/null 2>&1; then
+    say "Installing PyJWT $PYJWT_VERSION for the interop tests (.local/venv)"
+    if [ ! -x "$venv/bin/pip" ]; then
+      rm -rf "$venv"
+      python3 -m venv "$venv" 2>/dev/null || {
+        rm -rf "$venv"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null \
+          || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }
+        /usr/bin/python3 -m venv "$venv"
+      }
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "PyJWT==$PYJWT_VERSION"
+  fi
+  export COUNTERSIGN_PYTHON="$venv/bin/python"
+  if [ ! -f "$interop/node_modules/jsonwebtoken/package.json" ] || [ ! -f "$interop/node_modules/jose/package.json" ]; then
+    say "Installing the interop test packages (core/tests/interop)"
+    (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  export NODE_PATH="$interop/node_modules${NODE_PATH:+:$NODE_PATH}"
+}
+
 install_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     say "Installing Debian's chromium for the browser tests"

@@ -47,6 +47,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:ws/members") view=pages::members::MembersPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/keys") view=pages::keys::KeysPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/security") view=pages::security::SecurityPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/attributes") view=pages::attributes::AttributesPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/contacts") view=pages::logs::ContactsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

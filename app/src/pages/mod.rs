@@ -1,11 +1,14 @@
 //! Pages of the dashboard and the frame around the signed-in ones.
 
+pub mod attributes;
 pub mod audit;
 pub mod auth;
 pub mod home;
 pub mod keys;
+pub mod logs;
 pub mod members;
 pub mod overview;
+pub mod security;
 
 use countersign_proto::WorkspaceSummary;
 use leptos::prelude::*;
@@ -84,7 +87,11 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
             <nav class="sidebar" aria-label="Workspace">
                 <ul>
                     {link("", "Overview", "overview")}
+                    {link("/security", "Security", "security")}
                     {link("/keys", "Keys", "keys")}
+                    {link("/attributes", "Attributes", "attributes")}
+                    {link("/logs", "Verification log", "logs")}
+                    {link("/contacts", "Contacts", "contacts")}
                     {link("/members", "Members", "members")}
                     {link("/audit", "Audit log", "audit")}
                 </ul>

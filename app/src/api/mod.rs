@@ -1,7 +1,15 @@
 //! Server functions of the dashboard. Each one authenticates the session cookie, then calls
 //! the same service operation as the HTTP API, so permissions and audit are identical.
 
-use countersign_proto::{AccountInfo, AddedMember, Member, WorkspaceSummary};
+mod keys;
+mod members;
+mod security;
+
+pub use keys::*;
+pub use members::*;
+pub use security::*;
+
+use countersign_proto::{AccountInfo, WorkspaceSummary};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -129,71 +137,3 @@ pub async fn create_workspace(name: String) -> Result<WorkspaceSummary, AppError
     Ok(workspace)
 }
 
-/// The members of a workspace.
-#[server(prefix = "/ui")]
-pub async fn list_members(workspace: Uuid) -> Result<Vec<Member>, AppError> {
-    Ok(ssr::service()?.list_members(&ssr::actor().await?, workspace).await?)
-}
-
-/// Adds a member by email with a role.
-#[server(prefix = "/ui")]
-pub async fn add_member(workspace: Uuid, email: String, role: countersign_core::policy::Role) -> Result<AddedMember, AppError> {
-    Ok(ssr::service()?.add_member(&ssr::actor().await?, workspace, &email, role).await?)
-}
-
-/// Changes a member's role.
-#[server(prefix = "/ui")]
-pub async fn change_member_role(workspace: Uuid, account: Uuid, role: countersign_core::policy::Role) -> Result<Member, AppError> {
-    Ok(ssr::service()?.change_member_role(&ssr::actor().await?, workspace, account, role).await?)
-}
-
-/// Removes a member.
-#[server(prefix = "/ui")]
-pub async fn remove_member(workspace: Uuid, account: Uuid) -> Result<(), AppError> {
-    Ok(ssr::service()?.remove_member(&ssr::actor().await?, workspace, account).await?)
-}
-
-/// A workspace's keys as of the server's `now` (so SSR and hydration render the same ages).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeysView {
-    pub now: chrono::DateTime<chrono::Utc>,
-    pub keys: Vec<countersign_proto::KeyInfo>,
-}
-
-/// The keys of a workspace.
-#[server(prefix = "/ui")]
-pub async fn list_keys(workspace: Uuid) -> Result<KeysView, AppError> {
-    let svc = ssr::service()?;
-    let keys = svc.list_keys(&ssr::actor().await?, workspace).await?;
-    Ok(KeysView { now: svc.clock.now(), keys })
-}
-
-/// Rotates the primary key; `grace_seconds` 0 revokes the old one at once.
-#[server(prefix = "/ui")]
-pub async fn rotate_key(workspace: Uuid, grace_seconds: i64) -> Result<countersign_proto::RotatedKey, AppError> {
-    Ok(ssr::service()?.rotate_key(&ssr::actor().await?, workspace, Some(grace_seconds)).await?)
-}
-
-/// Revokes a key now.
-#[server(prefix = "/ui")]
-pub async fn revoke_key(workspace: Uuid, kid: String) -> Result<countersign_proto::KeyInfo, AppError> {
-    Ok(ssr::service()?.revoke_key(&ssr::actor().await?, workspace, &kid).await?)
-}
-
-/// Reveals a secret (audited).
-#[server(prefix = "/ui")]
-pub async fn reveal_secret(workspace: Uuid, kid: String) -> Result<countersign_proto::RevealedSecret, AppError> {
-    Ok(ssr::service()?.reveal_secret(&ssr::actor().await?, workspace, &kid).await?)
-}
-
-/// A page of the audit log, newest first.
-#[server(prefix = "/ui")]
-pub async fn list_audit(
-    workspace: Uuid,
-    action: Option<String>,
-    actor: Option<String>,
-    cursor: Option<String>,
-) -> Result<countersign_proto::Page<countersign_proto::AuditEntry>, AppError> {
-    let filter = countersign_service::audit::AuditFilter { action, actor, cursor, limit: Some(50) };
-    Ok(ssr::service()?.list_audit(&ssr::actor().await?, workspace, &filter).await?)
-}

@@ -1,0 +1,104 @@
+//! Server functions: security settings, attributes, contacts and the verification log.
+
+use countersign_core::{AttributeDef, AttributeType, Mode, TokenProfile};
+use countersign_proto::{Contact, LogEntry, Page, SecuritySettings};
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+use super::ssr;
+use crate::error::AppError;
+
+/// The workspace's security settings.
+#[server(prefix = "/ui")]
+pub async fn get_security(workspace: Uuid) -> Result<SecuritySettings, AppError> {
+    Ok(ssr::service()?.get_security(&ssr::actor().await?, workspace).await?)
+}
+
+/// Saves the security settings form. Text fields arrive as typed: origins one per line,
+/// claims separated by commas, blank numbers and issuer mean "none".
+#[server(prefix = "/ui")]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_security(
+    workspace: Uuid,
+    web: Mode,
+    ios: Mode,
+    android: Mode,
+    token_profile: TokenProfile,
+    leeway_seconds: String,
+    max_token_lifetime_seconds: String,
+    allowed_origins: String,
+    user_id_claims: String,
+    expected_issuer: String,
+    hmac_enabled: Option<String>,
+    require_exp: Option<String>,
+) -> Result<SecuritySettings, AppError> {
+    let invalid = |message: &str| AppError { code: "invalid_request".into(), message: message.into() };
+    let leeway_seconds = leeway_seconds.trim().parse().map_err(|_| invalid("Leeway must be a whole number of seconds."))?;
+    let max_token_lifetime_seconds = match max_token_lifetime_seconds.trim() {
+        "" => None,
+        v => Some(v.parse().map_err(|_| invalid("Max token lifetime must be a whole number of seconds, or empty."))?),
+    };
+    let settings = SecuritySettings {
+        modes: countersign_core::Modes { web, ios, android },
+        hmac_enabled: hmac_enabled.is_some(),
+        leeway_seconds,
+        require_exp: require_exp.is_some(),
+        max_token_lifetime_seconds,
+        allowed_origins: allowed_origins.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        token_profile,
+        user_id_claims: user_id_claims.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect(),
+        expected_issuer: Some(expected_issuer.trim().to_owned()).filter(|i| !i.is_empty()),
+    };
+    Ok(ssr::service()?.update_security(&ssr::actor().await?, workspace, &settings).await?)
+}
+
+/// The attribute registry.
+#[server(prefix = "/ui")]
+pub async fn list_attributes(workspace: Uuid) -> Result<Vec<AttributeDef>, AppError> {
+    Ok(ssr::service()?.list_attributes(&ssr::actor().await?, workspace).await?)
+}
+
+/// Registers an attribute.
+#[server(prefix = "/ui")]
+pub async fn create_attribute(workspace: Uuid, name: String, kind: AttributeType, secure_only: Option<String>) -> Result<AttributeDef, AppError> {
+    let def = AttributeDef { name: name.trim().to_owned(), kind, secure_only: secure_only.is_some() };
+    Ok(ssr::service()?.create_attribute(&ssr::actor().await?, workspace, &def).await?)
+}
+
+/// Turns an attribute's secure-only flag on or off.
+#[server(prefix = "/ui")]
+pub async fn set_secure_only(workspace: Uuid, name: String, kind: AttributeType, secure_only: bool) -> Result<AttributeDef, AppError> {
+    let update = countersign_proto::AttributeUpdate { kind, secure_only };
+    Ok(ssr::service()?.update_attribute(&ssr::actor().await?, workspace, &name, &update).await?)
+}
+
+/// Removes an attribute.
+#[server(prefix = "/ui")]
+pub async fn delete_attribute(workspace: Uuid, name: String) -> Result<(), AppError> {
+    Ok(ssr::service()?.delete_attribute(&ssr::actor().await?, workspace, &name).await?)
+}
+
+/// A contact by user id; `None` if there is none.
+#[server(prefix = "/ui")]
+pub async fn find_contact(workspace: Uuid, user_id: String) -> Result<Option<Contact>, AppError> {
+    match ssr::service()?.get_contact(&ssr::actor().await?, workspace, &user_id).await {
+        Ok(contact) => Ok(Some(contact)),
+        Err(e) if e.code == countersign_service::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A page of the verification log, newest first.
+#[server(prefix = "/ui")]
+pub async fn list_logs(
+    workspace: Uuid,
+    outcome: Option<String>,
+    platform: Option<String>,
+    reason: Option<String>,
+    user_id: Option<String>,
+    cursor: Option<String>,
+) -> Result<Page<LogEntry>, AppError> {
+    let filter = countersign_service::logs::LogFilter { outcome, platform, reason, user_id, cursor, limit: Some(50) };
+    Ok(ssr::service()?.list_logs(&ssr::actor().await?, workspace, &filter).await?)
+}

@@ -1,0 +1,205 @@
+//! In-process verification cost, without HTTP or the database: `cargo bench -p countersign-core`.
+//!
+//! No benchmark framework (no new dependencies): each case is calibrated to run for about
+//! `SAMPLE_MS`, then timed `SAMPLES` times with `std::time::Instant`; inputs and outputs go
+//! through `std::hint::black_box`. The figure reported is the median sample, in ns per token
+//! (min and max beside it). The goal (bench/README.md) is <= 3 us per token.
+//!
+//! Cases, each on a workspace with one primary HS256 key and two registered attributes:
+//! - `valid`: an HS256 token with `kid`, `user_id`, `iat`, `exp` and 2 attributes (`email`,
+//!   `name`), verified and both attributes accepted.
+//! - `bad_sig`: the same claims signed with another secret (`invalid_signature`).
+//! - `malformed`: a token whose header segment is not base64url (`malformed_token`).
+//!
+//! Each case is measured twice: `verify` on an already parsed request (the pure decision), and
+//! `parse+verify` from the raw body bytes (`serde_json::from_slice` + `parse_identify_request` +
+//! `verify`), which is what identify does per request before writing the log row.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use countersign_core::{
+    parse_identify_request, sign_jwt, verify, AttributeDef, AttributeType, Context, KeyState,
+    VerificationKey, WorkspacePolicy,
+};
+use serde_json::{json, Map, Value};
+
+/// The fixed "current time" (2023-11-14T22:13:20Z).
+const NOW: i64 = 1_700_000_000;
+const APP_ID: &str = "app_bench";
+const KID: &str = "k_bench";
+/// Benchmark-only secrets (not workspace secrets of any deployment).
+const SECRET: &[u8] = b"bench-secret-0123456789abcdef0123456789abcdef";
+const OTHER_SECRET: &[u8] = b"other-secret-0123456789abcdef0123456789abcdef";
+/// Wall time of one timed sample.
+const SAMPLE_MS: u64 = 300;
+/// Timed samples per case (after one warm-up sample).
+const SAMPLES: usize = 7;
+/// Goal per token.
+const GOAL_NS: f64 = 3_000.0;
+
+fn policy() -> WorkspacePolicy {
+    let mut p = WorkspacePolicy::new_default(APP_ID);
+    p.keys = vec![VerificationKey::new(
+        KID,
+        SECRET.to_vec(),
+        KeyState::Primary,
+    )];
+    p.attributes = vec![
+        AttributeDef {
+            name: "email".into(),
+            kind: AttributeType::String,
+            secure_only: true,
+        },
+        AttributeDef {
+            name: "name".into(),
+            kind: AttributeType::String,
+            secure_only: false,
+        },
+    ];
+    p
+}
+
+fn claims() -> Map<String, Value> {
+    match json!({
+        "user_id": "user-42",
+        "email": "user42@example.com",
+        "name": "User 42",
+        "iat": NOW - 10,
+        "exp": NOW + 3600,
+    }) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn body(token: &str) -> Vec<u8> {
+    json!({"app_id": APP_ID, "platform": "ios", "user_jwt": token})
+        .to_string()
+        .into_bytes()
+}
+
+struct Case {
+    name: &'static str,
+    body: Vec<u8>,
+    /// `None` = must verify; otherwise the expected reason code.
+    expect: Option<&'static str>,
+}
+
+/// Times `f` over calibrated iteration counts; returns (median, min, max) ns per call.
+fn measure(mut f: impl FnMut()) -> (f64, f64, f64) {
+    let mut iters: u64 = 1;
+    loop {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        if t.elapsed() >= Duration::from_millis(20) {
+            break;
+        }
+        iters *= 2;
+    }
+    let per_call = |iters: u64, f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        t.elapsed().as_nanos() as f64 / iters as f64
+    };
+    let probe = per_call(iters, &mut f);
+    let iters = ((SAMPLE_MS as f64 * 1e6) / probe.max(1.0)).max(1.0) as u64;
+    let _warm_up = per_call(iters, &mut f);
+    let mut samples: Vec<f64> = (0..SAMPLES).map(|_| per_call(iters, &mut f)).collect();
+    samples.sort_by(f64::total_cmp);
+    (samples[SAMPLES / 2], samples[0], samples[SAMPLES - 1])
+}
+
+fn main() {
+    let policy = policy();
+    let ctx = Context {
+        origin: None,
+        now: NOW,
+    };
+    let valid = sign_jwt(SECRET, KID, &claims());
+    let bad_sig = sign_jwt(OTHER_SECRET, KID, &claims());
+    let malformed = format!("!!{}", valid.split_once('.').map_or("", |(_, rest)| rest));
+    let cases = [
+        Case {
+            name: "valid HS256, 2 attributes",
+            body: body(&valid),
+            expect: None,
+        },
+        Case {
+            name: "invalid signature",
+            body: body(&bad_sig),
+            expect: Some("invalid_signature"),
+        },
+        Case {
+            name: "malformed token",
+            body: body(&malformed),
+            expect: Some("malformed_token"),
+        },
+    ];
+
+    println!("countersign-core verify micro-benchmark: median of {SAMPLES} samples x ~{SAMPLE_MS} ms (min..max)");
+    println!(
+        "token length: {} bytes; goal <= {:.0} ns/token",
+        valid.len(),
+        GOAL_NS
+    );
+    println!(
+        "{:<28} {:>18} {:>26} {:>18} {:>26}",
+        "case", "verify ns/token", "(min..max)", "parse+verify ns", "(min..max)"
+    );
+    let mut worst = 0.0f64;
+    for case in &cases {
+        let value: Value = serde_json::from_slice(&case.body).unwrap_or(Value::Null);
+        let Ok(request) = parse_identify_request(&value) else {
+            eprintln!("{}: the benchmark body does not parse", case.name);
+            std::process::exit(1);
+        };
+        // Check the case means what it says before timing it.
+        let verdict = verify(&request, &policy, &ctx);
+        let reason = verdict.reason.map(|r| r.as_str());
+        let ok = match case.expect {
+            None => verdict.verified && verdict.attributes.len() == 2,
+            Some(code) => !verdict.verified && reason == Some(code),
+        };
+        if !ok {
+            eprintln!(
+                "{}: unexpected verdict (verified={}, reason={reason:?}, attributes={})",
+                case.name,
+                verdict.verified,
+                verdict.attributes.len()
+            );
+            std::process::exit(1);
+        }
+
+        let (v_med, v_min, v_max) = measure(|| {
+            black_box(verify(
+                black_box(&request),
+                black_box(&policy),
+                black_box(&ctx),
+            ));
+        });
+        let (p_med, p_min, p_max) = measure(|| {
+            let value: Value = serde_json::from_slice(black_box(&case.body)).unwrap_or(Value::Null);
+            if let Ok(request) = parse_identify_request(&value) {
+                black_box(verify(&request, black_box(&policy), black_box(&ctx)));
+            }
+        });
+        worst = worst.max(p_med);
+        println!(
+            "{:<28} {:>18.0} {:>26} {:>18.0} {:>26}",
+            case.name,
+            v_med,
+            format!("({v_min:.0}..{v_max:.0})"),
+            p_med,
+            format!("({p_min:.0}..{p_max:.0})")
+        );
+    }
+    let verdict = if worst <= GOAL_NS { "meets" } else { "MISSES" };
+    println!(
+        "slowest parse+verify median: {worst:.0} ns/token: {verdict} the <= {GOAL_NS:.0} ns goal"
+    );
+}
