@@ -26,6 +26,7 @@ test('security settings, attributes, log and contact', async ({ page }) => {
   await page.getByRole('button', { name: 'Add attribute' }).click();
   await expect(page.locator('tr[data-attribute=plan]')).toContainText('yes');
   await page.getByLabel('Name').fill('seats');
+  await page.getByLabel('Secure only').uncheck();
   await page.locator('select[name=kind]').selectOption('number');
   await page.getByRole('button', { name: 'Add attribute' }).click();
   await expect(page.locator('tr[data-attribute=seats]')).toContainText('number');
