@@ -7,6 +7,8 @@ LOCAL="$ROOT/.local"
 mkdir -p "$LOCAL"
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="$ROOT/target"
+# One-shot builds: incremental artifacts would only cost disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

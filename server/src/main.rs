@@ -64,7 +64,15 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
     if config.master_key_is_dev_default {
         tracing::warn!("COUNTERSIGN_MASTER_KEY is not set: using the built-in DEVELOPMENT key. Secrets at rest are NOT protected. Set it in production.");
     }
-    let mut leptos_options = leptos::config::get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
+    // cargo-leptos bakes the site's settings into the binary; a plain `cargo build` does not,
+    // so fall back to the project's own (LEPTOS_SITE_ROOT still applies).
+    let mut leptos_options = match leptos::config::get_configuration(None) {
+        Ok(conf) => conf.leptos_options,
+        Err(_) => leptos::config::LeptosOptions::builder()
+            .output_name("countersign")
+            .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
+            .build(),
+    };
     leptos_options.site_addr = config.addr;
     svc.maintain_log_partitions(config.log_retention_days).await.map_err(|e| e.to_string())?;
     let maintenance = svc.clone();

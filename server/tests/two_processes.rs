@@ -1,0 +1,101 @@
+//! Two server processes on one database: a key rotation takes effect on both within a second.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use countersign_service::crypto::{Keyring, MasterKey};
+use countersign_service::{Actor, Clock, RequestMeta, Service, Settings};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Kills the process when the test ends, whatever happens.
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+async fn start(database_url: &str) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("COUNTERSIGN_ADDR", format!("127.0.0.1:{port}"))
+        .env("COUNTERSIGN_LOG", "warn")
+        .env("COUNTERSIGN_SPOOL_DIR", std::env::temp_dir().join(format!("countersign-spool-{port}")))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let server = Server(child, port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while post(port, "/healthz", "").await.is_none() {
+        assert!(Instant::now() < deadline, "server on port {port} did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server
+}
+
+/// A minimal HTTP/1.1 POST (GET when the body is empty); returns status and JSON body.
+async fn post(port: u16, path: &str, body: &str) -> Option<(u16, Value)> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+/// Both processes verify a token; after a rotation with no grace, both refuse it within 1 s.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.expect("db name");
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let url = format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+    let (a, b) = (start(&url).await, start(&url).await);
+
+    let dev_key = countersign_server::config::parse_key(countersign_server::config::DEV_MASTER_KEY).expect("dev key");
+    let settings = Settings { spool_dir: std::env::temp_dir().join("countersign-spool-admin"), ..Settings::default() };
+    let admin = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new(dev_key))).expect("service");
+    let session = admin.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.expect("signup");
+    let owner = Actor { account_id: session.account.id, email: session.account.email.clone(), meta: RequestMeta::default() };
+    let workspace = admin.list_workspaces(&owner).await.expect("workspaces").remove(0);
+    let kid = admin.list_keys(&owner, workspace.id).await.expect("keys")[0].kid.clone();
+    let secret = admin.reveal_secret(&owner, workspace.id, &kid).await.expect("secret").secret;
+    let claims = json!({"user_id": "u-1"}).as_object().cloned().unwrap_or_default();
+    let body = json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": countersign_core::sign_jwt(secret.as_bytes(), &kid, &claims)}).to_string();
+
+    for server in [&a, &b] {
+        let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
+        assert_eq!((status, reply["verified"].clone()), (200, json!(true)), "{reply}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    admin.rotate_key(&owner, workspace.id, Some(0)).await.expect("rotate");
+    let rotated = Instant::now();
+    for server in [&a, &b] {
+        loop {
+            let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
+            if status == 401 {
+                assert_eq!(reply["error"]["code"], "revoked_key");
+                break;
+            }
+            assert!(rotated.elapsed() < Duration::from_secs(1), "process on port {} still accepts the revoked key", server.1);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    println!("both processes converged in {:?}", rotated.elapsed());
+}
