@@ -224,3 +224,14 @@ pub struct LogEntry {
     pub user_agent: Option<String>,
     pub latency_us: i32,
 }
+
+/// `POST /api/v1/workspaces/{id}/keys/import` body: bring your own secret (at least 32 bytes,
+/// used as the raw HMAC key). Never echoed back.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportKeyRequest {
+    pub secret: String,
+    /// Make it the primary (the old primary then verifies for 24 h), or verify-only.
+    #[serde(default)]
+    pub primary: bool,
+}

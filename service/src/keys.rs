@@ -159,6 +159,59 @@ impl Service {
         })
     }
 
+    /// Imports a secret the customer already uses (>= 32 bytes, the raw HMAC key). As primary,
+    /// the old primary keeps verifying for 24 h; otherwise the key is verify-only for the
+    /// longest grace period (30 days), long enough to move backends to a Countersign key.
+    pub async fn import_key(&self, actor: &Actor, workspace_id: Uuid, secret: &str, primary: bool) -> ServiceResult<KeyInfo> {
+        self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        if secret.len() < 32 || secret.len() > 1024 {
+            return Err(ServiceError::invalid("An imported secret must have between 32 and 1024 bytes."));
+        }
+        let now = self.clock.now();
+        let kid = random::id("k_");
+        let mut tx = self.pool.begin().await?;
+        lock_keys(&mut tx, workspace_id).await?;
+        let expires_at = (!primary).then(|| now + chrono::Duration::seconds(MAX_GRACE_SECONDS));
+        if primary {
+            sqlx::query(
+                "UPDATE workspace_keys SET state = 'rotating', expires_at = $2 WHERE workspace_id = $1 AND state = 'primary'",
+            )
+            .bind(workspace_id)
+            .bind(now + chrono::Duration::seconds(DEFAULT_GRACE_SECONDS))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(workspace_id)
+        .bind(&kid)
+        .bind(self.keyring.seal(workspace_id, &kid, secret.as_bytes())?)
+        .bind(fingerprint(secret.as_bytes()))
+        .bind(if primary { "primary" } else { "rotating" })
+        .bind(expires_at)
+        .bind(now)
+        .bind(actor.account_id)
+        .execute(&mut *tx)
+        .await?;
+        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.imported").target(kid.clone()).details(serde_json::json!({ "primary": primary }));
+        audit::insert(&mut tx, now, entry).await?;
+        let app_id = notify_workspace(&mut tx, workspace_id).await?;
+        tx.commit().await?;
+        self.config.evict(&app_id);
+        Ok(KeyInfo {
+            kid,
+            state: if primary { "primary" } else { "rotating" }.into(),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            fingerprint: fingerprint(secret.as_bytes()),
+            verifications_24h: 0,
+        })
+    }
+
     /// Revokes a key at once: it never verifies again.
     pub async fn revoke_key(&self, actor: &Actor, workspace_id: Uuid, kid: &str) -> ServiceResult<KeyInfo> {
         self.authorize(actor, workspace_id, Action::RotateOrRevokeKey).await?;

@@ -1,7 +1,8 @@
 //! `/api/v1/workspaces/{id}/keys`: list, rotate, revoke, reveal.
 
 use axum::extract::State;
-use countersign_proto::{KeyInfo, RevealedSecret, RotateRequest, RotatedKey};
+use axum::http::StatusCode;
+use countersign_proto::{ImportKeyRequest, KeyInfo, RevealedSecret, RotateRequest, RotatedKey};
 use uuid::Uuid;
 
 use super::error::ApiResult;
@@ -26,4 +27,9 @@ pub async fn revoke_key(State(state): State<AppState>, Authed(actor): Authed, Pa
 /// Reveals a secret (audited).
 pub async fn reveal_secret(State(state): State<AppState>, Authed(actor): Authed, Path((id, kid)): Path<(Uuid, String)>) -> ApiResult<Json<RevealedSecret>> {
     Ok(Json(state.svc.reveal_secret(&actor, id, &kid).await?))
+}
+
+/// Imports an existing secret, as primary or verify-only (never echoed back).
+pub async fn import_key(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Json(body): Json<ImportKeyRequest>) -> ApiResult<(StatusCode, Json<KeyInfo>)> {
+    Ok((StatusCode::CREATED, Json(state.svc.import_key(&actor, id, &body.secret, body.primary).await?)))
 }

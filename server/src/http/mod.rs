@@ -41,6 +41,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/workspaces/{id}/audit", get(list_audit))
         .route("/workspaces/{id}/keys", get(list_keys))
         .route("/workspaces/{id}/keys/rotate", post(rotate_key))
+        .route("/workspaces/{id}/keys/import", post(import_key))
         .route("/workspaces/{id}/keys/{kid}/revoke", post(revoke_key))
         .route("/workspaces/{id}/keys/{kid}/secret", get(reveal_secret))
         .route("/workspaces/{id}/security", get(get_security).put(put_security))

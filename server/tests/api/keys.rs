@@ -193,3 +193,29 @@ async fn master_key_rotation_round_trip(pool: PgPool) {
     assert_eq!(Some(opened[0].secret.expose()), before.as_str().map(str::as_bytes));
     assert!(app.svc.verification_keys(workspace_id).await.is_err(), "the old key alone no longer opens it");
 }
+
+/// An imported secret verifies identify tokens, is never echoed, and needs a settings role.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn import_a_secret(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let path = format!("/api/v1/workspaces/{}/keys/import", ws.id);
+    let short = app.post(&path, json!({"secret": "too-short", "primary": true}), &ws.owner).await;
+    assert_eq!(short.code(), "invalid_request");
+    let mine = "my-existing-intercom-secret-0123456789abcdef";
+    let imported = app.post(&path, json!({"secret": mine, "primary": true}), &ws.owner).await;
+    assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.body);
+    assert!(!imported.body.to_string().contains(mine), "never echoed");
+    let kid = imported.body["kid"].as_str().unwrap_or("").to_owned();
+    let token = crate::support::jwt(mine, &kid, json!({"user_id": "legacy"}));
+    let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await;
+    assert_eq!(reply.body["verified"], true, "{}", reply.body);
+    let old = crate::support::jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}));
+    let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": old})).await;
+    assert_eq!(reply.body["verified"], true, "the previous primary still verifies during its grace");
+
+    let added = app.post(&format!("/api/v1/workspaces/{}/members", ws.id), json!({"email": "s@example.com", "role": "support"}), &ws.owner).await;
+    let support = app.login("s@example.com", added.body["temporary_password"].as_str().unwrap_or("")).await;
+    let refused = app.post(&path, json!({"secret": mine, "primary": false}), &support).await;
+    assert_eq!(refused.code(), "forbidden");
+}
