@@ -137,3 +137,21 @@ pub async fn create_workspace(name: String) -> Result<WorkspaceSummary, AppError
     Ok(workspace)
 }
 
+
+/// The caller's personal access tokens.
+#[server(prefix = "/ui")]
+pub async fn list_tokens() -> Result<Vec<countersign_proto::TokenInfo>, AppError> {
+    Ok(ssr::service()?.list_tokens(&ssr::actor().await?).await?)
+}
+
+/// Creates a personal access token; the answer is the only time it is shown.
+#[server(prefix = "/ui")]
+pub async fn create_token(name: String) -> Result<countersign_proto::CreatedToken, AppError> {
+    Ok(ssr::service()?.create_token(&ssr::actor().await?, &name).await?)
+}
+
+/// Revokes one of the caller's tokens.
+#[server(prefix = "/ui")]
+pub async fn revoke_token(id: Uuid) -> Result<(), AppError> {
+    Ok(ssr::service()?.revoke_token(&ssr::actor().await?, id).await?)
+}

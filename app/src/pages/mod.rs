@@ -9,6 +9,7 @@ pub mod logs;
 pub mod members;
 pub mod overview;
 pub mod security;
+pub mod tokens;
 
 use countersign_proto::WorkspaceSummary;
 use leptos::prelude::*;
@@ -110,6 +111,7 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
             </details>
             <div class="account">
                 <span data-testid="account-email">{me.account.email.clone()}</span>
+                <a href="/account/tokens">"Access tokens"</a>
                 <ActionForm action=logout>
                     <button type="submit" class="link">"Sign out"</button>
                 </ActionForm>
