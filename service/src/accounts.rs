@@ -35,6 +35,15 @@ impl std::fmt::Debug for NewSession {
 }
 
 #[derive(FromRow)]
+struct TokenRow {
+    id: Uuid,
+    name: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
 struct AccountRow {
     id: Uuid,
     email: String,
@@ -268,17 +277,16 @@ impl Service {
 
     /// The caller's personal access tokens, newest first.
     pub async fn list_tokens(&self, actor: &Actor) -> ServiceResult<Vec<TokenInfo>> {
-        let rows: Vec<(Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        Ok(sqlx::query_as::<_, TokenRow>(
             "SELECT id, name, created_at, last_used_at, revoked_at FROM personal_access_tokens
               WHERE account_id = $1 ORDER BY created_at DESC",
         )
         .bind(actor.account_id)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, created_at, last_used_at, revoked_at)| TokenInfo { id, name, created_at, last_used_at, revoked_at })
-            .collect())
+        .await?
+        .into_iter()
+        .map(|r| TokenInfo { id: r.id, name: r.name, created_at: r.created_at, last_used_at: r.last_used_at, revoked_at: r.revoked_at })
+        .collect())
     }
 
     /// Revokes one of the caller's personal access tokens; another account's token is 404.
@@ -348,6 +356,26 @@ pub fn session_from_cookie_header(header: &str) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
+impl Service {
+    /// Creates the demo account and workspace unless the account exists (idempotent).
+    pub async fn seed_demo(&self, email: &str, password: &str, workspace_name: &str) -> ServiceResult<()> {
+        let email = normalize_email(email)?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE lower(email) = $1)")
+            .bind(&email)
+            .fetch_one(&self.pool)
+            .await?;
+        if exists {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let account_id = insert_account(&mut tx, &email, &password::hash(password)?, self.clock.now()).await?;
+        let actor = Actor { account_id, email, meta: RequestMeta::default() };
+        self.create_workspace_in(&mut tx, &actor, workspace_name).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,25 +395,5 @@ mod tests {
         assert_eq!(session_from_cookie_header("a=1; cs_session=tok; b=2"), Some("tok"));
         assert_eq!(session_from_cookie_header("cs_session="), None);
         assert_eq!(session_from_cookie_header("xcs_session=tok"), None);
-    }
-}
-
-impl Service {
-    /// Creates the demo account and workspace unless the account exists (idempotent).
-    pub async fn seed_demo(&self, email: &str, password: &str, workspace_name: &str) -> ServiceResult<()> {
-        let email = normalize_email(email)?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE lower(email) = $1)")
-            .bind(&email)
-            .fetch_one(&self.pool)
-            .await?;
-        if exists {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        let account_id = insert_account(&mut tx, &email, &password::hash(password)?, self.clock.now()).await?;
-        let actor = Actor { account_id, email, meta: RequestMeta::default() };
-        self.create_workspace_in(&mut tx, &actor, workspace_name).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

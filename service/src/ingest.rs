@@ -209,7 +209,9 @@ pub async fn write_batch(pool: &PgPool, attempts: &[Attempt], used_keys: &[(Stri
     .await?;
 
     // One row per contact: later attempts' attributes override earlier ones.
-    let mut contacts: BTreeMap<(Uuid, String), (ContactUpdate, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    // (workspace, user) -> (merged update, first seen, last seen)
+    type Merged = (ContactUpdate, DateTime<Utc>, DateTime<Utc>);
+    let mut contacts: BTreeMap<(Uuid, String), Merged> = BTreeMap::new();
     for attempt in attempts {
         let Some(update) = &attempt.contact else { continue };
         contacts

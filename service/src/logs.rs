@@ -44,6 +44,16 @@ struct LogRow {
     latency_us: i32,
 }
 
+#[derive(FromRow)]
+struct ContactRow {
+    user_id: String,
+    attributes: serde_json::Value,
+    verified: bool,
+    first_seen_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    last_platform: String,
+}
+
 /// A keyset cursor: the (at, id) of the last row of a page, opaque to clients.
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
@@ -129,7 +139,7 @@ impl Service {
     /// A stored contact by user id.
     pub async fn get_contact(&self, actor: &Actor, workspace_id: Uuid, user_id: &str) -> ServiceResult<Contact> {
         self.authorize(actor, workspace_id, Action::View).await?;
-        let row: Option<(String, serde_json::Value, bool, DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(
+        let row: Option<ContactRow> = sqlx::query_as(
             "SELECT user_id, attributes, verified, first_seen_at, last_seen_at, last_platform
                FROM contacts WHERE workspace_id = $1 AND user_id = $2",
         )
@@ -137,8 +147,15 @@ impl Service {
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
-        let (user_id, attributes, verified, first_seen_at, last_seen_at, last_platform) = row.ok_or_else(|| ServiceError::not_found("Contact"))?;
-        Ok(Contact { user_id, attributes, verified, first_seen_at, last_seen_at, last_platform })
+        let r = row.ok_or_else(|| ServiceError::not_found("Contact"))?;
+        Ok(Contact {
+            user_id: r.user_id,
+            attributes: r.attributes,
+            verified: r.verified,
+            first_seen_at: r.first_seen_at,
+            last_seen_at: r.last_seen_at,
+            last_platform: r.last_platform,
+        })
     }
 
     /// Verified attempts per kid in the 24 hours before `now`.

@@ -40,7 +40,7 @@ async fn rotation_overlap_follows_the_clock(pool: PgPool) {
     assert_eq!(rotated.body["previous"]["state"], "rotating");
 
     let workspace_id: Uuid = ws.parse().unwrap_or_default();
-    let state_of = |keys: &[countersign_core::VerificationKey], kid: &str| keys.iter().find(|k| k.kid == kid).map(|k| k.state.clone());
+    let state_of = |keys: &[countersign_core::VerificationKey], kid: &str| keys.iter().find(|k| k.kid == kid).map(|k| k.state);
     let now = || app.svc.clock.now().timestamp();
     let material = app.svc.verification_keys(workspace_id).await.unwrap_or_default();
     let old = material.iter().find(|k| k.kid == old_kid).cloned();
