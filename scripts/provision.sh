@@ -45,7 +45,7 @@ install_interop_tools() {
   local venv="$LOCAL/venv" interop="$ROOT/core/tests/interop"
   if ! "$venv/bin/python" -c "import sys, jwt; sys.exit(jwt.__version__ != '$PYJWT_VERSION')" >/dev/null 2>&1; then
     say "Installing PyJWT $PYJWT_VERSION for the interop tests (.local/venv)"
-    if [ ! -x "$venv/bin/pip" ]; then
+    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
       rm -rf "$venv"
       python3 -m venv "$venv" 2>/dev/null || {
         rm -rf "$venv"

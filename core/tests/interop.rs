@@ -78,8 +78,9 @@ fn generate(program: &OsString, script: &str, env: &[(&str, OsString)]) -> Vec<V
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("`{shown}` printed a line that is not JSON ({e}): {line}"))
+            serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!("`{shown}` printed a line that is not JSON ({e}): {line}")
+            })
         })
         .collect();
     assert!(
@@ -142,6 +143,12 @@ fn check(case: &Value) -> Option<String> {
         if verdict.alg.as_deref() != case["alg"].as_str() {
             problems.push(format!("alg {:?}, expected {}", verdict.alg, case["alg"]));
         }
+        if verdict.payload.as_ref() != Some(&case["claims"]) {
+            problems.push(format!(
+                "the token carries {:?}, the generator says it signed {}",
+                verdict.payload, case["claims"]
+            ));
+        }
         if let Some(plan) = case["claims"].get("plan") {
             if verdict.attributes.get("plan") != Some(plan) {
                 problems.push(format!(
@@ -192,8 +199,14 @@ fn check_all(cases: &[Value], libs: &[&str]) {
             })
         };
         for alg in ["HS256", "HS384", "HS512"] {
-            assert!(verified(alg, true), "{lib}: no verified {alg} token with kid");
-            assert!(verified(alg, false), "{lib}: no verified {alg} token without kid");
+            assert!(
+                verified(alg, true),
+                "{lib}: no verified {alg} token with kid"
+            );
+            assert!(
+                verified(alg, false),
+                "{lib}: no verified {alg} token without kid"
+            );
         }
         let reasons: BTreeSet<&str> = ours.iter().map(|c| field(c, "expect")).collect();
         for reason in [
@@ -204,7 +217,10 @@ fn check_all(cases: &[Value], libs: &[&str]) {
             "token_not_yet_valid",
             "token_issued_in_future",
         ] {
-            assert!(reasons.contains(reason), "{lib}: no case expecting {reason}");
+            assert!(
+                reasons.contains(reason),
+                "{lib}: no case expecting {reason}"
+            );
         }
         assert!(
             ours.iter()

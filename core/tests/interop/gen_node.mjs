@@ -82,7 +82,8 @@ const signers = {
   [`jsonwebtoken ${jsonwebtoken.version}`]: async (claims, secret, alg, kid) =>
     jsonwebtoken.module.sign(claims, secret, {
       algorithm: alg,
-      noTimestamp: true,
+      // noTimestamp drops a given iat too; without it, a given iat is kept as is.
+      noTimestamp: !("iat" in claims),
       ...(kid === null ? {} : { keyid: kid }),
     }),
   [`jose ${jose.version}`]: async (claims, secret, alg, kid) =>
@@ -95,7 +96,7 @@ const unsigned = {
   [`jsonwebtoken ${jsonwebtoken.version}`]: (claims, kid) =>
     jsonwebtoken.module.sign(claims, null, {
       algorithm: "none",
-      noTimestamp: true,
+      noTimestamp: !("iat" in claims),
       ...(kid === null ? {} : { keyid: kid }),
     }),
   [`jose ${jose.version}`]: (claims) => new UnsecuredJWT(claims).encode(),
