@@ -12,6 +12,9 @@ use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::ingest::{Attempt, ContactUpdate};
 use crate::{Actor, RequestMeta, Service};
 
+/// How long every refused `signatures` call takes.
+const SIGNATURE_REFUSAL_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// An identify answer: the HTTP status and the contract's JSON body (with `log_id`).
 #[derive(Debug)]
 pub struct IdentifyResponse {
@@ -96,6 +99,7 @@ impl Service {
     /// `POST /api/v1/signatures`: signs a user for a backend that holds a non-revoked secret.
     /// A wrong secret and an unknown app get the same answer after the same work.
     pub async fn signatures(&self, body: &[u8], bearer: Option<&str>) -> ServiceResult<Value> {
+        let started = tokio::time::Instant::now();
         let value: Value = serde_json::from_slice(body).map_err(|e| ServiceError::invalid(format!("The body is not valid JSON: {e}")))?;
         let request = parse_signature_request(&value).map_err(|e| ServiceError::invalid(e.message))?;
         let snapshot = self.snapshot(&request.app_id).await?;
@@ -103,6 +107,9 @@ impl Service {
         let keys = snapshot.as_ref().map_or(&[][..], |s| &s.policy.keys[..]);
         let presented = bearer.unwrap_or("").as_bytes();
         let (Some(snapshot), Some(_)) = (&snapshot, authenticate_secret(keys, presented, now)) else {
+            // An unknown app may cost a database look-up that a known one does not: every
+            // refusal takes the same fixed time, so timing does not tell whether it exists.
+            tokio::time::sleep_until(started + SIGNATURE_REFUSAL_TIME).await;
             return Err(ServiceError::new(ErrorCode::Unauthorized, "Send a current secret of this app as Authorization: Bearer <secret>."));
         };
         let signatures = sign_for(&snapshot.policy, &request, now).map_err(ServiceError::invalid)?;

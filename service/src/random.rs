@@ -18,7 +18,7 @@ pub fn token(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes::<32>()))
 }
 
-/// A short random identifier (`app_...`, `k_...`): 128 bits in lowercase base32-like hex.
+/// A short random identifier (`app_...`, `k_...`): 96 bits in lowercase hex.
 pub fn id(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(bytes::<12>()))
 }

@@ -28,7 +28,8 @@ pub fn api_routes() -> Router<AppState> {
     use self::{auth::*, keys::*, settings::*, tokens::*, workspaces::*};
     let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::POST]).allow_headers([header::CONTENT_TYPE]);
     let v1 = Router::new()
-        .route("/identify", post(identify::identify).layer(cors))
+        // The preflight needs a route of its own: the API's 405 fallback would answer it first.
+        .route("/identify", post(identify::identify).options(|| async {}).layer(cors))
         .route("/signatures", post(identify::signatures))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))

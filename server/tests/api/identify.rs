@@ -265,3 +265,24 @@ async fn security_settings_rules(pool: PgPool) {
     assert_eq!(reply.code(), "invalid_request", "partial bodies are refused");
     assert_eq!(app.audit_count("security.updated").await, 0);
 }
+
+/// A browser's CORS preflight for identify is answered with the CORS headers, from any origin.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn identify_preflight(pool: PgPool) {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::new(pool).await;
+    let request = Request::builder()
+        .method("OPTIONS")
+        .uri("/api/v1/identify")
+        .header("origin", "https://widget.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .expect("request");
+    let reply = app.raw(request).await;
+    assert!(reply.status.is_success(), "{}", reply.status);
+    assert_eq!(reply.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("*"));
+    let methods = reply.headers.get("access-control-allow-methods").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert!(methods.contains("POST"), "{methods}");
+}
