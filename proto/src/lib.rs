@@ -89,6 +89,7 @@ pub struct CreateTokenRequest {
 
 /// A personal access token's metadata (never the token).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct TokenInfo {
     pub id: Uuid,
     pub name: String,
@@ -107,6 +108,7 @@ pub struct CreatedToken {
 
 /// One row of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -195,6 +197,7 @@ pub struct AttributeUpdate {
 
 /// A stored contact: an end user of the workspace with the attributes that were accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Contact {
     pub user_id: String,
     pub attributes: serde_json::Value,
@@ -206,6 +209,7 @@ pub struct Contact {
 
 /// One row of the verification log (never the token or a secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct LogEntry {
     pub id: Uuid,
     pub at: DateTime<Utc>,

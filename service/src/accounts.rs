@@ -35,15 +35,6 @@ impl std::fmt::Debug for NewSession {
 }
 
 #[derive(FromRow)]
-struct TokenRow {
-    id: Uuid,
-    name: String,
-    created_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-}
-
-#[derive(FromRow)]
 struct AccountRow {
     id: Uuid,
     email: String,
@@ -277,16 +268,13 @@ impl Service {
 
     /// The caller's personal access tokens, newest first.
     pub async fn list_tokens(&self, actor: &Actor) -> ServiceResult<Vec<TokenInfo>> {
-        Ok(sqlx::query_as::<_, TokenRow>(
+        Ok(sqlx::query_as::<_, TokenInfo>(
             "SELECT id, name, created_at, last_used_at, revoked_at FROM personal_access_tokens
               WHERE account_id = $1 ORDER BY created_at DESC",
         )
         .bind(actor.account_id)
         .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| TokenInfo { id: r.id, name: r.name, created_at: r.created_at, last_used_at: r.last_used_at, revoked_at: r.revoked_at })
-        .collect())
+        .await?)
     }
 
     /// Revokes one of the caller's personal access tokens; another account's token is 404.

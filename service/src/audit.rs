@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use countersign_core::policy::Action;
 use countersign_proto::{AuditEntry, Page};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -86,19 +86,6 @@ pub struct AuditFilter {
     pub limit: Option<i64>,
 }
 
-#[derive(FromRow)]
-struct AuditRow {
-    id: i64,
-    at: DateTime<Utc>,
-    actor_id: Option<Uuid>,
-    actor_email: Option<String>,
-    action: String,
-    target: Option<String>,
-    details: serde_json::Value,
-    ip: Option<String>,
-    user_agent: Option<String>,
-}
-
 impl Service {
     /// A workspace's audit log, newest first, any member may read it.
     pub async fn list_audit(&self, actor: &Actor, workspace_id: Uuid, filter: &AuditFilter) -> ServiceResult<Page<AuditEntry>> {
@@ -111,7 +98,7 @@ impl Service {
             Some(c) => Some(c.parse::<i64>().map_err(|_| ServiceError::invalid("cursor is not valid."))?),
             None => None,
         };
-        let rows: Vec<AuditRow> = sqlx::query_as(
+        let rows: Vec<AuditEntry> = sqlx::query_as(
             "SELECT id, at, actor_id, actor_email, action, target, details, ip, user_agent
                FROM audit_log
               WHERE workspace_id = $1
@@ -129,21 +116,7 @@ impl Service {
         .fetch_all(&self.pool)
         .await?;
         let more = rows.len() as i64 > limit;
-        let items: Vec<AuditEntry> = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(|r| AuditEntry {
-                id: r.id,
-                at: r.at,
-                actor_id: r.actor_id,
-                actor_email: r.actor_email,
-                action: r.action,
-                target: r.target,
-                details: r.details,
-                ip: r.ip,
-                user_agent: r.user_agent,
-            })
-            .collect();
+        let items: Vec<AuditEntry> = rows.into_iter().take(limit as usize).collect();
         let next_cursor = if more { items.last().map(|e| e.id.to_string()) } else { None };
         Ok(Page { items, next_cursor })
     }

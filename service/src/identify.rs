@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use countersign_proto::LogEntry;
+
 use crate::ingest::{Attempt, ContactUpdate};
 use crate::{Actor, RequestMeta, Service};
 
@@ -36,9 +38,8 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::new(ErrorCode::UnknownApp, "No workspace has this app_id."))?;
         let now = self.clock.now();
-        let mut attempt = Attempt {
+        let mut log = LogEntry {
             id: Uuid::now_v7(),
-            workspace_id: snapshot.workspace_id,
             at: now,
             outcome: Outcome::Rejected.as_str().to_owned(),
             reason: Some("invalid_request".to_owned()),
@@ -54,43 +55,42 @@ impl Service {
             ip: meta.ip.clone(),
             user_agent: meta.user_agent.clone(),
             latency_us: 0,
-            contact: None,
         };
         let request = match parse_identify_request(&value) {
             Ok(request) => request,
             Err(err) => {
-                attempt.explanation = err.message.clone();
-                attempt.latency_us = elapsed_us(started);
-                let log_id = attempt.id;
-                self.record(attempt, "invalid_request").await?;
+                log.explanation = err.message.clone();
+                log.latency_us = elapsed_us(started);
+                let log_id = log.id;
+                self.record(Attempt { workspace_id: snapshot.workspace_id, log, contact: None }, "invalid_request").await?;
                 let body = json!({"error": {"code": "invalid_request", "message": err.message}, "log_id": log_id});
                 return Ok(IdentifyResponse { status: 400, body });
             }
         };
         let verdict = verify(&request, &snapshot.policy, &Context { origin, now: now.timestamp() });
         let platform = request.platform.as_str();
-        attempt.outcome = verdict.outcome.as_str().to_owned();
-        attempt.reason = verdict.reason.map(|r| r.as_str().to_owned());
-        attempt.explanation = verdict.explanation.clone();
-        attempt.platform = Some(platform.to_owned());
-        attempt.kid = verdict.kid.clone();
-        attempt.alg = verdict.alg.clone();
-        attempt.user_id = verdict.user_id.clone();
-        attempt.attributes_accepted = Value::Object(verdict.attributes.clone());
-        attempt.attributes_rejected = json!(verdict.rejected_attributes);
-        attempt.details = json!({"ignored_attributes": verdict.ignored_attributes, "notes": verdict.notes});
-        attempt.contact = contact_update(&verdict, platform);
-        attempt.latency_us = elapsed_us(started);
-        let log_id = attempt.id;
+        log.outcome = verdict.outcome.as_str().to_owned();
+        log.reason = verdict.reason.map(|r| r.as_str().to_owned());
+        log.explanation = verdict.explanation.clone();
+        log.platform = Some(platform.to_owned());
+        log.kid = verdict.kid.clone();
+        log.alg = verdict.alg.clone();
+        log.user_id = verdict.user_id.clone();
+        log.attributes_accepted = Value::Object(verdict.attributes.clone());
+        log.attributes_rejected = json!(verdict.rejected_attributes);
+        log.details = json!({"ignored_attributes": verdict.ignored_attributes, "notes": verdict.notes});
+        log.latency_us = elapsed_us(started);
+        let log_id = log.id;
         let reason = verdict.reason.map_or("none", |r| r.as_str());
         self.metrics.identify.with_label_values(&[verdict.outcome.as_str(), reason, platform]).inc();
-        self.ingest.record(attempt).await?;
+        let contact = contact_update(&verdict, platform);
+        self.ingest.record(Attempt { workspace_id: snapshot.workspace_id, log, contact }).await?;
         self.metrics.identify_seconds.observe(started.elapsed().as_secs_f64());
         Ok(IdentifyResponse { status: verdict.http_status(), body: verdict.response_body(json!(log_id)) })
     }
 
     async fn record(&self, attempt: Attempt, reason: &str) -> ServiceResult<()> {
-        let platform = attempt.platform.clone().unwrap_or_default();
+        let platform = attempt.log.platform.clone().unwrap_or_default();
         let platform = if countersign_core::Platform::parse(&platform).is_some() { platform } else { "unknown".to_owned() };
         self.metrics.identify.with_label_values(&["rejected", reason, &platform]).inc();
         self.ingest.record(attempt).await

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::metrics::Metrics;
+use countersign_proto::LogEntry;
 
 /// Most attempts committed in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -29,26 +30,12 @@ const WRITERS: usize = 3;
 /// Attempts that may wait for a writer before submitters are slowed down.
 const QUEUE: usize = 32 * 1024;
 
-/// One identify attempt to record: its log row, and the contact it touches if accepted.
+/// One identify attempt to record: its log row (exactly what the logs API reads back), and
+/// the contact it touches if the identity was accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
-    pub id: Uuid,
     pub workspace_id: Uuid,
-    pub at: DateTime<Utc>,
-    pub outcome: String,
-    pub reason: Option<String>,
-    pub explanation: String,
-    pub platform: Option<String>,
-    pub kid: Option<String>,
-    pub alg: Option<String>,
-    pub user_id: Option<String>,
-    pub attributes_accepted: serde_json::Value,
-    pub attributes_rejected: serde_json::Value,
-    pub details: serde_json::Value,
-    pub origin: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub latency_us: i32,
+    pub log: LogEntry,
     pub contact: Option<ContactUpdate>,
 }
 
@@ -113,12 +100,12 @@ impl KeyUse {
     fn due(&self, attempts: &[Attempt]) -> Vec<(String, DateTime<Utc>)> {
         let mut written = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut due: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-        for attempt in attempts.iter().filter(|a| a.outcome == "verified") {
-            let Some(kid) = &attempt.kid else { continue };
-            let stale = written.get(kid).is_none_or(|last| attempt.at - *last > chrono::Duration::seconds(60));
+        for attempt in attempts.iter().filter(|a| a.log.outcome == "verified") {
+            let Some(kid) = &attempt.log.kid else { continue };
+            let stale = written.get(kid).is_none_or(|last| attempt.log.at - *last > chrono::Duration::seconds(60));
             if stale {
-                let at = due.entry(kid.clone()).or_insert(attempt.at);
-                *at = (*at).max(attempt.at);
+                let at = due.entry(kid.clone()).or_insert(attempt.log.at);
+                *at = (*at).max(attempt.log.at);
             }
         }
         for (kid, at) in &due {
@@ -179,7 +166,10 @@ pub async fn write_batch(pool: &PgPool, attempts: &[Attempt], used_keys: &[(Stri
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    let col = |f: &dyn Fn(&Attempt) -> Option<String>| attempts.iter().map(f).collect::<Vec<_>>();
+    let logs: Vec<&LogEntry> = attempts.iter().map(|a| &a.log).collect();
+    let col = |f: &dyn Fn(&LogEntry) -> Option<String>| logs.iter().map(|l| f(l)).collect::<Vec<_>>();
+    let all = |f: &dyn Fn(&LogEntry) -> String| logs.iter().map(|l| f(l)).collect::<Vec<_>>();
+    let json = |f: &dyn Fn(&LogEntry) -> &serde_json::Value| logs.iter().map(|l| f(l).clone()).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO verification_log (id, workspace_id, at, outcome, reason, explanation, platform, kid, alg, user_id,
                 attributes_accepted, attributes_rejected, details, origin, ip, user_agent, latency_us)
@@ -188,23 +178,23 @@ pub async fn write_batch(pool: &PgPool, attempts: &[Attempt], used_keys: &[(Stri
                 $16::text[], $17::int4[])
          ON CONFLICT DO NOTHING",
     )
-    .bind(attempts.iter().map(|a| a.id).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.id).collect::<Vec<_>>())
     .bind(attempts.iter().map(|a| a.workspace_id).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.at).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.outcome.clone()).collect::<Vec<_>>())
-    .bind(col(&|a| a.reason.clone()))
-    .bind(attempts.iter().map(|a| a.explanation.clone()).collect::<Vec<_>>())
-    .bind(col(&|a| a.platform.clone()))
-    .bind(col(&|a| a.kid.clone()))
-    .bind(col(&|a| a.alg.clone()))
-    .bind(col(&|a| a.user_id.clone()))
-    .bind(attempts.iter().map(|a| a.attributes_accepted.clone()).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.attributes_rejected.clone()).collect::<Vec<_>>())
-    .bind(attempts.iter().map(|a| a.details.clone()).collect::<Vec<_>>())
-    .bind(col(&|a| a.origin.clone()))
-    .bind(col(&|a| a.ip.clone()))
-    .bind(col(&|a| a.user_agent.clone()))
-    .bind(attempts.iter().map(|a| a.latency_us).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.at).collect::<Vec<_>>())
+    .bind(all(&|l| l.outcome.clone()))
+    .bind(col(&|l| l.reason.clone()))
+    .bind(all(&|l| l.explanation.clone()))
+    .bind(col(&|l| l.platform.clone()))
+    .bind(col(&|l| l.kid.clone()))
+    .bind(col(&|l| l.alg.clone()))
+    .bind(col(&|l| l.user_id.clone()))
+    .bind(json(&|l| &l.attributes_accepted))
+    .bind(json(&|l| &l.attributes_rejected))
+    .bind(json(&|l| &l.details))
+    .bind(col(&|l| l.origin.clone()))
+    .bind(col(&|l| l.ip.clone()))
+    .bind(col(&|l| l.user_agent.clone()))
+    .bind(logs.iter().map(|l| l.latency_us).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
 
@@ -220,10 +210,10 @@ pub async fn write_batch(pool: &PgPool, attempts: &[Attempt], used_keys: &[(Stri
                 merged.attributes.extend(update.attributes.clone());
                 merged.verified = update.verified;
                 merged.platform = update.platform.clone();
-                *first = (*first).min(attempt.at);
-                *last = (*last).max(attempt.at);
+                *first = (*first).min(attempt.log.at);
+                *last = (*last).max(attempt.log.at);
             })
-            .or_insert_with(|| (update.clone(), attempt.at, attempt.at));
+            .or_insert_with(|| (update.clone(), attempt.log.at, attempt.log.at));
     }
     if !contacts.is_empty() {
         let values: Vec<_> = contacts.into_iter().collect();

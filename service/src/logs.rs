@@ -6,7 +6,6 @@ use chrono::{DateTime, Duration, Utc};
 use countersign_core::policy::Action;
 use countersign_proto::{Contact, LogEntry, Page};
 use serde::Deserialize;
-use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -22,36 +21,6 @@ pub struct LogFilter {
     pub cursor: Option<String>,
     /// 50 by default, 200 at most.
     pub limit: Option<i64>,
-}
-
-#[derive(FromRow)]
-struct LogRow {
-    id: Uuid,
-    at: DateTime<Utc>,
-    outcome: String,
-    reason: Option<String>,
-    explanation: String,
-    platform: Option<String>,
-    kid: Option<String>,
-    alg: Option<String>,
-    user_id: Option<String>,
-    attributes_accepted: serde_json::Value,
-    attributes_rejected: serde_json::Value,
-    details: serde_json::Value,
-    origin: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    latency_us: i32,
-}
-
-#[derive(FromRow)]
-struct ContactRow {
-    user_id: String,
-    attributes: serde_json::Value,
-    verified: bool,
-    first_seen_at: DateTime<Utc>,
-    last_seen_at: DateTime<Utc>,
-    last_platform: String,
 }
 
 /// A keyset cursor: the (at, id) of the last row of a page, opaque to clients.
@@ -86,7 +55,7 @@ impl Service {
         check(&filter.platform, &["web", "ios", "android"], "platform")?;
         let cursor = filter.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
         let blank = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        let rows: Vec<LogRow> = sqlx::query_as(
+        let rows: Vec<LogEntry> = sqlx::query_as(
             "SELECT id, at, outcome, reason, explanation, platform, kid, alg, user_id, attributes_accepted,
                     attributes_rejected, details, origin, ip, user_agent, latency_us
                FROM verification_log
@@ -110,28 +79,7 @@ impl Service {
         .fetch_all(&self.pool)
         .await?;
         let more = rows.len() as i64 > limit;
-        let items: Vec<LogEntry> = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(|r| LogEntry {
-                id: r.id,
-                at: r.at,
-                outcome: r.outcome,
-                reason: r.reason,
-                explanation: r.explanation,
-                platform: r.platform,
-                kid: r.kid,
-                alg: r.alg,
-                user_id: r.user_id,
-                attributes_accepted: r.attributes_accepted,
-                attributes_rejected: r.attributes_rejected,
-                details: r.details,
-                origin: r.origin,
-                ip: r.ip,
-                user_agent: r.user_agent,
-                latency_us: r.latency_us,
-            })
-            .collect();
+        let items: Vec<LogEntry> = rows.into_iter().take(limit as usize).collect();
         let next_cursor = if more { items.last().map(|e| encode_cursor(e.at, e.id)) } else { None };
         Ok(Page { items, next_cursor })
     }
@@ -139,7 +87,7 @@ impl Service {
     /// A stored contact by user id.
     pub async fn get_contact(&self, actor: &Actor, workspace_id: Uuid, user_id: &str) -> ServiceResult<Contact> {
         self.authorize(actor, workspace_id, Action::View).await?;
-        let row: Option<ContactRow> = sqlx::query_as(
+        let row: Option<Contact> = sqlx::query_as(
             "SELECT user_id, attributes, verified, first_seen_at, last_seen_at, last_platform
                FROM contacts WHERE workspace_id = $1 AND user_id = $2",
         )
@@ -147,15 +95,7 @@ impl Service {
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
-        let r = row.ok_or_else(|| ServiceError::not_found("Contact"))?;
-        Ok(Contact {
-            user_id: r.user_id,
-            attributes: r.attributes,
-            verified: r.verified,
-            first_seen_at: r.first_seen_at,
-            last_seen_at: r.last_seen_at,
-            last_platform: r.last_platform,
-        })
+        row.ok_or_else(|| ServiceError::not_found("Contact"))
     }
 
     /// Verified attempts per kid in the 24 hours before `now`.
