@@ -65,7 +65,7 @@ pub fn fingerprint(secret: &[u8]) -> String {
 }
 
 impl Service {
-    /// Generates a key for a workspace and stores it sealed; returns its kid and secret.
+    /// Generates a primary key for a workspace and stores it sealed; returns its kid and secret.
     pub(crate) async fn insert_key(
         &self,
         conn: &mut PgConnection,
@@ -73,22 +73,36 @@ impl Service {
         created_by: Uuid,
         now: DateTime<Utc>,
     ) -> ServiceResult<(String, String)> {
-        let kid = random::id("k_");
         let secret = random::token(SECRET_PREFIX);
-        let sealed = self.keyring.seal(workspace_id, &kid, secret.as_bytes())?;
+        let kid = self.store_key(conn, workspace_id, secret.as_bytes(), None, created_by, now).await?;
+        Ok((kid, secret))
+    }
+
+    /// Stores a secret sealed under a new kid: primary, or rotating until `expires_at`.
+    async fn store_key(
+        &self,
+        conn: &mut PgConnection,
+        workspace_id: Uuid,
+        secret: &[u8],
+        expires_at: Option<DateTime<Utc>>,
+        created_by: Uuid,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<String> {
+        let kid = random::id("k_");
         sqlx::query(
-            "INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, created_at, created_by)
-             VALUES ($1, $2, $3, $4, 'primary', $5, $6)",
+            "INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, created_by)
+             VALUES ($1, $2, $3, $4, CASE WHEN $5::timestamptz IS NULL THEN 'primary' ELSE 'rotating' END, $5, $6, $7)",
         )
         .bind(workspace_id)
         .bind(&kid)
-        .bind(sealed)
-        .bind(fingerprint(secret.as_bytes()))
+        .bind(self.keyring.seal(workspace_id, &kid, secret)?)
+        .bind(fingerprint(secret))
+        .bind(expires_at)
         .bind(now)
         .bind(created_by)
         .execute(conn)
         .await?;
-        Ok((kid, secret))
+        Ok(kid)
     }
 
     /// The workspace's keys, primary first, then newest first, with their recent usage.
@@ -168,7 +182,6 @@ impl Service {
             return Err(ServiceError::invalid("An imported secret must have between 32 and 1024 bytes."));
         }
         let now = self.clock.now();
-        let kid = random::id("k_");
         let mut tx = self.pool.begin().await?;
         lock_keys(&mut tx, workspace_id).await?;
         let expires_at = (!primary).then(|| now + chrono::Duration::seconds(MAX_GRACE_SECONDS));
@@ -181,20 +194,7 @@ impl Service {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(workspace_id)
-        .bind(&kid)
-        .bind(self.keyring.seal(workspace_id, &kid, secret.as_bytes())?)
-        .bind(fingerprint(secret.as_bytes()))
-        .bind(if primary { "primary" } else { "rotating" })
-        .bind(expires_at)
-        .bind(now)
-        .bind(actor.account_id)
-        .execute(&mut *tx)
-        .await?;
+        let kid = self.store_key(&mut tx, workspace_id, secret.as_bytes(), expires_at, actor.account_id, now).await?;
         let entry = NewAuditEntry::workspace(actor, workspace_id, "key.imported").target(kid.clone()).details(serde_json::json!({ "primary": primary }));
         audit::insert(&mut tx, now, entry).await?;
         let app_id = notify_workspace(&mut tx, workspace_id).await?;
