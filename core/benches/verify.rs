@@ -14,12 +14,18 @@
 //! Each case is measured twice: `verify` on an already parsed request (the pure decision), and
 //! `parse+verify` from the raw body bytes (`serde_json::from_slice` + `parse_identify_request` +
 //! `verify`), which is what identify does per request before writing the log row.
+//!
+//! For scale, two reference rows on the valid token: the HMAC-SHA256 check alone (the
+//! cryptographic floor), and the `jsonwebtoken` crate's `decode` (a dev-dependency) with the
+//! same algorithm and leeway, as a hand-written Rust verifier would call it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use countersign_core::{
-    parse_identify_request, sign_jwt, verify, AttributeDef, AttributeType, Context, KeyState,
+    parse_identify_request, sign_jwt, verify, Alg, AttributeDef, AttributeType, Context, KeyState,
     VerificationKey, WorkspacePolicy,
 };
 use serde_json::{json, Map, Value};
@@ -198,8 +204,51 @@ fn main() {
             format!("({p_min:.0}..{p_max:.0})")
         );
     }
+    references(&valid);
     let verdict = if worst <= GOAL_NS { "meets" } else { "MISSES" };
     println!(
         "slowest parse+verify median: {worst:.0} ns/token: {verdict} the <= {GOAL_NS:.0} ns goal"
+    );
+}
+
+/// The reference rows: HMAC alone, and `jsonwebtoken::decode` of the same token.
+fn references(token: &str) {
+    let Some((input, sig)) = token.rsplit_once('.') else {
+        return;
+    };
+    let tag = URL_SAFE_NO_PAD.decode(sig).unwrap_or_default();
+    if !Alg::Hs256.verify(SECRET, input.as_bytes(), &tag) {
+        eprintln!("reference: the HMAC does not verify");
+        std::process::exit(1);
+    }
+    let (hmac, _, _) = measure(|| {
+        black_box(Alg::Hs256.verify(
+            black_box(SECRET),
+            black_box(input.as_bytes()),
+            black_box(&tag),
+        ));
+    });
+    println!(
+        "{:<28} {:>18.0}   (reference: HMAC-SHA256 check only)",
+        "HMAC-SHA256 only", hmac
+    );
+
+    use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+    let key = DecodingKey::from_secret(SECRET);
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 60;
+    // The fixture's `exp` is relative to NOW (2023), not to the wall clock jsonwebtoken reads.
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    if decode::<Value>(token, &key, &validation).is_err() {
+        eprintln!("reference: jsonwebtoken does not decode the token");
+        std::process::exit(1);
+    }
+    let (jwt, _, _) = measure(|| {
+        black_box(decode::<Value>(black_box(token), &key, &validation).is_ok());
+    });
+    println!(
+        "{:<28} {:>18.0}   (reference: jsonwebtoken 9 decode into serde_json::Value)",
+        "jsonwebtoken::decode", jwt
     );
 }
