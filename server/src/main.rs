@@ -38,6 +38,9 @@ async fn run(command: &str, config: Config) -> Result<(), String> {
     let pool = PgPoolOptions::new()
         .max_connections(20)
         .acquire_timeout(std::time::Duration::from_secs(5))
+        // A broken connection fails its query and is replaced; a ping before every use would
+        // cost a round trip per group commit.
+        .test_before_acquire(false)
         .connect(&config.database_url)
         .await
         .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;

@@ -25,8 +25,9 @@ use countersign_proto::LogEntry;
 
 /// Most attempts committed in one transaction.
 pub const MAX_BATCH: usize = 1024;
-/// Writer tasks: one collects the next batch while the others commit.
-const WRITERS: usize = 3;
+/// Writer tasks: one collects the next batch while the other commits. More writers only
+/// split the waiting attempts into smaller transactions.
+const WRITERS: usize = 2;
 /// Attempts that may wait for a writer before submitters are slowed down.
 const QUEUE: usize = 32 * 1024;
 
@@ -138,7 +139,7 @@ async fn write_loop(
             }
         }
         metrics.batch_size.observe(jobs.len() as f64);
-        let attempts: Vec<Attempt> = jobs.iter().map(|j| j.attempt.clone()).collect();
+        let (attempts, acks): (Vec<Attempt>, Vec<oneshot::Sender<bool>>) = jobs.into_iter().map(|j| (j.attempt, j.done)).unzip();
         let durable = match write_batch(&pool, &attempts, &key_use.due(&attempts)).await {
             Ok(()) => true,
             Err(err) => {
@@ -152,8 +153,8 @@ async fn write_loop(
                 }
             }
         };
-        for job in jobs {
-            let _ = job.done.send(durable);
+        for ack in acks {
+            let _ = ack.send(durable);
         }
     }
 }
