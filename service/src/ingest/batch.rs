@@ -1,0 +1,148 @@
+//! One group-commit batch as a single SQL statement: log rows, contact upserts and key
+//! `last_used_at`, in one round trip and one transaction (a statement commits atomically).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::Attempt;
+
+/// The merged contact write of a batch: later attempts' attributes override earlier ones.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ContactRow {
+    pub workspace_id: Uuid,
+    pub user_id: String,
+    /// The accepted attributes as a JSON object (merged into the stored ones).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub verified: bool,
+    pub platform: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A batch ready to write: the attempts, the contact rows to upsert (sorted by key, so
+/// concurrent batches lock rows in one order), and the keys whose `last_used_at` moves.
+pub(super) struct Batch<'a> {
+    attempts: &'a [Attempt],
+    contacts: Vec<ContactRow>,
+    used_keys: Vec<(String, DateTime<Utc>)>,
+}
+
+impl<'a> Batch<'a> {
+    /// Merges the attempts' contact updates per contact and keeps those `write_contact` wants.
+    pub(super) fn new(
+        attempts: &'a [Attempt],
+        mut write_contact: impl FnMut(&ContactRow) -> bool,
+        used_keys: Vec<(String, DateTime<Utc>)>,
+    ) -> Batch<'a> {
+        let mut merged: BTreeMap<(Uuid, &str), ContactRow> = BTreeMap::new();
+        for attempt in attempts {
+            let Some(update) = &attempt.contact else { continue };
+            let at = attempt.log.at;
+            merged
+                .entry((attempt.workspace_id, update.user_id.as_str()))
+                .and_modify(|row| {
+                    row.attributes.extend(update.attributes.clone());
+                    row.verified = update.verified;
+                    row.platform.clone_from(&update.platform);
+                    row.first_seen = row.first_seen.min(at);
+                    row.last_seen = row.last_seen.max(at);
+                })
+                .or_insert_with(|| ContactRow {
+                    workspace_id: attempt.workspace_id,
+                    user_id: update.user_id.clone(),
+                    attributes: update.attributes.clone(),
+                    verified: update.verified,
+                    platform: update.platform.clone(),
+                    first_seen: at,
+                    last_seen: at,
+                });
+        }
+        let contacts = merged.into_values().filter(|row| write_contact(row)).collect();
+        Batch { attempts, contacts, used_keys }
+    }
+
+    /// Contact rows this batch upserts.
+    pub(super) fn contacts(&self) -> &[ContactRow] {
+        &self.contacts
+    }
+}
+
+/// Writes the batch in one statement. Log rows are idempotent by id, so a replay after an
+/// ambiguous failure (the commit may or may not have happened) never duplicates a row.
+pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>) -> Result<(), sqlx::Error> {
+    if batch.attempts.is_empty() {
+        return Ok(());
+    }
+    let logs: Vec<_> = batch.attempts.iter().map(|a| &a.log).collect();
+    let text = |f: fn(&countersign_proto::LogEntry) -> &Option<String>| logs.iter().map(|l| f(l).as_deref()).collect::<Vec<_>>();
+    let json = |f: fn(&countersign_proto::LogEntry) -> &serde_json::Value| logs.iter().map(|l| f(l).to_string()).collect::<Vec<_>>();
+    let contacts = &batch.contacts;
+    sqlx::query(
+        "WITH log AS (
+            INSERT INTO verification_log (id, workspace_id, at, outcome, reason, explanation, platform, kid, alg, user_id,
+                   attributes_accepted, attributes_rejected, details, origin, ip, user_agent, latency_us)
+            SELECT id, ws, at, outcome, reason, explanation, platform, kid, alg, user_id,
+                   accepted::jsonb, rejected::jsonb, details::jsonb, origin, ip, user_agent, latency_us
+              FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+                          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                          $15::text[], $16::text[], $17::int4[])
+                   AS t(id, ws, at, outcome, reason, explanation, platform, kid, alg, user_id, accepted, rejected,
+                        details, origin, ip, user_agent, latency_us)
+            ON CONFLICT DO NOTHING
+         ), contact AS (
+            INSERT INTO contacts (workspace_id, user_id, attributes, verified, first_seen_at, last_seen_at, last_platform)
+            SELECT ws, user_id, attributes::jsonb, verified, first_seen, last_seen, platform
+              FROM UNNEST($18::uuid[], $19::text[], $20::text[], $21::bool[], $22::timestamptz[], $23::timestamptz[],
+                          $24::text[]) AS t(ws, user_id, attributes, verified, first_seen, last_seen, platform)
+            -- Batches may commit out of order (two in flight, a spool replay): the newer
+            -- sighting wins each attribute, the verified flag and the platform.
+            ON CONFLICT (workspace_id, user_id) DO UPDATE
+               SET attributes = CASE WHEN EXCLUDED.last_seen_at >= contacts.last_seen_at
+                                     THEN contacts.attributes || EXCLUDED.attributes
+                                     ELSE EXCLUDED.attributes || contacts.attributes END,
+                   verified = CASE WHEN EXCLUDED.last_seen_at >= contacts.last_seen_at
+                                   THEN EXCLUDED.verified ELSE contacts.verified END,
+                   last_platform = CASE WHEN EXCLUDED.last_seen_at >= contacts.last_seen_at
+                                        THEN EXCLUDED.last_platform ELSE contacts.last_platform END,
+                   first_seen_at = least(contacts.first_seen_at, EXCLUDED.first_seen_at),
+                   last_seen_at = greatest(contacts.last_seen_at, EXCLUDED.last_seen_at)
+         ), key_use AS (
+            UPDATE workspace_keys k SET last_used_at = u.at
+              FROM UNNEST($25::text[], $26::timestamptz[]) AS u(kid, at)
+             WHERE k.kid = u.kid AND (k.last_used_at IS NULL OR k.last_used_at < u.at)
+         )
+         SELECT 1",
+    )
+    .bind(logs.iter().map(|l| l.id).collect::<Vec<_>>())
+    .bind(batch.attempts.iter().map(|a| a.workspace_id).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.at).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.outcome.as_str()).collect::<Vec<_>>())
+    .bind(text(|l| &l.reason))
+    .bind(logs.iter().map(|l| l.explanation.as_str()).collect::<Vec<_>>())
+    .bind(text(|l| &l.platform))
+    .bind(text(|l| &l.kid))
+    .bind(text(|l| &l.alg))
+    .bind(text(|l| &l.user_id))
+    .bind(json(|l| &l.attributes_accepted))
+    .bind(json(|l| &l.attributes_rejected))
+    .bind(json(|l| &l.details))
+    .bind(text(|l| &l.origin))
+    .bind(text(|l| &l.ip))
+    .bind(text(|l| &l.user_agent))
+    .bind(logs.iter().map(|l| l.latency_us).collect::<Vec<_>>())
+    .bind(contacts.iter().map(|c| c.workspace_id).collect::<Vec<_>>())
+    .bind(contacts.iter().map(|c| c.user_id.as_str()).collect::<Vec<_>>())
+    .bind(contacts.iter().map(|c| serde_json::to_string(&c.attributes).unwrap_or_else(|_| "{}".to_owned())).collect::<Vec<_>>())
+    .bind(contacts.iter().map(|c| c.verified).collect::<Vec<_>>())
+    .bind(contacts.iter().map(|c| c.first_seen).collect::<Vec<_>>())
+    .bind(contacts.iter().map(|c| c.last_seen).collect::<Vec<_>>())
+    .bind(contacts.iter().map(|c| c.platform.as_str()).collect::<Vec<_>>())
+    .bind(batch.used_keys.iter().map(|(kid, _)| kid.as_str()).collect::<Vec<_>>())
+    .bind(batch.used_keys.iter().map(|(_, at)| *at).collect::<Vec<_>>())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Lossless, batched writing of verification log rows and contact upserts ("group commit").
+//!
+//! Each identify attempt submits one [`Attempt`] and waits for its acknowledgement. A single
+//! collector gathers waiting attempts into batches and commits each batch as one statement.
+//! While a batch commits, the next one grows, so throughput grows with load instead of
+//! costing a round trip per request. When Postgres fails, the batch is appended to a local
+//! spool file and fsynced before it is acknowledged; a replayer moves the spool into Postgres
+//! when it is back. An acknowledged attempt is therefore always durable: committed, or on disk
+//! to be replayed.
+
+mod batch;
+mod recent;
+mod spool;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use self::batch::{write_batch, Batch};
+use self::recent::{ContactWrites, KeyUse};
+use self::spool::{replay_loop, Spool};
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::metrics::Metrics;
+use countersign_proto::LogEntry;
+
+/// Most attempts committed in one statement.
+pub const MAX_BATCH: usize = 1024;
+/// Batches committing at once. The second overlaps its statement with the first's WAL flush.
+const MAX_IN_FLIGHT: usize = 2;
+/// Attempts that must be waiting before a second batch starts beside a committing one:
+/// smaller batches would only add commits (and WAL flushes) without adding throughput.
+const MIN_OVERLAP_BATCH: usize = 32;
+/// Attempts that may wait for the collector before submitters are slowed down.
+const QUEUE: usize = 32 * 1024;
+
+/// One identify attempt to record: its log row (exactly what the logs API reads back), and
+/// the contact it touches if the identity was accepted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub workspace_id: Uuid,
+    pub log: LogEntry,
+    pub contact: Option<ContactUpdate>,
+}
+
+/// What an accepted attempt writes to its contact.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContactUpdate {
+    pub user_id: String,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub verified: bool,
+    pub platform: String,
+}
+
+struct Job {
+    attempt: Attempt,
+    done: oneshot::Sender<bool>,
+}
+
+/// The ingest pipeline: a queue, the collector, and the spool.
+pub struct Ingest {
+    queue: mpsc::Sender<Job>,
+    spool: Arc<Spool>,
+}
+
+impl Ingest {
+    /// Starts the collector and the spool replayer (needs a Tokio runtime).
+    pub fn start(pool: PgPool, spool_dir: PathBuf, metrics: Arc<Metrics>) -> Ingest {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        let spool = Arc::new(Spool::new(spool_dir));
+        let writer = Arc::new(Writer {
+            pool: pool.clone(),
+            spool: spool.clone(),
+            metrics: metrics.clone(),
+            key_use: KeyUse::default(),
+            contacts: ContactWrites::default(),
+        });
+        tokio::spawn(collect(receiver, writer));
+        tokio::spawn(replay_loop(pool, spool.clone(), metrics));
+        Ingest { queue, spool }
+    }
+
+    /// Records an attempt; returns once it is committed or spooled. `unavailable` when
+    /// neither Postgres nor the spool could take it.
+    pub async fn record(&self, attempt: Attempt) -> ServiceResult<()> {
+        let (done, acked) = oneshot::channel();
+        let unavailable = || ServiceError::new(ErrorCode::Unavailable, "The verification log cannot be written; try again shortly.");
+        self.queue.send(Job { attempt, done }).await.map_err(|_| unavailable())?;
+        match acked.await {
+            Ok(true) => Ok(()),
+            _ => Err(unavailable()),
+        }
+    }
+
+    /// Attempts waiting in the spool for Postgres (0 when healthy).
+    pub async fn spooled(&self) -> usize {
+        self.spool.len().await
+    }
+}
+
+/// Gathers jobs into batches: a batch starts at once when nothing is committing, and beside
+/// a committing batch only once [`MIN_OVERLAP_BATCH`] attempts wait.
+async fn collect(mut receiver: mpsc::Receiver<Job>, writer: Arc<Writer>) {
+    let mut waiting: Vec<Job> = Vec::new();
+    let mut committing = JoinSet::new();
+    let mut open = true;
+    loop {
+        while waiting.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => waiting.push(job),
+                Err(_) => break,
+            }
+        }
+        let start = !waiting.is_empty()
+            && (committing.is_empty() || (committing.len() < MAX_IN_FLIGHT && waiting.len() >= MIN_OVERLAP_BATCH));
+        if start {
+            let jobs = std::mem::take(&mut waiting);
+            committing.spawn(writer.clone().commit(jobs));
+            continue;
+        }
+        if !open && waiting.is_empty() && committing.is_empty() {
+            return;
+        }
+        tokio::select! {
+            Some(_) = committing.join_next(), if !committing.is_empty() => {}
+            job = receiver.recv(), if open && waiting.len() < MAX_BATCH => match job {
+                Some(job) => waiting.push(job),
+                None => open = false,
+            },
+        }
+    }
+}
+
+/// Commits batches: to Postgres, else to the spool.
+struct Writer {
+    pool: PgPool,
+    spool: Arc<Spool>,
+    metrics: Arc<Metrics>,
+    key_use: KeyUse,
+    contacts: ContactWrites,
+}
+
+impl Writer {
+    async fn commit(self: Arc<Self>, jobs: Vec<Job>) {
+        self.metrics.batch_size.observe(jobs.len() as f64);
+        let (attempts, acks): (Vec<Attempt>, Vec<oneshot::Sender<bool>>) = jobs.into_iter().map(|j| (j.attempt, j.done)).unzip();
+        let batch = Batch::new(&attempts, |row| self.contacts.due(row), self.key_use.due(&attempts));
+        let durable = match write_batch(&self.pool, &batch).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, rows = attempts.len(), "database write failed; spooling");
+                match self.spool.append(&attempts).await {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::error!(error = %err, "spool write failed: attempts refused");
+                        self.contacts.forget(batch.contacts());
+                        false
+                    }
+                }
+            }
+        };
+        for ack in acks {
+            let _ = ack.send(durable);
+        }
+    }
+}
