@@ -1,6 +1,8 @@
 //! Attribute rules (PRODUCT.md, "Concepts": attribute, and "POST /api/v1/identify"): which user
 //! attributes may arrive through which channel, and with which type.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -88,48 +90,53 @@ pub(crate) struct AttributeSorter {
     pub ignored: Vec<String>,
     /// Remarks (a later duplicate of a name already decided).
     pub notes: Vec<String>,
-    /// Every name decided so far, so the first source wins.
-    seen: Vec<String>,
 }
 
 impl AttributeSorter {
-    /// Considers `name = value` from a source that is `signed` (a verified JWT) or not.
+    /// Considers `name = value` from a source that is `signed` (a verified JWT) or not. Owned
+    /// names and values are moved into the result; borrowed ones are copied only if kept.
     pub fn add(
         &mut self,
         defs: &[AttributeDef],
-        name: &str,
-        value: &Value,
+        name: Cow<'_, str>,
+        value: Cow<'_, Value>,
         signed: bool,
         source: &str,
     ) {
-        if self.seen.iter().any(|n| n == name) {
+        if self.decided(&name) {
             self.notes.push(format!(
                 "Attribute \"{}\" from {source} ignored: the token already carried it.",
                 name.escape_debug()
             ));
             return;
         }
-        self.seen.push(name.to_string());
         let Some(def) = defs.iter().find(|d| d.name == name) else {
-            self.ignored.push(name.to_string());
+            self.ignored.push(name.into_owned());
             return;
         };
         let refusal = if def.secure_only && !signed {
             Some(REJECT_SECURE_ONLY)
-        } else if !def.kind.accepts(value) {
+        } else if !def.kind.accepts(&value) {
             Some(REJECT_WRONG_TYPE)
         } else {
             None
         };
         match refusal {
             Some(reason) => self.rejected.push(RejectedAttribute {
-                name: name.to_string(),
+                name: name.into_owned(),
                 reason: reason.to_string(),
             }),
             None => {
-                self.accepted.insert(name.to_string(), value.clone());
+                self.accepted.insert(name.into_owned(), value.into_owned());
             }
         }
+    }
+
+    /// Whether an earlier source already decided `name` (each decision lands in one list).
+    fn decided(&self, name: &str) -> bool {
+        self.accepted.contains_key(name)
+            || self.rejected.iter().any(|r| r.name == name)
+            || self.ignored.iter().any(|n| n == name)
     }
 }
 
@@ -178,7 +185,13 @@ mod tests {
             ("seats", json!("3")),
             ("beta", json!(true)),
         ] {
-            s.add(&defs(), name, &value, false, "attributes");
+            s.add(
+                &defs(),
+                name.into(),
+                Cow::Borrowed(&value),
+                false,
+                "attributes",
+            );
         }
         assert_eq!(
             s.accepted,
@@ -200,8 +213,20 @@ mod tests {
     #[test]
     fn signed_wins() {
         let mut s = AttributeSorter::default();
-        s.add(&defs(), "plan", &json!("pro"), true, "the token");
-        s.add(&defs(), "plan", &json!("free"), false, "attributes");
+        s.add(
+            &defs(),
+            "plan".into(),
+            Cow::Owned(json!("pro")),
+            true,
+            "the token",
+        );
+        s.add(
+            &defs(),
+            "plan".into(),
+            Cow::Owned(json!("free")),
+            false,
+            "attributes",
+        );
         assert_eq!(s.accepted.get("plan"), Some(&json!("pro")));
         assert!(s.rejected.is_empty());
         assert_eq!(s.notes.len(), 1);

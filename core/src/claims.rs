@@ -2,6 +2,8 @@
 //! NumericDate types, `exp`/`nbf`/`iat` with leeway (RFC 7519 §4.1.4-6), token lifetime, issuer,
 //! TalkJS `tokenType`, and the user id.
 
+use std::fmt::Write;
+
 use serde_json::{Map, Value};
 
 use crate::json::kind;
@@ -20,9 +22,31 @@ pub(crate) type Failure = (Reason, String);
 /// Quotes a client-supplied string for an explanation: escaped and cut to 64 characters, so a
 /// hostile value cannot flood a log line.
 pub(crate) fn quote(s: &str) -> String {
-    let cut: String = s.chars().take(64).collect();
-    let more = if cut.len() < s.len() { "..." } else { "" };
-    format!("\"{}{more}\"", cut.escape_debug())
+    Quoted(s).to_string()
+}
+
+/// [`quote`] as a `Display`, to write a quoted value into a larger message without a copy.
+pub(crate) struct Quoted<'a>(pub &'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        let end = s.char_indices().nth(64).map_or(s.len(), |(i, _)| i);
+        let cut = s.get(..end).unwrap_or(s);
+        let more = if end < s.len() { "..." } else { "" };
+        // Printable ASCII other than quotes and backslash is its own escape: skip the escaper.
+        let plain = cut
+            .bytes()
+            .all(|b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\'));
+        f.write_char('"')?;
+        if plain {
+            f.write_str(cut)?;
+        } else {
+            write!(f, "{}", cut.escape_debug())?;
+        }
+        f.write_str(more)?;
+        f.write_char('"')
+    }
 }
 
 /// Validates a user id: a non-empty string of at most [`MAX_USER_ID_CHARS`] characters without
@@ -110,83 +134,68 @@ pub(crate) fn check_claims(
     now: i64,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
-    let mut step = |check: &str, result: Result<String, Failure>| match result {
-        Ok(detail) => {
-            trace.pass(check, detail);
-            Ok(())
-        }
-        Err((reason, msg)) => {
-            trace.fail(check, msg.clone());
-            Err((reason, msg))
-        }
-    };
     let leeway = policy.effective_leeway() as f64;
     let now_f = now as f64;
-    let dates = numeric_dates(payload);
-    step(
-        "claim_types",
-        dates
-            .clone()
-            .map(|_| "exp, nbf, iat are numbers where present".into()),
-    )?;
-    let (exp, nbf, iat) = dates?;
+    let (exp, nbf, iat) = trace.step("claim_types", numeric_dates(payload), |_| {
+        "exp, nbf, iat are numbers where present".into()
+    })?;
 
-    step(
-        "exp",
-        match exp {
-            None if policy.require_exp || policy.max_token_lifetime_seconds.is_some() => Err((
-                Reason::MissingExp,
-                "The token has no `exp` claim, which this workspace requires (require_exp or a \
+    let exp_rule = match exp {
+        None if policy.require_exp || policy.max_token_lifetime_seconds.is_some() => Err((
+            Reason::MissingExp,
+            "The token has no `exp` claim, which this workspace requires (require_exp or a \
              maximum lifetime is set). Add exp, e.g. now + 1 hour, when signing."
-                    .to_string(),
-            )),
-            None => Ok("absent (not required)".into()),
-            Some(exp) if now_f >= exp + leeway => Err((
-                Reason::TokenExpired,
-                format!(
+                .to_string(),
+        )),
+        Some(exp) if now_f >= exp + leeway => Err((
+            Reason::TokenExpired,
+            format!(
                 "The token expired at {} ({} s ago, beyond the {leeway} s leeway). Mint a fresh \
                  token for each session instead of caching an old one.",
                 format_numeric_date(exp),
                 secs(now_f - exp)
             ),
-            )),
-            Some(exp) => Ok(format!("expires at {}", format_numeric_date(exp))),
-        },
-    )?;
+        )),
+        _ => Ok(()),
+    };
+    trace.step("exp", exp_rule, |_| match exp {
+        Some(exp) => format!("expires at {}", format_numeric_date(exp)),
+        None => "absent (not required)".into(),
+    })?;
 
-    step(
-        "nbf",
-        match nbf {
-            Some(nbf) if now_f + leeway < nbf => Err((
-                Reason::TokenNotYetValid,
-                format!(
+    let nbf_rule = match nbf {
+        Some(nbf) if now_f + leeway < nbf => Err((
+            Reason::TokenNotYetValid,
+            format!(
                 "The token is not valid before {} ({} s from now, beyond the {leeway} s leeway). \
                  Check the signing server's clock, or drop `nbf`.",
                 format_numeric_date(nbf),
                 secs(nbf - now_f)
             ),
-            )),
-            Some(nbf) => Ok(format!("valid since {}", format_numeric_date(nbf))),
-            None => Ok("absent".into()),
-        },
-    )?;
+        )),
+        _ => Ok(()),
+    };
+    trace.step("nbf", nbf_rule, |_| match nbf {
+        Some(nbf) => format!("valid since {}", format_numeric_date(nbf)),
+        None => "absent".into(),
+    })?;
 
-    step(
-        "iat",
-        match iat {
-            Some(iat) if iat > now_f + leeway => Err((
-                Reason::TokenIssuedInFuture,
-                format!(
+    let iat_rule = match iat {
+        Some(iat) if iat > now_f + leeway => Err((
+            Reason::TokenIssuedInFuture,
+            format!(
                 "The token claims it was issued at {}, {} s in the future (beyond the {leeway} s \
                  leeway). The signing server's clock is ahead: sync it with NTP.",
                 format_numeric_date(iat),
                 secs(iat - now_f)
             ),
-            )),
-            Some(iat) => Ok(format!("issued at {}", format_numeric_date(iat))),
-            None => Ok("absent".into()),
-        },
-    )?;
+        )),
+        _ => Ok(()),
+    };
+    trace.step("iat", iat_rule, |_| match iat {
+        Some(iat) => format!("issued at {}", format_numeric_date(iat)),
+        None => "absent".into(),
+    })?;
 
     if let (Some(max), Some(exp)) = (policy.max_token_lifetime_seconds, exp) {
         let (lifetime, basis, allowed) = match iat {
@@ -197,61 +206,59 @@ pub(crate) fn check_claims(
                 max as f64 + leeway,
             ),
         };
-        step(
-            "lifetime",
-            if lifetime > allowed {
-                Err((
-                    Reason::LifetimeTooLong,
-                    format!(
-                        "The token lives {} s ({basis}); this workspace allows at most {max} s. \
+        let rule = if lifetime > allowed {
+            Err((
+                Reason::LifetimeTooLong,
+                format!(
+                    "The token lives {} s ({basis}); this workspace allows at most {max} s. \
                      Sign tokens with a shorter exp.",
-                        secs(lifetime)
-                    ),
-                ))
-            } else {
-                Ok(format!("{} s ({basis}), at most {max} s", secs(lifetime)))
-            },
-        )?;
+                    secs(lifetime)
+                ),
+            ))
+        } else {
+            Ok(())
+        };
+        trace.step("lifetime", rule, |_| {
+            format!("{} s ({basis}), at most {max} s", secs(lifetime))
+        })?;
     }
 
     let expected = policy.effective_issuer();
     let profile = policy.token_profile;
-    step(
-        "iss",
-        match (profile.issuer_rule(), payload.get("iss")) {
-            (IssuerRule::NotChecked, _) => {
-                Ok(format!("not checked by the {} profile", profile.as_str()))
-            }
-            (IssuerRule::IfPresent, None) => Ok("absent (optional)".into()),
-            (IssuerRule::Required, None) => Err((
-                Reason::InvalidIssuer,
-                format!(
-                    "The {} profile requires an `iss` claim; set iss to {} when signing.",
-                    profile.as_str(),
-                    quote(expected)
-                ),
-            )),
-            (_, Some(Value::String(iss))) if iss == expected => {
-                Ok(format!("equals {}", quote(expected)))
-            }
-            (_, Some(iss)) => Err((
-                Reason::InvalidIssuer,
-                format!(
-                    "The token's iss is {} but this workspace expects {}. Set iss to that value \
+    let iss = payload.get("iss");
+    let iss_rule = match (profile.issuer_rule(), iss) {
+        (IssuerRule::NotChecked, _) | (IssuerRule::IfPresent, None) => Ok(()),
+        (IssuerRule::Required, None) => Err((
+            Reason::InvalidIssuer,
+            format!(
+                "The {} profile requires an `iss` claim; set iss to {} when signing.",
+                profile.as_str(),
+                Quoted(expected)
+            ),
+        )),
+        (_, Some(Value::String(iss))) if iss == expected => Ok(()),
+        (_, Some(iss)) => Err((
+            Reason::InvalidIssuer,
+            format!(
+                "The token's iss is {} but this workspace expects {}. Set iss to that value \
                  when signing, or change the expected issuer in the security settings.",
-                    iss.as_str().map_or_else(|| kind(iss).to_string(), quote),
-                    quote(expected)
-                ),
-            )),
-        },
-    )?;
+                iss.as_str().map_or_else(|| kind(iss).to_string(), quote),
+                Quoted(expected)
+            ),
+        )),
+    };
+    trace.step("iss", iss_rule, |_| match (profile.issuer_rule(), iss) {
+        (IssuerRule::NotChecked, _) => format!("not checked by the {} profile", profile.as_str()),
+        (_, None) => "absent (optional)".into(),
+        (_, Some(_)) => format!("equals {}", Quoted(expected)),
+    })?;
 
     if profile.checks_token_type() {
-        step(
-            "token_type",
-            match payload.get("tokenType") {
-                None => Ok("absent".into()),
-                Some(Value::String(t)) if t == "user" => Ok("user".into()),
+        let token_type = payload.get("tokenType");
+        let rule =
+            match token_type {
+                None => Ok(()),
+                Some(Value::String(t)) if t == "user" => Ok(()),
                 Some(other) => Err((
                     Reason::InvalidTokenType,
                     format!(
@@ -259,24 +266,17 @@ pub(crate) fn check_claims(
                     other.as_str().map_or_else(|| kind(other).to_string(), quote)
                 ),
                 )),
-            },
-        )?;
+            };
+        trace.step("token_type", rule, |_| match token_type {
+            None => "absent".into(),
+            Some(_) => "user".into(),
+        })?;
     }
 
     let claims = profile.user_id_claims(&policy.user_id_claims);
-    let user_id = user_id_from_claims(payload, &claims);
-    step(
-        "user_id",
-        match &user_id {
-            Ok(id) => Ok(format!(
-                "{} (claims tried: `{}`)",
-                quote(id),
-                claims.join("`, `")
-            )),
-            Err(failure) => Err(failure.clone()),
-        },
-    )?;
-    user_id
+    trace.step("user_id", user_id_from_claims(payload, &claims), |id| {
+        format!("{} (claims tried: `{}`)", Quoted(id), claims.join("`, `"))
+    })
 }
 
 /// `exp`, `nbf` and `iat`, each `None` when absent.

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::json::{kind, parse_strict_object};
-use crate::keys::Alg;
+use crate::keys::{Alg, KeySecret};
 use crate::reason::Reason;
 use crate::verdict::Trace;
 
@@ -21,8 +21,6 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub struct UnverifiedJwt<'a> {
     /// The header's `alg`, already restricted to HMAC.
     pub alg: Alg,
-    /// The header's `kid`, if any.
-    pub kid: Option<String>,
     /// The decoded header (no duplicate keys).
     pub header: Map<String, Value>,
     /// The decoded payload (no duplicate keys). Untrusted until the signature is checked.
@@ -34,11 +32,16 @@ pub struct UnverifiedJwt<'a> {
 }
 
 impl UnverifiedJwt<'_> {
+    /// The header's `kid`, if any (decoding checked that it is a string).
+    pub fn kid(&self) -> Option<&str> {
+        self.header.get("kid").and_then(Value::as_str)
+    }
+
     /// Whether the signature is the MAC of the signing input (the first two segments, exactly
     /// as sent) under `secret`, compared in constant time.
-    pub fn signature_valid(&self, secret: &[u8]) -> bool {
+    pub fn signature_valid(&self, secret: &KeySecret) -> bool {
         self.alg
-            .verify(secret, self.signing_input.as_bytes(), &self.signature)
+            .verify_with(secret, self.signing_input.as_bytes(), &self.signature)
     }
 }
 
@@ -68,11 +71,14 @@ pub fn decode_unverified<'a>(
     token: &'a str,
     trace: &mut Trace,
 ) -> Result<UnverifiedJwt<'a>, ParseFailure> {
-    let fail = |reason, explanation: String| ParseFailure {
-        reason,
-        explanation,
-        header: None,
-        payload: None,
+    let fail = |trace: &mut Trace, check: &str, reason, explanation: String| {
+        trace.fail(check, &explanation);
+        ParseFailure {
+            reason,
+            explanation,
+            header: None,
+            payload: None,
+        }
     };
     if token.len() > MAX_TOKEN_BYTES {
         let msg = format!(
@@ -80,63 +86,44 @@ pub fn decode_unverified<'a>(
              the token (send it as attributes) and keep only the claims you need.",
             token.len()
         );
-        trace.fail("size", msg.clone());
-        return Err(fail(Reason::TokenTooLarge, msg));
+        return Err(fail(trace, "size", Reason::TokenTooLarge, msg));
     }
-    trace.pass(
-        "size",
-        format!("{} bytes (limit {MAX_TOKEN_BYTES})", token.len()),
-    );
+    trace.pass("size", || {
+        format!("{} bytes (limit {MAX_TOKEN_BYTES})", token.len())
+    });
 
-    let segments: Vec<&str> = token.split('.').collect();
-    let (Some(h64), Some(p64), Some(s64), 3) = (
-        segments.first(),
-        segments.get(1),
-        segments.get(2),
-        segments.len(),
-    ) else {
+    let Some((h64, p64, s64)) = segments(token) else {
         let msg = format!(
             "A JWT has exactly three dot-separated segments (header.payload.signature); this one \
              has {}. Send the compact token exactly as your JWT library produced it.",
-            segments.len()
+            token.split('.').count()
         );
-        trace.fail("format", msg.clone());
-        return Err(fail(Reason::MalformedToken, msg));
+        return Err(fail(trace, "format", Reason::MalformedToken, msg));
     };
     if let Some(msg) = alphabet_problem(token) {
-        trace.fail("format", msg.clone());
-        return Err(fail(Reason::MalformedToken, msg));
+        return Err(fail(trace, "format", Reason::MalformedToken, msg));
     }
-    let decoded = [("header", h64), ("payload", p64), ("signature", s64)]
-        .map(|(name, seg)| URL_SAFE_NO_PAD.decode(seg).map_err(|_| name));
-    let [header_bytes, payload_bytes, signature] = match decoded {
-        [Ok(h), Ok(p), Ok(s)] => [h, p, s],
-        [Err(name), ..] | [_, Err(name), _] | [.., Err(name)] => {
-            let msg = format!(
-                "The {name} segment is not canonical base64url. Encode it with the URL-safe \
-                 alphabet and no padding (RFC 7515 §2)."
-            );
-            trace.fail("format", msg.clone());
-            return Err(fail(Reason::MalformedToken, msg));
-        }
-    };
-    trace.pass(
-        "format",
-        "three base64url segments without padding".to_string(),
-    );
+    let (parts, payload_at, signature) = decode_segments(h64, p64, s64)
+        .map_err(|msg| fail(trace, "format", Reason::MalformedToken, msg))?;
+    let (header_bytes, payload_bytes) = parts.split_at_checked(payload_at).unwrap_or_default();
+    trace.pass("format", || {
+        "three base64url segments without padding".into()
+    });
 
-    let header = parse_strict_object(&header_bytes).map_err(|e| {
+    let header = parse_strict_object(header_bytes).map_err(|e| {
         let msg = format!("The header is not a JSON object without duplicate keys ({e}).");
-        trace.fail("header", msg.clone());
-        fail(Reason::MalformedToken, msg)
+        fail(trace, "header", Reason::MalformedToken, msg)
     })?;
-    trace.pass("header", "JSON object without duplicate keys".to_string());
-    let payload = parse_strict_object(&payload_bytes);
-    let with_parts = |reason, explanation: String| ParseFailure {
-        reason,
-        explanation,
-        header: Some(header.clone()),
-        payload: payload.as_ref().ok().cloned(),
+    trace.pass("header", || "JSON object without duplicate keys".into());
+    let payload = parse_strict_object(payload_bytes);
+    let with_parts = |trace: &mut Trace, check: &str, reason, explanation: String| {
+        trace.fail(check, &explanation);
+        ParseFailure {
+            reason,
+            explanation,
+            header: Some(header.clone()),
+            payload: payload.as_ref().ok().cloned(),
+        }
     };
 
     let alg = match header.get("alg") {
@@ -148,8 +135,7 @@ pub fn decode_unverified<'a>(
                      spelled exactly so. Sign with HS256 and your Countersign secret.",
                     name.escape_debug()
                 );
-                trace.fail("alg", msg.clone());
-                return Err(with_parts(Reason::UnsupportedAlgorithm, msg));
+                return Err(with_parts(trace, "alg", Reason::UnsupportedAlgorithm, msg));
             }
         },
         other => {
@@ -157,32 +143,35 @@ pub fn decode_unverified<'a>(
                 None => "The header has no alg. Sign with HS256.".to_string(),
                 Some(v) => format!("The header's alg is {}, not a string.", kind(v)),
             };
-            trace.fail("alg", msg.clone());
-            return Err(with_parts(Reason::MalformedToken, msg));
+            return Err(with_parts(trace, "alg", Reason::MalformedToken, msg));
         }
     };
-    trace.pass("alg", alg.as_str().to_string());
+    trace.pass("alg", || alg.as_str().to_string());
 
     if let Err(msg) = check_header_params(&header) {
-        trace.fail("header_params", msg.clone());
-        return Err(with_parts(Reason::MalformedToken, msg));
+        return Err(with_parts(
+            trace,
+            "header_params",
+            Reason::MalformedToken,
+            msg,
+        ));
     }
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(v) => {
-            let msg = format!("The header's kid is {}, not a string.", kind(v));
-            trace.fail("header_params", msg.clone());
-            return Err(with_parts(Reason::MalformedToken, msg));
-        }
-    };
-    trace.pass("header_params", "no unknown crit, no b64:false".to_string());
+    if let Some(kid) = header.get("kid").filter(|kid| !kid.is_string()) {
+        let msg = format!("The header's kid is {}, not a string.", kind(kid));
+        return Err(with_parts(
+            trace,
+            "header_params",
+            Reason::MalformedToken,
+            msg,
+        ));
+    }
+    trace.pass("header_params", || "no unknown crit, no b64:false".into());
 
     let payload = match payload {
         Ok(payload) => payload,
         Err(e) => {
             let msg = format!("The payload is not a JSON object without duplicate keys ({e}).");
-            trace.fail("payload", msg.clone());
+            trace.fail("payload", &msg);
             return Err(ParseFailure {
                 reason: Reason::MalformedToken,
                 explanation: msg,
@@ -191,12 +180,11 @@ pub fn decode_unverified<'a>(
             });
         }
     };
-    trace.pass("payload", "JSON object without duplicate keys".to_string());
+    trace.pass("payload", || "JSON object without duplicate keys".into());
 
     let signing_input = token.get(..h64.len() + 1 + p64.len()).unwrap_or_default();
     Ok(UnverifiedJwt {
         alg,
-        kid,
         header,
         payload,
         signing_input,
@@ -204,8 +192,42 @@ pub fn decode_unverified<'a>(
     })
 }
 
+/// The header, payload and signature segments, or `None` unless there are exactly three.
+fn segments(token: &str) -> Option<(&str, &str, &str)> {
+    let (header, rest) = token.split_once('.')?;
+    let (payload, signature) = rest.split_once('.')?;
+    (!signature.contains('.')).then_some((header, payload, signature))
+}
+
+/// Decodes the three segments, or explains the first that is not canonical base64url. The
+/// header and payload share one buffer (the payload starts at the returned offset).
+fn decode_segments(h64: &str, p64: &str, s64: &str) -> Result<(Vec<u8>, usize, Vec<u8>), String> {
+    let not_base64url = |name: &str| {
+        format!(
+            "The {name} segment is not canonical base64url. Encode it with the URL-safe alphabet \
+             and no padding (RFC 7515 §2)."
+        )
+    };
+    let mut parts = Vec::with_capacity(base64::decoded_len_estimate(h64.len() + p64.len()) + 3);
+    URL_SAFE_NO_PAD
+        .decode_vec(h64, &mut parts)
+        .map_err(|_| not_base64url("header"))?;
+    let payload_at = parts.len();
+    URL_SAFE_NO_PAD
+        .decode_vec(p64, &mut parts)
+        .map_err(|_| not_base64url("payload"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s64)
+        .map_err(|_| not_base64url("signature"))?;
+    Ok((parts, payload_at, signature))
+}
+
 /// Names the first character outside the base64url alphabet (besides the two dots), if any.
 fn alphabet_problem(token: &str) -> Option<String> {
+    let base64url = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    if token.bytes().all(base64url) {
+        return None;
+    }
     let bad = token
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))?;

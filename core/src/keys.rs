@@ -1,49 +1,79 @@
 //! Workspace secrets as the verifier sees them, and the HMAC primitives (RFC 7518 §3.2) built on
 //! RustCrypto `hmac` + `sha2`. Comparisons go through `Mac::verify_slice`, which is constant time.
 
+use std::sync::OnceLock;
+
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Sha256, Sha384, Sha512};
 
+use crate::claims::Quoted;
+
 /// Raw HMAC key bytes. Deliberately not `Serialize` and with a redacting `Debug`, so a secret
 /// cannot leak into a log line, an error message or a response by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct KeySecret(Vec<u8>);
+#[derive(Clone)]
+pub struct KeySecret {
+    /// The key itself.
+    bytes: Vec<u8>,
+    /// HMAC states already keyed with `bytes`, made on first use: a verification then hashes
+    /// only the message, not the key's inner and outer pads again.
+    keyed: KeyedMacs,
+}
+
+/// One lazily keyed HMAC state per algorithm.
+#[derive(Clone, Default)]
+struct KeyedMacs {
+    hs256: OnceLock<Hmac<Sha256>>,
+    hs384: OnceLock<Hmac<Sha384>>,
+    hs512: OnceLock<Hmac<Sha512>>,
+}
 
 impl KeySecret {
     /// Wraps raw key bytes (a generated 256-bit key or an imported secret, used as is).
     pub fn new(bytes: impl Into<Vec<u8>>) -> KeySecret {
-        KeySecret(bytes.into())
+        KeySecret {
+            bytes: bytes.into(),
+            keyed: KeyedMacs::default(),
+        }
     }
 
     /// The raw bytes. Must only be used to compute or check a MAC, or to reveal the secret to a
     /// member allowed to see it.
     pub fn expose(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 
     /// Key length in bytes (safe to show).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.bytes.len()
     }
 
     /// Whether the key is empty (an empty key never belongs in a workspace).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes.is_empty()
     }
 }
+
+impl PartialEq for KeySecret {
+    /// Compares the key bytes; the cached states follow from them.
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for KeySecret {}
 
 impl std::fmt::Debug for KeySecret {
     /// Prints only the length, never the bytes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KeySecret(<redacted, {} bytes>)", self.0.len())
+        write!(f, "KeySecret(<redacted, {} bytes>)", self.bytes.len())
     }
 }
 
 impl From<Vec<u8>> for KeySecret {
     /// Wraps raw key bytes.
     fn from(bytes: Vec<u8>) -> Self {
-        KeySecret(bytes)
+        KeySecret::new(bytes)
     }
 }
 
@@ -127,6 +157,14 @@ pub fn primary_key(keys: &[VerificationKey]) -> Option<&VerificationKey> {
     keys.iter().find(|k| k.state == KeyState::Primary)
 }
 
+/// Names the primary key for an explanation ("the primary key \"k1\"").
+pub(crate) fn primary_clause(keys: &[VerificationKey]) -> String {
+    match primary_key(keys) {
+        Some(key) => format!("the primary key {}", Quoted(&key.kid)),
+        None => "the primary key".to_string(),
+    }
+}
+
 /// The JWS HMAC algorithms Countersign accepts (RFC 7518 §3.2). Nothing else exists here, so an
 /// unsupported `alg` can never reach a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,9 +207,25 @@ impl Alg {
     /// Whether `tag` is the MAC of `data` under `secret`, compared in constant time.
     pub fn verify(self, secret: &[u8], data: &[u8], tag: &[u8]) -> bool {
         match self {
-            Alg::Hs256 => mac_verify::<Hmac<Sha256>>(secret, data, tag),
-            Alg::Hs384 => mac_verify::<Hmac<Sha384>>(secret, data, tag),
-            Alg::Hs512 => mac_verify::<Hmac<Sha512>>(secret, data, tag),
+            Alg::Hs256 => keyed::<Hmac<Sha256>>(secret).is_some_and(|m| mac_verify(m, data, tag)),
+            Alg::Hs384 => keyed::<Hmac<Sha384>>(secret).is_some_and(|m| mac_verify(m, data, tag)),
+            Alg::Hs512 => keyed::<Hmac<Sha512>>(secret).is_some_and(|m| mac_verify(m, data, tag)),
+        }
+    }
+
+    /// [`Alg::verify`] under a workspace key, starting from its cached keyed state.
+    pub fn verify_with(self, secret: &KeySecret, data: &[u8], tag: &[u8]) -> bool {
+        let (bytes, macs) = (&secret.bytes, &secret.keyed);
+        match self {
+            Alg::Hs256 => {
+                cached(&macs.hs256, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag))
+            }
+            Alg::Hs384 => {
+                cached(&macs.hs384, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag))
+            }
+            Alg::Hs512 => {
+                cached(&macs.hs512, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag))
+            }
         }
     }
 }
@@ -188,15 +242,28 @@ fn mac_bytes<M: Mac + hmac::digest::KeyInit>(secret: &[u8], data: &[u8]) -> Vec<
     }
 }
 
-/// Checks a MAC in constant time (`verify_slice` uses `subtle`).
-fn mac_verify<M: Mac + hmac::digest::KeyInit>(secret: &[u8], data: &[u8], tag: &[u8]) -> bool {
-    match <M as hmac::digest::KeyInit>::new_from_slice(secret) {
-        Ok(mut mac) => {
-            mac.update(data);
-            mac.verify_slice(tag).is_ok()
-        }
-        Err(_) => false,
+/// An HMAC state keyed with `secret`. HMAC accepts keys of any length, so this is never `None`
+/// in practice; `None` only avoids a panic path and never verifies anything.
+fn keyed<M: Mac + hmac::digest::KeyInit>(secret: &[u8]) -> Option<M> {
+    <M as hmac::digest::KeyInit>::new_from_slice(secret).ok()
+}
+
+/// The keyed state in `cell`, keying it with `secret` on first use (see [`keyed`]).
+fn cached<'c, M: Mac + hmac::digest::KeyInit>(
+    cell: &'c OnceLock<M>,
+    secret: &[u8],
+) -> Option<&'c M> {
+    if let Some(mac) = cell.get() {
+        return Some(mac);
     }
+    let mac = keyed::<M>(secret)?;
+    Some(cell.get_or_init(|| mac))
+}
+
+/// Checks a MAC in constant time (`verify_slice` uses `subtle`).
+fn mac_verify<M: Mac>(mut mac: M, data: &[u8], tag: &[u8]) -> bool {
+    mac.update(data);
+    mac.verify_slice(tag).is_ok()
 }
 
 #[cfg(test)]

@@ -41,5 +41,5 @@ pub use sign::{
     authenticate_secret, sign_for, sign_jwt, sign_jwt_with, signature_claims, user_hmac, Signatures,
 };
 pub use verdict::{Check, RejectedAttribute, Verdict};
-pub use verify::{verify, Context};
+pub use verify::{verify, verify_traced, Context};
 pub use workspace::WorkspacePolicy;

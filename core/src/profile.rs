@@ -69,14 +69,25 @@ impl TokenProfile {
     /// The claims holding the user id, in order of preference. For `custom`, the workspace's
     /// `user_id_claims`; an empty list falls back to the default (`user_id`, `sub`).
     pub fn user_id_claims(self, custom: &[String]) -> Vec<&str> {
+        let (fixed, custom) = self.user_id_claim_lists(custom);
+        fixed
+            .iter()
+            .copied()
+            .chain(custom.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// [`Self::user_id_claims`] as the profile's fixed names and the workspace's own (one of the
+    /// two is empty), so a lookup needs no list.
+    fn user_id_claim_lists(self, custom: &[String]) -> (&'static [&'static str], &[String]) {
         match self {
-            TokenProfile::Countersign => vec!["user_id", "sub"],
-            TokenProfile::Intercom => vec!["user_id"],
-            TokenProfile::Talkjs => vec!["sub"],
-            TokenProfile::Featurebase => vec!["userId", "email"],
-            TokenProfile::Fogbender => vec!["userId"],
-            TokenProfile::Custom if custom.is_empty() => vec!["user_id", "sub"],
-            TokenProfile::Custom => custom.iter().map(String::as_str).collect(),
+            TokenProfile::Countersign => (&["user_id", "sub"], &[]),
+            TokenProfile::Intercom => (&["user_id"], &[]),
+            TokenProfile::Talkjs => (&["sub"], &[]),
+            TokenProfile::Featurebase => (&["userId", "email"], &[]),
+            TokenProfile::Fogbender => (&["userId"], &[]),
+            TokenProfile::Custom if custom.is_empty() => (&["user_id", "sub"], &[]),
+            TokenProfile::Custom => (&[], custom),
         }
     }
 
@@ -103,6 +114,17 @@ impl TokenProfile {
             names.push("tokenType");
         }
         names
+    }
+
+    /// Whether `claim` is one of [`Self::reserved_claims`], without building the list.
+    pub fn reserves(self, claim: &str, custom: &[String]) -> bool {
+        let featurebase_email = self == TokenProfile::Featurebase && claim == "email";
+        REGISTERED_CLAIMS.contains(&claim)
+            || (self == TokenProfile::Talkjs && claim == "tokenType")
+            || (!featurebase_email && {
+                let (fixed, custom) = self.user_id_claim_lists(custom);
+                fixed.contains(&claim) || custom.iter().any(|c| c == claim)
+            })
     }
 
     /// What this profile demands of `iss`.
@@ -188,6 +210,34 @@ mod tests {
         assert!(!TokenProfile::Fogbender
             .reserved_claims(&none)
             .contains(&"customerId"));
+    }
+
+    /// `reserves` answers exactly what `reserved_claims` lists, for every profile.
+    #[test]
+    fn reserves_matches_reserved_claims() {
+        let custom = ["uid".to_string(), "email".to_string()];
+        let names = [
+            "exp",
+            "sub",
+            "user_id",
+            "userId",
+            "email",
+            "tokenType",
+            "uid",
+            "plan",
+        ];
+        for profile in TokenProfile::ALL {
+            for claims in [&custom[..], &[]] {
+                let listed = profile.reserved_claims(claims);
+                for name in names {
+                    assert_eq!(
+                        profile.reserves(name, claims),
+                        listed.contains(&name),
+                        "{profile:?} {name}"
+                    );
+                }
+            }
+        }
     }
 
     /// Issuer rules and names follow the table; names round-trip through serde.

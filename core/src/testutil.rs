@@ -9,7 +9,7 @@ use crate::keys::{Alg, KeyState, VerificationKey};
 use crate::platform::Platform;
 use crate::request::IdentifyRequest;
 use crate::verdict::Verdict;
-use crate::verify::{verify, Context};
+use crate::verify::{verify, verify_traced, Context};
 use crate::workspace::WorkspacePolicy;
 
 /// The fixed "current time" of the tests (2023-11-14T22:13:20Z).
@@ -79,16 +79,35 @@ pub fn bare_request() -> IdentifyRequest {
     }
 }
 
-/// Verifies at [`NOW`] with no `Origin`.
+/// Verifies at [`NOW`] with no `Origin`, and checks that [`verify_traced`] reaches the same
+/// verdict, so every test also guards the two against drifting apart.
 pub fn run(req: &IdentifyRequest, policy: &WorkspacePolicy) -> Verdict {
-    verify(
-        req,
-        policy,
-        &Context {
-            origin: None,
-            now: NOW,
-        },
-    )
+    let ctx = Context {
+        origin: None,
+        now: NOW,
+    };
+    let verdict = verify(req, policy, &ctx);
+    assert_eq!(untraced(verify_traced(req, policy, &ctx)), verdict);
+    verdict
+}
+
+/// [`verify_traced`] at [`NOW`] with no `Origin`.
+pub fn run_traced(req: &IdentifyRequest, policy: &WorkspacePolicy) -> Verdict {
+    let ctx = Context {
+        origin: None,
+        now: NOW,
+    };
+    verify_traced(req, policy, &ctx)
+}
+
+/// A traced verdict without what only the debugger gets: what [`verify`] should return.
+pub fn untraced(verdict: Verdict) -> Verdict {
+    Verdict {
+        checks: Vec::new(),
+        header: None,
+        payload: None,
+        ..verdict
+    }
 }
 
 /// Verifies a token under the default [`policy`] and returns the verdict.

@@ -19,37 +19,79 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Collects [`Check`]s and notes while verifying; turned into the verdict's `checks`/`notes`.
+/// Collects notes while verifying and, when recording, the [`Check`]s for the token debugger.
+/// A silent trace never builds a check's detail, so the identify path does not pay for it.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
-    /// The checks so far, in order.
-    pub checks: Vec<Check>,
+    /// The checks so far, in order; `None` when not recording.
+    checks: Option<Vec<Check>>,
     /// Remarks that did not change the verdict ("user_hash ignored: a JWT was sent").
     pub notes: Vec<String>,
 }
 
 impl Trace {
-    /// Records a passed step.
-    pub fn pass(&mut self, check: &str, detail: String) {
-        self.checks.push(Check {
-            check: check.to_string(),
-            ok: true,
-            detail,
-        });
+    /// A trace that records every check (the token debugger's).
+    pub fn recording() -> Trace {
+        Trace {
+            checks: Some(Vec::new()),
+            notes: Vec::new(),
+        }
     }
 
-    /// Records a failed step.
-    pub fn fail(&mut self, check: &str, detail: String) {
-        self.checks.push(Check {
-            check: check.to_string(),
-            ok: false,
-            detail,
-        });
+    /// A trace that keeps notes only (the identify path's).
+    pub fn silent() -> Trace {
+        Trace::default()
+    }
+
+    /// Whether checks are recorded.
+    pub fn is_recording(&self) -> bool {
+        self.checks.is_some()
+    }
+
+    /// Records a passed step; `detail` runs only when recording.
+    pub fn pass(&mut self, check: &str, detail: impl FnOnce() -> String) {
+        self.push(check, true, detail);
+    }
+
+    /// Records a failed step; `detail` is the failure's explanation, copied only when recording.
+    pub fn fail(&mut self, check: &str, detail: &str) {
+        self.push(check, false, || detail.to_string());
+    }
+
+    /// Records `rule`'s outcome as a step and passes it on: on success `detail` describes what
+    /// was found, on failure the explanation is the detail.
+    pub fn step<T>(
+        &mut self,
+        check: &str,
+        rule: Result<T, (Reason, String)>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Result<T, (Reason, String)> {
+        match &rule {
+            Ok(found) => self.pass(check, || detail(found)),
+            Err((_, explanation)) => self.fail(check, explanation),
+        }
+        rule
     }
 
     /// Records a note.
-    pub fn note(&mut self, note: String) {
-        self.notes.push(note);
+    pub fn note(&mut self, note: &str) {
+        self.notes.push(note.to_string());
+    }
+
+    /// The recorded checks and the notes.
+    pub fn into_parts(self) -> (Vec<Check>, Vec<String>) {
+        (self.checks.unwrap_or_default(), self.notes)
+    }
+
+    /// Appends a check when recording.
+    fn push(&mut self, check: &str, ok: bool, detail: impl FnOnce() -> String) {
+        if let Some(checks) = &mut self.checks {
+            checks.push(Check {
+                check: check.to_string(),
+                ok,
+                detail: detail(),
+            });
+        }
     }
 }
 

@@ -5,10 +5,13 @@
 mod legacy;
 mod token;
 
+use std::borrow::Cow;
+use std::fmt::Write;
+
 use serde_json::{Map, Value};
 
 use crate::attributes::AttributeSorter;
-use crate::claims::{quote, user_id_from_claims, validate_user_id, Failure};
+use crate::claims::{user_id_from_claims, validate_user_id, Failure, Quoted};
 use crate::origin::origin_allowed;
 use crate::platform::{Mode, Platform};
 use crate::reason::{Outcome, Reason};
@@ -43,13 +46,39 @@ struct Auth {
 /// Verifies one identify request and applies the platform's mode. Origin first (web only, when
 /// the workspace lists origins), then the credential: a JWT when one was sent (a `user_hash`
 /// beside it is ignored), else the legacy `user_hash`, else `missing_token`. Mode `off` still
-/// verifies, so `verified` is always truthful.
+/// verifies, so `verified` is always truthful. The identify path: `checks` is empty and
+/// `header`/`payload` are `None`; [`verify_traced`] fills them for the debugger.
 pub fn verify(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context) -> Verdict {
+    decide(req, policy, ctx, Trace::silent())
+}
+
+/// [`verify`] for the token debugger: the same decision, plus the ordered `checks` and the
+/// decoded `header` and `payload`.
+pub fn verify_traced(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context) -> Verdict {
+    decide(req, policy, ctx, Trace::recording())
+}
+
+/// The one implementation of [`verify`] and [`verify_traced`]; `trace` decides what is kept.
+fn decide(
+    req: &IdentifyRequest,
+    policy: &WorkspacePolicy,
+    ctx: &Context,
+    mut trace: Trace,
+) -> Verdict {
     let mode = policy.modes.get(req.platform);
-    let mut trace = Trace::default();
     let origin_failure = check_origin(req.platform, policy, ctx.origin, &mut trace);
-    let auth = authenticate(req, policy, ctx.now, &mut trace);
-    let failure = origin_failure.or_else(|| auth.result.as_ref().err().cloned());
+    let Auth {
+        result,
+        kid,
+        alg,
+        header,
+        payload,
+    } = authenticate(req, policy, ctx.now, &mut trace);
+    let (verified_id, auth_failure) = match result {
+        Ok(id) => (Some(id), None),
+        Err(failure) => (None, Some(failure)),
+    };
+    let failure = origin_failure.or(auth_failure);
     let verified = failure.is_none();
     let outcome = match (verified, mode) {
         (true, _) => Outcome::Verified,
@@ -58,57 +87,61 @@ pub fn verify(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context) ->
         (false, Mode::Enforce) => Outcome::Rejected,
     };
 
-    let user_id = auth
-        .result
-        .as_ref()
-        .ok()
-        .cloned()
-        .or_else(|| claimed_user_id(req, policy, &auth));
+    let user_id = verified_id.or_else(|| claimed_user_id(req, policy, payload.as_ref()));
+    let (reason, explanation) = match failure {
+        Some((reason, explanation)) => (Some(reason), explanation),
+        None => (
+            None,
+            success_explanation(req, alg.as_deref(), kid.as_deref(), user_id.as_deref()),
+        ),
+    };
+    let recording = trace.is_recording();
+    // The debugger shows the payload as decoded; otherwise its claims move into the attributes.
+    let shown_payload = payload.as_ref().filter(|_| recording).cloned();
     let mut sorter = AttributeSorter::default();
     if outcome == Outcome::Rejected {
-        trace.note("Attributes were not processed: the request was rejected.".to_string());
+        trace.note("Attributes were not processed: the request was rejected.");
     } else {
         let signed = verified && req.user_jwt.is_some();
-        let reserved = policy.token_profile.reserved_claims(&policy.user_id_claims);
+        let profile = policy.token_profile;
         let source = if signed {
             "the signed token"
         } else {
             "the unverified token"
         };
-        for (name, value) in auth.payload.iter().flatten() {
-            if !reserved.contains(&name.as_str()) {
+        for (name, value) in payload.into_iter().flatten() {
+            if !profile.reserves(&name, &policy.user_id_claims) {
+                let (name, value) = (Cow::Owned(name), Cow::Owned(value));
                 sorter.add(&policy.attributes, name, value, signed, source);
             }
         }
         for (name, value) in req.attributes.iter().flatten() {
+            let (name, value) = (Cow::Borrowed(name.as_str()), Cow::Borrowed(value));
             sorter.add(&policy.attributes, name, value, false, "attributes");
         }
     }
     if !verified && mode == Mode::Off {
-        trace.note("Mode is off: the identity was accepted unverified.".to_string());
+        trace.note("Mode is off: the identity was accepted unverified.");
     }
-    trace.notes.append(&mut sorter.notes);
+    let (checks, mut notes) = trace.into_parts();
+    notes.append(&mut sorter.notes);
 
-    let explanation = match &failure {
-        Some((_, explanation)) => explanation.clone(),
-        None => success_explanation(req, &auth, user_id.as_deref()),
-    };
     Verdict {
         outcome,
         verified,
         mode,
-        reason: failure.map(|(reason, _)| reason),
+        reason,
         explanation,
         user_id,
-        kid: auth.kid,
-        alg: auth.alg,
+        kid,
+        alg,
         attributes: sorter.accepted,
         rejected_attributes: sorter.rejected,
         ignored_attributes: sorter.ignored,
-        notes: trace.notes,
-        checks: trace.checks,
-        header: auth.header.map(Value::Object),
-        payload: auth.payload.map(Value::Object),
+        notes,
+        checks,
+        header: header.filter(|_| recording).map(Value::Object),
+        payload: shown_payload.map(Value::Object),
     }
 }
 
@@ -124,19 +157,19 @@ fn check_origin(
     }
     let failure = match origin {
         Some(origin) if origin_allowed(&policy.allowed_origins, origin) => {
-            trace.pass("origin", format!("{} is allowed", quote(origin)));
+            trace.pass("origin", || format!("{} is allowed", Quoted(origin)));
             return None;
         }
         Some(origin) => format!(
             "The Origin {} is not in this workspace's allowed origins. If the site is yours, add \
              it (scheme://host[:port]) in the security settings.",
-            quote(origin)
+            Quoted(origin)
         ),
         None => "The web request has no Origin header, and this workspace only accepts web \
                  requests from its allowed origins."
             .to_string(),
     };
-    trace.fail("origin", failure.clone());
+    trace.fail("origin", &failure);
     Some((Reason::OriginNotAllowed, failure))
 }
 
@@ -149,12 +182,12 @@ fn authenticate(
 ) -> Auth {
     if let Some(jwt) = &req.user_jwt {
         if req.user_hash.is_some() {
-            trace.note("user_hash ignored: a JWT was sent, and the JWT decides.".to_string());
+            trace.note("user_hash ignored: a JWT was sent, and the JWT decides.");
         }
         let auth = token::verify_token(jwt, policy, now, trace);
         if let (Ok(id), Some(sent)) = (&auth.result, &req.user_id) {
             if sent.as_str() != Some(id.as_str()) {
-                trace.note("user_id in the body ignored: the token's user id is used.".to_string());
+                trace.note("user_id in the body ignored: the token's user id is used.");
             }
         }
         return auth;
@@ -165,7 +198,7 @@ fn authenticate(
     let msg = "No user_jwt was sent. Have your backend sign a JWT for the logged-in user and pass \
                it to the widget as user_jwt."
         .to_string();
-    trace.fail("token", msg.clone());
+    trace.fail("token", &msg);
     Auth {
         result: Err((Reason::MissingToken, msg)),
         kid: None,
@@ -177,24 +210,42 @@ fn authenticate(
 
 /// Best-effort *claimed* user id of a request that did not verify, for logs and `off` mode:
 /// the (unverified) token's user-id claim, else the body's `user_id`, if it is a valid id.
-fn claimed_user_id(req: &IdentifyRequest, policy: &WorkspacePolicy, auth: &Auth) -> Option<String> {
+fn claimed_user_id(
+    req: &IdentifyRequest,
+    policy: &WorkspacePolicy,
+    payload: Option<&Map<String, Value>>,
+) -> Option<String> {
     let claims = policy.token_profile.user_id_claims(&policy.user_id_claims);
-    auth.payload
-        .as_ref()
+    payload
         .and_then(|payload| user_id_from_claims(payload, &claims).ok())
         .or_else(|| validate_user_id(req.user_id.as_ref()).ok())
 }
 
-/// The explanation of a verified request.
-fn success_explanation(req: &IdentifyRequest, auth: &Auth, user_id: Option<&str>) -> String {
-    let who = user_id.map(quote).unwrap_or_default();
-    let key = auth.kid.as_deref().map(quote).unwrap_or_default();
-    match (&req.user_jwt, &auth.alg) {
-        (Some(_), Some(alg)) => {
-            format!("Verified user {who}: {alg} signature valid under key {key}.")
-        }
-        _ => format!("Verified user {who}: legacy user_hash valid under key {key}."),
+/// The explanation of a verified request, written into one buffer.
+fn success_explanation(
+    req: &IdentifyRequest,
+    alg: Option<&str>,
+    kid: Option<&str>,
+    user_id: Option<&str>,
+) -> String {
+    let mut text = String::with_capacity(96);
+    text.push_str("Verified user ");
+    if let Some(user_id) = user_id {
+        let _ = write!(text, "{}", Quoted(user_id));
     }
+    match (&req.user_jwt, alg) {
+        (Some(_), Some(alg)) => {
+            text.push_str(": ");
+            text.push_str(alg);
+            text.push_str(" signature valid under key ");
+        }
+        _ => text.push_str(": legacy user_hash valid under key "),
+    }
+    if let Some(kid) = kid {
+        let _ = write!(text, "{}", Quoted(kid));
+    }
+    text.push('.');
+    text
 }
 
 #[cfg(test)]
@@ -207,3 +258,5 @@ mod tests_keys;
 mod tests_modes;
 #[cfg(test)]
 mod tests_profiles;
+#[cfg(test)]
+mod tests_traced;

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use countersign_core::{
-    parse_identify_request, verify, AttributeDef, AttributeType, Context, KeyState, Outcome,
-    VerificationKey, WorkspacePolicy,
+    parse_identify_request, verify, verify_traced, AttributeDef, AttributeType, Context, KeyState,
+    Outcome, VerificationKey, WorkspacePolicy,
 };
 use serde_json::{json, Value};
 
@@ -116,7 +116,10 @@ fn check(case: &Value) -> Option<String> {
     }];
     let body = json!({"app_id": app_id, "platform": "ios", "user_jwt": case["token"]});
     let request = parse_identify_request(&body).expect("a well-formed identify body");
-    let verdict = verify(&request, &policy, &Context { origin: None, now });
+    let context = Context { origin: None, now };
+    // The debugger's verdict carries the decoded payload to compare with what was signed.
+    let verdict = verify_traced(&request, &policy, &context);
+    let identify = verify(&request, &policy, &context);
 
     let got = match verdict.reason {
         None if verdict.verified => "verified",
@@ -124,6 +127,11 @@ fn check(case: &Value) -> Option<String> {
         None => "unverified without a reason",
     };
     let mut problems = Vec::new();
+    if (identify.reason, &identify.user_id, &identify.attributes)
+        != (verdict.reason, &verdict.user_id, &verdict.attributes)
+    {
+        problems.push("verify and verify_traced disagree".to_string());
+    }
     if got != expect {
         problems.push(format!("expected {expect}, got {got}"));
     }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use countersign_core::policy::Action;
-use countersign_core::{authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, Context, Outcome, Verdict};
+use countersign_core::{authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, verify_traced, Context, Outcome, Verdict};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -129,7 +129,7 @@ impl Service {
         let request = parse_identify_request(&value).map_err(|e| ServiceError::invalid(e.message))?;
         let mut policy = snapshot.policy.clone();
         policy.allowed_origins.clear();
-        let verdict = verify(&request, &policy, &Context { origin: None, now: self.clock.now().timestamp() });
+        let verdict = verify_traced(&request, &policy, &Context { origin: None, now: self.clock.now().timestamp() });
         Ok(json!({
             "header": verdict.header,
             "payload": verdict.payload,

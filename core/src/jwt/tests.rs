@@ -15,15 +15,17 @@ const PAYLOAD: &str = r#"{"user_id":"u1"}"#;
 #[test]
 fn decodes_valid_token() {
     let token = raw_token(HEADER, PAYLOAD, SECRET);
-    let mut trace = Trace::default();
+    let mut trace = Trace::recording();
     let jwt = decode_unverified(&token, &mut trace);
     assert!(jwt
         .as_ref()
-        .is_ok_and(|j| j.signature_valid(SECRET) && !j.signature_valid(b"x")));
+        .is_ok_and(|j| j.signature_valid(&KeySecret::new(SECRET))
+            && !j.signature_valid(&KeySecret::new(b"x"))));
     assert!(jwt.is_ok_and(|j| j.alg == Alg::Hs256
-        && j.kid.is_none()
+        && j.kid().is_none()
         && j.payload.contains_key("user_id")));
-    assert!(trace.checks.iter().all(|c| c.ok));
+    let (checks, _) = trace.into_parts();
+    assert!(checks.len() == 6 && checks.iter().all(|c| c.ok));
 }
 
 /// Over 8 KiB is `token_too_large`, checked before anything else; exactly 8 KiB is not.
@@ -229,5 +231,8 @@ fn kid_type_and_ignored_key_headers() {
     let header = r#"{"alg":"HS256","jku":"https://evil.example/jwks","x5u":"https://evil.example/c","x5c":["AA"],"jwk":{"kty":"oct","k":"ZXZpbA"}}"#;
     let token = raw_token(header, PAYLOAD, SECRET);
     let jwt = decode_unverified(&token, &mut Trace::default()).ok();
-    assert!(jwt.is_some_and(|j| j.signature_valid(SECRET) && !j.signature_valid(b"evil")));
+    assert!(
+        jwt.is_some_and(|j| j.signature_valid(&KeySecret::new(SECRET))
+            && !j.signature_valid(&KeySecret::new(b"evil")))
+    );
 }

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::Auth;
-use crate::claims::{quote, validate_user_id, Failure};
-use crate::keys::{primary_key, Alg};
+use crate::claims::{quote, validate_user_id, Failure, Quoted};
+use crate::keys::{primary_clause, Alg};
 use crate::reason::Reason;
 use crate::verdict::Trace;
 use crate::workspace::WorkspacePolicy;
@@ -37,7 +37,7 @@ fn check(
     trace: &mut Trace,
 ) -> (Option<String>, Result<String, Failure>) {
     let fail = |trace: &mut Trace, check: &str, reason: Reason, msg: String| {
-        trace.fail(check, msg.clone());
+        trace.fail(check, &msg);
         (None, Err((reason, msg)))
     };
     if !policy.hmac_enabled {
@@ -50,65 +50,51 @@ fn check(
                 .to_string(),
         );
     }
-    trace.pass("hmac_enabled", "legacy HMAC is enabled".to_string());
+    trace.pass("hmac_enabled", || "legacy HMAC is enabled".into());
     let user_id = match validate_user_id(user_id) {
         Ok(id) => id,
         Err((reason, msg)) => {
-            return fail(
-                trace,
-                "user_id",
-                reason,
-                format!("{msg} A user_hash authenticates the body's user_id."),
-            );
+            let msg = format!("{msg} A user_hash authenticates the body's user_id.");
+            return fail(trace, "user_id", reason, msg);
         }
     };
-    trace.pass("user_id", quote(&user_id));
-    let tag = match hex::decode(hash) {
-        Ok(tag) if tag.len() == 32 => tag,
-        _ => {
-            return fail(
-                trace,
-                "user_hash",
-                Reason::InvalidUserHash,
-                format!(
-                "The user_hash is not 64 hex characters (it has {}). Send the hex HMAC-SHA256 of \
-                 the user_id.",
-                hash.chars().count()
-            ),
-            );
-        }
-    };
+    trace.pass("user_id", || quote(&user_id));
+    let mut tag = [0u8; 32];
+    if hex::decode_to_slice(hash, &mut tag).is_err() {
+        let msg = format!(
+            "The user_hash is not 64 hex characters (it has {}). Send the hex HMAC-SHA256 of \
+             the user_id.",
+            hash.chars().count()
+        );
+        return fail(trace, "user_hash", Reason::InvalidUserHash, msg);
+    }
     // Check every key, without stopping early, so timing does not depend on which key matched.
     let matches: Vec<_> = policy
         .keys
         .iter()
-        .filter(|k| Alg::Hs256.verify(k.secret.expose(), user_id.as_bytes(), &tag))
+        .filter(|k| Alg::Hs256.verify_with(&k.secret, user_id.as_bytes(), &tag))
         .collect();
     if let Some(key) = matches.iter().find(|k| k.verifies_at(now)) {
-        trace.pass("user_hash", format!("valid under key {}", quote(&key.kid)));
+        trace.pass("user_hash", || {
+            format!("valid under key {}", Quoted(&key.kid))
+        });
         return (Some(key.kid.clone()), Ok(user_id));
     }
-    let primary = primary_key(&policy.keys).map_or_else(
-        || "the primary key".to_string(),
-        |k| format!("the primary key {}", quote(&k.kid)),
-    );
     if let Some(key) = matches.first() {
         let msg = format!(
-            "The user_hash is valid under key {}, {}. Compute it with {primary} instead.",
-            quote(&key.kid),
-            key.retired_clause()
+            "The user_hash is valid under key {}, {}. Compute it with {} instead.",
+            Quoted(&key.kid),
+            key.retired_clause(),
+            primary_clause(&policy.keys)
         );
-        trace.fail("user_hash", msg.clone());
+        trace.fail("user_hash", &msg);
         return (Some(key.kid.clone()), Err((Reason::RevokedKey, msg)));
     }
-    fail(
-        trace,
-        "user_hash",
-        Reason::InvalidUserHash,
-        format!(
-            "The user_hash does not match user_id {} under any active key. Compute the hex \
-         HMAC-SHA256 of exactly that string with {primary}.",
-            quote(&user_id)
-        ),
-    )
+    let msg = format!(
+        "The user_hash does not match user_id {} under any active key. Compute the hex \
+         HMAC-SHA256 of exactly that string with {}.",
+        Quoted(&user_id),
+        primary_clause(&policy.keys)
+    );
+    fail(trace, "user_hash", Reason::InvalidUserHash, msg)
 }

@@ -4,7 +4,8 @@ use super::*;
 use crate::keys::{KeyState, VerificationKey};
 use crate::request::parse_identify_request;
 use crate::testutil::{
-    b64, bare_request, jwt_request, policy, raw_token, run, run_token, token, NOW, OTHER, SECRET,
+    b64, bare_request, jwt_request, policy, raw_token, run, run_token, run_traced, token, NOW,
+    OTHER, SECRET,
 };
 use serde_json::json;
 
@@ -28,7 +29,7 @@ fn assert_fails(verdict: &Verdict, reason: Reason, jwt: Option<&str>) {
 #[test]
 fn verified() {
     let jwt = token(json!({"user_id": "u_1", "exp": NOW + 60}));
-    let v = run_token(&jwt);
+    let v = run_traced(&jwt_request(&jwt), &policy());
     assert_eq!(
         (v.outcome, v.verified, v.reason),
         (Outcome::Verified, true, None)

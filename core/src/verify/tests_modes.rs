@@ -146,7 +146,7 @@ fn origin_failure_in_monitor() {
     p.allowed_origins = vec!["https://app.example.com".into()];
     let mut req = jwt_request(&token(json!({"user_id": "u"})));
     req.platform = Platform::Web;
-    let v = verify(
+    let v = verify_traced(
         &req,
         &p,
         &Context {

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::Auth;
-use crate::claims::{check_claims, quote, Failure};
+use crate::claims::{check_claims, Failure, Quoted};
 use crate::jwt::{decode_unverified, UnverifiedJwt};
-use crate::keys::{primary_key, VerificationKey};
+use crate::keys::{primary_clause, VerificationKey};
 use crate::reason::Reason;
 use crate::verdict::Trace;
 use crate::workspace::WorkspacePolicy;
@@ -63,89 +63,77 @@ fn select_key<'k>(
     now: i64,
     trace: &mut Trace,
 ) -> (Option<String>, Result<&'k VerificationKey, Failure>) {
-    let primary = primary_key(keys).map_or_else(
-        || "the primary key".to_string(),
-        |k| format!("the primary key {}", quote(&k.kid)),
-    );
-    let candidates: Vec<&VerificationKey> = match &jwt.kid {
-        Some(kid) => keys.iter().filter(|k| &k.kid == kid).collect(),
-        None => keys.iter().collect(),
+    let kid = jwt.kid();
+    let candidates = || {
+        keys.iter()
+            .filter(move |k| kid.is_none_or(|kid| k.kid == kid))
     };
-    let (active, retired): (Vec<&VerificationKey>, Vec<&VerificationKey>) =
-        candidates.iter().partition(|k| k.verifies_at(now));
+    let active = || candidates().filter(|k| k.verifies_at(now));
+    let retired = || candidates().filter(|k| !k.verifies_at(now));
+    let primary = || primary_clause(keys);
     let fail = |trace: &mut Trace, check: &str, reason: Reason, msg: String| {
-        trace.fail(check, msg.clone());
-        (jwt.kid.clone(), Err((reason, msg)))
+        trace.fail(check, &msg);
+        (kid.map(str::to_string), Err((reason, msg)))
     };
 
-    match &jwt.kid {
-        Some(kid) if candidates.is_empty() => {
-            return fail(
-                trace,
-                "key",
-                Reason::UnknownKey,
-                format!(
-                "The token's kid {} matches no key of this workspace. Sign with {primary} and put \
-                 its kid in the header (or omit kid).",
-                quote(kid)
-            ),
+    match (kid, candidates().next()) {
+        (Some(kid), None) => {
+            let msg = format!(
+                "The token's kid {} matches no key of this workspace. Sign with {} and put its \
+                 kid in the header (or omit kid).",
+                Quoted(kid),
+                primary()
             );
+            return fail(trace, "key", Reason::UnknownKey, msg);
         }
-        Some(kid) => {
-            let state = candidates.first().map_or("", |k| k.state.as_str());
-            trace.pass("key", format!("kid {} found ({state})", quote(kid)));
-        }
-        None if active.is_empty() => {}
-        None => trace.pass(
-            "key",
-            format!("no kid: trying {} active key(s)", active.len()),
-        ),
+        (Some(kid), Some(key)) => trace.pass("key", || {
+            format!("kid {} found ({})", Quoted(kid), key.state.as_str())
+        }),
+        (None, _) if active().next().is_none() => {}
+        (None, _) => trace.pass("key", || {
+            format!("no kid: trying {} active key(s)", active().count())
+        }),
     }
 
-    if let Some(key) = active
-        .iter()
-        .find(|k| jwt.signature_valid(k.secret.expose()))
-    {
-        trace.pass(
-            "signature",
-            format!("valid under key {} ({})", quote(&key.kid), jwt.alg.as_str()),
-        );
+    if let Some(key) = active().find(|k| jwt.signature_valid(&k.secret)) {
+        trace.pass("signature", || {
+            format!(
+                "valid under key {} ({})",
+                Quoted(&key.kid),
+                jwt.alg.as_str()
+            )
+        });
         return (Some(key.kid.clone()), Ok(key));
     }
-    if let Some(key) = retired
-        .iter()
-        .find(|k| jwt.signature_valid(k.secret.expose()))
-    {
+    if let Some(key) = retired().find(|k| jwt.signature_valid(&k.secret)) {
         let msg = format!(
-            "The signature is valid under key {}, {}. Sign with {primary} instead.",
-            quote(&key.kid),
-            key.retired_clause()
+            "The signature is valid under key {}, {}. Sign with {} instead.",
+            Quoted(&key.kid),
+            key.retired_clause(),
+            primary()
         );
-        trace.fail("signature", msg.clone());
+        trace.fail("signature", &msg);
         return (Some(key.kid.clone()), Err((Reason::RevokedKey, msg)));
     }
-    match (&jwt.kid, candidates.first()) {
-        (Some(kid), Some(key)) if !key.verifies_at(now) => fail(
-            trace,
-            "signature",
-            Reason::InvalidSignature,
-            format!(
-                "The signature does not match key {}, {} anyway. Sign with {primary}.",
-                quote(kid),
-                key.retired_clause()
-            ),
-        ),
-        (Some(kid), _) => fail(
-            trace,
-            "signature",
-            Reason::InvalidSignature,
-            format!(
-                "The signature does not match key {}: the token was signed with another secret or \
-             altered after signing. Sign with that key's current secret.",
-                quote(kid)
-            ),
-        ),
-        (None, _) if active.is_empty() => fail(
+    match (kid, candidates().next()) {
+        (Some(kid), Some(key)) if !key.verifies_at(now) => {
+            let msg = format!(
+                "The signature does not match key {}, {} anyway. Sign with {}.",
+                Quoted(kid),
+                key.retired_clause(),
+                primary()
+            );
+            fail(trace, "signature", Reason::InvalidSignature, msg)
+        }
+        (Some(kid), _) => {
+            let msg = format!(
+                "The signature does not match key {}: the token was signed with another secret \
+                 or altered after signing. Sign with that key's current secret.",
+                Quoted(kid)
+            );
+            fail(trace, "signature", Reason::InvalidSignature, msg)
+        }
+        (None, _) if active().next().is_none() => fail(
             trace,
             "key",
             Reason::UnknownKey,
@@ -153,15 +141,14 @@ fn select_key<'k>(
              with the new primary key."
                 .to_string(),
         ),
-        (None, _) => fail(
-            trace,
-            "signature",
-            Reason::InvalidSignature,
-            format!(
+        (None, _) => {
+            let msg = format!(
                 "The signature matches none of this workspace's {} active key(s): the token was \
-             signed with another secret or altered after signing. Sign with {primary}.",
-                active.len()
-            ),
-        ),
+                 signed with another secret or altered after signing. Sign with {}.",
+                active().count(),
+                primary()
+            );
+            fail(trace, "signature", Reason::InvalidSignature, msg)
+        }
     }
 }
