@@ -5,6 +5,7 @@
 pub mod config;
 pub mod http;
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -17,12 +18,36 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 
 pub use config::Config;
 
-/// Everything a request handler may need. Cheap to clone.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request handler may need. Every request clones it (once per extractor and
+/// per stateful layer), so it is one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub svc: Service,
-    pub config: Arc<Config>,
+    pub config: Config,
+}
+
+impl AppState {
+    pub fn new(leptos_options: LeptosOptions, svc: Service, config: Config) -> AppState {
+        AppState(Arc::new(Shared { leptos_options, svc, config }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What leptos_axum's file and error handlers extract.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
 }
 
 /// The whole application: API, dashboard pages, server functions and static files.

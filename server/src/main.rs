@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use countersign_server::{app, AppState, Config};
 use countersign_service::{Clock, Service};
@@ -95,7 +94,7 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
     });
     let addr = config.addr;
     let public_url = config.public_url.clone();
-    let state = AppState { leptos_options, svc, config: Arc::new(config) };
+    let state = AppState::new(leptos_options, svc, config);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("Countersign listening on {addr}; dashboard at {public_url}");
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())

@@ -248,7 +248,7 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     let settings = Settings { spool_dir: spool_dir.clone(), ..Settings::default() };
     let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
-    let router = app(AppState { leptos_options, svc, config: Arc::new(config) });
+    let router = app(AppState::new(leptos_options, svc, config));
     let r = &router;
     secrets.add("password", PASSWORD);
 

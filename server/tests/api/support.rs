@@ -1,6 +1,5 @@
 //! The test harness: an app on a fresh database, and a small request builder.
 
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
@@ -57,7 +56,7 @@ impl TestApp {
         let config = Config::from_lookup(|_| None).expect("default config");
         let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
-        let state = AppState { leptos_options, svc: svc.clone(), config: Arc::new(config) };
+        let state = AppState::new(leptos_options, svc.clone(), config);
         TestApp { router: app(state), svc, pool }
     }
 
