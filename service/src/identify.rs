@@ -69,24 +69,25 @@ impl Service {
         };
         let verdict = verify(&request, &snapshot.policy, &Context { origin, now: now.timestamp() });
         let platform = request.platform.as_str();
-        log.outcome = verdict.outcome.as_str().to_owned();
-        log.reason = verdict.reason.map(|r| r.as_str().to_owned());
-        log.explanation = verdict.explanation.clone();
-        log.platform = Some(platform.to_owned());
-        log.kid = verdict.kid.clone();
-        log.alg = verdict.alg.clone();
-        log.user_id = verdict.user_id.clone();
-        log.attributes_accepted = Value::Object(verdict.attributes.clone());
-        log.attributes_rejected = json!(verdict.rejected_attributes);
-        log.details = json!({"ignored_attributes": verdict.ignored_attributes, "notes": verdict.notes});
-        log.latency_us = elapsed_us(started);
-        let log_id = log.id;
         let reason = verdict.reason.map_or("none", |r| r.as_str());
         self.metrics.identify.with_label_values(&[verdict.outcome.as_str(), reason, platform]).inc();
+        // The answer is built first so that the verdict's fields can move into the log row.
+        let answer = IdentifyResponse { status: verdict.http_status(), body: verdict.response_body(json!(log.id)) };
         let contact = contact_update(&verdict, platform);
+        log.outcome = verdict.outcome.as_str().to_owned();
+        log.reason = verdict.reason.map(|r| r.as_str().to_owned());
+        log.platform = Some(platform.to_owned());
+        log.attributes_rejected = json!(verdict.rejected_attributes);
+        log.details = json!({"ignored_attributes": verdict.ignored_attributes, "notes": verdict.notes});
+        log.explanation = verdict.explanation;
+        log.kid = verdict.kid;
+        log.alg = verdict.alg;
+        log.user_id = verdict.user_id;
+        log.attributes_accepted = Value::Object(verdict.attributes);
+        log.latency_us = elapsed_us(started);
         self.ingest.record(Attempt { workspace_id: snapshot.workspace_id, log, contact }).await?;
         self.metrics.identify_seconds.observe(started.elapsed().as_secs_f64());
-        Ok(IdentifyResponse { status: verdict.http_status(), body: verdict.response_body(json!(log_id)) })
+        Ok(answer)
     }
 
     async fn record(&self, attempt: Attempt, reason: &str) -> ServiceResult<()> {

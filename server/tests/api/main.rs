@@ -6,6 +6,7 @@ mod bad_input;
 mod identify;
 mod keys;
 mod members;
+mod pg_restart;
 mod resilience;
 mod support;
 mod tokens;
