@@ -72,6 +72,12 @@ install_chromium() {
   fi
 }
 
+# The command that stops the private cluster, when this shell started it.
+PRIVATE_PG_STARTED=()
+stop_private_postgres() {
+  if [ "${#PRIVATE_PG_STARTED[@]}" -gt 0 ]; then "${PRIVATE_PG_STARTED[@]}" >/dev/null 2>&1 || true; fi
+}
+
 # DATABASE_URL if set; otherwise a private cluster under .local/pg (as the postgres user when
 # run as root, since postgres refuses to run as root).
 provision_postgres() {
@@ -90,10 +96,15 @@ provision_postgres() {
     [ "$(id -u)" = 0 ] && chown postgres "$LOCAL" "$data"
     "${runas[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
-  if ! "${runas[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  if "${runas[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    port="$(sed -n 4p "$data/postmaster.pid")"
+  else
+    # Another checkout's cluster may hold the usual port: take the next free one.
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     say "Starting PostgreSQL on 127.0.0.1:$port"
     "${runas[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
       -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" start >/dev/null
+    PRIVATE_PG_STARTED=("${runas[@]}" "$bin/pg_ctl" -D "$data" -m fast stop)
   fi
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/countersign"
   psql "postgres://postgres@127.0.0.1:$port/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'countersign'" | grep -q 1 \
