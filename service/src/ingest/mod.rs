@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use self::batch::{write_batch, Batch};
+use self::batch::{write_batch, Batch, Ids};
 use self::recent::{ContactWrites, KeyUse};
 use self::spool::{replay_loop, Spool};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -149,7 +149,7 @@ impl Writer {
         self.metrics.batch_size.observe(jobs.len() as f64);
         let (attempts, acks): (Vec<Attempt>, Vec<oneshot::Sender<bool>>) = jobs.into_iter().map(|j| (j.attempt, j.done)).unzip();
         let batch = Batch::new(&attempts, |row| self.contacts.due(row), self.key_use.due(&attempts));
-        let durable = match write_batch(&self.pool, &batch).await {
+        let durable = match write_batch(&self.pool, &batch, Ids::New).await {
             Ok(()) => true,
             Err(err) => {
                 tracing::warn!(error = %err, rows = attempts.len(), "database write failed; spooling");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use super::batch::{write_batch, Batch};
+use super::batch::{write_batch, Batch, Ids};
 use super::{Attempt, MAX_BATCH};
 use crate::metrics::Metrics;
 
@@ -86,7 +86,7 @@ pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Me
         let mut replayed = true;
         for chunk in attempts.chunks(MAX_BATCH) {
             // Every contact is written: the replay may not know what was skipped before.
-            if let Err(err) = write_batch(&pool, &Batch::new(chunk, |_| true, Vec::new())).await {
+            if let Err(err) = write_batch(&pool, &Batch::new(chunk, |_| true, Vec::new()), Ids::MaybeStored).await {
                 tracing::warn!(error = %err, "spool replay waits for the database");
                 replayed = false;
                 break;
