@@ -21,6 +21,8 @@
 #   PG=postgres://postgres@127.0.0.1:5432 BENCH_DB=countersign_bench
 #   BENCH_REF=../shared/bench (reference verifiers)   SYSTEMS="node rust countersign"
 #   SKIP_BUILD=1 (reuse the built binaries)           OUT_DIR=target/bench-results/<time>
+#   ROUNDS=1 (run every system this many times, interleaved; the summary gives medians, and
+#            the ratios are medians of each round's own ratios)
 #   KEEP_TMP=1 (keep bodies and server log in the temp dir)
 #   WAIT_QUIET=120 (seconds to wait for an idle machine before measuring; 0 = do not wait)
 #   DB_SETTINGS="synchronous_commit=off" (diagnostics only: per-database Postgres settings)
@@ -40,6 +42,7 @@ PG="${PG:-postgres://postgres@127.0.0.1:5432}"
 BENCH_DB="${BENCH_DB:-countersign_bench}"
 BENCH_REF="$(cd "${BENCH_REF:-$ROOT/../shared/bench}" && pwd)"
 SYSTEMS="${SYSTEMS:-node rust countersign}"
+ROUNDS="${ROUNDS:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 REF_DIR="$CARGO_TARGET_DIR/bench-ref"
 OUT_DIR="${OUT_DIR:-$CARGO_TARGET_DIR/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -252,9 +255,9 @@ pg_counters() { psql "$DB_URL" -qAt -F ' ' -c "SELECT (SELECT xact_commit FROM p
 # Converts a wrk latency ("812.00us", "1.23ms", "1.02s") to milliseconds.
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
-declare -A RPS P50 P99 REQS NON2XX ERRS
+declare -A RPS P50 P99 REQS NON2XX ERRS ALL_RPS ALL_P50 ALL_P99 SUM_NON2XX SUM_ERRS RATIOS_NODE RATIOS_RUST
 run_wrk() { # name url bodies
-  local name="$1" url="$2" bodies="$3" out="$OUT_DIR/wrk-$1.txt" secs
+  local name="$1" url="$2" bodies="$3" out="$OUT_DIR/wrk-$1$ROUND_TAG.txt" secs
   secs="$(seconds "$DURATION")"
   say "wrk $name: warm-up $WARMUP, then -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
   BODIES="$bodies" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$BENCH_REF/identify.lua" "$url" >/dev/null
@@ -263,35 +266,38 @@ run_wrk() { # name url bodies
   cpu_snapshot >"$TMP/cpu0"; local b0 b1; b0="$(busy_ticks)"
   local perf_pid=""
   if [[ "${PERF:-0}" == 1 && "$name" == countersign ]]; then
-    perf record -a -F 499 -o "$OUT_DIR/perf.data" -- sleep "$secs" >/dev/null 2>&1 &
+    perf record -a -F 499 -o "$OUT_DIR/perf$ROUND_TAG.data" -- sleep "$secs" >/dev/null 2>&1 &
     perf_pid=$!; PIDS+=("$perf_pid")
   fi
   BODIES="$bodies" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$BENCH_REF/identify.lua" "$url" | tee "$out"
   b1="$(busy_ticks)"; cpu_snapshot >"$TMP/cpu1"
   if [[ -n "$perf_pid" ]]; then
     wait "$perf_pid" || true
-    perf report -i "$OUT_DIR/perf.data" --stdio --sort comm,dso 2>/dev/null | grep '%' | sed -n 1,15p >"$OUT_DIR/perf-comm.txt"
-    perf report -i "$OUT_DIR/perf.data" --stdio --pid "$CS_PID" --sort sym 2>/dev/null | grep '%' | sed -n 1,40p >"$OUT_DIR/perf-countersign.txt"
-    perf report -i "$OUT_DIR/perf.data" --stdio --comm postgres --sort dso,sym 2>/dev/null | grep '%' | sed -n 1,30p >"$OUT_DIR/perf-postgres.txt"
-    echo "  perf profile: $OUT_DIR/perf-{comm,countersign,postgres}.txt"
+    local data="$OUT_DIR/perf$ROUND_TAG.data"
+    perf report -i "$data" --stdio --sort comm,dso 2>/dev/null | grep '%' | sed -n 1,15p >"$OUT_DIR/perf-comm$ROUND_TAG.txt"
+    perf report -i "$data" --stdio --pid "$CS_PID" --sort sym 2>/dev/null | grep '%' | sed -n 1,40p >"$OUT_DIR/perf-countersign$ROUND_TAG.txt"
+    perf report -i "$data" --stdio --comm postgres --sort dso,sym 2>/dev/null | grep '%' | sed -n 1,30p >"$OUT_DIR/perf-postgres$ROUND_TAG.txt"
+    echo "  perf profile: $OUT_DIR/perf-{comm,countersign,postgres}$ROUND_TAG.txt"
   fi
   echo "  CPU during the run (2 cores = $(( 2 * ${secs%.*} )) CPU-s available; machine busy $(awk -v d=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", d / hz}') CPU-s):"
-  cpu_report "$TMP/cpu0" "$TMP/cpu1" "$secs" | tee "$OUT_DIR/cpu-$name.txt"
+  cpu_report "$TMP/cpu0" "$TMP/cpu1" "$secs" | tee "$OUT_DIR/cpu-$name$ROUND_TAG.txt"
   awk -v busy=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" '{ s += $2 } END { printf "    %-22s %6.2f CPU-s (wrk itself and processes that exited)\n", "unaccounted", busy / hz - s }' \
-    "$OUT_DIR/cpu-$name.txt" | tee -a "$OUT_DIR/cpu-$name.txt"
+    "$OUT_DIR/cpu-$name$ROUND_TAG.txt" | tee -a "$OUT_DIR/cpu-$name$ROUND_TAG.txt"
   RPS[$name]="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
   P50[$name]="$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")"
   P99[$name]="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")"
   REQS[$name]="$(awk '/requests in/ { print $1 }' "$out")"
   NON2XX[$name]="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")"; NON2XX[$name]="${NON2XX[$name]:-0}"
   ERRS[$name]="$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")"; ERRS[$name]="${ERRS[$name]:-0}"
+  ALL_RPS[$name]+="${RPS[$name]} "; ALL_P50[$name]+="${P50[$name]} "; ALL_P99[$name]+="${P99[$name]} "
+  SUM_NON2XX[$name]=$(( ${SUM_NON2XX[$name]:-0} + NON2XX[$name] )); SUM_ERRS[$name]=$(( ${SUM_ERRS[$name]:-0} + ERRS[$name] ))
 }
 
 before_counts() {
   ROWS0="$(log_rows)"; ATTEMPTS0="$(metric_sum countersign_identify_total)"
   BATCH_SUM0="$(metric_sum countersign_log_batch_size_sum)"; BATCH_N0="$(metric_sum countersign_log_batch_size_count)"
   read -r XACT0 WALREC0 WALBYTES0 WALWRITE0 WALSYNC0 <<<"$(pg_counters)"
-  curl -fsS "$CS/metrics" >"$OUT_DIR/metrics-before.txt"
+  curl -fsS "$CS/metrics" >"$OUT_DIR/metrics-before$ROUND_TAG.txt"
 }
 
 # ---------------------------------------------------------------- runs
@@ -305,22 +311,16 @@ say "Waiting up to ${WAIT_QUIET:-120} s for an idle machine"
 waited=0
 while busy="$(quiet_pct)"; (( busy >= 15 && waited < ${WAIT_QUIET:-120} )); do waited=$((waited + 3)); done
 echo "CPU busy before measuring: $busy% (waited ${waited} s); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for system in $SYSTEMS; do
-  case "$system" in
-    node) run_wrk node-jose "http://127.0.0.1:$NODE_PORT/" "$TMP/bodies-ref.jsonl" ;;
-    rust) run_wrk rust-diy "http://127.0.0.1:$RUST_PORT/" "$TMP/bodies-ref.jsonl" ;;
-    countersign) run_wrk countersign "$CS/api/v1/identify" "$TMP/bodies-cs.jsonl" ;;
-    *) die "unknown system $system (SYSTEMS takes node, rust, countersign)" ;;
-  esac
-done
-
 # ---------------------------------------------------------------- every attempt committed?
-if [[ -n "${RPS[countersign]:-}" ]]; then
+# Checks the verification log against the Countersign run that just ended. Sets COMMITTED;
+# COMMITTED_ALL stays "yes" only while every round passes.
+COMMITTED_ALL=yes
+check_log() {
   sleep 2 # let the connections wrk dropped at the deadline finish
   ROWS1="$(log_rows)"; ATTEMPTS1="$(metric_sum countersign_identify_total)"
   BATCH_SUM1="$(metric_sum countersign_log_batch_size_sum)"; BATCH_N1="$(metric_sum countersign_log_batch_size_count)"
   read -r XACT1 WALREC1 WALBYTES1 WALWRITE1 WALSYNC1 <<<"$(pg_counters)"
-  curl -fsS "$CS/metrics" >"$OUT_DIR/metrics-after.txt"
+  curl -fsS "$CS/metrics" >"$OUT_DIR/metrics-after$ROUND_TAG.txt"
   rows=$((ROWS1 - ROWS0)); attempts=$((ATTEMPTS1 - ATTEMPTS0))
   answered="${REQS[countersign]}"; ok=$((answered - NON2XX[countersign]))
   batches=$((BATCH_N1 - BATCH_N0)); secs="$(seconds "$DURATION")"
@@ -342,7 +342,7 @@ if [[ -n "${RPS[countersign]:-}" ]]; then
     "$(awk -v n="$batches" -v t="$secs" 'BEGIN { printf "%.0f", n / t }') batches/s"
   # Histograms over the measured run only (after minus before), cumulative as Prometheus has them.
   run_hist() { # family
-    paste <(grep "^$1_bucket" "$OUT_DIR/metrics-before.txt") <(grep "^$1_bucket" "$OUT_DIR/metrics-after.txt") |
+    paste <(grep "^$1_bucket" "$OUT_DIR/metrics-before$ROUND_TAG.txt") <(grep "^$1_bucket" "$OUT_DIR/metrics-after$ROUND_TAG.txt") |
       awk -v f="$1_bucket" '{ n[NR] = $1; d[NR] = $4 - $2 } END { for (i = 1; i <= NR; i++) { sub(f, "", n[i]); printf "    %-14s %7d %5.1f%%\n", n[i], d[i], d[NR] ? 100 * d[i] / d[NR] : 0 } }'
   }
   echo "  countersign_log_batch_size during the run (cumulative: transactions with <= le attempts):"
@@ -352,32 +352,71 @@ if [[ -n "${RPS[countersign]:-}" ]]; then
     "$(( (WALBYTES1 - WALBYTES0) / (rows > 0 ? rows : 1) )) WAL bytes/row"
   lat() { awk -v f="$1" '$1 == f { print $2 }' "$OUT_DIR/$2"; }
   echo "  server-side identify latency (countersign_identify_seconds) during the run: mean" \
-    "$(awk -v s0="$(lat countersign_identify_seconds_sum metrics-before.txt)" -v s1="$(lat countersign_identify_seconds_sum metrics-after.txt)" \
-      -v n0="$(lat countersign_identify_seconds_count metrics-before.txt)" -v n1="$(lat countersign_identify_seconds_count metrics-after.txt)" \
+    "$(awk -v s0="$(lat countersign_identify_seconds_sum metrics-before$ROUND_TAG.txt)" -v s1="$(lat countersign_identify_seconds_sum metrics-after$ROUND_TAG.txt)" \
+      -v n0="$(lat countersign_identify_seconds_count metrics-before$ROUND_TAG.txt)" -v n1="$(lat countersign_identify_seconds_count metrics-after$ROUND_TAG.txt)" \
       'BEGIN { printf "%.2f ms", (n1 > n0) ? 1000 * (s1 - s0) / (n1 - n0) : 0 }'); cumulative buckets:"
   run_hist countersign_identify_seconds
-fi
+  [[ "$COMMITTED" == yes* ]] || COMMITTED_ALL=no
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  ROUND_TAG=""
+  if (( ROUNDS > 1 )); then ROUND_TAG="-r$round"; say "Round $round of $ROUNDS"; fi
+  unset RPS; declare -A RPS
+  for system in $SYSTEMS; do
+    case "$system" in
+      node) run_wrk node-jose "http://127.0.0.1:$NODE_PORT/" "$TMP/bodies-ref.jsonl" ;;
+      rust) run_wrk rust-diy "http://127.0.0.1:$RUST_PORT/" "$TMP/bodies-ref.jsonl" ;;
+      countersign) run_wrk countersign "$CS/api/v1/identify" "$TMP/bodies-cs.jsonl"; check_log ;;
+      *) die "unknown system $system (SYSTEMS takes node, rust, countersign)" ;;
+    esac
+  done
+  # Each round's own ratios: the machine's speed drifts between rounds more than within one.
+  for name in countersign node-jose rust-diy; do
+    [[ -n "${RPS[$name]:-}" ]] || continue
+    if [[ -n "${RPS[node-jose]:-}" ]]; then RATIOS_NODE[$name]+="$(awk -v a="${RPS[$name]}" -v b="${RPS[node-jose]}" 'BEGIN { printf "%.4f", a / b }') "; fi
+    if [[ -n "${RPS[rust-diy]:-}" ]]; then RATIOS_RUST[$name]+="$(awk -v a="${RPS[$name]}" -v b="${RPS[rust-diy]}" 'BEGIN { printf "%.4f", a / b }') "; fi
+  done
+done
 
 # ---------------------------------------------------------------- summary
-say "Summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency)"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
+# With ROUNDS > 1: per system the median of its rounds; ratios are medians of each round's own.
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+declare -A VS_NODE VS_RUST
+for name in countersign node-jose rust-diy; do
+  [[ -n "${ALL_RPS[$name]:-}" ]] || continue
+  RPS[$name]="$(median <<<"${ALL_RPS[$name]}")"; P50[$name]="$(median <<<"${ALL_P50[$name]}")"; P99[$name]="$(median <<<"${ALL_P99[$name]}")"
+  NON2XX[$name]="${SUM_NON2XX[$name]}"; ERRS[$name]="${SUM_ERRS[$name]}"
+  VS_NODE[$name]="-"; VS_RUST[$name]="-"
+  if [[ -n "${RATIOS_NODE[$name]:-}" ]]; then VS_NODE[$name]="$(median <<<"${RATIOS_NODE[$name]}" | awk '{ printf "%.2fx", $1 }')"; fi
+  if [[ -n "${RATIOS_RUST[$name]:-}" ]]; then VS_RUST[$name]="$(median <<<"${RATIOS_RUST[$name]}" | awk '{ printf "%.2fx", $1 }')"; fi
+done
+say "Summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency$( (( ROUNDS > 1 )) && echo ", median of $ROUNDS rounds"))"
 {
   printf '| %-11s | %9s | %8s | %8s | %8s | %8s | %7s | %6s |\n' system "req/s" "p50 ms" "p99 ms" "vs node" "vs rust" non-2xx errors
   printf '|%s|\n' "-------------|-----------|----------|----------|----------|----------|---------|--------"
   for name in countersign node-jose rust-diy; do
     [[ -n "${RPS[$name]:-}" ]] || continue
     printf '| %-11s | %9.0f | %8s | %8s | %8s | %8s | %7s | %6s |\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
-      "$(ratio "${RPS[$name]}" "${RPS[node-jose]:-}")" "$(ratio "${RPS[$name]}" "${RPS[rust-diy]:-}")" "${NON2XX[$name]}" "${ERRS[$name]}"
+      "${VS_NODE[$name]}" "${VS_RUST[$name]}" "${NON2XX[$name]}" "${ERRS[$name]}"
   done
+  if (( ROUNDS > 1 )); then
+    echo
+    for name in countersign node-jose rust-diy; do
+      [[ -n "${ALL_RPS[$name]:-}" ]] || continue
+      echo "$name req/s by round: ${ALL_RPS[$name]}"
+      [[ "$name" != node-jose && -n "${RATIOS_NODE[$name]:-}" ]] && echo "$name vs node-jose by round: ${RATIOS_NODE[$name]}"
+    done
+  fi
 } | tee "$OUT_DIR/summary.md"
 if [[ -n "${RPS[countersign]:-}" ]]; then
   {
     echo
-    echo "every attempt committed: $COMMITTED"
+    if (( ROUNDS > 1 )); then echo "every attempt committed, in every round: $COMMITTED_ALL (last round: $COMMITTED)"; else echo "every attempt committed: $COMMITTED"; fi
     goal() { if awk "BEGIN { exit !($2) }"; then echo "  met:    $1"; else echo "  MISSED: $1"; fi; }
     echo "goals:"
-    [[ -n "${RPS[node-jose]:-}" ]] && goal "req/s >= 2x node-jose ($(ratio "${RPS[countersign]}" "${RPS[node-jose]}"))" "${RPS[countersign]} >= 2 * ${RPS[node-jose]}"
-    [[ -n "${RPS[rust-diy]:-}" ]] && goal "req/s >= 0.5x rust-diy ($(ratio "${RPS[countersign]}" "${RPS[rust-diy]}"))" "${RPS[countersign]} >= 0.5 * ${RPS[rust-diy]}"
+    [[ "${VS_NODE[countersign]}" != - ]] && goal "req/s >= 2x node-jose (${VS_NODE[countersign]})" "${VS_NODE[countersign]%x} >= 2"
+    [[ "${VS_RUST[countersign]}" != - ]] && goal "req/s >= 0.5x rust-diy (${VS_RUST[countersign]})" "${VS_RUST[countersign]%x} >= 0.5"
     goal "p99 <= 25 ms at $CONNECTIONS connections (${P99[countersign]} ms)" "${P99[countersign]} <= 25"
   } | tee -a "$OUT_DIR/summary.md"
 fi
