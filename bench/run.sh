@@ -362,7 +362,7 @@ check_log() {
 for round in $(seq 1 "$ROUNDS"); do
   ROUND_TAG=""
   if (( ROUNDS > 1 )); then ROUND_TAG="-r$round"; say "Round $round of $ROUNDS"; fi
-  unset RPS; declare -A RPS
+  RPS=() # this round's figures only
   for system in $SYSTEMS; do
     case "$system" in
       node) run_wrk node-jose "http://127.0.0.1:$NODE_PORT/" "$TMP/bodies-ref.jsonl" ;;
@@ -405,7 +405,7 @@ say "Summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CON
     for name in countersign node-jose rust-diy; do
       [[ -n "${ALL_RPS[$name]:-}" ]] || continue
       echo "$name req/s by round: ${ALL_RPS[$name]}"
-      [[ "$name" != node-jose && -n "${RATIOS_NODE[$name]:-}" ]] && echo "$name vs node-jose by round: ${RATIOS_NODE[$name]}"
+      if [[ "$name" != node-jose && -n "${RATIOS_NODE[$name]:-}" ]]; then echo "$name vs node-jose by round: ${RATIOS_NODE[$name]}"; fi
     done
   fi
 } | tee "$OUT_DIR/summary.md"
