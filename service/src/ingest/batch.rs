@@ -72,7 +72,7 @@ impl<'a> Batch<'a> {
 }
 
 /// What a batch expects of its log rows' ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Ids {
     /// A live batch: every id was just made, so the insert skips the per-row conflict check
     /// (an index probe per row, about an eighth of Postgres' time per batch).
