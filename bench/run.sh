@@ -21,6 +21,8 @@
 #   PG=postgres://postgres@127.0.0.1:5432 BENCH_DB=countersign_bench
 #   BENCH_REF=../shared/bench (reference verifiers)   SYSTEMS="node rust countersign"
 #   SKIP_BUILD=1 (reuse the built binaries)           OUT_DIR=target/bench-results/<time>
+#   SERVER_BIN=path (with SKIP_BUILD: measure another build of countersign-server, e.g. a
+#                    copy of the previous commit's, for an A/B comparison)
 #   ROUNDS=1 (run every system this many times, interleaved; the summary gives medians, and
 #            the ratios are medians of each round's own ratios)
 #   KEEP_TMP=1 (keep bodies and server log in the temp dir)
@@ -46,7 +48,7 @@ ROUNDS="${ROUNDS:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 REF_DIR="$CARGO_TARGET_DIR/bench-ref"
 OUT_DIR="${OUT_DIR:-$CARGO_TARGET_DIR/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
-SERVER_BIN="$CARGO_TARGET_DIR/release/countersign-server"
+SERVER_BIN="${SERVER_BIN:-$CARGO_TARGET_DIR/release/countersign-server}"
 RUST_DIY_BIN="$REF_DIR/rust-diy/release/rust-diy"
 # The references' own default secret, used only by them (they verify one fixed key).
 REF_SECRET="anchor-secret-0123456789abcdef0123456789abcdef"
@@ -111,7 +113,7 @@ if ! need wrk; then
 fi
 for tool in wrk node npm cargo curl jq psql python3 setsid shuf; do need "$tool" || die "$tool is required"; done
 echo "wrk: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); node $(node --version); $(cargo --version)"
-echo "countersign: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+echo "countersign: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown), binary $SERVER_BIN"
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   say "Building countersign-server (release)"

@@ -58,5 +58,6 @@ pub fn app(state: AppState) -> Router {
     let router = http::api_routes()
         .leptos_routes_with_context(&state, routes, move || provide_context(svc.clone()), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
-    http::harden(router, &state).with_state(state)
+    // Merged after hardening, so the data plane skips the layers meant for the dashboard.
+    http::harden(router, &state).merge(http::data_plane_routes()).with_state(state)
 }

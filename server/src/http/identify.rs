@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use countersign_service::web;
@@ -23,11 +24,20 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
+/// The `Origin` header, if it is text (a widget's page; none from a backend).
+pub struct Origin(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Origin(parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned)))
+    }
+}
+
 /// Verifies one identify attempt and answers once its log row is durable.
-pub async fn identify(State(state): State<AppState>, Meta(meta): Meta, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Response> {
+pub async fn identify(State(state): State<AppState>, Meta(meta): Meta, Origin(origin): Origin, RawBody(body): RawBody) -> ApiResult<Response> {
     let started = Instant::now();
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let answer = state.svc.identify(&body, origin, &meta, started).await?;
+    let answer = state.svc.identify(&body, origin.as_deref(), &meta, started).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Ok((status, axum::Json(answer.body)).into_response())
 }

@@ -12,16 +12,14 @@ use super::error::ApiError;
 use countersign_service::web::{bearer_token, session_token};
 use crate::AppState;
 
-/// Paths called cross-origin by design (widgets, customer backends); they use no cookie.
-const CROSS_ORIGIN_PATHS: [&str; 2] = ["/api/v1/identify", "/api/v1/signatures"];
-
 /// CSRF protection for every state-changing request (OWASP "verifying origin with standard
 /// headers"): a browser always sends `Origin` (or `Sec-Fetch-Site`) on such requests, so one
 /// from another site is refused. Requests authenticated by a bearer token carry no ambient
-/// credential and pass; a cookie-carrying request with neither header is refused.
+/// credential and pass; a cookie-carrying request with neither header is refused. The data
+/// plane, called cross-origin by design, is not under this layer.
 pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe || CROSS_ORIGIN_PATHS.contains(&request.uri().path()) {
+    if safe {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
@@ -76,7 +74,12 @@ static SECURITY_HEADERS: LazyLock<[(HeaderName, HeaderValue); 5]> = LazyLock::ne
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let is_api = request.uri().path().starts_with("/api/v1/");
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    add_security_headers(response.headers_mut(), is_api);
+    response
+}
+
+/// Adds the security headers a response lacks (and `Cache-Control: no-store` to an API one).
+pub fn add_security_headers(headers: &mut HeaderMap, is_api: bool) {
     headers.reserve(SECURITY_HEADERS.len() + 1);
     for (name, value) in SECURITY_HEADERS.iter() {
         headers.entry(name).or_insert_with(|| value.clone());
@@ -84,7 +87,6 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     if is_api {
         headers.entry(header::CACHE_CONTROL).or_insert_with(|| HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 /// JSON 404 for unknown API paths.

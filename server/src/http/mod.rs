@@ -14,8 +14,10 @@ pub mod workspaces;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, Method};
 use tower_http::cors::{Any, CorsLayer};
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
+use tower::util::MapResponseLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::AppState;
@@ -26,11 +28,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The public API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
     use self::{auth::*, keys::*, settings::*, tokens::*, workspaces::*};
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::POST]).allow_headers([header::CONTENT_TYPE]);
     let v1 = Router::new()
-        // The preflight needs a route of its own: the API's 405 fallback would answer it first.
-        .route("/identify", post(identify::identify).options(|| async {}).layer(cors))
-        .route("/signatures", post(identify::signatures))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
@@ -60,7 +58,25 @@ pub fn api_routes() -> Router<AppState> {
         .route("/metrics", get(health::metrics))
 }
 
-/// Layers every route shares, the dashboard's included.
+/// The data plane: what widgets (`identify`, CORS open) and customer backends (`signatures`)
+/// call on every page view. It takes no cookie, so it is outside the CSRF check by
+/// construction, and it carries only the layers it needs: it is the hot path.
+pub fn data_plane_routes() -> Router<AppState> {
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::POST]).allow_headers([header::CONTENT_TYPE]);
+    Router::new()
+        // The preflight needs a route of its own: the 405 fallback would answer it first.
+        .route("/api/v1/identify", post(identify::identify).options(|| async {}).layer(cors))
+        .route("/api/v1/signatures", post(identify::signatures))
+        .method_not_allowed_fallback(middleware::api_method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(MapResponseLayer::new(|mut response: Response| {
+            middleware::add_security_headers(response.headers_mut(), true);
+            response
+        }))
+}
+
+/// Layers every other route shares, the dashboard's included.
 pub fn harden(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::csrf))

@@ -286,3 +286,38 @@ async fn identify_preflight(pool: PgPool) {
     let methods = reply.headers.get("access-control-allow-methods").and_then(|v| v.to_str().ok()).unwrap_or("");
     assert!(methods.contains("POST"), "{methods}");
 }
+
+/// The data plane sits outside the dashboard's layers, yet every answer of it (success,
+/// error, wrong method, oversized body) carries the security headers and `no-store`, and a
+/// cross-site call carrying a cookie is not refused as CSRF: identify never reads a cookie.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn data_plane_answers_carry_security_headers(pool: PgPool) {
+    use axum::body::Body;
+    use axum::http::{header, Method, Request};
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "u-1", "exp": now() + 600}));
+    let cross_site = [("origin", "https://evil.example.com")];
+    let body = json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token});
+    let verified = app.send(Method::POST, "/api/v1/identify", Some(body), &ws.owner, &cross_site).await;
+    assert_eq!((verified.status, verified.body["verified"].clone()), (StatusCode::OK, json!(true)), "{}", verified.body);
+    let garbage = Request::post("/api/v1/identify").header(header::CONTENT_TYPE, "application/json").body(Body::from("{nope")).expect("request");
+    let huge = Request::post("/api/v1/signatures").body(Body::from("x".repeat(70_000))).expect("request");
+    let replies = [
+        ("verified", verified, StatusCode::OK),
+        ("garbage", app.raw(garbage).await, StatusCode::BAD_REQUEST),
+        ("huge", app.raw(huge).await, StatusCode::PAYLOAD_TOO_LARGE),
+        ("wrong method", app.get("/api/v1/identify", &Auth::None).await, StatusCode::METHOD_NOT_ALLOWED),
+        ("refused signature", app.send(Method::POST, "/api/v1/signatures", Some(json!({"app_id": "x", "user_id": "u"})), &Auth::None, &[]).await, StatusCode::UNAUTHORIZED),
+    ];
+    for (what, reply, status) in replies {
+        assert_eq!(reply.status, status, "{what}: {}", reply.body);
+        if status != StatusCode::OK {
+            assert!(reply.body["error"]["code"].is_string(), "{what}: a JSON error, got {}", reply.body);
+        }
+        for name in ["x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy"] {
+            assert!(reply.headers.contains_key(name), "{what}: {name}");
+        }
+        assert_eq!(reply.headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()), Some("no-store"), "{what}");
+    }
+}
