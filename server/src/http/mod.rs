@@ -13,12 +13,12 @@ pub mod workspaces;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, Method};
-use tower_http::cors::{Any, CorsLayer};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower::util::MapResponseLayer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::AppState;
 
