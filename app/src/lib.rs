@@ -43,6 +43,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::auth::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/signup") view=pages::auth::SignupPage ssr=SsrMode::Async/>
                 <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/invite") view=pages::invite::InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/account/tokens") view=pages::tokens::TokensPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/members") view=pages::members::MembersPage ssr=SsrMode::Async/>

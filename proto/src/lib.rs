@@ -59,20 +59,114 @@ pub struct Member {
     pub added_at: DateTime<Utc>,
 }
 
-/// `POST /api/v1/workspaces/{id}/members` body.
+/// `POST /api/v1/workspaces/{id}/invitations` body. Without an email, the link is for
+/// whoever the admin hands it to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AddMemberRequest {
-    pub email: String,
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    #[serde(default)]
+    pub email: Option<String>,
     pub role: Role,
 }
 
-/// Answer to adding a member. When the email had no account yet, one is created with a
-/// one-time password that is shown here once, for the admin to hand over.
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Not yet accepted; the link works until `expires_at`.
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+/// An invitation as its workspace's admins see it (never the token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub role: Role,
+    pub status: InvitationStatus,
+    pub invited_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// The email of the account that joined with it.
+    pub accepted_by: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Answer to creating an invitation: the only time its link is shown.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct AddedMember {
-    pub member: Member,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub temporary_password: Option<String>,
+pub struct CreatedInvitation {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    /// The single-use token, as it appears in `url`.
+    pub token: String,
+    /// The link to hand over: the dashboard's accept page with the token.
+    pub url: String,
+    /// Whether the link was also emailed to `email`.
+    pub emailed: bool,
+}
+
+/// `POST /api/v1/invitations/accept` body. With a session, `password` and `email` are not
+/// used; without one, `password` is the new account's own password, and `email` its email
+/// when the invitation names none.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    pub token: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// What an invitation link offers, shown on the accept page before joining.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvitationPreview {
+    pub workspace_name: String,
+    pub role: Role,
+    pub email: Option<String>,
+    pub invited_by: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Answer to accepting an invitation: the account that joined, and the workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcceptedInvitation {
+    pub account: AccountInfo,
+    pub workspace: WorkspaceSummary,
+    /// Whether the account was created by this acceptance (and signed in).
+    pub account_created: bool,
+}
+
+/// `POST /api/v1/account/password` body.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// One place the account is signed in (never the cookie or its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct SessionSummary {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Whether this is the session making the request ("this device").
+    pub current: bool,
+}
+
+/// How many sessions an operation ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndedSessions {
+    pub ended: u64,
 }
 
 /// `PUT /api/v1/workspaces/{id}/members/{account_id}` body.

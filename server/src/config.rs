@@ -30,6 +30,10 @@ pub struct Config {
     pub spool_dir: std::path::PathBuf,
     /// `COUNTERSIGN_LOG_RETENTION_DAYS`: verification log partitions older than this are dropped.
     pub log_retention_days: i64,
+    /// `COUNTERSIGN_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: countersign_service::web::TrustedProxies,
+    /// `COUNTERSIGN_SMTP_ADDR` and `COUNTERSIGN_SMTP_FROM`: the relay invitations are emailed through.
+    pub smtp: Option<countersign_service::mail::SmtpSettings>,
 }
 
 /// A development-only master key (base64 of 32 fixed bytes). Never use it in production.
@@ -60,6 +64,21 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(format!("COUNTERSIGN_PUBLIC_URL must start with http:// or https:// (got {public_url:?})"));
         }
+        let trusted_proxies = get("COUNTERSIGN_TRUSTED_PROXIES", "")
+            .parse()
+            .map_err(|e| format!("COUNTERSIGN_TRUSTED_PROXIES: {e}"))?;
+        let smtp = match lookup("COUNTERSIGN_SMTP_ADDR").filter(|v| !v.is_empty()) {
+            Some(addr) if !addr.contains(':') => {
+                return Err(format!("COUNTERSIGN_SMTP_ADDR must be host:port, like 127.0.0.1:25 (got {addr:?})"))
+            }
+            Some(addr) => {
+                let from = get("COUNTERSIGN_SMTP_FROM", "countersign@localhost");
+                countersign_service::accounts::normalize_email(&from)
+                    .map_err(|_| format!("COUNTERSIGN_SMTP_FROM must be an email address (got {from:?})"))?;
+                Some(countersign_service::mail::SmtpSettings { addr, from })
+            }
+            None => None,
+        };
         Ok(Config {
             database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/countersign"),
             master_key,
@@ -73,6 +92,8 @@ impl Config {
             session_max_hours: parse_positive("COUNTERSIGN_SESSION_MAX_HOURS", &get("COUNTERSIGN_SESSION_MAX_HOURS", "168"))?,
             spool_dir: get("COUNTERSIGN_SPOOL_DIR", "spool").into(),
             log_retention_days: parse_positive("COUNTERSIGN_LOG_RETENTION_DAYS", &get("COUNTERSIGN_LOG_RETENTION_DAYS", "30"))?,
+            trusted_proxies,
+            smtp,
         })
     }
 
@@ -83,7 +104,9 @@ impl Config {
             session_idle: chrono::Duration::minutes(self.session_idle_minutes),
             session_absolute: chrono::Duration::hours(self.session_max_hours),
             secure_cookies: self.public_url.starts_with("https://"),
+            public_url: self.public_url.clone(),
             spool_dir: self.spool_dir.clone(),
+            smtp: self.smtp.clone(),
         }
     }
 }
@@ -138,6 +161,8 @@ mod tests {
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert!(c.allow_signup);
         assert!(!c.service_settings().secure_cookies);
+        assert!(c.trusted_proxies.is_empty(), "no proxy is trusted unless configured");
+        assert!(c.smtp.is_none());
         Ok(())
     }
 
@@ -150,6 +175,8 @@ mod tests {
             ("COUNTERSIGN_ALLOW_SIGNUP", "maybe"),
             ("COUNTERSIGN_PUBLIC_URL", "ftp://x"),
             ("COUNTERSIGN_SESSION_IDLE_MINUTES", "-1"),
+            ("COUNTERSIGN_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
+            ("COUNTERSIGN_SMTP_ADDR", "localhost"),
         ] {
             let err = config(&[(name, value)]).err().unwrap_or_default();
             assert!(err.starts_with(name), "{name}: {err}");

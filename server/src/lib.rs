@@ -58,6 +58,12 @@ pub fn app(state: AppState) -> Router {
     let router = http::api_routes()
         .leptos_routes_with_context(&state, routes, move || provide_context(svc.clone()), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    let trusted = Arc::new(state.config.trusted_proxies.clone());
     // Merged after hardening, so the data plane skips the layers meant for the dashboard.
-    http::harden(router, &state).merge(http::data_plane_routes()).with_state(state)
+    let router = http::harden(router, &state).merge(http::data_plane_routes()).with_state(state);
+    if trusted.is_empty() {
+        router
+    } else {
+        router.layer(tower::util::MapRequestLayer::new(http::middleware::resolve_client_ip(trusted)))
+    }
 }

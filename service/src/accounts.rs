@@ -1,6 +1,6 @@
 //! Admin accounts: signup, login with throttling, server-side sessions, personal access tokens.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use countersign_proto::{AccountInfo, CreatedToken, TokenInfo};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -13,13 +13,6 @@ use crate::{password, random, workspaces, Actor, RequestMeta, Service};
 pub const SESSION_COOKIE: &str = "cs_session";
 /// Prefix of personal access tokens, so that leaked ones are easy to grep for.
 pub const TOKEN_PREFIX: &str = "cs_pat_";
-
-/// Failed logins for one email within [`THROTTLE_WINDOW_MINUTES`] before it is throttled.
-pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
-/// Failed logins from one IP within the window before it is throttled.
-pub const MAX_FAILURES_PER_IP: i64 = 30;
-/// The sliding window of login throttling.
-pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
 
 /// A new session: the cookie value (shown to the browser once) and when it ends at the latest.
 pub struct NewSession {
@@ -73,7 +66,7 @@ impl Service {
         let email = normalize_email(email)?;
         password::validate_new(password)?;
         let workspace_name = workspaces::validate_name(workspace_name)?;
-        let hash = password::hash(password)?;
+        let hash = self.passwords.hash(password).await?;
 
         let mut tx = self.pool.begin().await?;
         let account_id = insert_account(&mut tx, &email, &hash, self.clock.now()).await?;
@@ -86,21 +79,19 @@ impl Service {
     }
 
     /// Signs in with email and password. A wrong password and an unknown email get the same
-    /// answer in the same time; failures are throttled per email and per IP.
+    /// answer in the same time; guesses are throttled ([`crate::throttle`]).
     pub async fn login(&self, email: &str, password: &str, meta: &RequestMeta) -> ServiceResult<NewSession> {
         let email = email.trim().to_lowercase();
-        let ip = meta.ip.clone().unwrap_or_default();
-        self.check_login_throttle(&email, &ip).await?;
-
+        let attempt = self.begin_attempt(&email, meta.ip.as_deref().unwrap_or_default()).await?;
         let row: Option<AccountRow> =
             sqlx::query_as("SELECT id, email, password_hash FROM accounts WHERE lower(email) = $1")
                 .bind(&email)
                 .fetch_optional(&self.pool)
                 .await?;
         let ok = match &row {
-            Some(account) => password::verify(password, &account.password_hash),
+            Some(account) => self.passwords.verify(password, &account.password_hash).await?,
             None => {
-                password::verify(password, &self.dummy_hash);
+                self.passwords.verify(password, self.dummy_hash().await?).await?;
                 false
             }
         };
@@ -112,15 +103,10 @@ impl Service {
                 audit::insert(&mut tx, now, NewAuditEntry::account(&actor, "account.login")).await?;
                 let session = self.insert_session(&mut tx, account.id, &account.email, meta).await?;
                 tx.commit().await?;
+                self.attempt_succeeded(attempt).await?;
                 Ok(session)
             }
             row => {
-                sqlx::query("INSERT INTO login_failures (at, email, ip) VALUES ($1, $2, $3)")
-                    .bind(now)
-                    .bind(&email)
-                    .bind(&ip)
-                    .execute(&mut *tx)
-                    .await?;
                 let entry = NewAuditEntry {
                     workspace_id: None,
                     actor_id: row.map(|r| r.id),
@@ -137,34 +123,7 @@ impl Service {
         }
     }
 
-    async fn check_login_throttle(&self, email: &str, ip: &str) -> ServiceResult<()> {
-        let since = self.clock.now() - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-        let (by_email, by_ip, oldest): (i64, i64, Option<DateTime<Utc>>) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE email = $1),
-                    count(*) FILTER (WHERE ip = $2),
-                    min(at)
-               FROM login_failures
-              WHERE at > $3 AND (email = $1 OR ip = $2)",
-        )
-        .bind(email)
-        .bind(ip)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?;
-        if by_email >= MAX_FAILURES_PER_EMAIL || by_ip >= MAX_FAILURES_PER_IP {
-            let reopens = oldest.unwrap_or(since) + Duration::minutes(THROTTLE_WINDOW_MINUTES);
-            let wait = (reopens - self.clock.now()).num_seconds().max(1) as u64;
-            let mut err = ServiceError::new(
-                ErrorCode::RateLimited,
-                format!("Too many failed sign-in attempts. Try again in {} minutes.", wait.div_ceil(60)),
-            );
-            err.retry_after = Some(wait);
-            return Err(err);
-        }
-        Ok(())
-    }
-
-    async fn insert_session(
+    pub(crate) async fn insert_session(
         &self,
         conn: &mut PgConnection,
         account_id: Uuid,
@@ -355,8 +314,9 @@ impl Service {
         if exists {
             return Ok(());
         }
+        let hash = self.passwords.hash(password).await?;
         let mut tx = self.pool.begin().await?;
-        let account_id = insert_account(&mut tx, &email, &password::hash(password)?, self.clock.now()).await?;
+        let account_id = insert_account(&mut tx, &email, &hash, self.clock.now()).await?;
         let actor = Actor { account_id, email, meta: RequestMeta::default() };
         self.create_workspace_in(&mut tx, &actor, workspace_name).await?;
         tx.commit().await?;

@@ -12,14 +12,18 @@ pub mod crypto;
 pub mod error;
 pub mod identify;
 pub mod ingest;
+pub mod invitations;
 pub mod keys;
 pub mod logs;
+pub mod mail;
 pub mod members;
 pub mod metrics;
 pub mod password;
 pub mod random;
 pub mod retention;
 pub mod security;
+pub mod sessions;
+pub mod throttle;
 pub mod web;
 pub mod workspaces;
 
@@ -45,8 +49,12 @@ pub struct Settings {
     pub session_absolute: Duration,
     /// Whether cookies carry `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// The dashboard's URL as browsers see it, for links sent to people (invitations).
+    pub public_url: String,
     /// Where verification log rows wait while Postgres is unreachable.
     pub spool_dir: std::path::PathBuf,
+    /// The SMTP relay invitation links are emailed through; none, and they are only shown.
+    pub smtp: Option<mail::SmtpSettings>,
 }
 
 impl Default for Settings {
@@ -56,7 +64,9 @@ impl Default for Settings {
             session_idle: Duration::hours(12),
             session_absolute: Duration::days(7),
             secure_cookies: false,
+            public_url: "http://127.0.0.1:3000".to_owned(),
             spool_dir: std::path::PathBuf::from("spool"),
+            smtp: None,
         }
     }
 }
@@ -87,16 +97,17 @@ pub struct Service {
     ingest: Arc<ingest::Ingest>,
     /// Prometheus metrics of this instance.
     pub metrics: Arc<metrics::Metrics>,
+    /// Runs argon2 off the async workers, a bounded number at a time.
+    passwords: password::Hasher,
     /// An argon2id hash of a random password, verified against when an email is unknown so
-    /// that a wrong password and an unknown email take the same time.
-    dummy_hash: Arc<str>,
+    /// that a wrong password and an unknown email take the same time. Made on first use.
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Service {
     /// Builds the service and starts its background tasks: the log writers, the spool
     /// replayer and the configuration listener (so it must run inside a Tokio runtime).
     pub fn new(pool: PgPool, clock: Clock, settings: Settings, keyring: crypto::Keyring) -> ServiceResult<Self> {
-        let dummy_hash = password::hash(&random::token(""))?;
         let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
         let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone());
         let service = Service {
@@ -107,7 +118,8 @@ impl Service {
             config: Arc::new(config::ConfigCache::default()),
             ingest: Arc::new(ingest),
             metrics,
-            dummy_hash: dummy_hash.into(),
+            passwords: password::Hasher::per_cpu(),
+            dummy_hash: Arc::default(),
         };
         tokio::spawn(service.clone().listen_for_config_changes(None));
         Ok(service)
@@ -121,5 +133,11 @@ impl Service {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The hash an unknown email's password is checked against.
+    async fn dummy_hash(&self) -> ServiceResult<&str> {
+        let hash = self.dummy_hash.get_or_try_init(|| async { self.passwords.hash(&random::token("")).await }).await?;
+        Ok(hash.as_str())
     }
 }

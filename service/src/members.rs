@@ -1,16 +1,16 @@
-//! Members of a workspace and their roles. Only owners grant, change or remove the owner
-//! role (it is an ownership transfer), and a workspace always keeps at least one owner.
+//! Members of a workspace and their roles; people join by invitation (`invitations`). Only
+//! owners grant, change or remove the owner role (it is an ownership transfer), and a
+//! workspace always keeps at least one owner.
 
 use chrono::{DateTime, Utc};
 use countersign_core::policy::{self, Action, Role};
-use countersign_proto::{AddedMember, Member};
+use countersign_proto::Member;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::accounts::{insert_account, normalize_email};
 use crate::audit::{self, NewAuditEntry};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::{password, random, Actor, Service};
+use crate::{Actor, Service};
 
 impl Service {
     /// The members of a workspace, by email.
@@ -29,46 +29,6 @@ impl Service {
                 Some(Member { account_id, email, role: Role::parse(&role)?, added_at })
             })
             .collect())
-    }
-
-    /// Adds a member by email. An email without an account gets one, with a one-time
-    /// password returned once for the admin to hand over.
-    pub async fn add_member(&self, actor: &Actor, workspace_id: Uuid, email: &str, role: Role) -> ServiceResult<AddedMember> {
-        let actor_role = self.authorize(actor, workspace_id, Action::ManageMembers).await?;
-        require_owner_for(actor_role, role)?;
-        let email = normalize_email(email)?;
-        let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM accounts WHERE lower(email) = $1")
-            .bind(&email)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (account_id, temporary_password) = match existing {
-            Some(id) => (id, None),
-            None => {
-                let temporary = random::token("");
-                let id = insert_account(&mut tx, &email, &password::hash(&temporary)?, now).await?;
-                (id, Some(temporary))
-            }
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO members (workspace_id, account_id, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(workspace_id)
-        .bind(account_id)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(ServiceError::new(ErrorCode::Conflict, "This person is already a member of the workspace."));
-        }
-        let entry = NewAuditEntry::workspace(actor, workspace_id, "member.added")
-            .target(email.clone())
-            .details(serde_json::json!({ "role": role, "account_created": temporary_password.is_some() }));
-        audit::insert(&mut tx, now, entry).await?;
-        tx.commit().await?;
-        Ok(AddedMember { member: Member { account_id, email, role, added_at: now }, temporary_password })
     }
 
     /// Changes a member's role. The last owner cannot be demoted.
@@ -119,7 +79,7 @@ impl Service {
 }
 
 /// Granting, changing or removing the owner role is an ownership transfer: owners only.
-fn require_owner_for(actor_role: Role, role_touched: Role) -> ServiceResult<()> {
+pub(crate) fn require_owner_for(actor_role: Role, role_touched: Role) -> ServiceResult<()> {
     if role_touched == Role::Owner && !policy::permits(actor_role, Action::DeleteOrTransfer) {
         return Err(ServiceError::new(ErrorCode::Forbidden, "Only an owner can grant, change or remove the owner role."));
     }

@@ -1,10 +1,12 @@
 //! Server functions of the dashboard. Each one authenticates the session cookie, then calls
 //! the same service operation as the HTTP API, so permissions and audit are identical.
 
+mod account;
 mod keys;
 mod members;
 mod security;
 
+pub use account::*;
 pub use keys::*;
 pub use members::*;
 pub use security::*;
@@ -97,14 +99,19 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
     Ok(Some(Me { account: countersign_proto::AccountInfo { id: actor.account_id, email: actor.email }, workspaces }))
 }
 
-/// Signs in and goes to the dashboard.
+/// Signs in and goes to `next` (a path of this dashboard, e.g. an invitation), else home.
 #[server(prefix = "/ui")]
-pub async fn login(email: String, password: String) -> Result<(), AppError> {
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     let svc = ssr::service()?;
     let session = svc.login(&email, &password, &ssr::meta()?).await?;
     ssr::set_session_cookie(&svc, &session);
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(next.as_deref().filter(|n| is_local_path(n)).unwrap_or("/"));
     Ok(())
+}
+
+/// Whether `next` stays on this site: a path, not `//host` or `/\host` (an open redirect).
+pub fn is_local_path(next: &str) -> bool {
+    next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")
 }
 
 /// Creates an account with its first workspace, signs in and goes to it.

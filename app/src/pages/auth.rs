@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use super::ErrorNotice;
 use crate::api::{Login, Signup};
@@ -11,12 +12,15 @@ use crate::api::{Login, Signup};
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let error = move || login.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> });
+    // Where to go after signing in (an invitation link, for instance); checked on the server.
+    let next = use_query_map().read_untracked().get("next").map(|next| view! { <input type="hidden" name="next" value=next/> });
     view! {
         <main class="centered">
             <div class="card narrow">
                 <h1>"Sign in to Countersign"</h1>
                 {error}
                 <ActionForm action=login>
+                    {next}
                     <label>"Email"<input type="email" name="email" autocomplete="username" required/></label>
                     <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
                     <button type="submit" class="primary">"Sign in"</button>

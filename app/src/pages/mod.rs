@@ -1,9 +1,11 @@
 //! Pages of the dashboard and the frame around the signed-in ones.
 
+pub mod account;
 pub mod attributes;
 pub mod audit;
 pub mod auth;
 pub mod home;
+pub mod invite;
 pub mod keys;
 pub mod logs;
 pub mod members;
@@ -111,6 +113,7 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
             </details>
             <div class="account">
                 <span data-testid="account-email">{me.account.email.clone()}</span>
+                <a href="/account">"Account"</a>
                 <a href="/account/tokens">"Access tokens"</a>
                 <ActionForm action=logout>
                     <button type="submit" class="link">"Sign out"</button>

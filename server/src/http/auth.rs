@@ -43,7 +43,8 @@ pub async fn logout(State(state): State<AppState>, parts: axum::http::request::P
     Ok(response)
 }
 
-fn set_cookie(headers: &mut HeaderMap, cookie: &str) {
+/// Appends a `Set-Cookie` header.
+pub(super) fn set_cookie(headers: &mut HeaderMap, cookie: &str) {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         headers.append(header::SET_COOKIE, value);
     }

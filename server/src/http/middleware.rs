@@ -1,7 +1,10 @@
-//! Cross-cutting layers: CSRF origin checks, security headers, JSON 404/405/500.
+//! Cross-cutting layers: client address behind proxies, CSRF origin checks, security
+//! headers, JSON 404/405/500.
 
-use axum::extract::{Request, State};
-use std::sync::LazyLock;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+
+use axum::extract::{ConnectInfo, Request, State};
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
@@ -9,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use countersign_service::ErrorCode;
 
 use super::error::ApiError;
-use countersign_service::web::{bearer_token, session_token};
+use countersign_service::web::{self, bearer_token, session_token, TrustedProxies};
 use crate::AppState;
 
 /// CSRF protection for every state-changing request (OWASP "verifying origin with standard
@@ -103,4 +106,20 @@ pub async fn api_method_not_allowed() -> ApiError {
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::new(ErrorCode::Internal, "Internal server error.").into_response()
+}
+
+/// Behind trusted reverse proxies (`COUNTERSIGN_TRUSTED_PROXIES`), replaces the peer address
+/// of each request with the client's ([`web::client_ip`]), so that everything reading
+/// `ConnectInfo` (audit rows, login throttling, the verification log) sees the client rather
+/// than the proxy. Not installed at all when no proxy is trusted.
+pub fn resolve_client_ip(trusted: Arc<TrustedProxies>) -> impl Fn(Request) -> Request + Clone {
+    move |mut request: Request| {
+        if let Some(&ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            let client = web::client_ip(request.headers(), peer.ip(), &trusted);
+            if client != peer.ip() {
+                request.extensions_mut().insert(ConnectInfo(SocketAddr::new(client, 0)));
+            }
+        }
+        request
+    }
 }

@@ -1,10 +1,12 @@
 //! The HTTP adapter: every route in one function, thin handlers over the service.
 
+pub mod account;
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod identify;
+pub mod invitations;
 pub mod keys;
 pub mod middleware;
 pub mod settings;
@@ -27,16 +29,22 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The public API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    use self::{auth::*, keys::*, settings::*, tokens::*, workspaces::*};
+    use self::{account::*, auth::*, invitations::*, keys::*, settings::*, tokens::*, workspaces::*};
     let v1 = Router::new()
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/tokens", post(create_token).get(list_tokens))
         .route("/tokens/{id}", delete(revoke_token))
+        .route("/account/password", post(change_password))
+        .route("/account/sessions", get(list_sessions).delete(end_other_sessions))
+        .route("/account/sessions/{id}", delete(end_session))
+        .route("/invitations/accept", post(accept_invitation))
         .route("/workspaces", get(list_workspaces).post(create_workspace))
-        .route("/workspaces/{id}/members", get(list_members).post(add_member))
+        .route("/workspaces/{id}/members", get(list_members))
         .route("/workspaces/{id}/members/{account_id}", put(change_member_role).delete(remove_member))
+        .route("/workspaces/{id}/invitations", get(list_invitations).post(create_invitation))
+        .route("/workspaces/{id}/invitations/{invitation_id}", delete(revoke_invitation))
         .route("/workspaces/{id}/audit", get(list_audit))
         .route("/workspaces/{id}/keys", get(list_keys))
         .route("/workspaces/{id}/keys/rotate", post(rotate_key))

@@ -1,8 +1,8 @@
-//! `GET`/`POST /api/v1/workspaces`, members and audit of a workspace.
+//! `GET`/`POST /api/v1/workspaces`, members and audit of a workspace (people join by invitation).
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use countersign_proto::{AddMemberRequest, AddedMember, AuditEntry, ChangeRoleRequest, CreateWorkspaceRequest, Member, Page, WorkspaceSummary};
+use countersign_proto::{AuditEntry, ChangeRoleRequest, CreateWorkspaceRequest, Member, Page, WorkspaceSummary};
 use countersign_service::audit::AuditFilter;
 use uuid::Uuid;
 
@@ -23,11 +23,6 @@ pub async fn create_workspace(State(state): State<AppState>, Authed(actor): Auth
 /// The members of a workspace.
 pub async fn list_members(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<Member>>> {
     Ok(Json(state.svc.list_members(&actor, id).await?))
-}
-
-/// Adds a member by email.
-pub async fn add_member(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Json(body): Json<AddMemberRequest>) -> ApiResult<(StatusCode, Json<AddedMember>)> {
-    Ok((StatusCode::CREATED, Json(state.svc.add_member(&actor, id, &body.email, body.role).await?)))
 }
 
 /// Changes a member's role.

@@ -103,7 +103,7 @@ async fn login_is_throttled_per_account(pool: PgPool) {
 async fn login_is_throttled_per_ip(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.signup("ada@example.com", "Acme").await;
-    for i in 0..countersign_service::accounts::MAX_FAILURES_PER_IP {
+    for i in 0..countersign_service::throttle::MAX_FAILURES_PER_IP {
         app.post("/api/v1/auth/login", json!({"email": format!("guess{i}@example.com"), "password": "x"}), &Auth::None).await;
     }
     let reply = app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": PASSWORD}), &Auth::None).await;

@@ -20,15 +20,18 @@ fn post_raw(path: &str, body: impl Into<Body>, auth: &Auth) -> Request<Body> {
 async fn malformed_bodies(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (session, workspace) = app.signup("ada@example.com", "Acme").await;
-    let members = format!("/api/v1/workspaces/{workspace}/members");
+    let invitations = format!("/api/v1/workspaces/{workspace}/invitations");
     for (path, body) in [
         ("/api/v1/auth/login", "{not json"),
         ("/api/v1/auth/login", "[]"),
         ("/api/v1/auth/login", r#"{"email": 5, "password": "x"}"#),
         ("/api/v1/workspaces", r#"{"name": null}"#),
         ("/api/v1/workspaces", ""),
-        (members.as_str(), r#"{"email": "x@y.io", "role": "superuser"}"#),
-        (members.as_str(), r#"{"email": "x@y.io", "role": "Owner"}"#),
+        (invitations.as_str(), r#"{"email": "x@y.io", "role": "superuser"}"#),
+        (invitations.as_str(), r#"{"email": "x@y.io", "role": "Owner"}"#),
+        (invitations.as_str(), r#"{"email": "x@y.io", "role": "admin", "password": "x"}"#),
+        ("/api/v1/invitations/accept", r#"{"token": 5}"#),
+        ("/api/v1/account/password", r#"{"current_password": "x"}"#),
     ] {
         let reply = app.raw(post_raw(path, body, &session)).await;
         assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{path} {body}: {}", reply.body);
@@ -36,6 +39,8 @@ async fn malformed_bodies(pool: PgPool) {
     }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM members").fetch_one(&app.pool).await.unwrap_or(-1);
     assert_eq!(count, 1);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations").fetch_one(&app.pool).await.unwrap_or(-1);
+    assert_eq!(count, 0);
 }
 
 /// A body over 64 KiB is 413 `payload_too_large`.

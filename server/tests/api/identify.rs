@@ -252,8 +252,7 @@ async fn security_settings_rules(pool: PgPool) {
     }
     assert_eq!(app.get(&path, &ws.owner).await.body, defaults, "nothing changed");
 
-    let added = app.post(&format!("/api/v1/workspaces/{}/members", ws.id), json!({"email": "dev@example.com", "role": "developer"}), &ws.owner).await;
-    let dev = app.login("dev@example.com", added.body["temporary_password"].as_str().unwrap_or("")).await;
+    let dev = app.join(&ws.id, &ws.owner, "dev@example.com", "developer").await;
     assert_eq!(app.get(&path, &dev).await.status, StatusCode::OK);
     assert_eq!(app.put(&path, defaults.clone(), &dev).await.code(), "forbidden");
     let (stranger, _) = app.signup("stranger@example.com", "Other").await;

@@ -109,8 +109,7 @@ async fn role_matrix_for_keys(pool: PgPool) {
             owner.clone()
         } else {
             let email = format!("{}@example.com", role.as_str());
-            let added = app.post(&format!("/api/v1/workspaces/{ws}/members"), json!({"email": email, "role": role}), &owner).await;
-            app.login(&email, added.body["temporary_password"].as_str().unwrap_or("")).await
+            app.join(&ws, &owner, &email, role.as_str()).await
         };
         let kid = keys(&app, &ws, &auth).await[0]["kid"].as_str().unwrap_or("").to_owned();
         let reveal = app.get(&format!("/api/v1/workspaces/{ws}/keys/{kid}/secret"), &auth).await;
@@ -214,8 +213,7 @@ async fn import_a_secret(pool: PgPool) {
     let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": old})).await;
     assert_eq!(reply.body["verified"], true, "the previous primary still verifies during its grace");
 
-    let added = app.post(&format!("/api/v1/workspaces/{}/members", ws.id), json!({"email": "s@example.com", "role": "support"}), &ws.owner).await;
-    let support = app.login("s@example.com", added.body["temporary_password"].as_str().unwrap_or("")).await;
+    let support = app.join(&ws.id, &ws.owner, "s@example.com", "support").await;
     let refused = app.post(&path, json!({"secret": mine, "primary": false}), &support).await;
     assert_eq!(refused.code(), "forbidden");
 }

@@ -4,9 +4,12 @@
 mod accounts;
 mod bad_input;
 mod identify;
+mod invitations;
 mod keys;
 mod members;
 mod pg_restart;
 mod resilience;
+mod sessions;
 mod support;
+mod throttle;
 mod tokens;

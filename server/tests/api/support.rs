@@ -51,9 +51,14 @@ impl TestApp {
     }
 
     /// An app with the given service settings.
-    pub async fn with_settings(pool: PgPool, mut settings: Settings) -> TestApp {
+    pub async fn with_settings(pool: PgPool, settings: Settings) -> TestApp {
+        Self::with_env(pool, settings, &[]).await
+    }
+
+    /// An app with the given service settings and server environment variables.
+    pub async fn with_env(pool: PgPool, mut settings: Settings, env: &[(&str, &str)]) -> TestApp {
         settings.spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
-        let config = Config::from_lookup(|_| None).expect("default config");
+        let config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).expect("config");
         let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
         let state = AppState::new(leptos_options, svc.clone(), config);
@@ -63,7 +68,10 @@ impl TestApp {
     /// Sends a request with the dashboard's `Origin` (as a browser would) unless `headers`
     /// says otherwise.
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>, auth: &Auth, headers: &[(&str, &str)]) -> Reply {
-        let mut request = Request::builder().method(method).uri(path).header(header::USER_AGENT, "integration-test");
+        let mut request = Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("user-agent")) {
+            request = request.header(header::USER_AGENT, "integration-test");
+        }
         if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("origin")) {
             request = request.header(header::ORIGIN, ORIGIN);
         }
@@ -83,6 +91,21 @@ impl TestApp {
             None => Body::empty(),
         };
         self.raw(request.body(body).expect("request")).await
+    }
+
+    /// Sends a request as if over a TCP connection from `peer`.
+    pub async fn send_from(&self, peer: &str, method: Method, path: &str, body: Value, headers: &[(&str, &str)]) -> Reply {
+        let peer: std::net::SocketAddr = format!("{peer}:40000").parse().expect("peer address");
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/json")
+            .extension(axum::extract::ConnectInfo(peer));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.raw(request.body(Body::from(body.to_string())).expect("request")).await
     }
 
     /// Sends a prepared request.
@@ -123,6 +146,21 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str) -> Auth {
         let reply = self.post("/api/v1/auth/login", json!({"email": email, "password": password}), &Auth::None).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        session_of(&reply)
+    }
+
+    /// Invites `email` to a workspace with `role`; returns the invitation's token.
+    pub async fn invite(&self, workspace: &str, by: &Auth, email: Option<&str>, role: &str) -> String {
+        let reply = self.post(&format!("/api/v1/workspaces/{workspace}/invitations"), json!({"email": email, "role": role}), by).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Invites `email` and accepts as a new account with [`PASSWORD`]; returns its session.
+    pub async fn join(&self, workspace: &str, by: &Auth, email: &str, role: &str) -> Auth {
+        let token = self.invite(workspace, by, Some(email), role).await;
+        let reply = self.post("/api/v1/invitations/accept", json!({"token": token, "password": PASSWORD}), &Auth::None).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         session_of(&reply)
     }
 
