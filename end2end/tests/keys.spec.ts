@@ -1,24 +1,5 @@
-import { test, expect, Page, Browser } from '@playwright/test';
-
-const password = 'correct-horse-battery';
-
-async function signIn(browser: Browser, email: string, pass: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(pass);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('account-email')).toHaveText(email);
-  return page;
-}
-
-async function addMember(owner: Page, email: string, role: string): Promise<string> {
-  await owner.getByLabel('Email').fill(email);
-  await owner.locator('form').filter({ hasText: 'Add member' }).locator('select[name=role]').selectOption(role);
-  await owner.getByRole('button', { name: 'Add member' }).click();
-  await expect(owner.locator(`tr[data-email="${email}"]`)).toBeVisible();
-  return (await owner.getByTestId('temporary-password').textContent())!;
-}
+import { test, expect } from '@playwright/test';
+import { acceptAsNew, invite, password } from './support';
 
 /** Support rotates a leaked key (old one revoked), a developer reveals a secret; both are on the Audit page. */
 test('leaked-key runbook and audited reveal', async ({ page, browser }) => {
@@ -34,12 +15,11 @@ test('leaked-key runbook and audited reveal', async ({ page, browser }) => {
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('link', { name: 'Leaky' }).first().click();
   await expect(page).toHaveURL(/\/members$/);
-  const supportPassword = await addMember(page, support, 'support');
-  const developerPassword = await addMember(page, developer, 'developer');
+  const supportLink = await invite(page, support, 'support');
+  const developerLink = await invite(page, developer, 'developer');
 
   // Support: the leaked-key runbook.
-  const sup = await signIn(browser, support, supportPassword);
-  await sup.getByRole('link', { name: 'Leaky' }).first().click();
+  const sup = await acceptAsNew(browser, supportLink, support);
   await sup.getByRole('link', { name: 'Keys' }).click();
   const oldKid = await sup.locator('tr[data-state=primary]').getAttribute('data-kid');
   expect(oldKid).toMatch(/^k_/);
@@ -54,8 +34,7 @@ test('leaked-key runbook and audited reveal', async ({ page, browser }) => {
   expect(newKid).not.toEqual(oldKid);
 
   // Developer: reveal the new secret.
-  const dev = await signIn(browser, developer, developerPassword);
-  await dev.getByRole('link', { name: 'Leaky' }).first().click();
+  const dev = await acceptAsNew(browser, developerLink, developer);
   await dev.getByRole('link', { name: 'Keys' }).click();
   await expect(dev.getByText('This key leaked — rotate and revoke now')).toHaveCount(0);
   await dev.locator(`tr[data-kid="${newKid}"]`).getByRole('button', { name: 'Reveal' }).click();

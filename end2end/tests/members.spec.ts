@@ -1,52 +1,85 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { acceptAsNew, invite, password, shoot, signUp } from './support';
 
-const password = 'correct-horse-battery';
-
-async function signUp(page: Page, email: string, workspace: string) {
-  await page.goto('/signup');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByLabel('Workspace name').fill(workspace);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByTestId('account-email')).toHaveText(email);
-}
-
-/** Signup, create a workspace, add a developer; the developer signs in and sees a read-only members page. */
-test('owner adds a developer who sees what the role allows', async ({ page, browser }) => {
+/** An owner invites a developer, who joins with a password of their own and sees what the role allows; the link works once. */
+test('owner invites a developer who joins with their own password', async ({ page, browser }) => {
   const stamp = Date.now();
   const owner = `owner-${stamp}@example.com`;
   const developer = `dev-${stamp}@example.com`;
 
   await signUp(page, owner, 'First workspace');
-
   await page.getByLabel('Name').fill('Acme Support');
   await page.getByRole('button', { name: 'Create workspace' }).click();
   await expect(page).toHaveURL(/\/w\/[0-9a-f-]+\/members$/);
   await expect(page.getByTestId('workspace-switcher')).toHaveText('Acme Support');
 
-  await page.getByLabel('Email').fill(developer);
-  await page.locator('form').filter({ hasText: 'Add member' }).locator('select[name=role]').selectOption('developer');
-  await page.getByRole('button', { name: 'Add member' }).click();
-  const temporary = await page.getByTestId('temporary-password').textContent();
-  expect(temporary?.length).toBeGreaterThan(20);
-  await expect(page.locator(`tr[data-email="${developer}"]`)).toContainText('developer');
+  const link = await invite(page, developer, 'developer');
+  await expect(page.locator(`tr[data-email="${developer}"]`)).toHaveCount(0);
+  await shoot(page, 'members');
 
-  const context = await browser.newContext();
-  const member = await context.newPage();
-  await member.goto('/login');
-  await member.getByLabel('Email').fill(developer);
-  await member.getByLabel('Password').fill(temporary!);
-  await member.getByRole('button', { name: 'Sign in' }).click();
-  await expect(member.getByTestId('account-email')).toHaveText(developer);
+  const member = await (await browser.newContext()).newPage();
+  await member.goto(link);
+  await expect(member.getByRole('heading', { level: 1 })).toHaveText('Join Acme Support on Countersign');
+  await expect(member.getByTestId('invite')).toContainText('developer');
+  await shoot(member, 'invite-new-account');
+  await member.close();
 
+  const joined = await acceptAsNew(browser, link, developer);
+  await expect(joined).toHaveURL(/\/w\/[0-9a-f-]+$/);
   // The developer belongs to Acme Support only, and cannot manage its members.
-  await member.getByRole('link', { name: 'Acme Support' }).first().click();
-  await expect(member.getByTestId('members')).toContainText(owner);
-  await expect(member.getByRole('button', { name: 'Add member' })).toHaveCount(0);
-  await expect(member.getByRole('button', { name: 'Remove' })).toHaveCount(0);
-  await member.getByTestId('workspace-switcher').click();
-  await expect(member.getByRole('link', { name: 'First workspace' })).toHaveCount(0);
-  await context.close();
+  await joined.getByRole('link', { name: 'Members' }).click();
+  await expect(joined.getByTestId('members')).toContainText(owner);
+  await expect(joined.getByRole('button', { name: 'Create invitation' })).toHaveCount(0);
+  await expect(joined.getByRole('button', { name: 'Remove' })).toHaveCount(0);
+  await joined.getByTestId('workspace-switcher').click();
+  await expect(joined.getByRole('link', { name: 'First workspace' })).toHaveCount(0);
+
+  await page.reload();
+  await expect(page.locator(`tr[data-email="${developer}"]`)).toContainText('developer');
+  await expect(page.locator(`tr[data-invitation="${developer}"]`)).toContainText(`joined as ${developer}`);
+
+  // The link works once.
+  const again = await (await browser.newContext()).newPage();
+  await again.goto(link);
+  await expect(again.getByRole('alert')).toContainText('already been used');
+  await shoot(again, 'invite-used');
+});
+
+/** Someone with an account signs in from the invitation and joins with it; a revoked link stops working. */
+test('existing account accepts by signing in; revoked links stop working', async ({ page, browser }) => {
+  const stamp = Date.now();
+  const owner = `owner2-${stamp}@example.com`;
+  const bob = `bob-${stamp}@example.com`;
+  await signUp(page, owner, 'Owner Co');
+  await page.getByRole('link', { name: 'Owner Co' }).first().click();
+  const link = await invite(page, null, 'support');
+  const revoked = await invite(page, `nobody-${stamp}@example.com`, 'admin');
+
+  const other = await (await browser.newContext()).newPage();
+  await signUp(other, bob, 'Bob Co');
+  await other.getByRole('button', { name: 'Sign out' }).click();
+  await expect(other).toHaveURL(/\/login$/);
+  await other.goto(link);
+  await other.getByRole('link', { name: 'Sign in to accept' }).click();
+  await expect(other).toHaveURL(/\/login\?next=/);
+  await other.getByLabel('Email').fill(bob);
+  await other.getByLabel('Password').fill(password);
+  await other.getByRole('button', { name: 'Sign in' }).click();
+  await expect(other.getByTestId('signed-in-as')).toHaveText(bob);
+  await shoot(other, 'invite-signed-in');
+  await other.getByRole('button', { name: 'Join Owner Co' }).click();
+  await expect(other).toHaveURL(/\/w\/[0-9a-f-]+$/);
+  await other.getByTestId('workspace-switcher').click();
+  await expect(other.getByRole('link', { name: /Owner Co/ })).toBeVisible();
+  await expect(other.getByRole('link', { name: /Bob Co/ })).toBeVisible();
+
+  await page.reload();
+  await expect(page.locator(`tr[data-email="${bob}"]`)).toContainText('support');
+  await page.locator(`tr[data-invitation="nobody-${stamp}@example.com"]`).getByRole('button', { name: 'Revoke' }).click();
+  await expect(page.locator(`tr[data-invitation="nobody-${stamp}@example.com"]`)).toContainText('revoked');
+  const late = await (await browser.newContext()).newPage();
+  await late.goto(revoked);
+  await expect(late.getByRole('alert')).toContainText('revoked');
 });
 
 /** A wrong password gets a clear message and no session. */

@@ -162,3 +162,17 @@ pub async fn create_token(name: String) -> Result<countersign_proto::CreatedToke
 pub async fn revoke_token(id: Uuid) -> Result<(), AppError> {
     Ok(ssr::service()?.revoke_token(&ssr::actor().await?, id).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    /// Only paths of this site are followed after sign-in, never another host.
+    #[test]
+    fn next_stays_on_site() {
+        assert!(is_local_path("/invite?token=cs_inv_x"));
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil", ""] {
+            assert!(!is_local_path(bad), "{bad}");
+        }
+    }
+}

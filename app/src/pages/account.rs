@@ -51,9 +51,11 @@ fn Sessions() -> impl IntoView {
             Ok(list) => {
                 let others = list.iter().filter(|s| !s.current).count();
                 let all_out = (others > 0).then(|| view! {
-                    <ActionForm action=end_others>
-                        <button type="submit" class="danger">"Sign out everywhere else"</button>
-                    </ActionForm>
+                    <div class="below">
+                        <ActionForm action=end_others>
+                            <button type="submit" class="danger">"Sign out everywhere else"</button>
+                        </ActionForm>
+                    </div>
                 });
                 view! {
                     <table class="table" data-testid="sessions">

@@ -29,7 +29,6 @@ pub fn InvitePage() -> impl IntoView {
                             Err(error) => view! {
                                 <h1>"This invitation cannot be used"</h1>
                                 <ErrorNotice error/>
-                                <p class="muted">"Ask an admin of the workspace for a new invitation link."</p>
                                 <p><a href="/">"Go to your workspaces"</a></p>
                             }.into_any(),
                         }

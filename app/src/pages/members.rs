@@ -110,7 +110,7 @@ fn NewLink(created: CreatedInvitation) -> impl IntoView {
         <div class="notice success" role="status">
             <p>"Invitation for " <strong>{who.clone()}</strong> " as " <strong>{created.invitation.role.as_str()}</strong>
                ". Copy the link now: it is not shown again."</p>
-            <p class="link-line"><code data-testid="invitation-link">{created.url.clone()}</code> " " <CopyButton text=created.url/></p>
+            <p><code data-testid="invitation-link">{created.url.clone()}</code> " " <CopyButton text=created.url/></p>
             {emailed}
         </div>
     }
