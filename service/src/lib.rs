@@ -85,6 +85,8 @@ pub struct Service {
     keyring: Arc<crypto::Keyring>,
     pub(crate) config: Arc<config::ConfigCache>,
     ingest: Arc<ingest::Ingest>,
+    /// Open while the database is known to be unreachable.
+    breaker: Arc<ingest::Breaker>,
     /// Prometheus metrics of this instance.
     pub metrics: Arc<metrics::Metrics>,
     /// An argon2id hash of a random password, verified against when an email is unknown so
@@ -98,7 +100,8 @@ impl Service {
     pub fn new(pool: PgPool, clock: Clock, settings: Settings, keyring: crypto::Keyring) -> ServiceResult<Self> {
         let dummy_hash = password::hash(&random::token(""))?;
         let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
-        let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone());
+        let breaker = Arc::new(ingest::Breaker::default());
+        let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone(), breaker.clone());
         let service = Service {
             pool,
             clock,
@@ -106,6 +109,7 @@ impl Service {
             keyring: Arc::new(keyring),
             config: Arc::new(config::ConfigCache::default()),
             ingest: Arc::new(ingest),
+            breaker,
             metrics,
             dummy_hash: dummy_hash.into(),
         };
@@ -116,6 +120,11 @@ impl Service {
     /// Attempts waiting in the local spool for Postgres.
     pub async fn spooled_attempts(&self) -> usize {
         self.ingest.spooled().await
+    }
+
+    /// Whether the database is known to be unreachable (the circuit breaker is open).
+    pub fn database_breaker_open(&self) -> bool {
+        self.breaker.is_open()
     }
 
     /// The settings in force.
