@@ -84,12 +84,12 @@ impl Ingest {
             pool: pool.clone(),
             spool: spool.clone(),
             metrics: metrics.clone(),
-            breaker,
+            breaker: breaker.clone(),
             key_use: KeyUse::default(),
             contacts: ContactWrites::default(),
         });
         tokio::spawn(collect(receiver, writer));
-        tokio::spawn(replay_loop(pool, spool.clone(), metrics));
+        tokio::spawn(replay_loop(pool, spool.clone(), metrics, breaker));
         Ingest { queue, spool }
     }
 

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use super::batch::{write_batch, write_split, Batch, Fate, Ids};
-use super::{is_outage, Attempt, MAX_BATCH};
+use super::{is_outage, Attempt, Breaker, MAX_BATCH};
 use crate::metrics::Metrics;
 
 /// The spool file, the dead-letter file beside it, and the lock that serialises appends, reads
@@ -91,9 +91,14 @@ async fn append_lines(path: PathBuf, attempts: &[Attempt]) -> std::io::Result<()
 
 /// Every second, moves spooled attempts into Postgres, then empties the spool. A row Postgres
 /// refuses on its own is quarantined, so it can never hold back the rows behind it.
-pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Metrics>) {
+pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Metrics>, breaker: Arc<Breaker>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        // While the database is known to be down, a replay would only hold the spool's lock
+        // (and so every append) for the pool's whole acquire timeout.
+        if breaker.is_open() {
+            continue;
+        }
         let guard = spool.lock.lock().await;
         let attempts = match spool.read_all() {
             Ok(attempts) if !attempts.is_empty() => attempts,
@@ -128,6 +133,7 @@ pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Me
                 }
             }
             tracing::warn!(error = %err, "spool replay waits for the database");
+            breaker.trip(&pool, &metrics);
             replayed = false;
             break;
         }
