@@ -2,6 +2,7 @@
 //! attributes may arrive through which channel, and with which type.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -79,9 +80,9 @@ pub struct AttributeDef {
 
 /// Sorts incoming attributes into accepted / rejected / ignored. Sources are added in order of
 /// trust (the token's claims first); the first source to carry a name decides it, so a signed
-/// value always wins over an unsigned one.
+/// value always wins over an unsigned one. Linear in the number of names and definitions.
 #[derive(Debug, Default)]
-pub(crate) struct AttributeSorter {
+pub(crate) struct AttributeSorter<'d> {
     /// Accepted attributes, by name.
     pub accepted: Map<String, Value>,
     /// Refused attributes with their reason.
@@ -90,27 +91,45 @@ pub(crate) struct AttributeSorter {
     pub ignored: Vec<String>,
     /// Remarks (a later duplicate of a name already decided).
     pub notes: Vec<String>,
+    /// Every name decided so far.
+    decided: HashSet<String>,
+    /// The definitions by name, built on first use when there are many.
+    index: Option<HashMap<&'d str, &'d AttributeDef>>,
 }
 
-impl AttributeSorter {
+/// Up to this many definitions are searched in place; more are indexed once per request.
+const SCAN_DEFINITIONS: usize = 16;
+
+impl<'d> AttributeSorter<'d> {
     /// Considers `name = value` from a source that is `signed` (a verified JWT) or not. Owned
     /// names and values are moved into the result; borrowed ones are copied only if kept.
     pub fn add(
         &mut self,
-        defs: &[AttributeDef],
+        defs: &'d [AttributeDef],
         name: Cow<'_, str>,
         value: Cow<'_, Value>,
         signed: bool,
         source: &str,
     ) {
-        if self.decided(&name) {
-            self.notes.push(format!(
-                "Attribute \"{}\" from {source} ignored: the token already carried it.",
-                name.escape_debug()
-            ));
+        let def = self.definition(defs, &name);
+        if self.decided.contains(name.as_ref()) {
+            // An unsigned value of a secure-only attribute is a tampering attempt even when the
+            // token carried the attribute: the admin sees it among the rejected.
+            if def.is_some_and(|d| d.secure_only) && !signed {
+                self.rejected.push(RejectedAttribute {
+                    name: name.into_owned(),
+                    reason: REJECT_SECURE_ONLY.to_string(),
+                });
+            } else {
+                self.notes.push(format!(
+                    "Attribute \"{}\" from {source} ignored: the token already carried it.",
+                    name.escape_debug()
+                ));
+            }
             return;
         }
-        let Some(def) = defs.iter().find(|d| d.name == name) else {
+        self.decided.insert(name.to_string());
+        let Some(def) = def else {
             self.ignored.push(name.into_owned());
             return;
         };
@@ -132,11 +151,15 @@ impl AttributeSorter {
         }
     }
 
-    /// Whether an earlier source already decided `name` (each decision lands in one list).
-    fn decided(&self, name: &str) -> bool {
-        self.accepted.contains_key(name)
-            || self.rejected.iter().any(|r| r.name == name)
-            || self.ignored.iter().any(|n| n == name)
+    /// The definition of `name`, if registered.
+    fn definition(&mut self, defs: &'d [AttributeDef], name: &str) -> Option<&'d AttributeDef> {
+        if defs.len() <= SCAN_DEFINITIONS {
+            return defs.iter().find(|d| d.name == name);
+        }
+        let index = self
+            .index
+            .get_or_insert_with(|| defs.iter().map(|d| (d.name.as_str(), d)).collect());
+        index.get(name).copied()
     }
 }
 
@@ -178,6 +201,7 @@ mod tests {
     /// Unsigned: secure-only rejected, unregistered ignored, wrong type rejected, rest accepted.
     #[test]
     fn unsigned_rules() {
+        let defs = defs();
         let mut s = AttributeSorter::default();
         for (name, value) in [
             ("plan", json!("pro")),
@@ -186,7 +210,7 @@ mod tests {
             ("beta", json!(true)),
         ] {
             s.add(
-                &defs(),
+                &defs,
                 name.into(),
                 Cow::Borrowed(&value),
                 false,
@@ -209,27 +233,33 @@ mod tests {
         assert_eq!(rejected, [("plan", "secure_only"), ("seats", "wrong_type")]);
     }
 
-    /// Signed: secure-only accepted; the first (signed) source wins over a later unsigned one.
+    /// Signed: secure-only accepted; the first (signed) source wins over a later unsigned one,
+    /// and an unsigned copy of a secure-only attribute is still reported as rejected.
     #[test]
     fn signed_wins() {
+        let defs = defs();
         let mut s = AttributeSorter::default();
         s.add(
-            &defs(),
+            &defs,
             "plan".into(),
             Cow::Owned(json!("pro")),
             true,
             "the token",
         );
         s.add(
-            &defs(),
+            &defs,
             "plan".into(),
             Cow::Owned(json!("free")),
             false,
             "attributes",
         );
         assert_eq!(s.accepted.get("plan"), Some(&json!("pro")));
-        assert!(s.rejected.is_empty());
-        assert_eq!(s.notes.len(), 1);
+        assert_eq!(s.rejected, [RejectedAttribute { name: "plan".into(), reason: "secure_only".into() }]);
+        assert!(s.notes.is_empty());
+        s.add(&defs, "seats".into(), Cow::Owned(json!(3)), true, "the token");
+        s.add(&defs, "seats".into(), Cow::Owned(json!(4)), false, "attributes");
+        assert_eq!(s.accepted.get("seats"), Some(&json!(3)));
+        assert_eq!(s.notes.len(), 1, "a duplicate that is not secure-only is only noted");
     }
 
     /// The wire shape of a definition uses `type`.

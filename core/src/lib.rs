@@ -17,6 +17,7 @@ pub mod profile;
 pub mod reason;
 pub mod request;
 pub mod sign;
+pub mod text;
 pub mod time;
 pub mod verdict;
 pub mod verify;
@@ -42,4 +43,4 @@ pub use sign::{
 };
 pub use verdict::{Check, RejectedAttribute, Verdict};
 pub use verify::{verify, verify_traced, Context};
-pub use workspace::WorkspacePolicy;
+pub use workspace::{is_app_id_shaped, WorkspacePolicy};

@@ -9,6 +9,12 @@ use crate::platform::Platform;
 /// Largest identify body accepted, in bytes (PRODUCT.md, "Sizes"); the HTTP layer answers 413
 /// `payload_too_large` beyond it, before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Most unsigned attributes one identify request may send.
+pub const MAX_ATTRIBUTES: usize = 256;
+/// Longest attribute name, in bytes.
+pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 255;
+/// Most bytes of names and string values in one request's unsigned attributes.
+pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 
 /// A parsed identify request. `Debug` redacts `user_jwt` and `user_hash`: they are credentials.
 #[derive(Clone, PartialEq)]
@@ -114,6 +120,12 @@ pub fn parse_identify_request(body: &Value) -> Result<IdentifyRequest, RequestEr
     let attributes = optional(obj, "attributes", "a JSON object", &app_id, |v| {
         v.as_object().cloned()
     })?;
+    if let Some(attributes) = &attributes {
+        check_attribute_sizes(attributes).map_err(|message| RequestError {
+            app_id: Some(app_id.clone()),
+            message,
+        })?;
+    }
     Ok(IdentifyRequest {
         app_id,
         platform,
@@ -122,6 +134,32 @@ pub fn parse_identify_request(body: &Value) -> Result<IdentifyRequest, RequestEr
         user_hash,
         attributes,
     })
+}
+
+/// Bounds the unsigned attributes: their number, each name's length, and the bytes of names and
+/// string values together, so a request's cost stays small whatever it sends.
+fn check_attribute_sizes(attributes: &Map<String, Value>) -> Result<(), String> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(format!(
+            "attributes has {} entries; at most {MAX_ATTRIBUTES} are accepted per request.",
+            attributes.len()
+        ));
+    }
+    let mut bytes = 0;
+    for (name, value) in attributes {
+        if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME_BYTES {
+            return Err(format!(
+                "Attribute names must be 1 to {MAX_ATTRIBUTE_NAME_BYTES} bytes long."
+            ));
+        }
+        bytes += name.len() + value.as_str().map_or(0, str::len);
+    }
+    if bytes > MAX_ATTRIBUTES_BYTES {
+        return Err(format!(
+            "attributes holds {bytes} bytes of names and text; at most {MAX_ATTRIBUTES_BYTES} are accepted per request."
+        ));
+    }
+    Ok(())
 }
 
 /// A parsed `POST /api/v1/signatures` body.
@@ -210,6 +248,21 @@ mod tests {
                 Some("a1"),
             ),
         ];
+        let many: Map<String, Value> = (0..=MAX_ATTRIBUTES)
+            .map(|i| (format!("a{i}"), json!(1)))
+            .collect();
+        let long_name = json!({"x".repeat(256): 1});
+        let heavy: Map<String, Value> = (0..20)
+            .map(|i| (format!("a{i}"), json!("v".repeat(1000))))
+            .collect();
+        let cases = cases.into_iter().chain(
+            [json!(many), long_name, json!(heavy), json!({"": 1})].map(|attributes| {
+                (
+                    json!({"app_id": "a1", "platform": "web", "attributes": attributes}),
+                    Some("a1"),
+                )
+            }),
+        );
         for (body, app_id) in cases {
             let err = parse_identify_request(&body).err();
             assert_eq!(

@@ -96,8 +96,22 @@ impl Signatures {
     }
 }
 
-/// Signs a parsed signatures request with the workspace's primary key. Errors (no primary key,
-/// reserved attribute name) are human messages for a 4xx.
+/// Lifetime of a token from `POST /api/v1/signatures` when the caller does not ask for one.
+pub const DEFAULT_SIGNATURE_LIFETIME_SECONDS: i64 = 3600;
+
+/// The `exp - iat` of a signed token: the caller's `expires_in` (else one hour), never beyond the
+/// workspace's maximum token lifetime. Every token this service mints expires.
+pub fn signature_lifetime(policy: &WorkspacePolicy, expires_in: Option<i64>) -> i64 {
+    let wanted = expires_in.unwrap_or(DEFAULT_SIGNATURE_LIFETIME_SECONDS);
+    match policy.max_token_lifetime_seconds {
+        Some(max) if max > 0 => wanted.min(max),
+        _ => wanted,
+    }
+}
+
+/// Signs a parsed signatures request with the workspace's primary key; the token always
+/// carries `exp` ([`signature_lifetime`]). Errors (no primary key, reserved attribute name) are
+/// human messages for a 4xx.
 pub fn sign_for(
     policy: &WorkspacePolicy,
     req: &SignatureRequest,
@@ -111,7 +125,7 @@ pub fn sign_for(
         &req.user_id,
         req.attributes.as_ref(),
         now,
-        req.expires_in,
+        Some(signature_lifetime(policy, req.expires_in)),
     )?;
     Ok(Signatures {
         user_jwt: sign_jwt(key.secret.expose(), &key.kid, &claims),

@@ -9,6 +9,17 @@ use crate::profile::TokenProfile;
 /// Default clock-skew allowance for `exp`/`nbf`/`iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECONDS: i64 = 60;
 
+/// Longest app id a request may name.
+pub const MAX_APP_ID_BYTES: usize = 64;
+
+/// Whether `app_id` could name a workspace (1 to [`MAX_APP_ID_BYTES`] of `[A-Za-z0-9_-]`):
+/// anything else is unknown without a look-up, so random bytes cost no database round trip
+/// and no cache entry.
+pub fn is_app_id_shaped(app_id: &str) -> bool {
+    (1..=MAX_APP_ID_BYTES).contains(&app_id.len())
+        && app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Everything [`crate::verify()`] needs to know about one workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkspacePolicy {
@@ -85,6 +96,15 @@ mod tests {
         assert!(p.allowed_origins.is_empty());
         assert_eq!(p.token_profile, TokenProfile::Countersign);
         assert_eq!(p.effective_issuer(), "app_1");
+    }
+
+    /// App ids are short and plain; anything else is refused before a look-up.
+    #[test]
+    fn app_id_shape() {
+        assert!(is_app_id_shaped("app_0123456789abcdef01234567") && is_app_id_shaped("app_test"));
+        for bad in ["", "app\u{0}", "app id", "app/../x", "é", &"a".repeat(65)] {
+            assert!(!is_app_id_shaped(bad), "{bad:?}");
+        }
     }
 
     /// An explicit expected issuer overrides the app id; negative leeway counts as zero.

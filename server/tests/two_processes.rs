@@ -99,3 +99,55 @@ async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
     }
     println!("both processes converged in {:?}", rotated.elapsed());
 }
+
+/// Resident memory of a process, from /proc.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    kib.unwrap_or(0) * 1024
+}
+
+/// A flood of distinct app ids (60 KiB random ones, and short ones shaped like real ids)
+/// leaves the server's memory within a fixed bound, and a real app keeps answering.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn app_id_flood_keeps_memory_bounded(pool: PgPool) {
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.expect("db name");
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let url = format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+    let server = start(&url).await;
+    let port = server.1;
+    let before = rss_bytes(server.0.id());
+
+    let senders: Vec<_> = (0..8u64)
+        .map(|client| {
+            tokio::spawn(async move {
+                for i in 0..1_000u64 {
+                    let app_id = if i % 3 == 0 { format!("app_{client:08x}{i:016x}") } else { format!("{client}-{i}-{}", "x".repeat(60 * 1024)) };
+                    let body = json!({"app_id": app_id, "platform": "web", "user_jwt": "a.b.c"}).to_string();
+                    let (status, reply) = post(port, "/api/v1/identify", &body).await.expect("identify");
+                    assert_eq!((status, reply["error"]["code"].as_str()), (404, Some("unknown_app")));
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.expect("flood client");
+    }
+    let after = rss_bytes(server.0.id());
+    let grown = after.saturating_sub(before);
+    println!("resident memory {before} -> {after} bytes (+{grown})");
+    assert!(grown < 64 * 1024 * 1024, "the flood grew the server by {grown} bytes");
+
+    let dev_key = countersign_server::config::parse_key(countersign_server::config::DEV_MASTER_KEY).expect("dev key");
+    let settings = Settings { spool_dir: std::env::temp_dir().join("countersign-spool-flood"), ..Settings::default() };
+    let admin = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new(dev_key))).expect("service");
+    let session = admin.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.expect("signup");
+    let owner = Actor { account_id: session.account.id, email: session.account.email.clone(), meta: RequestMeta::default() };
+    let workspace = admin.list_workspaces(&owner).await.expect("workspaces").remove(0);
+    let kid = admin.list_keys(&owner, workspace.id).await.expect("keys")[0].kid.clone();
+    let secret = admin.reveal_secret(&owner, workspace.id, &kid).await.expect("secret").secret;
+    let claims = json!({"user_id": "u-1"}).as_object().cloned().unwrap_or_default();
+    let body = json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": countersign_core::sign_jwt(secret.as_bytes(), &kid, &claims)}).to_string();
+    let (status, reply) = post(port, "/api/v1/identify", &body).await.expect("identify");
+    assert_eq!((status, reply["verified"].clone()), (200, json!(true)), "{reply}");
+}

@@ -197,8 +197,8 @@ impl Service {
     /// Creates a personal access token for the caller; the token is in the answer only.
     pub async fn create_token(&self, actor: &Actor, name: &str) -> ServiceResult<CreatedToken> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(ServiceError::invalid("The token name must have 1 to 100 characters."));
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(ServiceError::invalid("The token name must have 1 to 100 characters, without control characters."));
         }
         let token = random::token(TOKEN_PREFIX);
         let info = TokenInfo {

@@ -4,15 +4,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use countersign_core::WorkspacePolicy;
+use countersign_core::{is_app_id_shaped, WorkspacePolicy};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::error::ServiceResult;
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::security::{load_attributes, SecurityRow, SECURITY_COLUMNS};
 use crate::Service;
 
@@ -21,6 +21,17 @@ pub const CHANNEL: &str = "countersign_config";
 /// How long an unknown app id is remembered as unknown (creation notifies, so this is a bound
 /// on database load from random ids, not on how soon a new workspace works).
 const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+/// How long a snapshot serves before it is reloaded, even if no notification came: a backstop
+/// should one be lost.
+const MAX_SNAPSHOT_AGE: Duration = Duration::from_secs(60);
+/// Most snapshots kept; more workspaces than this in use evict the oldest loaded.
+const MAX_SNAPSHOTS: usize = 10_000;
+/// Most app ids remembered as unknown (each at most 64 bytes, so a flood of random ids costs
+/// a fixed amount of memory).
+const MAX_UNKNOWN: usize = 10_000;
+/// Loads of one app id retried when a change arrives while loading, before the last one is
+/// served without being cached.
+const LOAD_ATTEMPTS: usize = 3;
 
 /// Tells every instance that the configuration of `app_id` changed (sent at commit).
 pub async fn notify_changed(conn: &mut PgConnection, app_id: &str) -> ServiceResult<()> {
@@ -35,82 +46,215 @@ pub struct Snapshot {
     pub policy: WorkspacePolicy,
     /// The cache generation it was loaded in; older ones are refreshed when possible.
     generation: u64,
+    /// When it was loaded.
+    loaded: Instant,
 }
 
-enum Entry {
+impl Snapshot {
+    /// Whether it must be reloaded before use (when the database can be reached).
+    fn is_stale(&self, generation: u64) -> bool {
+        self.generation != generation || self.loaded.elapsed() > MAX_SNAPSHOT_AGE
+    }
+}
+
+/// What the cache knows of an app id.
+enum Cached {
     Known(Arc<Snapshot>),
-    Unknown(Instant),
+    Unknown,
+    Absent,
 }
 
-/// The cache of snapshots by app id.
+/// The cache of snapshots by app id, bounded in entries (and so in bytes: app ids are short,
+/// snapshots are per real workspace).
 #[derive(Default)]
 pub struct ConfigCache {
-    entries: RwLock<HashMap<String, Entry>>,
+    known: RwLock<HashMap<String, Arc<Snapshot>>>,
+    /// App ids no workspace had, and since when.
+    unknown: Mutex<HashMap<String, Instant>>,
     /// Bumped when notifications may have been missed (listener reconnected): every entry
     /// loaded before is then refreshed on next use, or kept if the database is down.
     generation: AtomicU64,
+    /// Bumped by every eviction: a load that overlapped one may hold what was just changed,
+    /// so it is not cached.
+    evictions: AtomicU64,
+    /// One lock per app id being loaded, so concurrent misses cost one load.
+    loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Test hook: the next load waits here between reading the database and caching.
+    #[cfg(test)]
+    pub(crate) pause_next_load: Mutex<Option<Arc<LoadPause>>>,
+}
+
+/// Where a test holds a load (see `ConfigCache::pause_next_load`).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct LoadPause {
+    pub loaded: tokio::sync::Notify,
+    pub proceed: tokio::sync::Notify,
 }
 
 impl ConfigCache {
-    fn get(&self, app_id: &str) -> Option<Option<Arc<Snapshot>>> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        match entries.get(app_id)? {
-            Entry::Known(snapshot) => Some(Some(snapshot.clone())),
-            Entry::Unknown(since) if since.elapsed() < NEGATIVE_TTL => Some(None),
-            Entry::Unknown(_) => None,
+    fn get(&self, app_id: &str) -> Cached {
+        if let Some(snapshot) = read(&self.known).get(app_id) {
+            return Cached::Known(snapshot.clone());
+        }
+        match lock(&self.unknown).get(app_id) {
+            Some(since) if since.elapsed() < NEGATIVE_TTL => Cached::Unknown,
+            _ => Cached::Absent,
         }
     }
 
-    fn put(&self, app_id: &str, entry: Entry) {
-        self.entries.write().unwrap_or_else(|e| e.into_inner()).insert(app_id.to_owned(), entry);
+    /// Caches a load's result unless an eviction happened since `evictions` was read.
+    fn put(&self, app_id: &str, snapshot: Option<&Arc<Snapshot>>, evictions: u64) -> bool {
+        let mut known = write(&self.known);
+        // Checked under the write lock that `evict` also takes: no eviction can slip between.
+        if self.evictions.load(Ordering::Acquire) != evictions {
+            return false;
+        }
+        match snapshot {
+            Some(snapshot) => {
+                if known.len() >= MAX_SNAPSHOTS && !known.contains_key(app_id) {
+                    let oldest = known.iter().min_by_key(|(_, s)| s.loaded).map(|(id, _)| id.clone());
+                    oldest.map(|id| known.remove(&id));
+                }
+                known.insert(app_id.to_owned(), snapshot.clone());
+            }
+            None => {
+                drop(known);
+                let mut unknown = lock(&self.unknown);
+                if unknown.len() >= MAX_UNKNOWN {
+                    unknown.retain(|_, since| since.elapsed() < NEGATIVE_TTL);
+                    if unknown.len() >= MAX_UNKNOWN {
+                        unknown.clear();
+                    }
+                }
+                unknown.insert(app_id.to_owned(), Instant::now());
+            }
+        }
+        true
     }
 
     /// Forgets one app id (its configuration changed).
     pub fn evict(&self, app_id: &str) {
-        self.entries.write().unwrap_or_else(|e| e.into_inner()).remove(app_id);
+        let mut known = write(&self.known);
+        self.evictions.fetch_add(1, Ordering::AcqRel);
+        known.remove(app_id);
+        drop(known);
+        lock(&self.unknown).remove(app_id);
     }
 
     /// Marks every entry stale.
     pub fn mark_all_stale(&self) {
         self.generation.fetch_add(1, Ordering::Relaxed);
+        self.evictions.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The lock that lets one task at a time load `app_id`.
+    fn load_lock(&self, app_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.loading).entry(app_id.to_owned()).or_default().clone()
+    }
+
+    /// Drops the load lock of `app_id` once no other task holds it.
+    fn release_load_lock(&self, app_id: &str, held: Arc<tokio::sync::Mutex<()>>) {
+        let mut loading = lock(&self.loading);
+        // One reference in the map, one here: nobody else is waiting.
+        if Arc::strong_count(&held) <= 2 {
+            loading.remove(app_id);
+        }
+    }
+
+    /// Entries held: (snapshots, unknown app ids, loads in flight).
+    pub fn len(&self) -> (usize, usize, usize) {
+        (read(&self.known).len(), lock(&self.unknown).len(), lock(&self.loading).len())
     }
 }
 
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Service {
-    /// The configuration snapshot of `app_id`, `None` if no workspace has it.
+    /// The configuration snapshot of `app_id`, `None` if no workspace has it. An id that
+    /// cannot be an app id is unknown without a look-up.
     pub async fn snapshot(&self, app_id: &str) -> ServiceResult<Option<Arc<Snapshot>>> {
-        let generation = self.config.generation.load(Ordering::Relaxed);
-        let cached = self.config.get(app_id);
-        match cached {
-            Some(Some(snapshot)) if snapshot.generation == generation => return Ok(Some(snapshot)),
-            Some(None) => return Ok(None),
-            _ => {}
+        if !is_app_id_shaped(app_id) {
+            return Ok(None);
         }
-        match self.load_snapshot(app_id, generation).await {
-            Ok(Some(snapshot)) => {
-                let snapshot = Arc::new(snapshot);
-                self.config.put(app_id, Entry::Known(snapshot.clone()));
-                Ok(Some(snapshot))
+        let cached = match self.config.get(app_id) {
+            Cached::Known(snapshot) if !snapshot.is_stale(self.config.generation.load(Ordering::Relaxed)) => {
+                return Ok(Some(snapshot))
             }
-            Ok(None) => {
-                self.config.put(app_id, Entry::Unknown(Instant::now()));
-                Ok(None)
-            }
-            // Database down: a stale snapshot is better than refusing to verify.
-            Err(err) => match cached {
-                Some(Some(stale)) => Ok(Some(stale)),
-                _ => Err(err),
-            },
+            Cached::Unknown => return Ok(None),
+            Cached::Known(snapshot) => Some(snapshot),
+            Cached::Absent => None,
+        };
+        // Database known to be down: a stale snapshot is better than refusing to verify, and
+        // waiting for the pool would only delay the answer.
+        if self.breaker.is_open() {
+            return cached.map(Some).ok_or_else(|| {
+                ServiceError::new(ErrorCode::Unavailable, "The configuration of this app cannot be read right now; try again shortly.")
+            });
+        }
+        let gate = self.config.load_lock(app_id);
+        let result = self.load_once(app_id, &gate).await;
+        self.config.release_load_lock(app_id, gate);
+        match result {
+            Ok(found) => Ok(found),
+            Err(err) => cached.map(Some).ok_or(err),
         }
     }
 
+    /// Loads `app_id` unless another task just did, and caches it unless a change arrived
+    /// while loading (then loads again, a bounded number of times).
+    async fn load_once(&self, app_id: &str, gate: &tokio::sync::Mutex<()>) -> ServiceResult<Option<Arc<Snapshot>>> {
+        let _loading = gate.lock().await;
+        let generation = self.config.generation.load(Ordering::Relaxed);
+        match self.config.get(app_id) {
+            Cached::Known(snapshot) if !snapshot.is_stale(generation) => return Ok(Some(snapshot)),
+            Cached::Unknown => return Ok(None),
+            _ => {}
+        }
+        let mut loaded = None;
+        for _ in 0..LOAD_ATTEMPTS {
+            let evictions = self.config.evictions.load(Ordering::Acquire);
+            let generation = self.config.generation.load(Ordering::Relaxed);
+            let snapshot = self.load_snapshot(app_id, generation).await?.map(Arc::new);
+            #[cfg(test)]
+            self.pause_load_for_test().await;
+            if self.config.put(app_id, snapshot.as_ref(), evictions) {
+                return Ok(snapshot);
+            }
+            loaded = Some(snapshot);
+        }
+        Ok(loaded.flatten())
+    }
+
+    #[cfg(test)]
+    async fn pause_load_for_test(&self) {
+        let pause = lock(&self.config.pause_next_load).take();
+        if let Some(pause) = pause {
+            pause.loaded.notify_one();
+            pause.proceed.notified().await;
+        }
+    }
+
+    /// Reads a workspace's settings, attributes and keys in one repeatable-read transaction,
+    /// so the snapshot is one consistent state.
     async fn load_snapshot(&self, app_id: &str, generation: u64) -> ServiceResult<Option<Snapshot>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
         let row: Option<(Uuid, SecurityRow)> = sqlx::query_as::<_, SecurityRowWithId>(&format!(
             "SELECT id, {SECURITY_COLUMNS} FROM workspaces WHERE app_id = $1"
         ))
         .bind(app_id)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *tx)
         .await?
         .map(|r| (r.id, r.row));
         let Some((workspace_id, row)) = row else { return Ok(None) };
@@ -125,10 +269,10 @@ impl Service {
         policy.token_profile = settings.token_profile;
         policy.user_id_claims = settings.user_id_claims;
         policy.expected_issuer = settings.expected_issuer;
-        policy.attributes = load_attributes(&mut conn, workspace_id).await?;
-        drop(conn);
-        policy.keys = self.verification_keys(workspace_id).await?;
-        Ok(Some(Snapshot { workspace_id, policy, generation }))
+        policy.attributes = load_attributes(&mut tx, workspace_id).await?;
+        policy.keys = self.verification_keys_in(&mut tx, workspace_id).await?;
+        tx.commit().await?;
+        Ok(Some(Snapshot { workspace_id, policy, generation, loaded: Instant::now() }))
     }
 
     /// Listens for configuration changes until the process ends; reconnects by itself.
@@ -176,4 +320,62 @@ struct SecurityRowWithId {
     id: Uuid,
     #[sqlx(flatten)]
     row: SecurityRow,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Keyring, MasterKey};
+    use crate::{Actor, Clock, RequestMeta, Settings};
+
+    async fn service(pool: PgPool) -> (Service, Actor) {
+        let settings = Settings { spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())), ..Settings::default() };
+        let svc = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let session = svc.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.unwrap();
+        let owner = Actor { account_id: session.account.id, email: session.account.email, meta: RequestMeta::default() };
+        (svc, owner)
+    }
+
+    /// A load that read the database before a revocation committed, and finishes after the
+    /// change was announced, is not cached: the next look-up sees the revocation.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn load_overlapping_a_revocation_is_not_cached(pool: PgPool) {
+        let (svc, owner) = service(pool).await;
+        let workspace = svc.list_workspaces(&owner).await.unwrap_or_default().remove(0);
+        let kid = svc.list_keys(&owner, workspace.id).await.unwrap_or_default().remove(0).kid;
+        svc.config.evict(&workspace.app_id);
+
+        let pause = Arc::new(LoadPause::default());
+        *lock(&svc.config.pause_next_load) = Some(pause.clone());
+        let loading = tokio::spawn({
+            let (svc, app_id) = (svc.clone(), workspace.app_id.clone());
+            async move { svc.snapshot(&app_id).await }
+        });
+        pause.loaded.notified().await;
+        // The revocation commits and its notification evicts, while the load holds old keys.
+        svc.revoke_key(&owner, workspace.id, &kid).await.unwrap();
+        svc.config.evict(&workspace.app_id);
+        pause.proceed.notify_one();
+        loading.await.unwrap().unwrap();
+
+        let snapshot = svc.snapshot(&workspace.app_id).await.ok().flatten().unwrap();
+        let key = snapshot.policy.keys.iter().find(|k| k.kid == kid).unwrap();
+        assert_eq!(key.state, countersign_core::KeyState::Revoked, "the cached snapshot must not hold the key as it was");
+    }
+
+    /// A flood of distinct app ids keeps the cache within its bounds, and ids that cannot be
+    /// app ids cost no entry at all.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn unknown_app_ids_are_bounded(pool: PgPool) {
+        let (svc, _) = service(pool).await;
+        for i in 0..(MAX_UNKNOWN + 500) {
+            assert!(svc.snapshot(&format!("app_{i:024x}")).await.ok().flatten().is_none());
+        }
+        let huge = "x".repeat(60 * 1024);
+        assert!(svc.snapshot(&huge).await.ok().flatten().is_none());
+        let (known, unknown, loading) = svc.config.len();
+        assert!(known <= MAX_SNAPSHOTS && unknown <= MAX_UNKNOWN && loading == 0, "{known} {unknown} {loading}");
+        assert!(!lock(&svc.config.unknown).contains_key(&huge));
+    }
 }

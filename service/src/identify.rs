@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use countersign_proto::LogEntry;
 
-use crate::ingest::{Attempt, ContactUpdate};
+use crate::ingest::{storable_platform, Attempt, ContactUpdate};
 use crate::{Actor, RequestMeta, Service};
 
 /// How long every refused `signatures` call takes.
@@ -44,14 +44,14 @@ impl Service {
             outcome: Outcome::Rejected.as_str().to_owned(),
             reason: Some("invalid_request".to_owned()),
             explanation: String::new(),
-            platform: value.get("platform").and_then(Value::as_str).filter(|p| p.len() <= 16).map(str::to_owned),
+            platform: value.get("platform").and_then(Value::as_str).map(|p| storable_platform(p).to_owned()),
             kid: None,
             alg: None,
             user_id: None,
             attributes_accepted: json!({}),
             attributes_rejected: json!([]),
             details: json!({}),
-            origin: origin.map(|o| o.chars().take(255).collect()),
+            origin: origin.map(str::to_owned),
             ip: meta.ip.clone(),
             user_agent: meta.user_agent.clone(),
             latency_us: 0,
@@ -91,9 +91,8 @@ impl Service {
     }
 
     async fn record(&self, attempt: Attempt, reason: &str) -> ServiceResult<()> {
-        let platform = attempt.log.platform.clone().unwrap_or_default();
-        let platform = if countersign_core::Platform::parse(&platform).is_some() { platform } else { "unknown".to_owned() };
-        self.metrics.identify.with_label_values(&["rejected", reason, &platform]).inc();
+        let platform = storable_platform(attempt.log.platform.as_deref().unwrap_or_default());
+        self.metrics.identify.with_label_values(&["rejected", reason, platform]).inc();
         self.ingest.record(attempt).await
     }
 

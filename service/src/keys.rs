@@ -253,9 +253,15 @@ impl Service {
 
     /// Every key of a workspace, opened, in the core's terms: for the verification snapshot.
     pub async fn verification_keys(&self, workspace_id: Uuid) -> ServiceResult<Vec<VerificationKey>> {
+        let mut conn = self.pool.acquire().await?;
+        self.verification_keys_in(&mut conn, workspace_id).await
+    }
+
+    /// [`Service::verification_keys`] on a given connection (the snapshot load's transaction).
+    pub(crate) async fn verification_keys_in(&self, conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<Vec<VerificationKey>> {
         let rows: Vec<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1"))
             .bind(workspace_id)
-            .fetch_all(&self.pool)
+            .fetch_all(conn)
             .await?;
         rows.iter()
             .map(|row| {

@@ -95,6 +95,8 @@ pub struct Service {
     keyring: Arc<crypto::Keyring>,
     pub(crate) config: Arc<config::ConfigCache>,
     ingest: Arc<ingest::Ingest>,
+    /// Open while the database is known to be unreachable.
+    breaker: Arc<ingest::Breaker>,
     /// Prometheus metrics of this instance.
     pub metrics: Arc<metrics::Metrics>,
     /// Runs argon2 off the async workers, a bounded number at a time.
@@ -109,7 +111,8 @@ impl Service {
     /// replayer and the configuration listener (so it must run inside a Tokio runtime).
     pub fn new(pool: PgPool, clock: Clock, settings: Settings, keyring: crypto::Keyring) -> ServiceResult<Self> {
         let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
-        let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone());
+        let breaker = Arc::new(ingest::Breaker::default());
+        let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone(), breaker.clone());
         let service = Service {
             pool,
             clock,
@@ -117,6 +120,7 @@ impl Service {
             keyring: Arc::new(keyring),
             config: Arc::new(config::ConfigCache::default()),
             ingest: Arc::new(ingest),
+            breaker,
             metrics,
             passwords: password::Hasher::per_cpu(),
             dummy_hash: Arc::default(),
@@ -128,6 +132,11 @@ impl Service {
     /// Attempts waiting in the local spool for Postgres.
     pub async fn spooled_attempts(&self) -> usize {
         self.ingest.spooled().await
+    }
+
+    /// Whether the database is known to be unreachable (the circuit breaker is open).
+    pub fn database_breaker_open(&self) -> bool {
+        self.breaker.is_open()
     }
 
     /// The settings in force.

@@ -53,6 +53,11 @@ impl Service {
         };
         check(&filter.outcome, &["verified", "unverified", "would_reject", "rejected"], "outcome")?;
         check(&filter.platform, &["web", "ios", "android"], "platform")?;
+        for (name, value) in [("reason", &filter.reason), ("user_id", &filter.user_id)] {
+            if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                return Err(ServiceError::invalid(format!("{name} may not contain the NUL character.")));
+            }
+        }
         let cursor = filter.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
         let blank = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let rows: Vec<LogEntry> = sqlx::query_as(
@@ -87,6 +92,10 @@ impl Service {
     /// A stored contact by user id.
     pub async fn get_contact(&self, actor: &Actor, workspace_id: Uuid, user_id: &str) -> ServiceResult<Contact> {
         self.authorize(actor, workspace_id, Action::View).await?;
+        // No stored user id holds NUL (Postgres text cannot).
+        if user_id.contains('\0') {
+            return Err(ServiceError::not_found("Contact"));
+        }
         let row: Option<Contact> = sqlx::query_as(
             "SELECT user_id, attributes, verified, first_seen_at, last_seen_at, last_platform
                FROM contacts WHERE workspace_id = $1 AND user_id = $2",

@@ -1,7 +1,7 @@
 //! Prometheus metrics. Labels are workspace-agnostic (outcome, reason, platform), so their
 //! number stays bounded whatever the number of tenants.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// The service's metrics and their registry.
 pub struct Metrics {
@@ -14,6 +14,10 @@ pub struct Metrics {
     pub batch_size: Histogram,
     /// Attempts waiting in the local spool for Postgres.
     pub spooled: IntGauge,
+    /// Log rows Postgres refused one by one, moved to the dead-letter file.
+    pub dead_letters: IntCounter,
+    /// 1 while the database circuit breaker is open (rows go straight to the spool).
+    pub breaker_open: IntGauge,
 }
 
 impl Metrics {
@@ -33,11 +37,21 @@ impl Metrics {
                 .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0]),
         )?;
         let spooled = IntGauge::new("countersign_log_spooled", "Attempts in the local spool awaiting Postgres.")?;
+        let dead_letters = IntCounter::new(
+            "countersign_log_dead_letters_total",
+            "Log rows Postgres refused on their own, quarantined to the dead-letter file.",
+        )?;
+        let breaker_open = IntGauge::new(
+            "countersign_database_breaker_open",
+            "1 while the database is known to be unreachable and log rows go straight to the spool.",
+        )?;
+        registry.register(Box::new(dead_letters.clone()))?;
+        registry.register(Box::new(breaker_open.clone()))?;
         registry.register(Box::new(identify.clone()))?;
         registry.register(Box::new(identify_seconds.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(spooled.clone()))?;
-        Ok(Metrics { registry, identify, identify_seconds, batch_size, spooled })
+        Ok(Metrics { registry, identify, identify_seconds, batch_size, spooled, dead_letters, breaker_open })
     }
 
     /// The Prometheus text exposition of every metric.

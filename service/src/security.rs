@@ -72,8 +72,8 @@ pub fn validate(settings: &SecuritySettings) -> ServiceResult<()> {
         validate_user_id_claims(&settings.user_id_claims).map_err(|e| ServiceError::invalid(format!("user_id_claims: {e}")))?;
     }
     if let Some(issuer) = &settings.expected_issuer {
-        if issuer.is_empty() || issuer.len() > 255 {
-            return Err(ServiceError::invalid("expected_issuer must have 1 to 255 characters, or be null."));
+        if issuer.is_empty() || issuer.len() > 255 || issuer.chars().any(char::is_control) {
+            return Err(ServiceError::invalid("expected_issuer must have 1 to 255 characters without control characters, or be null."));
         }
     }
     Ok(())
@@ -177,6 +177,8 @@ impl Service {
     /// Changes an attribute's type or secure-only flag.
     pub async fn update_attribute(&self, actor: &Actor, workspace_id: Uuid, name: &str, update: &AttributeUpdate) -> ServiceResult<AttributeDef> {
         self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        // A name that could not be registered names no attribute.
+        validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE attributes SET type = $3, secure_only = $4 WHERE workspace_id = $1 AND name = $2")
             .bind(workspace_id)
@@ -198,6 +200,7 @@ impl Service {
     /// Removes an attribute from the registry (stored contact values stay).
     pub async fn delete_attribute(&self, actor: &Actor, workspace_id: Uuid, name: &str) -> ServiceResult<()> {
         self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND name = $2").bind(workspace_id).bind(name).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {

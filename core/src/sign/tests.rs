@@ -136,3 +136,27 @@ fn interop_jsonwebtoken_decodes_ours() {
         );
     }
 }
+
+/// Every signed token expires: one hour unless asked, never past the workspace's maximum.
+#[test]
+fn signed_tokens_always_expire() {
+    let exp_of = |p: &WorkspacePolicy, expires_in: Option<i64>| {
+        let req = SignatureRequest {
+            app_id: "app_test".into(),
+            user_id: "u1".into(),
+            attributes: None,
+            expires_in,
+        };
+        let jwt = sign_for(p, &req, NOW).map(|s| s.user_jwt).unwrap_or_default();
+        let payload = jwt.split('.').nth(1).unwrap_or_default();
+        let bytes = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        claims["exp"].as_i64()
+    };
+    let mut p = policy();
+    assert_eq!(exp_of(&p, None), Some(NOW + 3600));
+    assert_eq!(exp_of(&p, Some(86_400)), Some(NOW + 86_400));
+    p.max_token_lifetime_seconds = Some(600);
+    assert_eq!(exp_of(&p, None), Some(NOW + 600));
+    assert_eq!(exp_of(&p, Some(60)), Some(NOW + 60));
+}

@@ -81,6 +81,37 @@ fn signed_value_wins() {
     assert!(v.notes.iter().any(|n| n.contains("seats")));
 }
 
+/// A secure-only attribute in the signed token and again in the unsigned attributes: the signed
+/// value is kept and the unsigned one is reported as rejected, so the tampering is visible.
+#[test]
+fn unsigned_copy_of_signed_secure_attribute_is_rejected() {
+    let mut req = jwt_request(&token(json!({"user_id": "u", "plan": "pro"})));
+    req.attributes = Some(obj(json!({"plan": "enterprise"})));
+    let v = run(&req, &with_attrs(Mode::Enforce));
+    assert!(v.verified);
+    assert_eq!(v.attributes, obj(json!({"plan": "pro"})));
+    assert_eq!(rejected(&v), [("plan", "secure_only")]);
+}
+
+/// Many unregistered names are each decided once, in order.
+#[test]
+fn many_names_are_sorted_once() {
+    let mut p = with_attrs(Mode::Enforce);
+    p.attributes.extend((0..100).map(|i| AttributeDef {
+        name: format!("reg{i}"),
+        kind: AttributeType::Number,
+        secure_only: false,
+    }));
+    let names: Vec<String> = (0..250).map(|i| format!("n{i}")).collect();
+    let mut req = jwt_request(&token(json!({"user_id": "u"})));
+    let mut attributes = obj(json!({"reg7": 7, "seats": 1}));
+    attributes.extend(names.iter().map(|n| (n.clone(), json!(1))));
+    req.attributes = Some(attributes);
+    let v = run(&req, &p);
+    assert_eq!(v.attributes, obj(json!({"reg7": 7, "seats": 1})));
+    assert_eq!(v.ignored_attributes.len(), names.len());
+}
+
 /// In monitor mode a failed token's claims are unsigned data: secure-only ones are rejected.
 #[test]
 fn unverified_token_claims_are_unsigned() {

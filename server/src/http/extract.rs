@@ -6,15 +6,43 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use countersign_service::web;
-use countersign_service::{Actor, RequestMeta};
+use countersign_service::{Actor, ErrorCode, RequestMeta};
 
 use super::error::ApiError;
 use crate::AppState;
 
-/// JSON body whose rejection is a contract error.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON body whose rejection is a contract error. Text holding NUL is refused here, for every
+/// management endpoint at once: Postgres cannot store it, so it could only fail later as a 500.
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        if holds_nul(&value) {
+            return Err(ApiError::new(ErrorCode::InvalidRequest, "Text in the body may not contain the NUL character (\\u0000)."));
+        }
+        T::deserialize(value)
+            .map(Json)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("Invalid JSON body: {e}")))
+    }
+}
+
+/// Whether any string or key of `value` contains NUL.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Whether a percent-encoded path or query carries an encoded NUL.
+fn encodes_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
 
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
@@ -22,15 +50,33 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     }
 }
 
-/// Path parameters whose rejection is a 404.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+/// Path parameters whose rejection is a 404 (a 400 for an encoded NUL, which no id holds).
 pub struct Path<T>(pub T);
 
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if encodes_nul(parts.uri.path()) {
+            return Err(ApiError::new(ErrorCode::InvalidRequest, "The path may not contain the NUL character (%00)."));
+        }
+        let axum::extract::Path(value) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(value))
+    }
+}
+
 /// Query string whose rejection is a 400.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if parts.uri.query().is_some_and(encodes_nul) {
+            return Err(ApiError::new(ErrorCode::InvalidRequest, "The query string may not contain the NUL character (%00)."));
+        }
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(value))
+    }
+}
 
 /// The peer address and user agent of a request.
 pub fn request_meta(parts: &Parts) -> RequestMeta {

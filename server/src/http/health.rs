@@ -12,8 +12,15 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The database answers.
+/// The database answers. While the circuit breaker is open (the database is known to be down)
+/// the answer is immediate, and says so.
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    if state.svc.database_breaker_open() {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "The database is unreachable (circuit breaker open): verification log rows go to the local spool.",
+        ));
+    }
     sqlx::query("SELECT 1")
         .execute(&state.svc.pool)
         .await

@@ -195,6 +195,35 @@ async fn signatures_endpoint(pool: PgPool) {
     assert_eq!(wrong.status, unknown.status);
 }
 
+/// A token minted through `/signatures` always expires, also when asked with a key in its
+/// grace period and no `expires_in`: one hour, capped by the workspace's maximum lifetime.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn signed_tokens_always_expire(pool: PgPool) {
+    use axum::http::Method;
+    use base64::Engine;
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let rotated = app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 3600}), &ws.owner).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let claims_of = |reply: &crate::support::Reply| -> Value {
+        let token = reply.body["signatures"]["userJWT"].as_str().unwrap_or_default();
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    };
+    let grace = Auth::Bearer(ws.secret.clone());
+    let body = json!({"app_id": ws.app_id, "user_id": "u-1"});
+    let signed = app.send(Method::POST, "/api/v1/signatures", Some(body.clone()), &grace, &[]).await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
+    let claims = claims_of(&signed);
+    assert_eq!(claims["exp"].as_i64(), claims["iat"].as_i64().map(|iat| iat + 3600), "{claims}");
+
+    app.set_security(&ws, json!({"max_token_lifetime_seconds": 600})).await;
+    let asked = json!({"app_id": ws.app_id, "user_id": "u-1", "expires_in": 86_400});
+    let capped = claims_of(&app.send(Method::POST, "/api/v1/signatures", Some(asked), &grace, &[]).await);
+    assert_eq!(capped["exp"].as_i64(), capped["iat"].as_i64().map(|iat| iat + 600), "{capped}");
+}
+
 /// The logs API filters and pages newest first; the debugger explains without logging.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn logs_and_debugger(pool: PgPool) {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bad_input;
+mod hostile;
 mod identify;
 mod invitations;
 mod keys;

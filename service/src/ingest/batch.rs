@@ -129,6 +129,45 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids) -> R
     Ok(())
 }
 
+/// What became of one row of a batch that Postgres refused as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fate {
+    /// Committed (alone or with its neighbours).
+    Stored,
+    /// Postgres refuses the row itself.
+    Refused,
+    /// The database became unreachable before the row was written.
+    Unreachable,
+}
+
+/// Writes a refused batch again in halves, then halves of the halves, until every row is
+/// committed or found to be refused alone: one bad row costs its neighbours a few statements,
+/// never their place in the log. Every contact is written (a first try may have skipped some).
+pub(super) async fn write_split(pool: &PgPool, attempts: &[Attempt], used_keys: &[(String, DateTime<Utc>)]) -> Vec<Fate> {
+    let mut fates = vec![Fate::Stored; attempts.len()];
+    let halves = |start: usize, end: usize| {
+        let mid = start + (end - start) / 2;
+        [(mid, end), (start, mid)]
+    };
+    let mut pending: Vec<(usize, usize)> =
+        if attempts.len() > 1 { halves(0, attempts.len()).to_vec() } else { vec![(0, attempts.len())] };
+    while let Some((start, end)) = pending.pop() {
+        let Some(part) = attempts.get(start..end).filter(|p| !p.is_empty()) else { continue };
+        let batch = Batch::new(part, |_| true, used_keys.to_vec());
+        match write_batch(pool, &batch, Ids::MaybeStored).await {
+            Ok(()) => {}
+            // Ranges are taken left to right: every row from `start` on is still unwritten.
+            Err(err) if super::is_outage(&err) => {
+                fates[start..].fill(Fate::Unreachable);
+                break;
+            }
+            Err(_) if part.len() == 1 => fates[start] = Fate::Refused,
+            Err(_) => pending.extend(halves(start, end)),
+        }
+    }
+    fates
+}
+
 /// The batch statement; `{on_conflict}` is filled per [`Ids`].
 const BATCH_SQL: &str = "WITH log AS (
             INSERT INTO verification_log (id, workspace_id, at, outcome, reason, explanation, platform, kid, alg, user_id,
@@ -166,6 +205,7 @@ const BATCH_SQL: &str = "WITH log AS (
          SELECT 1";
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::Utc;
@@ -218,5 +258,26 @@ mod tests {
         replay.push(attempt(workspace_id));
         write_batch(&pool, &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored).await.unwrap();
         assert_eq!(log_rows(&pool).await, 3, "the replay adds only the row that was missing");
+    }
+
+    /// A batch Postgres refuses because of one row is split until only that row is left out:
+    /// its neighbours are committed, and it alone is reported refused.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn split_isolates_the_refused_row(pool: PgPool) {
+        let workspace_id = Uuid::now_v7();
+        sqlx::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_split_test', 'w', now())")
+            .bind(workspace_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut attempts: Vec<Attempt> = (0..7).map(|_| attempt(workspace_id)).collect();
+        // Made without the storable boundary: Postgres refuses NUL in text.
+        attempts[4].log.explanation = "bad\u{0}row".into();
+        let whole = Batch::new(&attempts, |_| true, Vec::new());
+        assert!(write_batch(&pool, &whole, Ids::New).await.is_err());
+        let fates = write_split(&pool, &attempts, &[]).await;
+        let expected: Vec<Fate> = (0..7).map(|i| if i == 4 { Fate::Refused } else { Fate::Stored }).collect();
+        assert_eq!(fates, expected);
+        assert_eq!(log_rows(&pool).await, 6);
     }
 }

@@ -9,21 +9,26 @@
 //! to be replayed.
 
 mod batch;
+mod breaker;
 mod recent;
 mod spool;
+mod storable;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use self::batch::{write_batch, Batch, Ids};
+use self::batch::{write_batch, write_split, Batch, Fate, Ids};
+pub use self::breaker::Breaker;
 use self::recent::{ContactWrites, KeyUse};
 use self::spool::{replay_loop, Spool};
+pub use self::storable::storable_platform;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::metrics::Metrics;
 use countersign_proto::LogEntry;
@@ -70,27 +75,30 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the collector and the spool replayer (needs a Tokio runtime).
-    pub fn start(pool: PgPool, spool_dir: PathBuf, metrics: Arc<Metrics>) -> Ingest {
+    /// Starts the collector and the spool replayer (needs a Tokio runtime). `breaker` is open
+    /// while the database is known to be unreachable.
+    pub fn start(pool: PgPool, spool_dir: PathBuf, metrics: Arc<Metrics>, breaker: Arc<Breaker>) -> Ingest {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        let spool = Arc::new(Spool::new(spool_dir));
+        let spool = Arc::new(Spool::new(spool_dir, metrics.clone()));
         let writer = Arc::new(Writer {
             pool: pool.clone(),
             spool: spool.clone(),
             metrics: metrics.clone(),
+            breaker: breaker.clone(),
             key_use: KeyUse::default(),
             contacts: ContactWrites::default(),
         });
         tokio::spawn(collect(receiver, writer));
-        tokio::spawn(replay_loop(pool, spool.clone(), metrics));
+        tokio::spawn(replay_loop(pool, spool.clone(), metrics, breaker));
         Ingest { queue, spool }
     }
 
     /// Records an attempt; returns once it is committed or spooled. `unavailable` when
-    /// neither Postgres nor the spool could take it.
+    /// neither Postgres nor the spool could take it. Every string is made storable first.
     pub async fn record(&self, attempt: Attempt) -> ServiceResult<()> {
         let (done, acked) = oneshot::channel();
         let unavailable = || ServiceError::new(ErrorCode::Unavailable, "The verification log cannot be written; try again shortly.");
+        let attempt = attempt.into_storable();
         self.queue.send(Job { attempt, done }).await.map_err(|_| unavailable())?;
         match acked.await {
             Ok(true) => Ok(()),
@@ -142,6 +150,7 @@ struct Writer {
     pool: PgPool,
     spool: Arc<Spool>,
     metrics: Arc<Metrics>,
+    breaker: Arc<Breaker>,
     key_use: KeyUse,
     contacts: ContactWrites,
 }
@@ -150,23 +159,88 @@ impl Writer {
     async fn commit(self: Arc<Self>, jobs: Vec<Job>) {
         self.metrics.batch_size.observe(jobs.len() as f64);
         let (attempts, acks): (Vec<Attempt>, Vec<oneshot::Sender<bool>>) = jobs.into_iter().map(|j| (j.attempt, j.done)).unzip();
-        let batch = Batch::new(&attempts, |row| self.contacts.due(row), self.key_use.due(&attempts));
-        let durable = match write_batch(&self.pool, &batch, Ids::New).await {
-            Ok(()) => true,
-            Err(err) => {
-                tracing::warn!(error = %err, rows = attempts.len(), "database write failed; spooling");
-                match self.spool.append(&attempts).await {
-                    Ok(()) => true,
-                    Err(err) => {
-                        tracing::error!(error = %err, "spool write failed: attempts refused");
-                        self.contacts.forget(batch.contacts());
-                        false
-                    }
+        let used_keys = self.key_use.due(&attempts);
+        let durable = if self.breaker.is_open() {
+            // The database is known to be down: spool at once instead of waiting for the pool.
+            let spooled = self.spool_or_refuse(&attempts).await;
+            vec![spooled; attempts.len()]
+        } else {
+            let batch = Batch::new(&attempts, |row| self.contacts.due(row), used_keys.clone());
+            match write_batch(&self.pool, &batch, Ids::New).await {
+                Ok(()) => vec![true; attempts.len()],
+                Err(err) => {
+                    self.contacts.forget(batch.contacts());
+                    self.after_failure(&attempts, err, used_keys).await
                 }
             }
         };
-        for ack in acks {
+        for (ack, durable) in acks.into_iter().zip(durable) {
             let _ = ack.send(durable);
         }
+    }
+
+    /// A batch Postgres did not take: spooled whole when the database is unreachable; split and
+    /// retried when Postgres refused its rows, so one bad row never takes others with it.
+    async fn after_failure(&self, attempts: &[Attempt], err: sqlx::Error, used_keys: Vec<(String, DateTime<Utc>)>) -> Vec<bool> {
+        if !is_outage(&err) {
+            tracing::warn!(error = %err, rows = attempts.len(), "database refused a batch; splitting it");
+            let fates = write_split(&self.pool, attempts, &used_keys).await;
+            let mut durable = vec![true; attempts.len()];
+            let mut unreachable = Vec::new();
+            for (i, fate) in fates.iter().enumerate() {
+                match fate {
+                    Fate::Stored => {}
+                    // Quarantined for an operator, and not acknowledged: its log_id could never
+                    // be read back.
+                    Fate::Refused => {
+                        durable[i] = false;
+                        self.quarantine(&attempts[i..=i]).await;
+                    }
+                    Fate::Unreachable => unreachable.push(i),
+                }
+            }
+            if !unreachable.is_empty() {
+                self.breaker.trip(&self.pool, &self.metrics);
+                let rows: Vec<Attempt> = unreachable.iter().map(|&i| attempts[i].clone()).collect();
+                let spooled = self.spool_or_refuse(&rows).await;
+                unreachable.iter().for_each(|&i| durable[i] = spooled);
+            }
+            return durable;
+        }
+        tracing::warn!(error = %err, rows = attempts.len(), "database unreachable; spooling");
+        self.breaker.trip(&self.pool, &self.metrics);
+        let spooled = self.spool_or_refuse(attempts).await;
+        vec![spooled; attempts.len()]
+    }
+
+    async fn quarantine(&self, attempts: &[Attempt]) {
+        if let Err(err) = self.spool.quarantine(attempts).await {
+            tracing::error!(error = %err, "cannot write the dead-letter file");
+        }
+    }
+
+    /// Appends to the spool; whether the attempts are durable there.
+    async fn spool_or_refuse(&self, attempts: &[Attempt]) -> bool {
+        match self.spool.append(attempts).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::error!(error = %err, "spool write failed: attempts refused");
+                false
+            }
+        }
+    }
+}
+
+/// Whether `err` may be the database being unreachable, rather than Postgres refusing the
+/// rows themselves. Only data errors (a value Postgres cannot store, a constraint, a size
+/// limit) are refusals; anything else is treated as an outage, whose rows wait in the spool.
+pub(crate) fn is_outage(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            let class = db.code().map(|c| c.chars().take(2).collect::<String>()).unwrap_or_default();
+            !matches!(class.as_str(), "22" | "23" | "54")
+        }
+        sqlx::Error::Encode(_) => false,
+        _ => true,
     }
 }

@@ -2,11 +2,12 @@
 //! `last_used_at` and an unchanged contact are refreshed at most once per [`REFRESH`].
 //! A skipped write only delays a timestamp; any change to a contact is written at once.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
 
 use super::batch::ContactRow;
 use super::Attempt;
@@ -40,14 +41,18 @@ impl KeyUse {
     }
 }
 
-/// The last contact state this instance wrote, per contact.
+/// The last contact state this instance wrote, per contact: only digests (keyed per process,
+/// so a client cannot aim for collisions), so memory per contact is fixed whatever its
+/// attributes hold.
 #[derive(Default)]
-pub(super) struct ContactWrites(Mutex<HashMap<(Uuid, String), Written>>);
+pub(super) struct ContactWrites {
+    written: Mutex<HashMap<u64, Written>>,
+    hasher: RandomState,
+}
 
 struct Written {
-    attributes: serde_json::Map<String, serde_json::Value>,
-    verified: bool,
-    platform: String,
+    /// Digest of the attributes, verified flag and platform last written.
+    state: u64,
     at: DateTime<Utc>,
 }
 
@@ -55,39 +60,44 @@ impl ContactWrites {
     /// Whether `row` must be written: new to this instance, changed, or last written more
     /// than [`REFRESH`] ago. Remembers it when so.
     pub(super) fn due(&self, row: &ContactRow) -> bool {
-        let mut written = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (row.workspace_id, row.user_id.clone());
+        let key = self.contact_key(row);
+        let state = self.state_digest(row);
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(last) = written.get(&key) {
-            let unchanged = last.verified == row.verified && last.platform == row.platform && last.attributes == row.attributes;
-            if unchanged && row.last_seen - last.at <= REFRESH {
+            if last.state == state && row.last_seen - last.at <= REFRESH {
                 return false;
             }
         }
         if written.len() >= MAX_CONTACTS {
             written.clear();
         }
-        let state = Written {
-            attributes: row.attributes.clone(),
-            verified: row.verified,
-            platform: row.platform.clone(),
-            at: row.last_seen,
-        };
-        written.insert(key, state);
+        written.insert(key, Written { state, at: row.last_seen });
         true
     }
 
     /// Forgets rows whose write was refused, so the next attempt writes them again.
     pub(super) fn forget(&self, rows: &[ContactRow]) {
-        let mut written = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for row in rows {
-            written.remove(&(row.workspace_id, row.user_id.clone()));
+        let keys: Vec<u64> = rows.iter().map(|row| self.contact_key(row)).collect();
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            written.remove(&key);
         }
+    }
+
+    fn contact_key(&self, row: &ContactRow) -> u64 {
+        self.hasher.hash_one((row.workspace_id, &row.user_id))
+    }
+
+    fn state_digest(&self, row: &ContactRow) -> u64 {
+        // serde_json's maps iterate in key order, so equal attributes hash equally.
+        self.hasher.hash_one((row.verified, &row.platform, &row.attributes))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn row(name: &str, at: DateTime<Utc>) -> ContactRow {
         let mut attributes = serde_json::Map::new();

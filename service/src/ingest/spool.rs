@@ -9,40 +9,41 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
-use super::batch::{write_batch, Batch, Ids};
-use super::{Attempt, MAX_BATCH};
+use super::batch::{write_batch, write_split, Batch, Fate, Ids};
+use super::{is_outage, Attempt, Breaker, MAX_BATCH};
 use crate::metrics::Metrics;
 
-/// The spool file and the lock that serialises appends, reads and the replay.
+/// The spool file, the dead-letter file beside it, and the lock that serialises appends, reads
+/// and the replay.
 pub(super) struct Spool {
     path: PathBuf,
+    dead_letters: PathBuf,
     lock: Mutex<()>,
+    metrics: Arc<Metrics>,
 }
 
 impl Spool {
-    pub(super) fn new(dir: PathBuf) -> Spool {
-        Spool { path: dir.join("verification-log.jsonl"), lock: Mutex::new(()) }
+    pub(super) fn new(dir: PathBuf, metrics: Arc<Metrics>) -> Spool {
+        Spool {
+            path: dir.join("verification-log.jsonl"),
+            dead_letters: dir.join("dead-letter.jsonl"),
+            lock: Mutex::new(()),
+            metrics,
+        }
     }
 
     /// Appends the attempts and fsyncs the file before returning.
     pub(super) async fn append(&self, attempts: &[Attempt]) -> std::io::Result<()> {
         let _guard = self.lock.lock().await;
-        let mut buf = Vec::new();
-        for attempt in attempts {
-            serde_json::to_writer(&mut buf, attempt)?;
-            buf.push(b'\n');
-        }
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-            file.write_all(&buf)?;
-            file.sync_all()
-        })
-        .await
-        .map_err(std::io::Error::other)?
+        append_lines(self.path.clone(), attempts).await
+    }
+
+    /// Moves attempts that Postgres refuses on their own to the dead-letter file (fsynced, for
+    /// an operator to inspect), and counts them.
+    pub(super) async fn quarantine(&self, attempts: &[Attempt]) -> std::io::Result<()> {
+        append_lines(self.dead_letters.clone(), attempts).await?;
+        self.metrics.dead_letters.inc_by(attempts.len() as u64);
+        Ok(())
     }
 
     fn read_all(&self) -> std::io::Result<Vec<Attempt>> {
@@ -69,10 +70,35 @@ impl Spool {
     }
 }
 
-/// Every second, moves spooled attempts into Postgres, then empties the spool.
-pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Metrics>) {
+/// Appends one JSON line per attempt to `path` and fsyncs it.
+async fn append_lines(path: PathBuf, attempts: &[Attempt]) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    for attempt in attempts {
+        serde_json::to_writer(&mut buf, attempt)?;
+        buf.push(b'\n');
+    }
+    tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        file.write_all(&buf)?;
+        file.sync_all()
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Every second, moves spooled attempts into Postgres, then empties the spool. A row Postgres
+/// refuses on its own is quarantined, so it can never hold back the rows behind it.
+pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Metrics>, breaker: Arc<Breaker>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        // While the database is known to be down, a replay would only hold the spool's lock
+        // (and so every append) for the pool's whole acquire timeout.
+        if breaker.is_open() {
+            continue;
+        }
         let guard = spool.lock.lock().await;
         let attempts = match spool.read_all() {
             Ok(attempts) if !attempts.is_empty() => attempts,
@@ -86,11 +112,30 @@ pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Me
         let mut replayed = true;
         for chunk in attempts.chunks(MAX_BATCH) {
             // Every contact is written: the replay may not know what was skipped before.
-            if let Err(err) = write_batch(&pool, &Batch::new(chunk, |_| true, Vec::new()), Ids::MaybeStored).await {
-                tracing::warn!(error = %err, "spool replay waits for the database");
-                replayed = false;
-                break;
+            let err = match write_batch(&pool, &Batch::new(chunk, |_| true, Vec::new()), Ids::MaybeStored).await {
+                Ok(()) => continue,
+                Err(err) => err,
+            };
+            if !is_outage(&err) {
+                let fates = write_split(&pool, chunk, &[]).await;
+                let refused: Vec<Attempt> =
+                    chunk.iter().zip(&fates).filter(|(_, f)| **f == Fate::Refused).map(|(a, _)| a.clone()).collect();
+                if !refused.is_empty() {
+                    tracing::error!(rows = refused.len(), "database refused spooled log rows; quarantined");
+                    if let Err(err) = spool.quarantine(&refused).await {
+                        tracing::error!(error = %err, "cannot write the dead-letter file; the spool keeps them");
+                        replayed = false;
+                        break;
+                    }
+                }
+                if !fates.contains(&Fate::Unreachable) {
+                    continue;
+                }
             }
+            tracing::warn!(error = %err, "spool replay waits for the database");
+            breaker.trip(&pool, &metrics);
+            replayed = false;
+            break;
         }
         if replayed {
             // Every row is committed (ids make the replay idempotent): empty the spool.
