@@ -32,6 +32,10 @@ pub struct Config {
     pub log_retention_days: i64,
     /// `COUNTERSIGN_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: countersign_service::web::TrustedProxies,
+    /// `COUNTERSIGN_IDENTIFY_RATE_LIMIT`: identify calls per second per workspace (>= 1,000).
+    pub identify_rate_limit: u32,
+    /// `COUNTERSIGN_SIGNATURES_RATE_LIMIT`: `signatures` calls per second per workspace.
+    pub signatures_rate_limit: u32,
     /// `COUNTERSIGN_SMTP_ADDR` and `COUNTERSIGN_SMTP_FROM`: the relay invitations are emailed through.
     pub smtp: Option<countersign_service::mail::SmtpSettings>,
 }
@@ -93,6 +97,16 @@ impl Config {
             spool_dir: get("COUNTERSIGN_SPOOL_DIR", "spool").into(),
             log_retention_days: parse_positive("COUNTERSIGN_LOG_RETENTION_DAYS", &get("COUNTERSIGN_LOG_RETENTION_DAYS", "30"))?,
             trusted_proxies,
+            identify_rate_limit: parse_rate(
+                "COUNTERSIGN_IDENTIFY_RATE_LIMIT",
+                &get("COUNTERSIGN_IDENTIFY_RATE_LIMIT", &countersign_service::DEFAULT_IDENTIFY_RATE_LIMIT.to_string()),
+                countersign_service::MIN_IDENTIFY_RATE_LIMIT,
+            )?,
+            signatures_rate_limit: parse_rate(
+                "COUNTERSIGN_SIGNATURES_RATE_LIMIT",
+                &get("COUNTERSIGN_SIGNATURES_RATE_LIMIT", &countersign_service::DEFAULT_SIGNATURES_RATE_LIMIT.to_string()),
+                1,
+            )?,
             smtp,
         })
     }
@@ -106,6 +120,8 @@ impl Config {
             secure_cookies: self.public_url.starts_with("https://"),
             public_url: self.public_url.clone(),
             spool_dir: self.spool_dir.clone(),
+            identify_rate_limit: self.identify_rate_limit,
+            signatures_rate_limit: self.signatures_rate_limit,
             smtp: self.smtp.clone(),
         }
     }
@@ -137,6 +153,15 @@ fn parse_bool(name: &str, raw: &str) -> Result<bool, String> {
         "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(format!("{name} must be true or false (got {raw:?})")),
     }
+}
+
+/// A requests-per-second limit of at least `min`.
+fn parse_rate(name: &str, raw: &str, min: u32) -> Result<u32, String> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|rate| *rate >= min)
+        .ok_or_else(|| format!("{name} must be a whole number of requests per second, at least {min} (got {raw:?})"))
 }
 
 fn parse_positive(name: &str, raw: &str) -> Result<i64, String> {
@@ -177,6 +202,9 @@ mod tests {
             ("COUNTERSIGN_SESSION_IDLE_MINUTES", "-1"),
             ("COUNTERSIGN_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
             ("COUNTERSIGN_SMTP_ADDR", "localhost"),
+            ("COUNTERSIGN_IDENTIFY_RATE_LIMIT", "999"),
+            ("COUNTERSIGN_IDENTIFY_RATE_LIMIT", "fast"),
+            ("COUNTERSIGN_SIGNATURES_RATE_LIMIT", "0"),
         ] {
             let err = config(&[(name, value)]).err().unwrap_or_default();
             assert!(err.starts_with(name), "{name}: {err}");

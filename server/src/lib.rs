@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod http;
+pub mod listen;
 
 use std::ops::Deref;
 use std::sync::Arc;

@@ -1,6 +1,5 @@
 //! `countersign-server [serve|migrate|seed-demo|rekey]`: configuration from the environment only.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use countersign_server::{app, AppState, Config};
@@ -97,10 +96,9 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
     let state = AppState::new(leptos_options, svc, config);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("Countersign listening on {addr}; dashboard at {public_url}");
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    countersign_server::listen::serve(listener, app(state), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(())
 }

@@ -151,3 +151,38 @@ async fn app_id_flood_keeps_memory_bounded(pool: PgPool) {
     let (status, reply) = post(port, "/api/v1/identify", &body).await.expect("identify");
     assert_eq!((status, reply["verified"].clone()), (200, json!(true)), "{reply}");
 }
+
+/// Reads what the server sends on `stream` until it closes the connection (or 30 s pass).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (Duration, String) {
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw)).await;
+    (started.elapsed(), String::from_utf8_lossy(&raw).into_owned())
+}
+
+/// Slow clients are cut off: headers that never finish, and a body that stops arriving, end
+/// the connection after the listener's timeouts instead of holding it open.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn slow_clients_are_cut_off(pool: PgPool) {
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.expect("db name");
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let url = format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+    let server = start(&url).await;
+
+    let mut slow_headers = tokio::net::TcpStream::connect(("127.0.0.1", server.1)).await.expect("connect");
+    slow_headers.write_all(b"POST /api/v1/identify HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.expect("write");
+    let mut slow_body = tokio::net::TcpStream::connect(("127.0.0.1", server.1)).await.expect("connect");
+    slow_body
+        .write_all(b"POST /api/v1/identify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"app_id\":")
+        .await
+        .expect("write");
+
+    let limit = countersign_server::listen::HEADER_TIMEOUT.max(countersign_server::listen::BODY_IDLE_TIMEOUT) + Duration::from_secs(5);
+    let ((header_wait, _), (body_wait, body_answer)) = tokio::join!(read_until_closed(&mut slow_headers), read_until_closed(&mut slow_body));
+    assert!(header_wait < limit, "a client that never finished its headers was kept {header_wait:?}");
+    assert!(body_wait < limit, "a client that stopped sending its body was kept {body_wait:?}");
+    assert!(body_answer.is_empty() || body_answer.contains("\"error\""), "a JSON error, if any: {body_answer}");
+
+    let (status, _) = post(server.1, "/healthz", "").await.expect("healthz");
+    assert_eq!(status, 200, "the server still serves");
+}

@@ -13,6 +13,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::rate::RateLimit;
 use crate::security::{load_attributes, SecurityRow, SECURITY_COLUMNS};
 use crate::Service;
 
@@ -48,6 +49,10 @@ pub struct Snapshot {
     generation: u64,
     /// When it was loaded.
     loaded: Instant,
+    /// The workspace's identify rate limit.
+    pub identify_limit: RateLimit,
+    /// The workspace's `signatures` rate limit.
+    pub signatures_limit: RateLimit,
 }
 
 impl Snapshot {
@@ -272,7 +277,15 @@ impl Service {
         policy.attributes = load_attributes(&mut tx, workspace_id).await?;
         policy.keys = self.verification_keys_in(&mut tx, workspace_id).await?;
         tx.commit().await?;
-        Ok(Some(Snapshot { workspace_id, policy, generation, loaded: Instant::now() }))
+        let settings = self.settings();
+        Ok(Some(Snapshot {
+            workspace_id,
+            policy,
+            generation,
+            loaded: Instant::now(),
+            identify_limit: RateLimit::per_second(settings.identify_rate_limit),
+            signatures_limit: RateLimit::per_second(settings.signatures_rate_limit),
+        }))
     }
 
     /// Listens for configuration changes until the process ends; reconnects by itself.

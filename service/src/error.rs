@@ -105,6 +105,12 @@ impl ServiceError {
         Self::new(ErrorCode::Unauthorized, "Sign in, or send a valid personal access token.")
     }
 
+    /// `rate_limited`, with the wait (whole seconds, at least one) sent as `Retry-After`.
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ServiceError { retry_after: Some(seconds.max(1)), ..Self::new(ErrorCode::RateLimited, message) }
+    }
+
     /// `internal`: logs the cause in full; the client sees only a generic sentence.
     pub fn internal(cause: impl fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -37,6 +37,11 @@ impl Service {
             .snapshot(app_id)
             .await?
             .ok_or_else(|| ServiceError::new(ErrorCode::UnknownApp, "No workspace has this app_id."))?;
+        // Over the workspace's limit: refused before any work, and without a log row (writing
+        // one per refused attempt would be the load the limit exists to shed).
+        snapshot.identify_limit.check().map_err(|wait| {
+            ServiceError::rate_limited("This app is sending more identify calls per second than its limit; retry after the given wait.", wait)
+        })?;
         let now = self.clock.now();
         let mut log = LogEntry {
             id: Uuid::now_v7(),
@@ -112,6 +117,9 @@ impl Service {
             tokio::time::sleep_until(started + SIGNATURE_REFUSAL_TIME).await;
             return Err(ServiceError::new(ErrorCode::Unauthorized, "Send a current secret of this app as Authorization: Bearer <secret>."));
         };
+        snapshot.signatures_limit.check().map_err(|wait| {
+            ServiceError::rate_limited("This app is sending more signatures calls per second than its limit; retry after the given wait.", wait)
+        })?;
         let signatures = sign_for(&snapshot.policy, &request, now).map_err(ServiceError::invalid)?;
         Ok(signatures.to_json())
     }

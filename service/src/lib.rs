@@ -20,6 +20,7 @@ pub mod members;
 pub mod metrics;
 pub mod password;
 pub mod random;
+pub mod rate;
 pub mod retention;
 pub mod security;
 pub mod sessions;
@@ -38,6 +39,13 @@ pub use error::{ErrorCode, ServiceError, ServiceResult};
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// Identify calls per second a workspace may make unless configured otherwise.
+pub const DEFAULT_IDENTIFY_RATE_LIMIT: u32 = 10_000;
+/// `signatures` calls per second a workspace may make unless configured otherwise.
+pub const DEFAULT_SIGNATURES_RATE_LIMIT: u32 = 1_000;
+/// The lowest identify rate limit the contract allows.
+pub const MIN_IDENTIFY_RATE_LIMIT: u32 = 1_000;
+
 /// Settings of the application layer, read from the environment by the server.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -53,6 +61,10 @@ pub struct Settings {
     pub public_url: String,
     /// Where verification log rows wait while Postgres is unreachable.
     pub spool_dir: std::path::PathBuf,
+    /// Identify calls per second one workspace may make (at least 1,000 by the contract).
+    pub identify_rate_limit: u32,
+    /// `signatures` calls per second one workspace may make.
+    pub signatures_rate_limit: u32,
     /// The SMTP relay invitation links are emailed through; none, and they are only shown.
     pub smtp: Option<mail::SmtpSettings>,
 }
@@ -66,6 +78,8 @@ impl Default for Settings {
             secure_cookies: false,
             public_url: "http://127.0.0.1:3000".to_owned(),
             spool_dir: std::path::PathBuf::from("spool"),
+            identify_rate_limit: DEFAULT_IDENTIFY_RATE_LIMIT,
+            signatures_rate_limit: DEFAULT_SIGNATURES_RATE_LIMIT,
             smtp: None,
         }
     }

@@ -7,6 +7,7 @@ mod hostile;
 mod identify;
 mod invitations;
 mod keys;
+mod limits;
 mod members;
 mod pg_restart;
 mod resilience;
