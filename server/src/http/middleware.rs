@@ -5,42 +5,64 @@ use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
 use axum::extract::{ConnectInfo, Request, State};
-
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use countersign_service::ErrorCode;
 
 use super::error::ApiError;
+use super::extract::{request_meta, BearerActor};
 use countersign_service::web::{self, bearer_token, session_token, TrustedProxies};
 use crate::AppState;
 
 /// CSRF protection for every state-changing request (OWASP "verifying origin with standard
 /// headers"): a browser always sends `Origin` (or `Sec-Fetch-Site`) on such requests, so one
-/// from another site is refused. Requests authenticated by a bearer token carry no ambient
-/// credential and pass; a cookie-carrying request with neither header is refused. The data
-/// plane, called cross-origin by design, is not under this layer.
+/// from another site is refused (see [`refuse_cross_site`]). The data plane, called
+/// cross-origin by design, is not under this layer.
 pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
-    if bearer_token(&parts.headers).is_none() {
-        let verdict = same_origin(&parts.headers, &state.config.public_url);
-        let refuse = match verdict {
-            Some(same) => !same,
-            None => session_token(&parts.headers).is_some(),
-        };
-        if refuse {
-            return ApiError::new(
-                ErrorCode::CsrfFailed,
-                "Cross-site request refused: send it from the dashboard's own origin.",
-            )
-            .into_response();
-        }
+    let (mut parts, body) = request.into_parts();
+    if let Err(refused) = refuse_cross_site(&state, &mut parts).await {
+        return refused.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Refuses a request from another site, or a cookie-carrying one whose origin is unknown.
+///
+/// Only a request that a *valid* bearer token authenticates, and that carries no session
+/// cookie, skips the check: nothing ambient is in play then. The mere presence of an
+/// `Authorization` header is not enough, and neither is a valid token beside the cookie,
+/// because some handlers (server functions, logout) act on the cookie whatever else the
+/// request carries. The token's actor is kept for [`super::extract::Authed`], so it is looked
+/// up once.
+pub async fn refuse_cross_site(state: &AppState, parts: &mut Parts) -> Result<(), ApiError> {
+    let cookie = session_token(&parts.headers).is_some();
+    if let (Some(token), false) = (bearer_token(&parts.headers), cookie) {
+        match state.svc.authenticate_token(token, &request_meta(parts)).await {
+            Ok(actor) => {
+                parts.extensions.insert(BearerActor(actor));
+                return Ok(());
+            }
+            Err(err) if err.code == ErrorCode::Unauthorized => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let refuse = match same_origin(&parts.headers, &state.config.public_url) {
+        Some(same) => !same,
+        None => cookie,
+    };
+    if refuse {
+        return Err(ApiError::new(
+            ErrorCode::CsrfFailed,
+            "Cross-site request refused: send it from the dashboard's own origin.",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the request comes from the dashboard's own origin: `Some(true|false)` when the
