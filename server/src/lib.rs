@@ -56,12 +56,17 @@ pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let svc = state.svc.clone();
     let options = state.leptos_options.clone();
+    let context = move || {
+        provide_context(svc.clone());
+        http::csp::provide_to_leptos();
+    };
     let router = http::api_routes()
-        .leptos_routes_with_context(&state, routes, move || provide_context(svc.clone()), move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell));
     let trusted = Arc::new(state.config.trusted_proxies.clone());
     // Merged after hardening, so the data plane skips the layers meant for the dashboard.
-    let router = http::harden(router, &state).merge(http::data_plane_routes()).with_state(state);
+    let data_plane = http::data_plane_routes(&state);
+    let router = http::harden(router, &state).merge(data_plane).with_state(state);
     if trusted.is_empty() {
         router
     } else {

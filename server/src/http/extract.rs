@@ -94,12 +94,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     }
 }
 
+/// The caller a valid bearer token authenticated, left by the origin check
+/// ([`super::middleware::refuse_cross_site`]) so that [`Authed`] does not look it up again.
+#[derive(Clone)]
+pub struct BearerActor(pub Actor);
+
 /// A signed-in caller: a personal access token (`Authorization: Bearer`) or a session cookie.
 pub struct Authed(pub Actor);
 
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(BearerActor(actor)) = parts.extensions.get::<BearerActor>() {
+            return Ok(Authed(actor.clone()));
+        }
         let meta = request_meta(parts);
         if let Some(token) = web::bearer_token(&parts.headers) {
             return Ok(Authed(state.svc.authenticate_token(token, &meta).await?));
@@ -108,5 +116,17 @@ impl FromRequestParts<AppState> for Authed {
             Some(token) => Ok(Authed(state.svc.authenticate_session(&token, &meta).await?)),
             None => Err(countersign_service::ServiceError::unauthorized().into()),
         }
+    }
+}
+
+/// A request that is not cross-site, as the CSRF layer requires of state-changing requests:
+/// for a `GET` with a side effect worth forging (revealing a secret is audited). Put it before
+/// [`Authed`] in the handler's arguments.
+pub struct NotCrossSite;
+
+impl FromRequestParts<AppState> for NotCrossSite {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        super::middleware::refuse_cross_site(state, parts).await.map(|()| NotCrossSite)
     }
 }

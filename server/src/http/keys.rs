@@ -6,7 +6,7 @@ use countersign_proto::{ImportKeyRequest, KeyInfo, RevealedSecret, RotateRequest
 use uuid::Uuid;
 
 use super::error::ApiResult;
-use super::extract::{Authed, Json, Path};
+use super::extract::{Authed, Json, NotCrossSite, Path};
 use crate::AppState;
 
 /// The workspace's keys (metadata only).
@@ -24,8 +24,9 @@ pub async fn revoke_key(State(state): State<AppState>, Authed(actor): Authed, Pa
     Ok(Json(state.svc.revoke_key(&actor, id, &kid).await?))
 }
 
-/// Reveals a secret (audited).
-pub async fn reveal_secret(State(state): State<AppState>, Authed(actor): Authed, Path((id, kid)): Path<(Uuid, String)>) -> ApiResult<Json<RevealedSecret>> {
+/// Reveals a secret (audited). A `GET`, so the CSRF layer does not see it: the origin is
+/// checked here.
+pub async fn reveal_secret(State(state): State<AppState>, _: NotCrossSite, Authed(actor): Authed, Path((id, kid)): Path<(Uuid, String)>) -> ApiResult<Json<RevealedSecret>> {
     Ok(Json(state.svc.reveal_secret(&actor, id, &kid).await?))
 }
 

@@ -5,42 +5,65 @@ use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
 use axum::extract::{ConnectInfo, Request, State};
-
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use countersign_service::ErrorCode;
 
+use super::csp::{self, CspNonce};
 use super::error::ApiError;
+use super::extract::{request_meta, BearerActor};
 use countersign_service::web::{self, bearer_token, session_token, TrustedProxies};
 use crate::AppState;
 
 /// CSRF protection for every state-changing request (OWASP "verifying origin with standard
 /// headers"): a browser always sends `Origin` (or `Sec-Fetch-Site`) on such requests, so one
-/// from another site is refused. Requests authenticated by a bearer token carry no ambient
-/// credential and pass; a cookie-carrying request with neither header is refused. The data
-/// plane, called cross-origin by design, is not under this layer.
+/// from another site is refused (see [`refuse_cross_site`]). The data plane, called
+/// cross-origin by design, is not under this layer.
 pub async fn csrf(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
-    if bearer_token(&parts.headers).is_none() {
-        let verdict = same_origin(&parts.headers, &state.config.public_url);
-        let refuse = match verdict {
-            Some(same) => !same,
-            None => session_token(&parts.headers).is_some(),
-        };
-        if refuse {
-            return ApiError::new(
-                ErrorCode::CsrfFailed,
-                "Cross-site request refused: send it from the dashboard's own origin.",
-            )
-            .into_response();
-        }
+    let (mut parts, body) = request.into_parts();
+    if let Err(refused) = refuse_cross_site(&state, &mut parts).await {
+        return refused.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Refuses a request from another site, or a cookie-carrying one whose origin is unknown.
+///
+/// Only a request that a *valid* bearer token authenticates, and that carries no session
+/// cookie, skips the check: nothing ambient is in play then. The mere presence of an
+/// `Authorization` header is not enough, and neither is a valid token beside the cookie,
+/// because some handlers (server functions, logout) act on the cookie whatever else the
+/// request carries. The token's actor is kept for [`super::extract::Authed`], so it is looked
+/// up once.
+pub async fn refuse_cross_site(state: &AppState, parts: &mut Parts) -> Result<(), ApiError> {
+    let cookie = session_token(&parts.headers).is_some();
+    if let (Some(token), false) = (bearer_token(&parts.headers), cookie) {
+        match state.svc.authenticate_token(token, &request_meta(parts)).await {
+            Ok(actor) => {
+                parts.extensions.insert(BearerActor(actor));
+                return Ok(());
+            }
+            Err(err) if err.code == ErrorCode::Unauthorized => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let refuse = match same_origin(&parts.headers, &state.config.public_url) {
+        Some(same) => !same,
+        None => cookie,
+    };
+    if refuse {
+        return Err(ApiError::new(
+            ErrorCode::CsrfFailed,
+            "Cross-site request refused: send it from the dashboard's own origin.",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the request comes from the dashboard's own origin: `Some(true|false)` when the
@@ -55,39 +78,50 @@ fn same_origin(headers: &HeaderMap, public_url: &str) -> Option<bool> {
     Some(matches!(site, "same-origin" | "none"))
 }
 
-/// Headers every response carries unless the handler set its own. Scripts and styles come
-/// from this origin only.
-static SECURITY_HEADERS: LazyLock<[(HeaderName, HeaderValue); 5]> = LazyLock::new(|| {
+/// Headers every response carries unless the handler set its own (the policy is in [`csp`]).
+static SECURITY_HEADERS: LazyLock<[(HeaderName, HeaderValue); 4]> = LazyLock::new(|| {
     [
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
         (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
-                 img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-            ),
-        ),
     ]
 });
 
-/// Security headers on every response; API answers are never cached.
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let is_api = request.uri().path().starts_with("/api/v1/");
+/// Two years, subdomains included: browsers then never try plain http (RFC 6797).
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// Security headers on every response. Each request gets a fresh CSP nonce, which the
+/// dashboard's renderer puts on its scripts and an HTML answer's policy names. Nothing but
+/// the static assets under `/pkg/` may be cached: any other answer can show a secret (a
+/// server function's, or a signed-in page).
+pub async fn security_headers(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path().starts_with("/pkg/");
+    let nonce = CspNonce::mint();
+    request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
-    add_security_headers(response.headers_mut(), is_api);
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let https = state.config.public_url.starts_with("https://");
+    add_security_headers(response.headers_mut(), https, html.then_some(&nonce), cacheable);
     response
 }
 
-/// Adds the security headers a response lacks (and `Cache-Control: no-store` to an API one).
-pub fn add_security_headers(headers: &mut HeaderMap, is_api: bool) {
-    headers.reserve(SECURITY_HEADERS.len() + 1);
+/// Adds the security headers a response lacks: HSTS when browsers reach us over `https`, the
+/// policy (naming `nonce` on an HTML page), and `Cache-Control: no-store` unless `cacheable`.
+pub fn add_security_headers(headers: &mut HeaderMap, https: bool, nonce: Option<&CspNonce>, cacheable: bool) {
+    headers.reserve(SECURITY_HEADERS.len() + 3);
     for (name, value) in SECURITY_HEADERS.iter() {
         headers.entry(name).or_insert_with(|| value.clone());
     }
-    if is_api {
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert_with(|| csp::policy(nonce));
+    if https {
+        headers.entry(header::STRICT_TRANSPORT_SECURITY).or_insert_with(|| HeaderValue::from_static(HSTS));
+    }
+    if !cacheable {
         headers.entry(header::CACHE_CONTROL).or_insert_with(|| HeaderValue::from_static("no-store"));
     }
 }

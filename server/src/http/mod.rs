@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod csp;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -69,7 +70,8 @@ pub fn api_routes() -> Router<AppState> {
 /// The data plane: what widgets (`identify`, CORS open) and customer backends (`signatures`)
 /// call on every page view. It takes no cookie, so it is outside the CSRF check by
 /// construction, and it carries only the layers it needs: it is the hot path.
-pub fn data_plane_routes() -> Router<AppState> {
+pub fn data_plane_routes(state: &AppState) -> Router<AppState> {
+    let https = state.config.public_url.starts_with("https://");
     let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::POST]).allow_headers([header::CONTENT_TYPE]);
     Router::new()
         // The preflight needs a route of its own: the 405 fallback would answer it first.
@@ -78,8 +80,8 @@ pub fn data_plane_routes() -> Router<AppState> {
         .method_not_allowed_fallback(middleware::api_method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(MapResponseLayer::new(|mut response: Response| {
-            middleware::add_security_headers(response.headers_mut(), true);
+        .layer(MapResponseLayer::new(move |mut response: Response| {
+            middleware::add_security_headers(response.headers_mut(), https, None, false);
             response
         }))
 }
@@ -89,6 +91,6 @@ pub fn harden(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::csrf))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
 }

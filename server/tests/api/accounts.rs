@@ -183,3 +183,45 @@ async fn security_headers_are_set(pool: PgPool) {
         assert!(reply.headers.contains_key(name), "{name}");
     }
 }
+
+/// A cross-site request carrying the session cookie is refused even with an `Authorization`
+/// header: a bogus token, or a valid token of another account, does not lift the check for the
+/// handlers that act on the cookie (logout, server functions).
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn bearer_header_beside_the_cookie_does_not_skip_csrf(pool: PgPool) {
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::new(pool).await;
+    let (session, _) = app.signup("ada@example.com", "Acme").await;
+    let (mallory, _) = app.signup("mallory@example.com", "Evil Corp").await;
+    let token = app.post("/api/v1/tokens", json!({"name": "own"}), &mallory).await.body["token"].as_str().unwrap_or("").to_owned();
+    let Auth::Cookie(cookie) = &session else { panic!("signup returns a session cookie") };
+    for bearer in ["cs_pat_bogus".to_owned(), token] {
+        let authorization = format!("Bearer {bearer}");
+        let evil = [("origin", "https://evil.example"), ("authorization", authorization.as_str())];
+        let logout = app.send(Method::POST, "/api/v1/auth/logout", None, &session, &evil).await;
+        assert_eq!((logout.status, logout.code()), (StatusCode::FORBIDDEN, "csrf_failed"), "{bearer}");
+        let request = axum::http::Request::post(countersign_app::api::CreateWorkspace::PATH)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", "https://evil.example")
+            .header("authorization", &authorization)
+            .header("cookie", format!("cs_session={cookie}"))
+            .body(axum::body::Body::from("name=Evil"))
+            .expect("request");
+        let server_fn = app.raw(request).await;
+        assert_eq!(server_fn.status, StatusCode::FORBIDDEN, "{bearer}: {}", server_fn.body);
+    }
+    let list = app.get("/api/v1/workspaces", &session).await;
+    assert_eq!(list.status, StatusCode::OK, "still signed in");
+    assert_eq!(list.body.as_array().map(Vec::len), Some(1), "nothing was created");
+}
+
+/// A bogus bearer token does not make a cross-site login pass (login CSRF).
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn bogus_bearer_does_not_skip_csrf(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.signup("ada@example.com", "Acme").await;
+    let evil = [("origin", "https://evil.example"), ("authorization", "Bearer cs_pat_bogus")];
+    let login = app.send(Method::POST, "/api/v1/auth/login", Some(json!({"email": "ada@example.com", "password": PASSWORD})), &Auth::None, &evil).await;
+    assert_eq!((login.status, login.code()), (StatusCode::FORBIDDEN, "csrf_failed"));
+    assert!(!login.headers.contains_key("set-cookie"));
+}

@@ -217,3 +217,45 @@ async fn import_a_secret(pool: PgPool) {
     let refused = app.post(&path, json!({"secret": mine, "primary": false}), &support).await;
     assert_eq!(refused.code(), "forbidden");
 }
+
+/// Revealing a secret is a `GET` with an audited effect: from another site, or with the cookie
+/// and no origin at all, it is refused; from the dashboard or with a bearer token it works.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn reveal_refuses_cross_site(pool: PgPool) {
+    use axum::http::Method;
+    let app = TestApp::new(pool).await;
+    let (owner, ws) = app.signup("owner@example.com", "Acme").await;
+    let kid = keys(&app, &ws, &owner).await[0]["kid"].as_str().unwrap_or("").to_owned();
+    let path = format!("/api/v1/workspaces/{ws}/keys/{kid}/secret");
+    let Auth::Cookie(cookie) = &owner else { panic!("signup returns a session cookie") };
+    // Exactly these headers and the cookie: no default `Origin`.
+    let get = |headers: &[(&str, &str)]| {
+        let mut request = axum::http::Request::get(&path).header("cookie", format!("cs_session={cookie}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        app.raw(request.body(axum::body::Body::empty()).expect("request"))
+    };
+    let refused: [&[(&str, &str)]; 4] = [
+        &[("origin", "https://evil.example")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site")],
+        &[],
+    ];
+    for headers in refused {
+        let reply = get(headers).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::FORBIDDEN, "csrf_failed"), "{headers:?}");
+        assert!(reply.body.get("secret").is_none());
+    }
+    assert_eq!(app.audit_count("key.revealed").await, 0, "nothing was revealed");
+
+    let allowed: [&[(&str, &str)]; 2] = [&[("origin", crate::support::ORIGIN)], &[("sec-fetch-site", "same-origin")]];
+    for headers in allowed {
+        let reply = get(headers).await;
+        assert_eq!(reply.status, StatusCode::OK, "{headers:?}: {}", reply.body);
+    }
+    let token = app.post("/api/v1/tokens", json!({"name": "ops"}), &owner).await.body["token"].as_str().unwrap_or("").to_owned();
+    let bearer = app.send(Method::GET, &path, None, &Auth::Bearer(token), &[("origin", "https://evil.example")]).await;
+    assert_eq!(bearer.status, StatusCode::OK, "a bearer token carries no ambient authority: {}", bearer.body);
+    assert_eq!(app.audit_count("key.revealed").await, 3);
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bad_input;
+mod browser;
 mod hostile;
 mod identify;
 mod invitations;

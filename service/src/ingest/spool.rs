@@ -1,8 +1,10 @@
 //! The local spool: attempts Postgres could not take, as JSON lines appended and fsynced,
 //! replayed in order once the database is back.
 
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,15 +80,36 @@ async fn append_lines(path: PathBuf, attempts: &[Attempt]) -> std::io::Result<()
         buf.push(b'\n');
     }
     tokio::task::spawn_blocking(move || {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut file = open_private(&path)?;
         file.write_all(&buf)?;
         file.sync_all()
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+/// Opens `path` for appending, readable by this user only (0600, in a 0700 directory): the
+/// rows hold user ids, IP addresses and attributes. An existing directory or file made
+/// looser (by hand, or by an older version) is tightened first.
+fn open_private(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        restrict(dir, 0o700)?;
+    }
+    let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    restrict(path, 0o600)?;
+    Ok(file)
+}
+
+/// Sets `mode` on `path` unless it already grants nothing to group or others. A failure (a
+/// directory this user does not own) is logged, not returned: losing a row would be worse.
+fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+        if let Err(err) = std::fs::set_permissions(path, Permissions::from_mode(mode)) {
+            tracing::warn!(error = %err, path = %path.display(), "cannot make the spool private");
+        }
+    }
+    Ok(())
 }
 
 /// Every second, moves spooled attempts into Postgres, then empties the spool. A row Postgres
@@ -147,5 +170,51 @@ pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Me
             }
         }
         drop(guard);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn spool(dir: &Path) -> Spool {
+        Spool::new(dir.to_path_buf(), Arc::new(Metrics::new().unwrap()))
+    }
+
+    /// A new spool directory is 0700 and both spool files are 0600.
+    #[tokio::test]
+    async fn new_spool_is_private() {
+        let dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4())).join("spool");
+        let spool = spool(&dir);
+        spool.append(&[]).await.unwrap();
+        spool.quarantine(&[]).await.unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("verification-log.jsonl")), 0o600);
+        assert_eq!(mode(&dir.join("dead-letter.jsonl")), 0o600);
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    /// A spool directory and files left world-readable are tightened on the next append.
+    #[tokio::test]
+    async fn loose_spool_is_tightened() {
+        let dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, Permissions::from_mode(0o755)).unwrap();
+        for name in ["verification-log.jsonl", "dead-letter.jsonl"] {
+            std::fs::write(dir.join(name), b"").unwrap();
+            std::fs::set_permissions(dir.join(name), Permissions::from_mode(0o644)).unwrap();
+        }
+        let spool = spool(&dir);
+        spool.append(&[]).await.unwrap();
+        spool.quarantine(&[]).await.unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("verification-log.jsonl")), 0o600);
+        assert_eq!(mode(&dir.join("dead-letter.jsonl")), 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
