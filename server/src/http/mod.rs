@@ -17,7 +17,7 @@ pub mod workspaces;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, Method};
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use tower::util::MapResponseLayer;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -28,36 +28,45 @@ use crate::AppState;
 /// The largest request body accepted (PRODUCT.md: a larger one is 413 `payload_too_large`).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Every route of the management API, relative to `/api/v1`: one table, so that tests can
+/// walk every route (the cross-tenant matrix) and a new one cannot be left out.
+pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    use self::{account::*, auth::*, invitations::*, keys::*, settings::*, tokens::*, workspaces::*};
+    vec![
+        ("/auth/signup", post(signup)),
+        ("/auth/login", post(login)),
+        ("/auth/logout", post(logout)),
+        ("/tokens", post(create_token).get(list_tokens)),
+        ("/tokens/{id}", delete(revoke_token)),
+        ("/account/password", post(change_password)),
+        ("/account/sessions", get(list_sessions).delete(end_other_sessions)),
+        ("/account/sessions/{id}", delete(end_session)),
+        ("/invitations/accept", post(accept_invitation)),
+        ("/workspaces", get(list_workspaces).post(create_workspace)),
+        ("/workspaces/{id}/members", get(list_members)),
+        ("/workspaces/{id}/members/{account_id}", put(change_member_role).delete(remove_member)),
+        ("/workspaces/{id}/invitations", get(list_invitations).post(create_invitation)),
+        ("/workspaces/{id}/invitations/{invitation_id}", delete(revoke_invitation)),
+        ("/workspaces/{id}/audit", get(list_audit)),
+        ("/workspaces/{id}/keys", get(list_keys)),
+        ("/workspaces/{id}/keys/rotate", post(rotate_key)),
+        ("/workspaces/{id}/keys/import", post(import_key)),
+        ("/workspaces/{id}/keys/{kid}/revoke", post(revoke_key)),
+        ("/workspaces/{id}/keys/{kid}/secret", get(reveal_secret)),
+        ("/workspaces/{id}/security", get(get_security).put(put_security)),
+        ("/workspaces/{id}/attributes", get(list_attributes).post(create_attribute)),
+        ("/workspaces/{id}/attributes/{name}", put(update_attribute).delete(delete_attribute)),
+        ("/workspaces/{id}/logs", get(list_logs)),
+        ("/workspaces/{id}/contacts/{user_id}", get(get_contact)),
+        ("/workspaces/{id}/debug", post(debug_token)),
+    ]
+}
+
 /// The public API under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
-    use self::{account::*, auth::*, invitations::*, keys::*, settings::*, tokens::*, workspaces::*};
-    let v1 = Router::new()
-        .route("/auth/signup", post(signup))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/tokens", post(create_token).get(list_tokens))
-        .route("/tokens/{id}", delete(revoke_token))
-        .route("/account/password", post(change_password))
-        .route("/account/sessions", get(list_sessions).delete(end_other_sessions))
-        .route("/account/sessions/{id}", delete(end_session))
-        .route("/invitations/accept", post(accept_invitation))
-        .route("/workspaces", get(list_workspaces).post(create_workspace))
-        .route("/workspaces/{id}/members", get(list_members))
-        .route("/workspaces/{id}/members/{account_id}", put(change_member_role).delete(remove_member))
-        .route("/workspaces/{id}/invitations", get(list_invitations).post(create_invitation))
-        .route("/workspaces/{id}/invitations/{invitation_id}", delete(revoke_invitation))
-        .route("/workspaces/{id}/audit", get(list_audit))
-        .route("/workspaces/{id}/keys", get(list_keys))
-        .route("/workspaces/{id}/keys/rotate", post(rotate_key))
-        .route("/workspaces/{id}/keys/import", post(import_key))
-        .route("/workspaces/{id}/keys/{kid}/revoke", post(revoke_key))
-        .route("/workspaces/{id}/keys/{kid}/secret", get(reveal_secret))
-        .route("/workspaces/{id}/security", get(get_security).put(put_security))
-        .route("/workspaces/{id}/attributes", get(list_attributes).post(create_attribute))
-        .route("/workspaces/{id}/attributes/{name}", put(update_attribute).delete(delete_attribute))
-        .route("/workspaces/{id}/logs", get(list_logs))
-        .route("/workspaces/{id}/contacts/{user_id}", get(get_contact))
-        .route("/workspaces/{id}/debug", post(debug_token))
+    let v1 = v1_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
         .fallback(middleware::api_not_found)
         .method_not_allowed_fallback(middleware::api_method_not_allowed);
     Router::new()

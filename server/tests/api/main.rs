@@ -14,5 +14,6 @@ mod pg_restart;
 mod resilience;
 mod sessions;
 mod support;
+mod tenants;
 mod throttle;
 mod tokens;

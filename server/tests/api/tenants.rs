@@ -1,0 +1,121 @@
+//! The cross-tenant matrix: every management route (walked from the router's own table, so a
+//! new route cannot be left out) called by the owner of another workspace with the ids of a
+//! victim workspace answers 404 exactly like a missing id, and nothing of the victim changes.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::support::{jwt, TestApp};
+
+/// Routes that name no workspace and no other account's object: they act on the caller only.
+const CALLER_SCOPED: &[&str] = &[
+    "/auth/signup",
+    "/auth/login",
+    "/auth/logout",
+    "/tokens",
+    "/account/password",
+    "/account/sessions",
+    "/invitations/accept",
+    "/workspaces",
+];
+
+/// A fingerprint of everything the victim owns: a change anywhere changes it.
+async fn victim_state(pool: &PgPool, workspace: &str, account: &str) -> Vec<String> {
+    let queries = [
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM workspaces t WHERE id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM members t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM workspace_keys t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM attributes t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM invitations t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM contacts t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM audit_log t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM sessions t WHERE account_id::text = $2",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM personal_access_tokens t WHERE account_id::text = $2",
+    ];
+    let mut state = Vec::new();
+    for query in queries {
+        let digest: Option<String> = sqlx::query_scalar(query).bind(workspace).bind(account).fetch_one(pool).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+        state.push(digest.unwrap_or_default());
+    }
+    state
+}
+
+/// The body a route needs to get past its own validation and reach the permission check.
+fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
+    let body = match (method.as_str(), path.rsplit('/').next().unwrap_or("")) {
+        ("POST", "invitations") => json!({"email": "mallory@example.com", "role": "owner"}),
+        ("PUT", "{account_id}") => json!({"role": "developer"}),
+        ("POST", "rotate") => json!({"grace_seconds": 0}),
+        ("POST", "import") => json!({"secret": "m".repeat(40), "primary": true}),
+        ("PUT", "security") => security.clone(),
+        ("POST", "attributes") => json!({"name": "stolen", "type": "string", "secure_only": false}),
+        ("PUT", "{name}") => json!({"type": "number", "secure_only": false}),
+        ("POST", "debug") => json!({"platform": "web", "user_jwt": "a.b.c"}),
+        ("GET", _) | ("DELETE", _) => return None,
+        _ => json!({}),
+    };
+    Some(body)
+}
+
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn every_route_hides_another_workspace(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let victim = app.workspace("victim@example.com").await;
+    let ws = victim.id.clone();
+    app.post(&format!("/api/v1/workspaces/{ws}/attributes"), json!({"name": "plan", "type": "string", "secure_only": true}), &victim.owner).await;
+    let invitation = app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"role": "developer"}), &victim.owner).await;
+    let invitation_id = invitation.body["invitation"]["id"].as_str().or(invitation.body["id"].as_str()).unwrap_or_default().to_owned();
+    assert!(!invitation_id.is_empty(), "{}", invitation.body);
+    let token = jwt(&victim.secret, &victim.kid, json!({"user_id": "victim-user"}));
+    assert_eq!(app.identify(json!({"app_id": victim.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
+    let members = app.get(&format!("/api/v1/workspaces/{ws}/members"), &victim.owner).await;
+    let account = members.body[0]["account_id"].as_str().unwrap_or_default().to_owned();
+    let pat = app.post("/api/v1/tokens", json!({"name": "ci"}), &victim.owner).await;
+    let pat_id = pat.body["id"].as_str().unwrap_or_default().to_owned();
+    let sessions = app.get("/api/v1/account/sessions", &victim.owner).await;
+    let session_id = sessions.body[0]["id"].as_str().or(sessions.body["items"][0]["id"].as_str()).unwrap_or_default().to_owned();
+    assert!(!account.is_empty() && !pat_id.is_empty() && !session_id.is_empty(), "{} {} {}", members.body, pat.body, sessions.body);
+    let security = app.get(&format!("/api/v1/workspaces/{ws}/security"), &victim.owner).await.body;
+
+    let (mallory, _) = app.signup("mallory@example.com", "Mallory's").await;
+    let before = victim_state(&app.pool, &ws, &account).await;
+
+    let ids = [
+        ("{id}", ws.as_str()),
+        ("{account_id}", account.as_str()),
+        ("{invitation_id}", invitation_id.as_str()),
+        ("{kid}", victim.kid.as_str()),
+        ("{name}", "plan"),
+        ("{user_id}", "victim-user"),
+    ];
+    for (route, _) in countersign_server::http::v1_routes() {
+        if CALLER_SCOPED.contains(&route) {
+            continue;
+        }
+        assert!(route.contains('{'), "{route} names no id: classify it in CALLER_SCOPED or give it a foreign id here");
+        let mut path = format!("/api/v1{route}");
+        // The caller-scoped objects of another account: its token and its session.
+        let own_id = match route {
+            "/tokens/{id}" => Some(pat_id.as_str()),
+            "/account/sessions/{id}" => Some(session_id.as_str()),
+            _ => None,
+        };
+        for (placeholder, value) in ids {
+            let value = if placeholder == "{id}" { own_id.unwrap_or(value) } else { value };
+            path = path.replace(placeholder, value);
+        }
+        assert!(!path.contains('{'), "{route}: no foreign id for a placeholder");
+        let mut probed = 0;
+        for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+            let reply = app.send(method.clone(), &path, body_for(&method, route, &security), &mallory, &[]).await;
+            if reply.status == StatusCode::METHOD_NOT_ALLOWED {
+                continue;
+            }
+            assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "not_found"), "{method} {route}: {}", reply.body);
+            probed += 1;
+        }
+        assert!(probed > 0, "{route}: no method answered");
+    }
+    assert_eq!(victim_state(&app.pool, &ws, &account).await, before, "nothing of the victim changed");
+}
