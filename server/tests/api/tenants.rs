@@ -119,3 +119,69 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
     }
     assert_eq!(victim_state(&app.pool, &ws, &account).await, before, "nothing of the victim changed");
 }
+
+/// Every server function of the dashboard called by another workspace's owner with the victim's
+/// ids answers `not_found`, and nothing of the victim changes. The list comes from the server
+/// function registry, so a new one cannot be left out.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn every_server_function_hides_another_workspace(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let victim = app.workspace("victim@example.com").await;
+    let ws = victim.id.clone();
+    app.post(&format!("/api/v1/workspaces/{ws}/attributes"), json!({"name": "plan", "type": "string", "secure_only": true}), &victim.owner).await;
+    let invitation = app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"role": "developer"}), &victim.owner).await;
+    let invitation_id = invitation.body["invitation"]["id"].as_str().or(invitation.body["id"].as_str()).unwrap_or_default().to_owned();
+    assert!(!invitation_id.is_empty(), "{}", invitation.body);
+    let members = app.get(&format!("/api/v1/workspaces/{ws}/members"), &victim.owner).await;
+    let account = members.body[0]["account_id"].as_str().unwrap_or_default().to_owned();
+    let pat = app.post("/api/v1/tokens", json!({"name": "ci"}), &victim.owner).await;
+    let pat_id = pat.body["id"].as_str().unwrap_or_default().to_owned();
+    let sessions = app.get("/api/v1/account/sessions", &victim.owner).await;
+    let session_id = sessions.body[0]["id"].as_str().unwrap_or_default().to_owned();
+    let token = jwt(&victim.secret, &victim.kid, json!({"user_id": "victim-user"}));
+    assert_eq!(app.identify(json!({"app_id": victim.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
+    let (mallory, _) = app.signup("mallory@example.com", "Mallory's").await;
+    let before = victim_state(&app.pool, &ws, &account).await;
+
+    let mut paths: Vec<(&str, Method)> = leptos::server_fn::axum::server_fn_paths().collect();
+    paths.sort_by_key(|(path, _)| *path);
+    assert!(paths.len() > 20, "the registry lists the server functions: {paths:?}");
+    for (path, method) in paths {
+        let name = path.rsplit('/').next().unwrap_or_default().trim_end_matches(|c: char| c.is_ascii_digit());
+        // Functions that act on the caller alone, or that end the caller's own session.
+        if matches!(
+            name,
+            "whoami" | "login" | "signup" | "logout" | "create_workspace" | "list_workspaces" | "list_tokens" | "create_token"
+                | "list_sessions" | "end_other_sessions" | "change_password" | "preview_invitation" | "accept_invitation"
+        ) {
+            continue;
+        }
+        let id = match name {
+            "revoke_token" => pat_id.as_str(),
+            "end_session" => session_id.as_str(),
+            _ => ws.as_str(),
+        };
+        let form = [
+            ("workspace", ws.as_str()), ("id", id), ("kid", victim.kid.as_str()), ("account", account.as_str()),
+            ("invitation", invitation_id.as_str()), ("name", "plan"), ("user_id", "victim-user"), ("role", "developer"),
+            ("grace_seconds", "0"), ("kind", "string"), ("secure_only", "true"), ("email", "mallory@example.com"),
+            ("web", "off"), ("ios", "off"), ("android", "off"), ("token_profile", "countersign"), ("leeway_seconds", "60"),
+            ("max_token_lifetime_seconds", ""), ("allowed_origins", ""), ("user_id_claims", ""), ("expected_issuer", ""),
+        ];
+        let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        let mut request = axum::http::Request::builder()
+            .method(method.clone())
+            .uri(if method == Method::GET { format!("{path}?{body}") } else { path.to_owned() })
+            .header("origin", crate::support::ORIGIN)
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let crate::support::Auth::Cookie(token) = &mallory {
+            request = request.header("cookie", format!("cs_session={token}"));
+        }
+        let body = if method == Method::GET { axum::body::Body::empty() } else { axum::body::Body::from(body) };
+        let reply = app.raw(request.body(body).expect("request")).await;
+        // `not_found`, or for a look-up that answers "none" (`find_contact`), nothing.
+        let hidden = reply.body["code"].as_str() == Some("not_found") || (reply.status == StatusCode::OK && reply.body.is_null());
+        assert!(hidden, "{name} ({path}): {} {}", reply.status, reply.body);
+    }
+    assert_eq!(victim_state(&app.pool, &ws, &account).await, before, "nothing of the victim changed");
+}
