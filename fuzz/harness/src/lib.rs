@@ -22,8 +22,11 @@ pub use request::identify_request;
 pub use spool::spool_line;
 pub use verify::verify;
 
+/// A target's body: arbitrary bytes in, a panic when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its libFuzzer binary and corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("jwt_decode", jwt_decode),
     ("identify_request", identify_request),
     ("verify", verify),
