@@ -27,6 +27,7 @@ use uuid::Uuid;
 use self::batch::{write_batch, write_split, Batch, Fate, Ids};
 pub use self::breaker::Breaker;
 use self::recent::{ContactWrites, KeyUse};
+pub use self::spool::parse_spool_line;
 use self::spool::{replay_loop, Spool};
 pub use self::storable::storable_platform;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};

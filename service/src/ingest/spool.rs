@@ -2,7 +2,7 @@
 //! replayed in order once the database is back.
 
 use std::fs::{File, OpenOptions, Permissions};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,12 +55,9 @@ impl Spool {
             Err(e) => return Err(e),
         };
         let mut attempts = Vec::new();
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line?;
-            // A torn last line (crash mid-append) was never acknowledged: skip it.
-            if let Ok(attempt) = serde_json::from_str(&line) {
-                attempts.push(attempt);
-            }
+        // Split as bytes: a line that is not UTF-8 must not stop the replay of the others.
+        for line in std::io::BufReader::new(file).split(b'\n') {
+            attempts.extend(parse_spool_line(&line?));
         }
         Ok(attempts)
     }
@@ -72,6 +69,14 @@ impl Spool {
     }
 }
 
+/// One line of the spool as the attempt to replay, made storable again, so that a line written
+/// by an older version or edited by hand still cannot make Postgres refuse its batch. `None`
+/// for a line that is not an attempt: a torn last line (a crash mid-append, possibly inside a
+/// multi-byte character) was never acknowledged, and is skipped.
+pub fn parse_spool_line(line: &[u8]) -> Option<Attempt> {
+    serde_json::from_slice::<Attempt>(line).ok().map(Attempt::into_storable)
+}
+
 /// Appends one JSON line per attempt to `path` and fsyncs it.
 async fn append_lines(path: PathBuf, attempts: &[Attempt]) -> std::io::Result<()> {
     let mut buf = Vec::new();
@@ -81,6 +86,11 @@ async fn append_lines(path: PathBuf, attempts: &[Attempt]) -> std::io::Result<()
     }
     tokio::task::spawn_blocking(move || {
         let mut file = open_private(&path)?;
+        // After a crash mid-append the file ends in a torn line: start a new one, or the first
+        // attempt appended now would be glued to it and skipped by the replay.
+        if ends_mid_line(&mut file)? {
+            file.write_all(b"\n")?;
+        }
         file.write_all(&buf)?;
         file.sync_all()
     })
@@ -96,7 +106,7 @@ fn open_private(path: &Path) -> std::io::Result<File> {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         restrict(dir, 0o700)?;
     }
-    let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    let file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(path)?;
     restrict(path, 0o600)?;
     Ok(file)
 }
@@ -110,6 +120,17 @@ fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `file` is non-empty and does not end with a newline.
+fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
+    if file.metadata()?.len() == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1))?;
+    file.read_exact(&mut last)?;
+    Ok(last != [b'\n'])
 }
 
 /// Every second, moves spooled attempts into Postgres, then empties the spool. A row Postgres
@@ -177,12 +198,91 @@ pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Me
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+    use countersign_proto::LogEntry;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn attempt(user_id: &str) -> Attempt {
+        let log = LogEntry {
+            id: Uuid::now_v7(),
+            at: Utc::now(),
+            outcome: "verified".into(),
+            reason: None,
+            explanation: "Verified.".into(),
+            platform: Some("web".into()),
+            kid: None,
+            alg: None,
+            user_id: Some(user_id.into()),
+            attributes_accepted: json!({}),
+            attributes_rejected: json!([]),
+            details: json!({}),
+            origin: None,
+            ip: None,
+            user_agent: None,
+            latency_us: 1,
+        };
+        Attempt { workspace_id: Uuid::nil(), log, contact: None }
+    }
+
+    fn spool() -> Result<Spool, Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4()));
+        Ok(Spool::new(dir, Arc::new(Metrics::new()?)))
+    }
+
+    fn user_ids(spool: &Spool) -> std::io::Result<Vec<Option<String>>> {
+        Ok(spool.read_all()?.into_iter().map(|a| a.log.user_id).collect())
+    }
+
+    /// A torn line cut inside a multi-byte character does not stop the replay of the others.
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_is_skipped() -> Result<(), Box<dyn std::error::Error>> {
+        let spool = spool()?;
+        spool.append(&[attempt("ü1")]).await?;
+        let torn = serde_json::to_vec(&attempt("ü2"))?;
+        let cut = torn.iter().position(|&b| b == 0xc3).map_or(torn.len(), |i| i + 1);
+        let mut bytes = std::fs::read(&spool.path)?;
+        bytes.extend_from_slice(torn.get(..cut).unwrap_or_default());
+        bytes.push(b'\n');
+        std::fs::write(&spool.path, bytes)?;
+        spool.append(&[attempt("ü3")]).await?;
+        assert_eq!(user_ids(&spool)?, [Some("ü1".to_owned()), Some("ü3".to_owned())]);
+        Ok(std::fs::remove_dir_all(spool.path.parent().unwrap_or(&spool.path))?)
+    }
+
+    /// An attempt appended after a torn last line (a crash mid-append) is not glued to it.
+    #[tokio::test]
+    async fn appending_after_a_torn_line_starts_a_new_line() -> Result<(), Box<dyn std::error::Error>> {
+        let spool = spool()?;
+        spool.append(&[attempt("u1")]).await?;
+        let torn = serde_json::to_vec(&attempt("u2"))?;
+        let mut file = std::fs::OpenOptions::new().append(true).open(&spool.path)?;
+        file.write_all(torn.get(..torn.len() / 2).unwrap_or_default())?;
+        spool.append(&[attempt("u3")]).await?;
+        assert_eq!(user_ids(&spool)?, [Some("u1".to_owned()), Some("u3".to_owned())]);
+        Ok(std::fs::remove_dir_all(spool.path.parent().unwrap_or(&spool.path))?)
+    }
+
+    /// A replayed line is made storable again: NUL and over-long text never reach Postgres.
+    #[test]
+    fn a_replayed_line_is_made_storable() -> Result<(), Box<dyn std::error::Error>> {
+        let mut hostile = attempt("x\u{0}y");
+        hostile.log.kid = Some("k".repeat(1000));
+        hostile.log.attributes_accepted = json!({"a\u{0}": "b\u{0}"});
+        let line = serde_json::to_vec(&hostile)?;
+        let replayed = parse_spool_line(&line).ok_or("the line does not parse")?;
+        let text = serde_json::to_string(&replayed)?;
+        assert!(!text.contains("\\u0000"), "{text}");
+        assert_eq!(replayed.log.kid.map(|k| k.chars().count()), Some(255));
+        assert!(parse_spool_line(b"{\"torn\": ").is_none());
+        Ok(())
+    }
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
-    fn spool(dir: &Path) -> Spool {
+    fn spool_in(dir: &Path) -> Spool {
         Spool::new(dir.to_path_buf(), Arc::new(Metrics::new().unwrap()))
     }
 
@@ -190,7 +290,7 @@ mod tests {
     #[tokio::test]
     async fn new_spool_is_private() {
         let dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4())).join("spool");
-        let spool = spool(&dir);
+        let spool = spool_in(&dir);
         spool.append(&[]).await.unwrap();
         spool.quarantine(&[]).await.unwrap();
         assert_eq!(mode(&dir), 0o700);
@@ -209,7 +309,7 @@ mod tests {
             std::fs::write(dir.join(name), b"").unwrap();
             std::fs::set_permissions(dir.join(name), Permissions::from_mode(0o644)).unwrap();
         }
-        let spool = spool(&dir);
+        let spool = spool_in(&dir);
         spool.append(&[]).await.unwrap();
         spool.quarantine(&[]).await.unwrap();
         assert_eq!(mode(&dir), 0o700);
