@@ -65,4 +65,9 @@ pub fn App() -> impl IntoView {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    // Event handlers are attached from here on: browser tests wait for this mark rather than
+    // for a quiet network, which comes before the wasm has compiled on a busy machine.
+    if let Some(root) = leptos::prelude::document().document_element() {
+        let _ = root.set_attribute("data-hydrated", "true");
+    }
 }

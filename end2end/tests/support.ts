@@ -24,6 +24,7 @@ export async function signIn(page: Page, email: string, pass: string = password)
 /** Waits until the page is hydrated (its wasm loaded), so forms show their answers in place
  *  instead of posting without JavaScript and reloading. */
 export async function hydrated(page: Page) {
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' });
   await page.waitForLoadState('networkidle');
 }
 

@@ -62,7 +62,8 @@ pub mod ssr {
         Ok(web::request_meta(&parts.headers, peer))
     }
 
-    /// The signed-in caller, or `unauthorized`.
+    /// The signed-in caller, or `unauthorized`. Every context it needs is read before its
+    /// await; callers read theirs (`service()`, `session_token()`) before calling it too.
     pub async fn actor() -> Result<Actor, AppError> {
         let parts = parts()?;
         let token = web::session_token(&parts.headers).ok_or_else(|| AppError::from(countersign_service::ServiceError::unauthorized()))?;
@@ -90,12 +91,14 @@ pub mod ssr {
 /// The signed-in account and its workspaces; `None` when signed out.
 #[server(prefix = "/ui")]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
+    // Request context is read before the first await: after it, the task may run elsewhere.
+    let svc = ssr::service()?;
     let actor = match ssr::actor().await {
         Ok(actor) => actor,
         Err(e) if e.is_unauthorized() => return Ok(None),
         Err(e) => return Err(e),
     };
-    let workspaces = ssr::service()?.list_workspaces(&actor).await?;
+    let workspaces = svc.list_workspaces(&actor).await?;
     Ok(Some(Me { account: countersign_proto::AccountInfo { id: actor.account_id, email: actor.email }, workspaces }))
 }
 
