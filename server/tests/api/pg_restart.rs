@@ -141,19 +141,7 @@ async fn postgres_restart_under_load_loses_no_acknowledged_attempt() {
     assert!(acknowledged.len() > 100, "the load was real: {} acknowledged attempts", acknowledged.len());
     println!("{} attempts acknowledged, {refused_total} refused during the restart", acknowledged.len());
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
-            .bind(&acknowledged)
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(0);
-        if stored == acknowledged.len() as i64 && app.svc.spooled_attempts().await == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "only {stored} of {} acknowledged rows reached Postgres", acknowledged.len());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.wait_until_stored(&acknowledged).await;
 
     // Recovered by itself: a new attempt is committed directly, not spooled.
     let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "after-restart"}));
@@ -238,19 +226,7 @@ async fn long_outage_answers_in_milliseconds_and_loses_nothing() {
     assert!(p99 < Duration::from_millis(100), "p99 {p99:?} during an outage longer than the pool timeout");
 
     let acknowledged: Vec<Uuid> = answers.iter().map(|(_, id)| *id).collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
-            .bind(&acknowledged)
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(0);
-        if stored == acknowledged.len() as i64 && app.svc.spooled_attempts().await == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "only {stored} of {} acknowledged rows reached Postgres", acknowledged.len());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.wait_until_stored(&acknowledged).await;
     assert!(!app.svc.database_breaker_open(), "the breaker closed by itself");
     drop(cluster);
 }

@@ -64,18 +64,6 @@ async fn outage_loses_no_acknowledged_attempt(pool: PgPool) {
     assert!(app.svc.spooled_attempts().await > 0, "the outage was real: rows went to the spool");
 
     sqlx::query(&cut(true)).execute(&mut admin).await.unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
-            .bind(&acknowledged)
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(0);
-        if stored == acknowledged.len() as i64 && app.svc.spooled_attempts().await == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "only {stored} of {} acknowledged rows reached Postgres", acknowledged.len());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.wait_until_stored(&acknowledged).await;
     assert_eq!(app.identify(body).await.status, StatusCode::OK, "the service recovered by itself");
 }

@@ -164,6 +164,24 @@ impl TestApp {
         session_of(&reply)
     }
 
+    /// Waits (20 s at most) until every acknowledged attempt's row is in Postgres and nothing
+    /// is left in the spool.
+    pub async fn wait_until_stored(&self, acknowledged: &[uuid::Uuid]) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
+                .bind(acknowledged)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or(0);
+            if stored == acknowledged.len() as i64 && self.svc.spooled_attempts().await == 0 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "only {stored} of {} acknowledged rows reached Postgres", acknowledged.len());
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Number of audit rows with this action.
     pub async fn audit_count(&self, action: &str) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1").bind(action).fetch_one(&self.pool).await.expect("count")

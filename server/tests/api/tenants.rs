@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::support::{jwt, TestApp};
+use crate::support::{jwt, TestApp, Workspace};
 
 /// Routes that name no workspace and no other account's object: they act on the caller only.
 const CALLER_SCOPED: &[&str] = &[
@@ -41,6 +41,36 @@ async fn victim_state(pool: &PgPool, workspace: &str, account: &str) -> Vec<Stri
     state
 }
 
+/// A victim workspace with one of everything a route can name: an attribute `plan`, a pending
+/// invitation, a contact `victim-user`, and its owner's personal access token and session.
+struct Victim {
+    workspace: Workspace,
+    invitation_id: String,
+    account: String,
+    pat_id: String,
+    session_id: String,
+}
+
+async fn victim(app: &TestApp) -> Victim {
+    let workspace = app.workspace("victim@example.com").await;
+    let (ws, owner) = (&workspace.id, &workspace.owner);
+    app.post(&format!("/api/v1/workspaces/{ws}/attributes"), json!({"name": "plan", "type": "string", "secure_only": true}), owner).await;
+    let invitation = app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"role": "developer"}), owner).await;
+    let invitation_id = invitation.body["invitation"]["id"].as_str().or(invitation.body["id"].as_str()).unwrap_or_default().to_owned();
+    let token = jwt(&workspace.secret, &workspace.kid, json!({"user_id": "victim-user"}));
+    assert_eq!(app.identify(json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
+    let members = app.get(&format!("/api/v1/workspaces/{ws}/members"), owner).await;
+    let account = members.body[0]["account_id"].as_str().unwrap_or_default().to_owned();
+    let pat = app.post("/api/v1/tokens", json!({"name": "ci"}), owner).await;
+    let pat_id = pat.body["id"].as_str().unwrap_or_default().to_owned();
+    let sessions = app.get("/api/v1/account/sessions", owner).await;
+    let session_id = sessions.body[0]["id"].as_str().unwrap_or_default().to_owned();
+    for (what, id) in [("invitation", &invitation_id), ("account", &account), ("token", &pat_id), ("session", &session_id)] {
+        assert!(!id.is_empty(), "the victim's {what} id");
+    }
+    Victim { workspace, invitation_id, account, pat_id, session_id }
+}
+
 /// The body a route needs to get past its own validation and reach the permission check.
 fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
     let body = match (method.as_str(), path.rsplit('/').next().unwrap_or("")) {
@@ -61,21 +91,8 @@ fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn every_route_hides_another_workspace(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let victim = app.workspace("victim@example.com").await;
+    let Victim { workspace: victim, invitation_id, account, pat_id, session_id } = victim(&app).await;
     let ws = victim.id.clone();
-    app.post(&format!("/api/v1/workspaces/{ws}/attributes"), json!({"name": "plan", "type": "string", "secure_only": true}), &victim.owner).await;
-    let invitation = app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"role": "developer"}), &victim.owner).await;
-    let invitation_id = invitation.body["invitation"]["id"].as_str().or(invitation.body["id"].as_str()).unwrap_or_default().to_owned();
-    assert!(!invitation_id.is_empty(), "{}", invitation.body);
-    let token = jwt(&victim.secret, &victim.kid, json!({"user_id": "victim-user"}));
-    assert_eq!(app.identify(json!({"app_id": victim.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
-    let members = app.get(&format!("/api/v1/workspaces/{ws}/members"), &victim.owner).await;
-    let account = members.body[0]["account_id"].as_str().unwrap_or_default().to_owned();
-    let pat = app.post("/api/v1/tokens", json!({"name": "ci"}), &victim.owner).await;
-    let pat_id = pat.body["id"].as_str().unwrap_or_default().to_owned();
-    let sessions = app.get("/api/v1/account/sessions", &victim.owner).await;
-    let session_id = sessions.body[0]["id"].as_str().or(sessions.body["items"][0]["id"].as_str()).unwrap_or_default().to_owned();
-    assert!(!account.is_empty() && !pat_id.is_empty() && !session_id.is_empty(), "{} {} {}", members.body, pat.body, sessions.body);
     let security = app.get(&format!("/api/v1/workspaces/{ws}/security"), &victim.owner).await.body;
 
     let (mallory, _) = app.signup("mallory@example.com", "Mallory's").await;
@@ -126,20 +143,8 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn every_server_function_hides_another_workspace(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let victim = app.workspace("victim@example.com").await;
+    let Victim { workspace: victim, invitation_id, account, pat_id, session_id } = victim(&app).await;
     let ws = victim.id.clone();
-    app.post(&format!("/api/v1/workspaces/{ws}/attributes"), json!({"name": "plan", "type": "string", "secure_only": true}), &victim.owner).await;
-    let invitation = app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"role": "developer"}), &victim.owner).await;
-    let invitation_id = invitation.body["invitation"]["id"].as_str().or(invitation.body["id"].as_str()).unwrap_or_default().to_owned();
-    assert!(!invitation_id.is_empty(), "{}", invitation.body);
-    let members = app.get(&format!("/api/v1/workspaces/{ws}/members"), &victim.owner).await;
-    let account = members.body[0]["account_id"].as_str().unwrap_or_default().to_owned();
-    let pat = app.post("/api/v1/tokens", json!({"name": "ci"}), &victim.owner).await;
-    let pat_id = pat.body["id"].as_str().unwrap_or_default().to_owned();
-    let sessions = app.get("/api/v1/account/sessions", &victim.owner).await;
-    let session_id = sessions.body[0]["id"].as_str().unwrap_or_default().to_owned();
-    let token = jwt(&victim.secret, &victim.kid, json!({"user_id": "victim-user"}));
-    assert_eq!(app.identify(json!({"app_id": victim.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
     let (mallory, _) = app.signup("mallory@example.com", "Mallory's").await;
     let before = victim_state(&app.pool, &ws, &account).await;
 
