@@ -60,16 +60,25 @@ async fn post(port: u16, path: &str, body: &str) -> Option<(u16, Value)> {
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
 
-/// Both processes verify a token; after a rotation with no grace, both refuse it within 1 s.
-#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
-async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.expect("db name");
+/// The URL of the test's own database (sqlx::test makes one per test).
+async fn database_url(pool: &PgPool) -> String {
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.expect("db name");
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let url = format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
-    let (a, b) = (start(&url).await, start(&url).await);
+    format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base))
+}
 
+/// An owner with a workspace, made through the service, and a valid identify body for it.
+struct Provisioned {
+    admin: Service,
+    owner: Actor,
+    workspace: countersign_proto::WorkspaceSummary,
+    body: String,
+}
+
+async fn provision(pool: PgPool) -> Provisioned {
     let dev_key = countersign_server::config::parse_key(countersign_server::config::DEV_MASTER_KEY).expect("dev key");
-    let settings = Settings { spool_dir: std::env::temp_dir().join("countersign-spool-admin"), ..Settings::default() };
+    let spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
+    let settings = Settings { spool_dir, ..Settings::default() };
     let admin = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new(dev_key))).expect("service");
     let session = admin.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.expect("signup");
     let owner = Actor { account_id: session.account.id, email: session.account.email.clone(), meta: RequestMeta::default() };
@@ -78,6 +87,16 @@ async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
     let secret = admin.reveal_secret(&owner, workspace.id, &kid).await.expect("secret").secret;
     let claims = json!({"user_id": "u-1"}).as_object().cloned().unwrap_or_default();
     let body = json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": countersign_core::sign_jwt(secret.as_bytes(), &kid, &claims)}).to_string();
+    Provisioned { admin, owner, workspace, body }
+}
+
+/// Both processes verify a token; after a rotation with no grace, both refuse it within 1 s.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let (a, b) = (start(&url).await, start(&url).await);
+
+    let Provisioned { admin, owner, workspace, body } = provision(pool).await;
 
     for server in [&a, &b] {
         let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
@@ -111,9 +130,7 @@ fn rss_bytes(pid: u32) -> u64 {
 /// leaves the server's memory within a fixed bound, and a real app keeps answering.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn app_id_flood_keeps_memory_bounded(pool: PgPool) {
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.expect("db name");
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let url = format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+    let url = database_url(&pool).await;
     let server = start(&url).await;
     let port = server.1;
     let before = rss_bytes(server.0.id());
@@ -138,16 +155,7 @@ async fn app_id_flood_keeps_memory_bounded(pool: PgPool) {
     println!("resident memory {before} -> {after} bytes (+{grown})");
     assert!(grown < 64 * 1024 * 1024, "the flood grew the server by {grown} bytes");
 
-    let dev_key = countersign_server::config::parse_key(countersign_server::config::DEV_MASTER_KEY).expect("dev key");
-    let settings = Settings { spool_dir: std::env::temp_dir().join("countersign-spool-flood"), ..Settings::default() };
-    let admin = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new(dev_key))).expect("service");
-    let session = admin.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.expect("signup");
-    let owner = Actor { account_id: session.account.id, email: session.account.email.clone(), meta: RequestMeta::default() };
-    let workspace = admin.list_workspaces(&owner).await.expect("workspaces").remove(0);
-    let kid = admin.list_keys(&owner, workspace.id).await.expect("keys")[0].kid.clone();
-    let secret = admin.reveal_secret(&owner, workspace.id, &kid).await.expect("secret").secret;
-    let claims = json!({"user_id": "u-1"}).as_object().cloned().unwrap_or_default();
-    let body = json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": countersign_core::sign_jwt(secret.as_bytes(), &kid, &claims)}).to_string();
+    let Provisioned { body, .. } = provision(pool).await;
     let (status, reply) = post(port, "/api/v1/identify", &body).await.expect("identify");
     assert_eq!((status, reply["verified"].clone()), (200, json!(true)), "{reply}");
 }
@@ -164,9 +172,7 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (Duration, Str
 /// the connection after the listener's timeouts instead of holding it open.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn slow_clients_are_cut_off(pool: PgPool) {
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.expect("db name");
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let url = format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+    let url = database_url(&pool).await;
     let server = start(&url).await;
 
     let mut slow_headers = tokio::net::TcpStream::connect(("127.0.0.1", server.1)).await.expect("connect");

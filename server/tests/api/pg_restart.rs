@@ -45,6 +45,20 @@ impl PrivateCluster {
         cluster
     }
 
+    /// A migrated app on this cluster, with the server's own pool settings (no ping before
+    /// each use, a broken connection is replaced) and the given acquire timeout.
+    async fn app(&self, acquire_timeout: Duration) -> Arc<TestApp> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(acquire_timeout)
+            .test_before_acquire(false)
+            .connect(&self.url())
+            .await
+            .expect("connect to the private cluster");
+        countersign_service::MIGRATOR.run(&pool).await.expect("migrate");
+        Arc::new(TestApp::new(pool).await)
+    }
+
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
@@ -88,16 +102,7 @@ fn run(command: &mut Command) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_under_load_loses_no_acknowledged_attempt() {
     let cluster = PrivateCluster::start();
-    // The server's own pool settings: no ping before each use, a broken connection is replaced.
-    let pool = PgPoolOptions::new()
-        .max_connections(10)
-        .acquire_timeout(Duration::from_secs(2))
-        .test_before_acquire(false)
-        .connect(&cluster.url())
-        .await
-        .expect("connect to the private cluster");
-    countersign_service::MIGRATOR.run(&pool).await.expect("migrate");
-    let app = Arc::new(TestApp::new(pool.clone()).await);
+    let app = cluster.app(Duration::from_secs(2)).await;
     let ws = app.workspace("owner@example.com").await;
 
     let load_until = Instant::now() + Duration::from_secs(3);
@@ -160,15 +165,7 @@ async fn postgres_restart_under_load_loses_no_acknowledged_attempt() {
 async fn long_outage_answers_in_milliseconds_and_loses_nothing() {
     let cluster = PrivateCluster::start();
     let acquire_timeout = Duration::from_secs(5);
-    let pool = PgPoolOptions::new()
-        .max_connections(10)
-        .acquire_timeout(acquire_timeout)
-        .test_before_acquire(false)
-        .connect(&cluster.url())
-        .await
-        .expect("connect to the private cluster");
-    countersign_service::MIGRATOR.run(&pool).await.expect("migrate");
-    let app = Arc::new(TestApp::new(pool.clone()).await);
+    let app = cluster.app(acquire_timeout).await;
     let ws = app.workspace("owner@example.com").await;
 
     let outage = acquire_timeout + Duration::from_secs(3);

@@ -208,30 +208,9 @@ const BATCH_SQL: &str = "WITH log AS (
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use countersign_proto::LogEntry;
-    use serde_json::json;
 
     fn attempt(workspace_id: Uuid) -> Attempt {
-        let log = LogEntry {
-            id: Uuid::now_v7(),
-            at: Utc::now(),
-            outcome: "verified".into(),
-            reason: None,
-            explanation: "The token is valid.".into(),
-            platform: Some("web".into()),
-            kid: None,
-            alg: Some("HS256".into()),
-            user_id: Some("u1".into()),
-            attributes_accepted: json!({}),
-            attributes_rejected: json!([]),
-            details: json!({}),
-            origin: None,
-            ip: None,
-            user_agent: None,
-            latency_us: 1,
-        };
-        Attempt { workspace_id, log, contact: None }
+        crate::ingest::test_attempt(workspace_id, "u1")
     }
 
     async fn log_rows(pool: &PgPool) -> i64 {

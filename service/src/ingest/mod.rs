@@ -245,3 +245,27 @@ pub(crate) fn is_outage(err: &sqlx::Error) -> bool {
         _ => true,
     }
 }
+
+/// A verified attempt of `user_id` in `workspace_id`, for the ingest tests.
+#[cfg(test)]
+pub(crate) fn test_attempt(workspace_id: Uuid, user_id: &str) -> Attempt {
+    let log = LogEntry {
+        id: Uuid::now_v7(),
+        at: Utc::now(),
+        outcome: "verified".into(),
+        reason: None,
+        explanation: "The token is valid.".into(),
+        platform: Some("web".into()),
+        kid: None,
+        alg: Some("HS256".into()),
+        user_id: Some(user_id.into()),
+        attributes_accepted: serde_json::json!({}),
+        attributes_rejected: serde_json::json!([]),
+        details: serde_json::json!({}),
+        origin: None,
+        ip: None,
+        user_agent: None,
+        latency_us: 1,
+    };
+    Attempt { workspace_id, log, contact: None }
+}

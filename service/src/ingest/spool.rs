@@ -198,36 +198,15 @@ pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Me
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use countersign_proto::LogEntry;
     use serde_json::json;
     use uuid::Uuid;
 
     fn attempt(user_id: &str) -> Attempt {
-        let log = LogEntry {
-            id: Uuid::now_v7(),
-            at: Utc::now(),
-            outcome: "verified".into(),
-            reason: None,
-            explanation: "Verified.".into(),
-            platform: Some("web".into()),
-            kid: None,
-            alg: None,
-            user_id: Some(user_id.into()),
-            attributes_accepted: json!({}),
-            attributes_rejected: json!([]),
-            details: json!({}),
-            origin: None,
-            ip: None,
-            user_agent: None,
-            latency_us: 1,
-        };
-        Attempt { workspace_id: Uuid::nil(), log, contact: None }
+        crate::ingest::test_attempt(Uuid::nil(), user_id)
     }
 
     fn spool() -> Result<Spool, Box<dyn std::error::Error>> {
-        let dir = std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4()));
-        Ok(Spool::new(dir, Arc::new(Metrics::new()?)))
+        Ok(spool_in(&std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4()))))
     }
 
     fn user_ids(spool: &Spool) -> std::io::Result<Vec<Option<String>>> {
@@ -282,6 +261,13 @@ mod tests {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
+    /// The directory is 0700 and both spool files 0600.
+    fn assert_private(dir: &Path) {
+        assert_eq!(mode(dir), 0o700);
+        assert_eq!(mode(&dir.join("verification-log.jsonl")), 0o600);
+        assert_eq!(mode(&dir.join("dead-letter.jsonl")), 0o600);
+    }
+
     fn spool_in(dir: &Path) -> Spool {
         Spool::new(dir.to_path_buf(), Arc::new(Metrics::new().unwrap()))
     }
@@ -293,9 +279,7 @@ mod tests {
         let spool = spool_in(&dir);
         spool.append(&[]).await.unwrap();
         spool.quarantine(&[]).await.unwrap();
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&dir.join("verification-log.jsonl")), 0o600);
-        assert_eq!(mode(&dir.join("dead-letter.jsonl")), 0o600);
+        assert_private(&dir);
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
@@ -312,9 +296,7 @@ mod tests {
         let spool = spool_in(&dir);
         spool.append(&[]).await.unwrap();
         spool.quarantine(&[]).await.unwrap();
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&dir.join("verification-log.jsonl")), 0o600);
-        assert_eq!(mode(&dir.join("dead-letter.jsonl")), 0o600);
+        assert_private(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
