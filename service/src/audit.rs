@@ -89,7 +89,7 @@ pub struct AuditFilter {
 impl Service {
     /// A workspace's audit log, newest first, any member may read it.
     pub async fn list_audit(&self, actor: &Actor, workspace_id: Uuid, filter: &AuditFilter) -> ServiceResult<Page<AuditEntry>> {
-        self.authorize(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let limit = filter.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(ServiceError::invalid("limit must be between 1 and 200."));
@@ -113,7 +113,7 @@ impl Service {
         .bind(filter.action.as_deref().filter(|s| !s.is_empty()))
         .bind(filter.actor.as_deref().filter(|s| !s.is_empty()))
         .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(tenant.conn())
         .await?;
         let more = rows.len() as i64 > limit;
         let items: Vec<AuditEntry> = rows.into_iter().take(limit as usize).collect();

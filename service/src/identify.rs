@@ -127,8 +127,9 @@ impl Service {
     /// The token debugger: verifies like identify (without an origin check) and shows every
     /// check, without writing a verification log row.
     pub async fn debug_token(&self, actor: &Actor, workspace_id: Uuid, body: &Value) -> ServiceResult<Value> {
-        self.authorize(actor, workspace_id, Action::View).await?;
-        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&self.pool).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(tenant.conn()).await?;
+        drop(tenant);
         let snapshot = self.snapshot(&app_id).await?.ok_or_else(|| ServiceError::not_found("Workspace"))?;
         let mut value = body.clone();
         if let Some(map) = value.as_object_mut() {

@@ -113,13 +113,13 @@ impl Service {
         email: Option<&str>,
         role: Role,
     ) -> ServiceResult<CreatedInvitation> {
-        let actor_role = self.authorize(actor, workspace_id, Action::ManageMembers).await?;
-        require_owner_for(actor_role, role)?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
+        require_owner_for(tenant.role, role)?;
         let email = email.map(str::trim).filter(|e| !e.is_empty()).map(normalize_email).transpose()?;
         let now = self.clock.now();
         let token = random::token(TOKEN_PREFIX);
         let id = Uuid::new_v4();
-        let mut tx = self.pool.begin().await?;
+        let tx = tenant.conn();
         if let Some(email) = &email {
             let member: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM members m JOIN accounts a ON a.id = m.account_id
@@ -150,9 +150,9 @@ impl Service {
         let entry = NewAuditEntry::workspace(actor, workspace_id, "invitation.created")
             .target(email.clone().unwrap_or_else(|| "(link)".into()))
             .details(serde_json::json!({ "invitation_id": id, "role": role }));
-        audit::insert(&mut tx, now, entry).await?;
-        let invitation = fetch(&mut tx, workspace_id, id).await?.into_invitation(now)?;
-        tx.commit().await?;
+        audit::insert(tx, now, entry).await?;
+        let invitation = fetch(tx, workspace_id, id).await?.into_invitation(now)?;
+        tenant.commit().await?;
         let url = format!("{}/invite?token={token}", self.settings().public_url);
         let emailed = match &invitation.email {
             Some(to) => self.email_invitation(workspace_id, to, &actor.email, role, &url).await,
@@ -163,10 +163,10 @@ impl Service {
 
     /// The workspace's invitations, newest first, with where each stands.
     pub async fn list_invitations(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<Invitation>> {
-        self.authorize(actor, workspace_id, Action::ManageMembers).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
         let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} WHERE i.workspace_id = $1 ORDER BY i.created_at DESC LIMIT 200"))
             .bind(workspace_id)
-            .fetch_all(&self.pool)
+            .fetch_all(tenant.conn())
             .await?;
         let now = self.clock.now();
         rows.into_iter().map(|row| row.into_invitation(now)).collect()
@@ -175,15 +175,16 @@ impl Service {
     /// Revokes a pending invitation: its link stops working. Only owners revoke an
     /// invitation to the owner role; one already accepted is a conflict.
     pub async fn revoke_invitation(&self, actor: &Actor, workspace_id: Uuid, invitation_id: Uuid) -> ServiceResult<()> {
-        let actor_role = self.authorize(actor, workspace_id, Action::ManageMembers).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
+        let actor_role = tenant.role;
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let tx = tenant.conn();
         sqlx::query("SELECT 1 FROM invitations WHERE id = $1 AND workspace_id = $2 FOR UPDATE")
             .bind(invitation_id)
             .bind(workspace_id)
             .execute(&mut *tx)
             .await?;
-        let row = fetch(&mut tx, workspace_id, invitation_id).await?;
+        let row = fetch(tx, workspace_id, invitation_id).await?;
         require_owner_for(actor_role, row.role()?)?;
         match row.status(now) {
             InvitationStatus::Accepted => {
@@ -199,8 +200,8 @@ impl Service {
         let entry = NewAuditEntry::workspace(actor, workspace_id, "invitation.revoked")
             .target(row.email.clone().unwrap_or_else(|| "(link)".into()))
             .details(serde_json::json!({ "invitation_id": invitation_id, "role": row.role }));
-        audit::insert(&mut tx, now, entry).await?;
-        tx.commit().await?;
+        audit::insert(tx, now, entry).await?;
+        tenant.commit().await?;
         Ok(())
     }
 

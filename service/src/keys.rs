@@ -107,15 +107,15 @@ impl Service {
 
     /// The workspace's keys, primary first, then newest first, with their recent usage.
     pub async fn list_keys(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<KeyInfo>> {
-        self.authorize(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let now = self.clock.now();
         let rows: Vec<KeyRow> = sqlx::query_as(&format!(
             "SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 ORDER BY state = 'primary' DESC, created_at DESC"
         ))
         .bind(workspace_id)
-        .fetch_all(&self.pool)
+        .fetch_all(tenant.conn())
         .await?;
-        let usage = self.key_usage_24h(workspace_id, now).await?;
+        let usage = crate::logs::key_usage_24h(tenant.conn(), workspace_id, now).await?;
         Ok(rows
             .iter()
             .map(|row| row.info(now, usage.iter().find(|(kid, _)| *kid == row.kid).map_or(0, |(_, n)| *n)))
@@ -125,14 +125,14 @@ impl Service {
     /// Makes a new primary key. The old primary keeps verifying for `grace_seconds` (default
     /// 24 h; 0 revokes it at once). The new secret is returned only to roles that may reveal it.
     pub async fn rotate_key(&self, actor: &Actor, workspace_id: Uuid, grace_seconds: Option<i64>) -> ServiceResult<RotatedKey> {
-        let role = self.authorize(actor, workspace_id, Action::RotateOrRevokeKey).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::RotateOrRevokeKey).await?;
         let grace = grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
         if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
             return Err(ServiceError::invalid(format!("grace_seconds must be between 0 and {MAX_GRACE_SECONDS} (30 days).")));
         }
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
-        lock_keys(&mut tx, workspace_id).await?;
+        let tx = tenant.conn();
+        lock_keys(tx, workspace_id).await?;
         let previous: Option<KeyRow> = sqlx::query_as(&format!(
             "UPDATE workspace_keys
                 SET state = CASE WHEN $2 = 0 THEN 'revoked' ELSE 'rotating' END,
@@ -146,15 +146,16 @@ impl Service {
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let (kid, secret) = self.insert_key(&mut tx, workspace_id, actor.account_id, now).await?;
+        let (kid, secret) = self.insert_key(tx, workspace_id, actor.account_id, now).await?;
         let entry = NewAuditEntry::workspace(actor, workspace_id, "key.rotated").target(kid.clone()).details(serde_json::json!({
             "previous_kid": previous.as_ref().map(|p| p.kid.clone()),
             "grace_seconds": grace,
             "previous_revoked": grace == 0,
         }));
-        audit::insert(&mut tx, now, entry).await?;
-        let app_id = notify_workspace(&mut tx, workspace_id).await?;
-        tx.commit().await?;
+        audit::insert(tx, now, entry).await?;
+        let app_id = notify_workspace(tx, workspace_id).await?;
+        let role = tenant.role;
+        tenant.commit().await?;
         self.config.evict(&app_id);
         let key = KeyInfo {
             kid,
@@ -177,13 +178,13 @@ impl Service {
     /// the old primary keeps verifying for 24 h; otherwise the key is verify-only for the
     /// longest grace period (30 days), long enough to move backends to a Countersign key.
     pub async fn import_key(&self, actor: &Actor, workspace_id: Uuid, secret: &str, primary: bool) -> ServiceResult<KeyInfo> {
-        self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         if secret.len() < 32 || secret.len() > 1024 {
             return Err(ServiceError::invalid("An imported secret must have between 32 and 1024 bytes."));
         }
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
-        lock_keys(&mut tx, workspace_id).await?;
+        let tx = tenant.conn();
+        lock_keys(tx, workspace_id).await?;
         let expires_at = (!primary).then(|| now + chrono::Duration::seconds(MAX_GRACE_SECONDS));
         if primary {
             sqlx::query(
@@ -194,11 +195,11 @@ impl Service {
             .execute(&mut *tx)
             .await?;
         }
-        let kid = self.store_key(&mut tx, workspace_id, secret.as_bytes(), expires_at, actor.account_id, now).await?;
+        let kid = self.store_key(tx, workspace_id, secret.as_bytes(), expires_at, actor.account_id, now).await?;
         let entry = NewAuditEntry::workspace(actor, workspace_id, "key.imported").target(kid.clone()).details(serde_json::json!({ "primary": primary }));
-        audit::insert(&mut tx, now, entry).await?;
-        let app_id = notify_workspace(&mut tx, workspace_id).await?;
-        tx.commit().await?;
+        audit::insert(tx, now, entry).await?;
+        let app_id = notify_workspace(tx, workspace_id).await?;
+        tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(KeyInfo {
             kid,
@@ -214,9 +215,9 @@ impl Service {
 
     /// Revokes a key at once: it never verifies again.
     pub async fn revoke_key(&self, actor: &Actor, workspace_id: Uuid, kid: &str) -> ServiceResult<KeyInfo> {
-        self.authorize(actor, workspace_id, Action::RotateOrRevokeKey).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::RotateOrRevokeKey).await?;
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let tx = tenant.conn();
         let row: Option<KeyRow> = sqlx::query_as(&format!(
             "UPDATE workspace_keys SET state = 'revoked', expires_at = NULL, revoked_at = coalesce(revoked_at, $3)
               WHERE workspace_id = $1 AND kid = $2
@@ -228,26 +229,26 @@ impl Service {
         .fetch_optional(&mut *tx)
         .await?;
         let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
-        audit::insert(&mut tx, now, NewAuditEntry::workspace(actor, workspace_id, "key.revoked").target(kid)).await?;
-        let app_id = notify_workspace(&mut tx, workspace_id).await?;
-        tx.commit().await?;
+        audit::insert(tx, now, NewAuditEntry::workspace(actor, workspace_id, "key.revoked").target(kid)).await?;
+        let app_id = notify_workspace(tx, workspace_id).await?;
+        tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(row.info(now, 0))
     }
 
     /// Reveals a secret in clear to a role that may; every reveal is audited.
     pub async fn reveal_secret(&self, actor: &Actor, workspace_id: Uuid, kid: &str) -> ServiceResult<RevealedSecret> {
-        self.authorize(actor, workspace_id, Action::RevealSecret).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::RevealSecret).await?;
         let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 AND kid = $2"))
             .bind(workspace_id)
             .bind(kid)
-            .fetch_optional(&self.pool)
+            .fetch_optional(tenant.conn())
             .await?;
         let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
         let secret = self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?;
         let secret = String::from_utf8(secret).map_err(|_| ServiceError::internal("a stored secret is not UTF-8"))?;
-        let mut conn = self.pool.acquire().await?;
-        audit::insert(&mut conn, self.clock.now(), NewAuditEntry::workspace(actor, workspace_id, "key.revealed").target(kid)).await?;
+        audit::insert(tenant.conn(), self.clock.now(), NewAuditEntry::workspace(actor, workspace_id, "key.revealed").target(kid)).await?;
+        tenant.commit().await?;
         Ok(RevealedSecret { kid: row.kid, secret })
     }
 

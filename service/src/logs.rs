@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use countersign_core::policy::Action;
 use countersign_proto::{Contact, LogEntry, Page};
 use serde::Deserialize;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -40,7 +41,7 @@ fn decode_cursor(cursor: &str) -> ServiceResult<(DateTime<Utc>, Uuid)> {
 impl Service {
     /// A page of the verification log, newest first.
     pub async fn list_logs(&self, actor: &Actor, workspace_id: Uuid, filter: &LogFilter) -> ServiceResult<Page<LogEntry>> {
-        self.authorize(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let limit = filter.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(ServiceError::invalid("limit must be between 1 and 200."));
@@ -81,7 +82,7 @@ impl Service {
         .bind(blank(&filter.reason))
         .bind(blank(&filter.user_id))
         .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(tenant.conn())
         .await?;
         let more = rows.len() as i64 > limit;
         let items: Vec<LogEntry> = rows.into_iter().take(limit as usize).collect();
@@ -91,7 +92,7 @@ impl Service {
 
     /// A stored contact by user id.
     pub async fn get_contact(&self, actor: &Actor, workspace_id: Uuid, user_id: &str) -> ServiceResult<Contact> {
-        self.authorize(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         // No stored user id holds NUL (Postgres text cannot).
         if user_id.contains('\0') {
             return Err(ServiceError::not_found("Contact"));
@@ -102,23 +103,24 @@ impl Service {
         )
         .bind(workspace_id)
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(tenant.conn())
         .await?;
         row.ok_or_else(|| ServiceError::not_found("Contact"))
     }
 
-    /// Verified attempts per kid in the 24 hours before `now`.
-    pub(crate) async fn key_usage_24h(&self, workspace_id: Uuid, now: DateTime<Utc>) -> ServiceResult<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT kid, count(*) FROM verification_log
-              WHERE workspace_id = $1 AND at > $2 AND outcome = 'verified' AND kid IS NOT NULL
-              GROUP BY kid",
-        )
-        .bind(workspace_id)
-        .bind(now - Duration::hours(24))
-        .fetch_all(&self.pool)
-        .await?)
-    }
+}
+
+/// Verified attempts per kid in the 24 hours before `now`.
+pub(crate) async fn key_usage_24h(conn: &mut PgConnection, workspace_id: Uuid, now: DateTime<Utc>) -> ServiceResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT kid, count(*) FROM verification_log
+          WHERE workspace_id = $1 AND at > $2 AND outcome = 'verified' AND kid IS NOT NULL
+          GROUP BY kid",
+    )
+    .bind(workspace_id)
+    .bind(now - Duration::hours(24))
+    .fetch_all(conn)
+    .await?)
 }
 
 #[cfg(test)]

@@ -15,13 +15,13 @@ use crate::{Actor, Service};
 impl Service {
     /// The members of a workspace, by email.
     pub async fn list_members(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<Member>> {
-        self.authorize(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let rows: Vec<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
             "SELECT a.id, a.email, m.role, m.created_at FROM members m JOIN accounts a ON a.id = m.account_id
               WHERE m.workspace_id = $1 ORDER BY a.email",
         )
         .bind(workspace_id)
-        .fetch_all(&self.pool)
+        .fetch_all(tenant.conn())
         .await?;
         Ok(rows
             .into_iter()
@@ -33,13 +33,14 @@ impl Service {
 
     /// Changes a member's role. The last owner cannot be demoted.
     pub async fn change_member_role(&self, actor: &Actor, workspace_id: Uuid, account_id: Uuid, role: Role) -> ServiceResult<Member> {
-        let actor_role = self.authorize(actor, workspace_id, Action::ManageMembers).await?;
-        let mut tx = self.pool.begin().await?;
-        let (email, current, added_at) = lock_member(&mut tx, workspace_id, account_id).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
+        let actor_role = tenant.role;
+        let tx = tenant.conn();
+        let (email, current, added_at) = lock_member(tx, workspace_id, account_id).await?;
         require_owner_for(actor_role, current)?;
         require_owner_for(actor_role, role)?;
         if current == Role::Owner && role != Role::Owner {
-            ensure_another_owner(&mut tx, workspace_id).await?;
+            ensure_another_owner(tx, workspace_id).await?;
         }
         sqlx::query("UPDATE members SET role = $3 WHERE workspace_id = $1 AND account_id = $2")
             .bind(workspace_id)
@@ -50,19 +51,20 @@ impl Service {
         let entry = NewAuditEntry::workspace(actor, workspace_id, "member.role_changed")
             .target(email.clone())
             .details(serde_json::json!({ "from": current, "to": role }));
-        audit::insert(&mut tx, self.clock.now(), entry).await?;
-        tx.commit().await?;
+        audit::insert(tx, self.clock.now(), entry).await?;
+        tenant.commit().await?;
         Ok(Member { account_id, email, role, added_at })
     }
 
     /// Removes a member. The last owner cannot be removed.
     pub async fn remove_member(&self, actor: &Actor, workspace_id: Uuid, account_id: Uuid) -> ServiceResult<()> {
-        let actor_role = self.authorize(actor, workspace_id, Action::ManageMembers).await?;
-        let mut tx = self.pool.begin().await?;
-        let (email, current, _) = lock_member(&mut tx, workspace_id, account_id).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
+        let actor_role = tenant.role;
+        let tx = tenant.conn();
+        let (email, current, _) = lock_member(tx, workspace_id, account_id).await?;
         require_owner_for(actor_role, current)?;
         if current == Role::Owner {
-            ensure_another_owner(&mut tx, workspace_id).await?;
+            ensure_another_owner(tx, workspace_id).await?;
         }
         sqlx::query("DELETE FROM members WHERE workspace_id = $1 AND account_id = $2")
             .bind(workspace_id)
@@ -72,8 +74,8 @@ impl Service {
         let entry = NewAuditEntry::workspace(actor, workspace_id, "member.removed")
             .target(email)
             .details(serde_json::json!({ "role": current }));
-        audit::insert(&mut tx, self.clock.now(), entry).await?;
-        tx.commit().await?;
+        audit::insert(tx, self.clock.now(), entry).await?;
+        tenant.commit().await?;
         Ok(())
     }
 }

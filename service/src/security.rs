@@ -94,19 +94,19 @@ pub fn validate_attribute_name(name: &str) -> ServiceResult<()> {
 impl Service {
     /// The workspace's security settings.
     pub async fn get_security(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<SecuritySettings> {
-        self.authorize(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let row: SecurityRow = sqlx::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
             .bind(workspace_id)
-            .fetch_one(&self.pool)
+            .fetch_one(tenant.conn())
             .await?;
         Ok(row.settings())
     }
 
     /// Replaces the workspace's security settings; audited with the before and after.
     pub async fn update_security(&self, actor: &Actor, workspace_id: Uuid, settings: &SecuritySettings) -> ServiceResult<SecuritySettings> {
-        self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate(settings)?;
-        let mut tx = self.pool.begin().await?;
+        let tx = tenant.conn();
         let before: SecurityRow = sqlx::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1 FOR UPDATE"))
             .bind(workspace_id)
             .fetch_one(&mut *tx)
@@ -133,24 +133,24 @@ impl Service {
         .await?;
         let entry = NewAuditEntry::workspace(actor, workspace_id, "security.updated")
             .details(serde_json::json!({ "before": before.settings(), "after": settings }));
-        audit::insert(&mut tx, self.clock.now(), entry).await?;
-        config::notify_changed(&mut tx, &before.app_id).await?;
-        tx.commit().await?;
+        audit::insert(tx, self.clock.now(), entry).await?;
+        config::notify_changed(tx, &before.app_id).await?;
+        tenant.commit().await?;
         self.config.evict(&before.app_id);
         Ok(settings.clone())
     }
 
     /// The registered attributes, by name.
     pub async fn list_attributes(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<AttributeDef>> {
-        self.authorize(actor, workspace_id, Action::View).await?;
-        load_attributes(&mut *self.pool.acquire().await?, workspace_id).await
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        load_attributes(tenant.conn(), workspace_id).await
     }
 
     /// Registers an attribute (`conflict` if the name exists).
     pub async fn create_attribute(&self, actor: &Actor, workspace_id: Uuid, def: &AttributeDef) -> ServiceResult<AttributeDef> {
-        self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate_attribute_name(&def.name)?;
-        let mut tx = self.pool.begin().await?;
+        let tx = tenant.conn();
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM attributes WHERE workspace_id = $1").bind(workspace_id).fetch_one(&mut *tx).await?;
         if count >= MAX_ATTRIBUTES {
             return Err(ServiceError::invalid(format!("A workspace registers at most {MAX_ATTRIBUTES} attributes.")));
@@ -168,18 +168,18 @@ impl Service {
         if inserted.rows_affected() == 0 {
             return Err(ServiceError::new(ErrorCode::Conflict, format!("The attribute {} already exists.", def.name)));
         }
-        let app_id = self.attribute_changed(&mut tx, actor, workspace_id, "attribute.created", &def.name, serde_json::json!(def)).await?;
-        tx.commit().await?;
+        let app_id = self.attribute_changed(tx, actor, workspace_id, "attribute.created", &def.name, serde_json::json!(def)).await?;
+        tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(def.clone())
     }
 
     /// Changes an attribute's type or secure-only flag.
     pub async fn update_attribute(&self, actor: &Actor, workspace_id: Uuid, name: &str, update: &AttributeUpdate) -> ServiceResult<AttributeDef> {
-        self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         // A name that could not be registered names no attribute.
         validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
-        let mut tx = self.pool.begin().await?;
+        let tx = tenant.conn();
         let done = sqlx::query("UPDATE attributes SET type = $3, secure_only = $4 WHERE workspace_id = $1 AND name = $2")
             .bind(workspace_id)
             .bind(name)
@@ -191,23 +191,23 @@ impl Service {
             return Err(ServiceError::not_found("Attribute"));
         }
         let def = AttributeDef { name: name.to_owned(), kind: update.kind, secure_only: update.secure_only };
-        let app_id = self.attribute_changed(&mut tx, actor, workspace_id, "attribute.updated", name, serde_json::json!(def)).await?;
-        tx.commit().await?;
+        let app_id = self.attribute_changed(tx, actor, workspace_id, "attribute.updated", name, serde_json::json!(def)).await?;
+        tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(def)
     }
 
     /// Removes an attribute from the registry (stored contact values stay).
     pub async fn delete_attribute(&self, actor: &Actor, workspace_id: Uuid, name: &str) -> ServiceResult<()> {
-        self.authorize(actor, workspace_id, Action::ChangeSettings).await?;
+        let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
-        let mut tx = self.pool.begin().await?;
+        let tx = tenant.conn();
         let done = sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND name = $2").bind(workspace_id).bind(name).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(ServiceError::not_found("Attribute"));
         }
-        let app_id = self.attribute_changed(&mut tx, actor, workspace_id, "attribute.deleted", name, serde_json::json!({})).await?;
-        tx.commit().await?;
+        let app_id = self.attribute_changed(tx, actor, workspace_id, "attribute.deleted", name, serde_json::json!({})).await?;
+        tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Workspaces (tenants) and the membership check every workspace operation starts with.
 
-use countersign_core::policy::{self, Action, Role};
+use countersign_core::policy::Role;
 use countersign_proto::WorkspaceSummary;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -19,22 +19,6 @@ pub fn validate_name(name: &str) -> ServiceResult<String> {
 }
 
 impl Service {
-    /// The caller's role in a workspace if it permits `action`. Not a member (or no such
-    /// workspace) is 404, exactly alike; a member whose role does not permit it is 403.
-    pub async fn authorize(&self, actor: &Actor, workspace_id: Uuid, action: Action) -> ServiceResult<Role> {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM members WHERE workspace_id = $1 AND account_id = $2")
-            .bind(workspace_id)
-            .bind(actor.account_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let role = role.and_then(|r| Role::parse(&r)).ok_or_else(|| ServiceError::not_found("Workspace"))?;
-        if policy::permits(role, action) {
-            Ok(role)
-        } else {
-            Err(ServiceError::forbidden())
-        }
-    }
-
     /// Creates a workspace with the caller as its owner.
     pub async fn create_workspace(&self, actor: &Actor, name: &str) -> ServiceResult<WorkspaceSummary> {
         let name = validate_name(name)?;

@@ -12,6 +12,7 @@ mod limits;
 mod members;
 mod pg_restart;
 mod resilience;
+mod row_security;
 mod sessions;
 mod support;
 mod tenants;
