@@ -323,6 +323,33 @@ pub struct LogEntry {
     pub latency_us: i32,
 }
 
+/// `GET /api/v1/workspaces/{id}/stats`: attempts per bucket from the log rollups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Start of the first bucket (the asked range, widened to whole buckets).
+    pub from: DateTime<Utc>,
+    /// End of the last bucket (exclusive).
+    pub to: DateTime<Utc>,
+    /// `minute`, `hour` or `day`.
+    pub bucket: String,
+    /// One item per bucket and combination that had attempts, oldest first.
+    pub items: Vec<StatsItem>,
+}
+
+/// Attempts of one bucket with one platform, outcome, reason and kid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsItem {
+    /// Start of the bucket.
+    pub at: DateTime<Utc>,
+    pub platform: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub kid: Option<String>,
+    pub attempts: i64,
+    /// Estimated distinct user ids (hour and day buckets; a lower bound above ~30,000).
+    pub users: Option<i64>,
+}
+
 /// `POST /api/v1/workspaces/{id}/keys/import` body: bring your own secret (at least 32 bytes,
 /// used as the raw HMAC key). Never echoed back.
 #[derive(Clone, Serialize, Deserialize)]

@@ -24,6 +24,7 @@ pub mod rate;
 pub mod retention;
 pub mod security;
 pub mod sessions;
+pub mod stats;
 pub mod tenant;
 pub mod throttle;
 pub mod web;

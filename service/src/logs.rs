@@ -110,11 +110,11 @@ impl Service {
 
 }
 
-/// Verified attempts per kid in the 24 hours before `now`.
+/// Verified attempts per kid in the 24 hours before `now`, from the minute rollup.
 pub(crate) async fn key_usage_24h(conn: &mut PgConnection, workspace_id: Uuid, now: DateTime<Utc>) -> ServiceResult<Vec<(String, i64)>> {
     Ok(sqlx::query_as(
-        "SELECT kid, count(*) FROM verification_log
-          WHERE workspace_id = $1 AND at > $2 AND outcome = 'verified' AND kid IS NOT NULL
+        "SELECT kid, sum(attempts)::bigint FROM log_rollup_minute
+          WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
           GROUP BY kid",
     )
     .bind(workspace_id)

@@ -1,4 +1,5 @@
-//! Daily partitions of the verification log: created ahead of time, dropped after retention.
+//! Daily partitions of the verification log: created ahead of time, dropped after retention;
+//! the log's rollups are trimmed alike.
 
 use chrono::{Duration, NaiveDate};
 
@@ -7,13 +8,16 @@ use crate::Service;
 
 /// Partitions are created this many days ahead.
 const DAYS_AHEAD: i64 = 3;
+/// Minute rollups are kept this long (stats in minute buckets reach back 48 hours).
+const MINUTE_ROLLUP_HOURS: i64 = 49;
 
 fn partition_name(day: NaiveDate) -> String {
     format!("verification_log_p{}", day.format("%Y%m%d"))
 }
 
 impl Service {
-    /// Creates the coming days' partitions and drops those older than `retention_days`.
+    /// Creates the coming days' partitions, drops those older than `retention_days`, and trims
+    /// the rollups.
     /// Idempotent; run at start-up and hourly.
     pub async fn maintain_log_partitions(&self, retention_days: i64) -> ServiceResult<()> {
         let today = self.clock.now().date_naive();
@@ -41,6 +45,10 @@ impl Service {
             sqlx::query(&format!("DROP TABLE IF EXISTS {name}")).execute(&self.pool).await?;
             tracing::info!(partition = %name, "dropped a verification log partition past retention");
         }
+        // Minute rollups serve the last day's charts; hourly ones live as long as the log.
+        let now = self.clock.now();
+        sqlx::query("DELETE FROM log_rollup_minute WHERE bucket < $1").bind(now - Duration::hours(MINUTE_ROLLUP_HOURS)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM log_rollup_hour WHERE bucket < $1").bind(now - Duration::days(retention_days + 1)).execute(&self.pool).await?;
         Ok(())
     }
 }

@@ -57,6 +57,7 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/attributes", get(list_attributes).post(create_attribute)),
         ("/workspaces/{id}/attributes/{name}", put(update_attribute).delete(delete_attribute)),
         ("/workspaces/{id}/logs", get(list_logs)),
+        ("/workspaces/{id}/stats", get(stats)),
         ("/workspaces/{id}/contacts/{user_id}", get(get_contact)),
         ("/workspaces/{id}/debug", post(debug_token)),
     ]

@@ -1,10 +1,11 @@
-//! Security settings, attributes, logs, contacts and the token debugger of a workspace.
+//! Security settings, attributes, logs, traffic stats, contacts and the token debugger of a workspace.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::AttributeDef;
-use countersign_proto::{AttributeUpdate, Contact, LogEntry, Page, SecuritySettings};
+use countersign_proto::{AttributeUpdate, Contact, LogEntry, Page, SecuritySettings, Stats};
 use countersign_service::logs::LogFilter;
+use countersign_service::stats::StatsQuery;
 use uuid::Uuid;
 
 use super::error::ApiResult;
@@ -45,6 +46,11 @@ pub async fn delete_attribute(State(state): State<AppState>, Authed(actor): Auth
 /// The verification log, newest first.
 pub async fn list_logs(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Query(filter): Query<LogFilter>) -> ApiResult<Json<Page<LogEntry>>> {
     Ok(Json(state.svc.list_logs(&actor, id, &filter).await?))
+}
+
+/// Attempts per bucket, from the log rollups.
+pub async fn stats(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Query(query): Query<StatsQuery>) -> ApiResult<Json<Stats>> {
+    Ok(Json(state.svc.stats(&actor, id, &query).await?))
 }
 
 /// A stored contact.

@@ -13,6 +13,7 @@ mod members;
 mod pg_restart;
 mod resilience;
 mod row_security;
+mod stats;
 mod sessions;
 mod support;
 mod tenants;

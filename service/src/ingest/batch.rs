@@ -180,6 +180,28 @@ const BATCH_SQL: &str = "WITH log AS (
                    AS t(id, ws, at, outcome, reason, explanation, platform, kid, alg, user_id, accepted, rejected,
                         details, origin, ip, user_agent, latency_us)
             {on_conflict}
+            RETURNING workspace_id, at, outcome, reason, platform, kid, user_id
+         ), minute AS (
+            -- Counts only the rows inserted above (a replayed row already stored is not),
+            -- in key order so that two batches in flight lock shared rows in the same order.
+            INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts)
+            SELECT workspace_id, date_trunc('minute', at), coalesce(platform, ''), outcome, coalesce(reason, ''),
+                   coalesce(kid, ''), count(*)
+              FROM log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid)
+               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts
+         ), hour AS (
+            INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
+            SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, coalesce(reason, ''),
+                   coalesce(kid, ''), count(*), bit_or(countersign_user_bit(user_id)), min(at), max(at)
+              FROM log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid)
+               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
+                             users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
+                                          WHEN EXCLUDED.users IS NULL THEN r.users
+                                          ELSE r.users | EXCLUDED.users END,
+                             first_at = least(r.first_at, EXCLUDED.first_at),
+                             last_at = greatest(r.last_at, EXCLUDED.last_at)
          ), contact AS (
             INSERT INTO contacts (workspace_id, user_id, attributes, verified, first_seen_at, last_seen_at, last_platform)
             SELECT ws, user_id, attributes::jsonb, verified, first_seen, last_seen, platform
@@ -217,6 +239,17 @@ mod tests {
         sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(pool).await.unwrap()
     }
 
+    /// The attempts counted by the minute and the hour rollups.
+    async fn rolled_up(pool: &PgPool) -> (i64, i64) {
+        sqlx::query_as(
+            "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
+                    (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
     /// A live batch never expects a stored id (a duplicate fails, and is spooled); a replay of
     /// rows that did commit skips them instead of duplicating them.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
@@ -237,6 +270,7 @@ mod tests {
         replay.push(attempt(workspace_id));
         write_batch(&pool, &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored).await.unwrap();
         assert_eq!(log_rows(&pool).await, 3, "the replay adds only the row that was missing");
+        assert_eq!(rolled_up(&pool).await, (3, 3), "each committed row is counted once by each rollup");
     }
 
     /// A batch Postgres refuses because of one row is split until only that row is left out:
@@ -258,5 +292,6 @@ mod tests {
         let expected: Vec<Fate> = (0..7).map(|i| if i == 4 { Fate::Refused } else { Fate::Stored }).collect();
         assert_eq!(fates, expected);
         assert_eq!(log_rows(&pool).await, 6);
+        assert_eq!(rolled_up(&pool).await, (6, 6), "a refused statement counts nothing");
     }
 }

@@ -1,0 +1,133 @@
+//! Traffic stats: the rollups the log writer maintains count every committed row exactly once,
+//! and `GET .../stats` and the Keys page read them.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::support::{jwt, now, TestApp, Workspace};
+
+/// Sends `n` attempts of each kind, concurrently: verified and rejected on web (enforce),
+/// would-reject on iOS (monitor), unverified on Android (off). User ids repeat every 7.
+async fn mixed_traffic(app: &TestApp, ws: &Workspace, n: usize) -> Vec<uuid::Uuid> {
+    app.set_security(ws, json!({"modes": {"web": "enforce", "ios": "monitor", "android": "off"}})).await;
+    let bodies: Vec<Value> = (0..n)
+        .flat_map(|i| {
+            let user = format!("user-{}", i % 7);
+            let good = jwt(&ws.secret, &ws.kid, json!({"user_id": user, "exp": now() + 600}));
+            let forged = jwt("not-the-secret-not-the-secret-not-the-secret", &ws.kid, json!({"user_id": user}));
+            [
+                json!({"app_id": ws.app_id, "platform": "web", "user_jwt": good}),
+                json!({"app_id": ws.app_id, "platform": "web", "user_jwt": forged}),
+                json!({"app_id": ws.app_id, "platform": "ios", "user_jwt": forged}),
+                json!({"app_id": ws.app_id, "platform": "android", "user_id": user}),
+            ]
+        })
+        .collect();
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let router = app.router.clone();
+            tokio::spawn(async move {
+                use tower::ServiceExt;
+                let request = axum::http::Request::post("/api/v1/identify")
+                    .header("content-type", "application/json")
+                    .header("origin", "https://app.example.com")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap();
+                let response = router.oneshot(request).await.unwrap();
+                let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+                serde_json::from_slice::<Value>(&bytes).unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        ids.push(reply["log_id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("no log_id: {reply}")));
+    }
+    app.wait_until_stored(&ids).await;
+    ids
+}
+
+/// (platform, outcome, reason, kid, attempts) per combination, from the log and each rollup.
+async fn counts(pool: &PgPool, table: &str) -> Vec<(String, String, String, String, i64)> {
+    let sql = if table == "verification_log" {
+        "SELECT coalesce(platform, ''), outcome, coalesce(reason, ''), coalesce(kid, ''), count(*)
+           FROM verification_log GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+            .to_owned()
+    } else {
+        format!("SELECT platform, outcome, reason, kid, sum(attempts)::bigint FROM {table} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
+    };
+    sqlx::query_as(&sql).fetch_all(pool).await.unwrap()
+}
+
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn rollups_equal_the_log_after_concurrent_load(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ws = app.workspace("owner@example.com").await;
+    mixed_traffic(&app, &ws, 60).await;
+    let log = counts(&pool, "verification_log").await;
+    assert_eq!(log.iter().map(|c| c.4).sum::<i64>(), 240);
+    assert_eq!(log.len(), 4, "four kinds of attempt: {log:?}");
+    assert_eq!(counts(&pool, "log_rollup_minute").await, log);
+    assert_eq!(counts(&pool, "log_rollup_hour").await, log);
+}
+
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn stats_count_attempts_and_users_per_bucket(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ws = app.workspace("owner@example.com").await;
+    mixed_traffic(&app, &ws, 20).await;
+    let path = format!("/api/v1/workspaces/{}/stats", ws.id);
+
+    for bucket in ["minute", "hour", "day"] {
+        let reply = app.get(&format!("{path}?bucket={bucket}"), &ws.owner).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["bucket"], bucket);
+        let items = reply.body["items"].as_array().unwrap();
+        let total: i64 = items.iter().map(|i| i["attempts"].as_i64().unwrap()).sum();
+        assert_eq!(total, 80, "{bucket}: {items:?}");
+        let verified = items.iter().find(|i| i["outcome"] == "verified").unwrap();
+        assert_eq!((verified["platform"].as_str(), verified["kid"].as_str()), (Some("web"), Some(ws.kid.as_str())));
+        assert_eq!(verified["attempts"], 20);
+        if bucket == "minute" {
+            assert!(verified["users"].is_null());
+        } else {
+            assert_eq!(verified["users"], 7, "seven distinct users: {verified}");
+        }
+        let unverified = items.iter().find(|i| i["outcome"] == "unverified").unwrap();
+        assert_eq!((unverified["platform"].as_str(), unverified["kid"].as_str()), (Some("android"), None));
+    }
+
+    // The Keys page's "verified in 24 h" comes from the same rollups.
+    let keys = app.get(&format!("/api/v1/workspaces/{}/keys", ws.id), &ws.owner).await;
+    assert_eq!(keys.body[0]["verifications_24h"], 20, "{}", keys.body);
+
+    // A range with no traffic is empty, not an error.
+    let empty = app.get(&format!("{path}?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z"), &ws.owner).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert_eq!(empty.body["items"], json!([]));
+}
+
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn bad_stats_queries_are_refused(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ws = app.workspace("owner@example.com").await;
+    let path = format!("/api/v1/workspaces/{}/stats", ws.id);
+    for query in [
+        "bucket=week",
+        "from=yesterday",
+        "from=2026-11-29T12:00:00Z&to=2026-11-29T11:00:00Z",
+        "from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&bucket=hour",
+        "from=2026-11-01T00:00:00Z&to=2026-11-29T00:00:00Z&bucket=minute",
+        "from=%00",
+        "bucket=%FF%FE",
+    ] {
+        let reply = app.get(&format!("{path}?{query}"), &ws.owner).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{query}: {}", reply.body);
+    }
+    let stranger = app.workspace("stranger@example.com").await;
+    let reply = app.get(&path, &stranger.owner).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "not_found"));
+}
