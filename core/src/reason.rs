@@ -106,6 +106,33 @@ impl Reason {
         Reason::ALL.into_iter().find(|r| r.as_str() == code)
     }
 
+    /// How to fix an attempt that failed for this reason, in one sentence (the debugger, the
+    /// log's detail drawer and the overview's failure groups).
+    pub fn fix(self) -> &'static str {
+        match self {
+            Reason::MissingToken => "Have your backend sign a JWT for the user and pass it to the widget as user_jwt.",
+            Reason::MalformedToken => "Send the token exactly as your JWT library produced it: three base64url segments, no spaces, quotes or padding.",
+            Reason::TokenTooLarge => "Keep only the claims you need in the token; send bulky data as attributes.",
+            Reason::UnsupportedAlgorithm => "Sign with HS256 and the workspace secret (not RS256, not none).",
+            Reason::UnknownKey => "Put the primary key's kid in the header, or leave kid out.",
+            Reason::RevokedKey => "Move your backend to the primary key's secret (Keys page) and sign new tokens with it.",
+            Reason::InvalidSignature => "Sign with the primary key's exact secret, and do not change the token after signing.",
+            Reason::TokenExpired => "Mint a fresh token for each session instead of caching one.",
+            Reason::TokenNotYetValid => "Sync the signing server's clock (NTP), or drop nbf.",
+            Reason::TokenIssuedInFuture => "Sync the signing server's clock (NTP).",
+            Reason::MissingExp => "Add exp (e.g. now + 1 hour) when signing.",
+            Reason::LifetimeTooLong => "Sign with a shorter exp, or raise the maximum lifetime in Security.",
+            Reason::InvalidIssuer => "Set iss to the expected issuer (the app_id unless Security says otherwise), or drop it.",
+            Reason::InvalidTokenType => "Set tokenType to \"user\", or leave it out.",
+            Reason::MissingUserId => "Put the user id in the claim your token profile reads, or pick the profile that matches your tokens.",
+            Reason::InvalidUserId => "Send the user id as a string (not a number), 1 to 255 characters, without control characters.",
+            Reason::HmacDisabled => "Send a signed user_jwt instead, or turn legacy HMAC on in Security.",
+            Reason::InvalidUserHash => "Send the lowercase hex HMAC-SHA256 of exactly the user id, under the primary key's secret.",
+            Reason::OriginNotAllowed => "Add the site's origin (scheme://host[:port]) to the allowed origins in Security.",
+            Reason::InvalidRequest => "Send platform as web, ios or android, and strings for user_jwt, user_id and user_hash.",
+        }
+    }
+
     /// The HTTP status an enforced failure answers with: 400 for `invalid_request`, else 401.
     pub fn http_status(self) -> u16 {
         match self {

@@ -350,6 +350,97 @@ pub struct StatsItem {
     pub users: Option<i64>,
 }
 
+/// A workspace's security at a glance over a range (`24h`, `7d` or `30d`), from the rollups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub range: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The one sentence that names the biggest risk (or says there is none).
+    pub headline: HealthItem,
+    /// Web, iOS, Android, in that order.
+    pub platforms: Vec<PlatformHealth>,
+    /// The most frequent failure reasons of the range, most attempts first.
+    pub failures: Vec<FailureGroup>,
+    /// What to fix, most severe first; empty when all is well.
+    pub checklist: Vec<HealthItem>,
+}
+
+/// One platform's mode and traffic over the range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformHealth {
+    pub platform: String,
+    pub mode: String,
+    pub totals: OutcomeCounts,
+    /// Attempts per chart bar, oldest first (hours for 24 h, 6 hours for 7 d, days for 30 d).
+    pub series: Vec<SeriesPoint>,
+    /// First and last verified attempt still within the log's retention.
+    pub first_verified_at: Option<DateTime<Utc>>,
+    pub last_verified_at: Option<DateTime<Utc>>,
+    /// For a platform in monitor mode: whether it can be switched to enforce.
+    pub readiness: Option<Readiness>,
+}
+
+/// Attempts by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub verified: i64,
+    pub unverified: i64,
+    pub would_reject: i64,
+    pub rejected: i64,
+}
+
+/// One bar of a platform's chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    pub at: DateTime<Utc>,
+    pub counts: OutcomeCounts,
+}
+
+/// What switching a monitored platform to enforce would do, judged on the range's traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Share of attempts that would have been rejected, 0 to 1.
+    pub would_reject_rate: f64,
+    pub ready: bool,
+    pub verdict: String,
+    /// The reasons of the would-be rejections, most attempts first.
+    pub reasons: Vec<ReasonCount>,
+}
+
+/// Attempts and distinct users of one reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub attempts: i64,
+    pub users: i64,
+    pub fix: String,
+}
+
+/// One failure reason of the range, with where and when it happened and how to fix it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureGroup {
+    pub reason: String,
+    pub attempts: i64,
+    pub users: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub platforms: Vec<String>,
+    pub kids: Vec<String>,
+    pub fix: String,
+}
+
+/// A health finding: how bad, what, and where it is fixed (a dashboard path).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthItem {
+    /// `critical`, `warning`, `info` or `ok`.
+    pub severity: String,
+    pub title: String,
+    pub detail: String,
+    /// The dashboard page that fixes it, relative to the workspace (`/security`, `/keys`...).
+    pub fix_path: String,
+}
+
 /// `POST /api/v1/workspaces/{id}/keys/import` body: bring your own secret (at least 32 bytes,
 /// used as the raw HMAC key). Never echoed back.
 #[derive(Clone, Serialize, Deserialize)]

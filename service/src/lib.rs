@@ -18,6 +18,7 @@ pub mod logs;
 pub mod mail;
 pub mod members;
 pub mod metrics;
+pub mod overview;
 pub mod password;
 pub mod random;
 pub mod rate;

@@ -102,3 +102,9 @@ pub async fn list_logs(
     let filter = countersign_service::logs::LogFilter { outcome, platform, reason, user_id, cursor, limit: Some(50) };
     Ok(ssr::service()?.list_logs(&ssr::actor().await?, workspace, &filter).await?)
 }
+
+/// The workspace overview over `range` (`24h`, `7d` or `30d`).
+#[server(prefix = "/ui")]
+pub async fn get_overview(workspace: Uuid, range: Option<String>) -> Result<countersign_proto::Overview, AppError> {
+    Ok(ssr::service()?.overview(&ssr::actor().await?, workspace, range.as_deref()).await?)
+}

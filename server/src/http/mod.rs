@@ -58,6 +58,7 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/attributes/{name}", put(update_attribute).delete(delete_attribute)),
         ("/workspaces/{id}/logs", get(list_logs)),
         ("/workspaces/{id}/stats", get(stats)),
+        ("/workspaces/{id}/overview", get(overview)),
         ("/workspaces/{id}/contacts/{user_id}", get(get_contact)),
         ("/workspaces/{id}/debug", post(debug_token)),
     ]

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::AttributeDef;
-use countersign_proto::{AttributeUpdate, Contact, LogEntry, Page, SecuritySettings, Stats};
+use countersign_proto::{AttributeUpdate, Contact, LogEntry, Overview, Page, SecuritySettings, Stats};
 use countersign_service::logs::LogFilter;
 use countersign_service::stats::StatsQuery;
 use uuid::Uuid;
@@ -51,6 +51,17 @@ pub async fn list_logs(State(state): State<AppState>, Authed(actor): Authed, Pat
 /// Attempts per bucket, from the log rollups.
 pub async fn stats(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Query(query): Query<StatsQuery>) -> ApiResult<Json<Stats>> {
     Ok(Json(state.svc.stats(&actor, id, &query).await?))
+}
+
+/// Query of `GET .../overview`.
+#[derive(Debug, serde::Deserialize)]
+pub struct OverviewQuery {
+    range: Option<String>,
+}
+
+/// Per-platform health, readiness, failure groups and the checklist, from the rollups.
+pub async fn overview(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Query(query): Query<OverviewQuery>) -> ApiResult<Json<Overview>> {
+    Ok(Json(state.svc.overview(&actor, id, query.range.as_deref()).await?))
 }
 
 /// A stored contact.

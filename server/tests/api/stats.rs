@@ -131,3 +131,38 @@ async fn bad_stats_queries_are_refused(pool: PgPool) {
     let reply = app.get(&path, &stranger.owner).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "not_found"));
 }
+
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn the_overview_names_the_risks_from_the_rollups(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ws = app.workspace("owner@example.com").await;
+    mixed_traffic(&app, &ws, 10).await;
+    let reply = app.get(&format!("/api/v1/workspaces/{}/overview", ws.id), &ws.owner).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let o = &reply.body;
+    assert_eq!(o["range"], "24h");
+    assert_eq!(o["headline"]["severity"], "critical");
+    assert_eq!(
+        o["headline"]["detail"],
+        "Android is off: 10 unverified identities in the last 24 hours — anyone can impersonate these users."
+    );
+    let platform = |name: &str| o["platforms"].as_array().unwrap().iter().find(|p| p["platform"] == name).unwrap().clone();
+    assert_eq!(platform("web")["totals"], json!({"verified": 10, "unverified": 0, "would_reject": 0, "rejected": 10}));
+    assert!(platform("web")["first_verified_at"].is_string());
+    assert!(platform("android")["first_verified_at"].is_null(), "Android never verified");
+    let series_total: i64 = platform("web")["series"].as_array().unwrap().iter().map(|p| p["counts"]["verified"].as_i64().unwrap()).sum();
+    assert_eq!(series_total, 10, "the chart holds every verified attempt");
+    let readiness = platform("ios")["readiness"].clone();
+    assert_eq!(readiness["ready"], false);
+    assert_eq!(readiness["verdict"], "Not ready: 100 % would be rejected, all from 7 users with invalid signature. Fix that first.");
+    assert!(platform("web")["readiness"].is_null(), "only monitored platforms are judged");
+    let group = o["failures"].as_array().unwrap().iter().find(|g| g["reason"] == "invalid_signature").unwrap().clone();
+    assert_eq!(group["attempts"], 20);
+    assert_eq!(group["platforms"], json!(["ios", "web"]));
+    assert!(group["fix"].as_str().unwrap().contains("secret"), "{group}");
+    let titles: Vec<&str> = o["checklist"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"Android is off") && titles.contains(&"iOS is in monitor mode"), "{titles:?}");
+
+    let bad = app.get(&format!("/api/v1/workspaces/{}/overview?range=1y", ws.id), &ws.owner).await;
+    assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
+}

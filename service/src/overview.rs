@@ -1,0 +1,674 @@
+//! The workspace overview: per-platform traffic from the rollups, monitor-to-enforce readiness,
+//! failure groups and a health checklist. Loading is a few bounded queries over the rollups
+//! (never the log's rows); judging is pure functions, tested below.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use countersign_core::policy::Action;
+use countersign_core::reason::Reason;
+use countersign_core::{Mode, Platform};
+use countersign_proto::{
+    FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness, ReasonCount, SecuritySettings, SeriesPoint,
+};
+use uuid::Uuid;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::security::{SecurityRow, SECURITY_COLUMNS};
+use crate::stats::estimate_users;
+use crate::{Actor, Service};
+
+/// Below this share of would-be rejections, a monitored platform is ready to enforce.
+const READY_RATE: f64 = 0.01;
+/// A primary key older than this should be rotated.
+const KEY_MAX_AGE_DAYS: i64 = 90;
+/// Attribute names that are usually someone's identity or entitlements.
+const SENSITIVE_NAMES: &[&str] = &["email", "plan", "role", "company", "admin", "is_admin", "tier", "permissions", "phone", "account_id"];
+/// Failure groups shown.
+const MAX_FAILURE_GROUPS: i64 = 10;
+
+/// The ranges the overview offers: name, length, chart bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    Day,
+    Week,
+    Month,
+}
+
+impl Range {
+    pub fn parse(value: Option<&str>) -> ServiceResult<Range> {
+        match value.filter(|v| !v.is_empty()) {
+            None | Some("24h") => Ok(Range::Day),
+            Some("7d") => Ok(Range::Week),
+            Some("30d") => Ok(Range::Month),
+            Some(_) => Err(ServiceError::invalid("range must be one of 24h, 7d, 30d.")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Range::Day => "24h",
+            Range::Week => "7d",
+            Range::Month => "30d",
+        }
+    }
+
+    /// In words, for sentences ("in the last 24 hours").
+    pub fn words(self) -> &'static str {
+        match self {
+            Range::Day => "the last 24 hours",
+            Range::Week => "the last 7 days",
+            Range::Month => "the last 30 days",
+        }
+    }
+
+    fn bar(self) -> Duration {
+        match self {
+            Range::Day => Duration::hours(1),
+            Range::Week => Duration::hours(6),
+            Range::Month => Duration::days(1),
+        }
+    }
+
+    fn bars(self) -> i64 {
+        match self {
+            Range::Day => 24,
+            Range::Week => 28,
+            Range::Month => 30,
+        }
+    }
+
+    /// `[from, to)`: whole bars, the last one holding `now`.
+    pub fn bounds(self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let to = now.duration_trunc(self.bar()).unwrap_or(now) + self.bar();
+        (to - self.bar() * self.bars() as i32, to)
+    }
+}
+
+/// One hourly rollup row, summed over kids.
+#[derive(Debug, Clone)]
+pub struct HourRow {
+    pub bucket: DateTime<Utc>,
+    pub platform: String,
+    pub outcome: String,
+    pub reason: String,
+    pub attempts: i64,
+}
+
+fn add(counts: &mut OutcomeCounts, outcome: &str, attempts: i64) {
+    match outcome {
+        "verified" => counts.verified += attempts,
+        "unverified" => counts.unverified += attempts,
+        "would_reject" => counts.would_reject += attempts,
+        "rejected" => counts.rejected += attempts,
+        _ => {}
+    }
+}
+
+/// The range's totals and chart bars of one platform.
+pub fn platform_series(rows: &[HourRow], platform: &str, range: Range, from: DateTime<Utc>) -> (OutcomeCounts, Vec<SeriesPoint>) {
+    let mut totals = OutcomeCounts::default();
+    let mut series: Vec<SeriesPoint> =
+        (0..range.bars()).map(|i| SeriesPoint { at: from + range.bar() * i as i32, counts: OutcomeCounts::default() }).collect();
+    for row in rows.iter().filter(|r| r.platform == platform) {
+        add(&mut totals, &row.outcome, row.attempts);
+        let index = (row.bucket - from).num_seconds().div_euclid(range.bar().num_seconds());
+        if let Some(point) = usize::try_from(index).ok().and_then(|i| series.get_mut(i)) {
+            add(&mut point.counts, &row.outcome, row.attempts);
+        }
+    }
+    (totals, series)
+}
+
+fn percent(rate: f64) -> String {
+    let value = rate * 100.0;
+    if value == 0.0 {
+        "0 %".into()
+    } else if value < 0.1 {
+        format!("{value:.2} %")
+    } else if value < 10.0 {
+        format!("{value:.1} %")
+    } else {
+        format!("{value:.0} %")
+    }
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// 1204 → "1,204".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn platform_name(platform: &str) -> &str {
+    match platform {
+        "web" => "Web",
+        "ios" => "iOS",
+        "android" => "Android",
+        other => other,
+    }
+}
+
+/// Whether a monitored platform can be switched to enforce, judged on its traffic.
+pub fn readiness(platform: &str, totals: &OutcomeCounts, reasons: Vec<ReasonCount>, range: Range) -> Readiness {
+    let judged = totals.verified + totals.would_reject;
+    let rate = if judged == 0 { 0.0 } else { totals.would_reject as f64 / judged as f64 };
+    let name = platform_name(platform);
+    let (ready, verdict) = if judged == 0 {
+        (false, format!("No identify traffic on {name} in {}: nothing to judge by yet.", range.words()))
+    } else if totals.would_reject == 0 {
+        (true, format!("Ready to enforce: every attempt on {name} in {} verified.", range.words()))
+    } else {
+        let top = reasons.first();
+        let users: i64 = reasons.iter().map(|r| r.users).sum();
+        let cause = match (top, reasons.len()) {
+            (Some(top), 1) if users > 0 => format!("all from {} with {}", plural(users, "user", "users"), top.reason.replace('_', " ")),
+            (Some(top), 1) => format!("all with {}", top.reason.replace('_', " ")),
+            (Some(top), _) => format!("mostly {}", top.reason.replace('_', " ")),
+            (None, _) => String::new(),
+        };
+        if rate < READY_RATE {
+            (true, format!("Ready to enforce: {} would be rejected, {cause}.", percent(rate)))
+        } else {
+            (false, format!("Not ready: {} would be rejected, {cause}. Fix that first.", percent(rate)))
+        }
+    };
+    Readiness { would_reject_rate: rate, ready, verdict, reasons }
+}
+
+/// What the overview knows about a workspace's configuration.
+pub struct Posture<'a> {
+    pub settings: &'a SecuritySettings,
+    /// (kid, state, created_at, expires_at) of every key.
+    pub keys: &'a [(String, String, DateTime<Utc>, Option<DateTime<Utc>>)],
+    /// (name, secure_only) of every registered attribute.
+    pub attributes: &'a [(String, bool)],
+    /// Attempts signed with a revoked or retired key in the range, with the last one's time and the top IPs.
+    pub revoked_presented: Option<(i64, DateTime<Utc>, Vec<String>)>,
+}
+
+fn item(severity: &str, title: String, detail: String, fix_path: &str) -> HealthItem {
+    HealthItem { severity: severity.into(), title, detail, fix_path: fix_path.into() }
+}
+
+/// The checklist: every finding, most severe first.
+pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<Utc>, range: Range) -> Vec<HealthItem> {
+    let mut items = Vec::new();
+    for p in platforms {
+        let name = platform_name(&p.platform);
+        match p.mode.as_str() {
+            "off" => items.push(item(
+                "critical",
+                format!("{name} is off"),
+                format!(
+                    "Identities on {name} are accepted without verification: {} in {}. Anyone can impersonate these users.",
+                    plural(p.totals.unverified, "unverified identity", "unverified identities"),
+                    range.words()
+                ),
+                "/security",
+            )),
+            "monitor" => items.push(item(
+                "warning",
+                format!("{name} is in monitor mode"),
+                format!(
+                    "Failed verifications on {name} are let in and only logged: {} in {}.",
+                    plural(p.totals.would_reject, "attempt", "attempts"),
+                    range.words()
+                ),
+                "/security",
+            )),
+            _ => {}
+        }
+    }
+    let settings = posture.settings;
+    if settings.allowed_origins.is_empty() && settings.modes.web != Mode::Off {
+        items.push(item(
+            "warning",
+            "Web has no allowed origins".into(),
+            "Any site can send identify calls for your app id: list the origins your widget runs on.".into(),
+            "/security",
+        ));
+    }
+    if settings.hmac_enabled {
+        items.push(item(
+            "warning",
+            "Legacy HMAC is on".into(),
+            "A user_hash never expires: once leaked, it identifies that user forever. Move to signed JWTs and turn it off.".into(),
+            "/security",
+        ));
+    }
+    if !settings.require_exp && settings.max_token_lifetime_seconds.is_none() {
+        items.push(item(
+            "warning",
+            "Tokens without an expiry are accepted".into(),
+            "A token without exp stays valid forever once leaked. Require exp, or set a maximum lifetime of a day or less.".into(),
+            "/security",
+        ));
+    } else if settings.max_token_lifetime_seconds.is_some_and(|s| s > 86_400) {
+        items.push(item(
+            "info",
+            "Token lifetimes over a day are accepted".into(),
+            "Short-lived tokens limit what a leaked one is worth: a maximum lifetime of a day or less is enough for a session.".into(),
+            "/security",
+        ));
+    }
+    for (kid, state, created_at, expires_at) in posture.keys {
+        match state.as_str() {
+            "primary" if now - *created_at > Duration::days(KEY_MAX_AGE_DAYS) => items.push(item(
+                "warning",
+                format!("The primary key is {} days old", (now - *created_at).num_days()),
+                format!("Rotate {kid}: a key in use for months has had many chances to leak."),
+                "/keys",
+            )),
+            "rotating" => {
+                let left = expires_at.map(|e| e - now).unwrap_or_else(Duration::zero);
+                items.push(item(
+                    "info",
+                    format!("{kid} is in its grace period"),
+                    format!(
+                        "It still verifies for {}; move every backend to the primary key before then.",
+                        if left.num_hours() >= 48 { plural(left.num_days(), "day", "days") } else { plural(left.num_hours().max(0), "hour", "hours") }
+                    ),
+                    "/keys",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some((count, last, ips)) = &posture.revoked_presented {
+        items.push(item(
+            "critical",
+            "A revoked key is still being presented".into(),
+            format!(
+                "{} signed with a revoked or retired key in {}, the last at {} UTC{}. Someone still holds that secret.",
+                plural(*count, "token", "tokens"),
+                range.words(),
+                last.format("%Y-%m-%d %H:%M"),
+                if ips.is_empty() { String::new() } else { format!(", from {}", ips.join(", ")) }
+            ),
+            "/logs?reason=revoked_key",
+        ));
+    }
+    let exposed: Vec<&str> = posture
+        .attributes
+        .iter()
+        .filter(|(name, secure_only)| !secure_only && SENSITIVE_NAMES.contains(&name.to_ascii_lowercase().as_str()))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !exposed.is_empty() {
+        items.push(item(
+            "warning",
+            format!("Sensitive attributes arrive unsigned: {}", exposed.join(", ")),
+            "Anyone can set these from the browser. Mark them secure-only so only your signed tokens can set them.".into(),
+            "/attributes",
+        ));
+    }
+    let rank = |s: &str| match s {
+        "critical" => 0,
+        "warning" => 1,
+        _ => 2,
+    };
+    items.sort_by_key(|i| rank(&i.severity));
+    items
+}
+
+/// The one sentence at the top of the page.
+pub fn headline(platforms: &[PlatformHealth], checklist: &[HealthItem], range: Range) -> HealthItem {
+    let off_with_traffic = platforms.iter().filter(|p| p.mode == "off").max_by_key(|p| p.totals.unverified);
+    if let Some(p) = off_with_traffic {
+        let name = platform_name(&p.platform);
+        let detail = if p.totals.unverified > 0 {
+            format!(
+                "{name} is off: {} in {} — anyone can impersonate these users.",
+                plural(p.totals.unverified, "unverified identity", "unverified identities"),
+                range.words()
+            )
+        } else {
+            format!("{name} is off: anyone can impersonate your users there.")
+        };
+        return item("critical", format!("{name} is off"), detail, "/security");
+    }
+    if let Some(first) = checklist.iter().find(|i| i.severity == "critical") {
+        return first.clone();
+    }
+    if let Some(p) = platforms.iter().filter(|p| p.mode == "monitor").max_by_key(|p| p.totals.would_reject) {
+        let name = platform_name(&p.platform);
+        return item(
+            "warning",
+            format!("{name} is in monitor mode"),
+            format!(
+                "{name} only watches: {} in {} would have been rejected and were let in.",
+                plural(p.totals.would_reject, "attempt", "attempts"),
+                range.words()
+            ),
+            "/security",
+        );
+    }
+    let rejected: i64 = platforms.iter().map(|p| p.totals.rejected).sum();
+    let verified: i64 = platforms.iter().map(|p| p.totals.verified).sum();
+    let detail = if verified + rejected == 0 {
+        format!("Every platform enforces verification. No identify traffic in {} yet.", range.words())
+    } else {
+        format!(
+            "Every platform enforces verification: {} verified and {} rejected in {}.",
+            plural(verified, "identity", "identities"),
+            plural(rejected, "forged or broken attempt", "forged or broken attempts"),
+            range.words()
+        )
+    };
+    item("ok", "Every platform enforces verification".into(), detail, "/logs")
+}
+
+fn fix_of(reason: &str) -> String {
+    Reason::parse(reason).map(|r| r.fix().to_owned()).unwrap_or_default()
+}
+
+type GroupRow = (String, i64, Option<i64>, DateTime<Utc>, DateTime<Utc>, Vec<String>, Vec<String>);
+
+impl Service {
+    /// The overview of a workspace over `range` (`24h`, `7d`, `30d`; default 24 h).
+    pub async fn overview(&self, actor: &Actor, workspace_id: Uuid, range: Option<&str>) -> ServiceResult<Overview> {
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let range = Range::parse(range)?;
+        let now = self.clock.now();
+        let (from, to) = range.bounds(now);
+        let conn = tenant.conn();
+
+        let settings = sqlx::query_as::<_, SecurityRow>(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
+            .bind(workspace_id)
+            .fetch_one(&mut *conn)
+            .await?
+            .settings();
+        let rows: Vec<(DateTime<Utc>, String, String, String, i64)> = sqlx::query_as(
+            "SELECT bucket, platform, outcome, reason, sum(attempts)::bigint FROM log_rollup_hour
+              WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1, 2, 3, 4",
+        )
+        .bind(workspace_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+        let rows: Vec<HourRow> = rows
+            .into_iter()
+            .map(|(bucket, platform, outcome, reason, attempts)| HourRow { bucket, platform, outcome, reason, attempts })
+            .collect();
+        let verified_span: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT platform, min(first_at), max(last_at) FROM log_rollup_hour
+              WHERE workspace_id = $1 AND outcome = 'verified' GROUP BY platform",
+        )
+        .bind(workspace_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let would_reject: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT platform, reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint
+               FROM log_rollup_hour
+              WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 AND outcome = 'would_reject'
+              GROUP BY 1, 2 ORDER BY 3 DESC",
+        )
+        .bind(workspace_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?;
+        let groups: Vec<GroupRow> = sqlx::query_as(
+            "SELECT reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint,
+                    min(first_at), max(last_at),
+                    coalesce(array_agg(DISTINCT platform) FILTER (WHERE platform <> ''), '{}'),
+                    coalesce(array_agg(DISTINCT kid) FILTER (WHERE kid <> ''), '{}')
+               FROM log_rollup_hour
+              WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 AND reason <> ''
+              GROUP BY reason ORDER BY 2 DESC, reason LIMIT $4",
+        )
+        .bind(workspace_id)
+        .bind(from)
+        .bind(to)
+        .bind(MAX_FAILURE_GROUPS)
+        .fetch_all(&mut *conn)
+        .await?;
+        let keys: Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)> =
+            sqlx::query_as("SELECT kid, state, created_at, expires_at FROM workspace_keys WHERE workspace_id = $1 ORDER BY created_at")
+                .bind(workspace_id)
+                .fetch_all(&mut *conn)
+                .await?;
+        let attributes: Vec<(String, bool)> = sqlx::query_as("SELECT name, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
+            .bind(workspace_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let revoked = groups.iter().find(|g| g.0 == Reason::RevokedKey.as_str());
+        let revoked_presented = match revoked {
+            Some((_, attempts, _, _, last, _, _)) => {
+                // Bounded by the reason index: the range's revoked-key rows of this workspace.
+                let ips: Vec<String> = sqlx::query_scalar(
+                    "SELECT ip FROM verification_log
+                      WHERE workspace_id = $1 AND reason = 'revoked_key' AND at >= $2 AND ip IS NOT NULL
+                      GROUP BY ip ORDER BY count(*) DESC, ip LIMIT 3",
+                )
+                .bind(workspace_id)
+                .bind(from)
+                .fetch_all(&mut *conn)
+                .await?;
+                Some((*attempts, *last, ips))
+            }
+            None => None,
+        };
+        drop(tenant);
+
+        let platforms: Vec<PlatformHealth> = Platform::ALL
+            .into_iter()
+            .map(|platform| {
+                let name = platform.as_str();
+                let mode = settings.modes.get(platform);
+                let (totals, series) = platform_series(&rows, name, range, from);
+                let span = verified_span.iter().find(|(p, _, _)| p == name);
+                let readiness = (mode == Mode::Monitor).then(|| {
+                    let reasons = would_reject
+                        .iter()
+                        .filter(|(p, _, _, _)| p == name)
+                        .map(|(_, reason, attempts, zeros)| ReasonCount {
+                            reason: reason.clone(),
+                            attempts: *attempts,
+                            users: zeros.map(estimate_users).unwrap_or(0),
+                            fix: fix_of(reason),
+                        })
+                        .collect();
+                    readiness(name, &totals, reasons, range)
+                });
+                PlatformHealth {
+                    platform: name.into(),
+                    mode: mode.as_str().into(),
+                    totals,
+                    series,
+                    first_verified_at: span.map(|s| s.1),
+                    last_verified_at: span.map(|s| s.2),
+                    readiness,
+                }
+            })
+            .collect();
+        let failures = groups
+            .into_iter()
+            .map(|(reason, attempts, zeros, first_seen, last_seen, platforms, kids)| FailureGroup {
+                fix: fix_of(&reason),
+                reason,
+                attempts,
+                users: zeros.map(estimate_users).unwrap_or(0),
+                first_seen,
+                last_seen,
+                platforms,
+                kids,
+            })
+            .collect();
+        let posture = Posture { settings: &settings, keys: &keys, attributes: &attributes, revoked_presented };
+        let checklist = checklist(&posture, &platforms, now, range);
+        let headline = headline(&platforms, &checklist, range);
+        Ok(Overview { range: range.as_str().into(), from, to, headline, platforms, failures, checklist })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use countersign_core::Modes;
+
+    fn total(counts: &OutcomeCounts) -> i64 {
+        counts.verified + counts.unverified + counts.would_reject + counts.rejected
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 29, 12, 30, 0).unwrap()
+    }
+
+    fn settings(web: Mode, ios: Mode, android: Mode) -> SecuritySettings {
+        SecuritySettings {
+            modes: Modes { web, ios, android },
+            hmac_enabled: false,
+            leeway_seconds: 60,
+            require_exp: true,
+            max_token_lifetime_seconds: Some(3600),
+            allowed_origins: vec!["https://app.example.com".into()],
+            token_profile: countersign_core::TokenProfile::Countersign,
+            user_id_claims: vec![],
+            expected_issuer: None,
+        }
+    }
+
+    fn health(platform: &str, mode: &str, totals: OutcomeCounts) -> PlatformHealth {
+        PlatformHealth {
+            platform: platform.into(),
+            mode: mode.into(),
+            totals,
+            series: vec![],
+            first_verified_at: None,
+            last_verified_at: None,
+            readiness: None,
+        }
+    }
+
+    #[test]
+    fn ranges_end_with_the_current_bar() {
+        let (from, to) = Range::Day.bounds(now());
+        assert_eq!(to, Utc.with_ymd_and_hms(2026, 11, 29, 13, 0, 0).unwrap());
+        assert_eq!(to - from, Duration::hours(24));
+        let (from, to) = Range::Month.bounds(now());
+        assert_eq!((to - from).num_days(), 30);
+        assert!(Range::parse(Some("1y")).is_err());
+    }
+
+    #[test]
+    fn series_put_each_hour_in_its_bar() {
+        let (from, _) = Range::Week.bounds(now());
+        let row = |hours: i64, outcome: &str, attempts| HourRow {
+            bucket: from + Duration::hours(hours),
+            platform: "ios".into(),
+            outcome: outcome.into(),
+            reason: String::new(),
+            attempts,
+        };
+        let rows = vec![row(0, "verified", 2), row(5, "verified", 3), row(6, "rejected", 4), row(1000, "verified", 9)];
+        let (totals, series) = platform_series(&rows, "ios", Range::Week, from);
+        assert_eq!(series.len(), 28);
+        assert_eq!(series[0].counts.verified, 5, "hours 0 and 5 share the first 6-hour bar");
+        assert_eq!(series[1].counts.rejected, 4);
+        assert_eq!(totals.verified, 14, "totals count every row, the chart only those in range");
+        let (empty, _) = platform_series(&rows, "web", Range::Week, from);
+        assert_eq!(total(&empty), 0);
+    }
+
+    #[test]
+    fn readiness_verdicts_name_the_rate_and_the_cause() {
+        let counts = |verified, would_reject| OutcomeCounts { verified, would_reject, ..Default::default() };
+        let expired = || vec![ReasonCount { reason: "token_expired".into(), attempts: 2, users: 3, fix: String::new() }];
+        let quiet = readiness("ios", &counts(0, 0), vec![], Range::Day);
+        assert!(!quiet.ready && quiet.verdict.contains("nothing to judge"), "{}", quiet.verdict);
+        let clean = readiness("ios", &counts(500, 0), vec![], Range::Day);
+        assert!(clean.ready && clean.verdict.starts_with("Ready to enforce"), "{}", clean.verdict);
+        let almost = readiness("ios", &counts(9998, 2), expired(), Range::Day);
+        assert!(almost.ready, "{}", almost.verdict);
+        assert_eq!(almost.verdict, "Ready to enforce: 0.02 % would be rejected, all from 3 users with token expired.");
+        let broken = readiness("android", &counts(10, 90), expired(), Range::Week);
+        assert!(!broken.ready && broken.verdict.starts_with("Not ready: 90 %"), "{}", broken.verdict);
+    }
+
+    #[test]
+    fn the_headline_names_the_biggest_risk() {
+        let traffic = OutcomeCounts { unverified: 1204, ..Default::default() };
+        let platforms = vec![
+            health("web", "enforce", OutcomeCounts::default()),
+            health("android", "off", traffic),
+            health("ios", "monitor", OutcomeCounts { would_reject: 5, ..Default::default() }),
+        ];
+        let line = headline(&platforms, &[], Range::Day);
+        assert_eq!(line.severity, "critical");
+        assert_eq!(line.detail, "Android is off: 1,204 unverified identities in the last 24 hours — anyone can impersonate these users.");
+        let line = headline(&platforms[2..], &[], Range::Day);
+        assert_eq!((line.severity.as_str(), line.title.as_str()), ("warning", "iOS is in monitor mode"));
+        let line = headline(&platforms[..1], &[], Range::Day);
+        assert_eq!(line.severity, "ok");
+    }
+
+    #[test]
+    fn the_checklist_finds_each_weakness_and_nothing_on_a_tight_workspace() {
+        let tight = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
+        let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
+        let posture = Posture { settings: &tight, keys: &keys, attributes: &[("plan".into(), true)], revoked_presented: None };
+        assert!(checklist(&posture, &[], now(), Range::Day).is_empty());
+
+        let mut loose = settings(Mode::Off, Mode::Monitor, Mode::Enforce);
+        loose.allowed_origins.clear();
+        loose.hmac_enabled = true;
+        loose.require_exp = false;
+        loose.max_token_lifetime_seconds = None;
+        let keys = vec![
+            ("k_old".to_owned(), "primary".to_owned(), now() - Duration::days(120), None),
+            ("k_prev".to_owned(), "rotating".to_owned(), now() - Duration::days(200), Some(now() + Duration::hours(20))),
+        ];
+        let attributes = vec![("email".to_owned(), false), ("color".to_owned(), false)];
+        let posture = Posture {
+            settings: &loose,
+            keys: &keys,
+            attributes: &attributes,
+            revoked_presented: Some((7, now(), vec!["203.0.113.9".into()])),
+        };
+        let platforms = vec![health("web", "off", OutcomeCounts::default()), health("ios", "monitor", OutcomeCounts::default())];
+        let items = checklist(&posture, &platforms, now(), Range::Day);
+        let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Web is off",
+                "A revoked key is still being presented",
+                "iOS is in monitor mode",
+                "Legacy HMAC is on",
+                "Tokens without an expiry are accepted",
+                "The primary key is 120 days old",
+                "Sensitive attributes arrive unsigned: email",
+                "k_prev is in its grace period",
+            ]
+        );
+        assert!(items[1].detail.contains("203.0.113.9"));
+        assert_eq!(items[1].fix_path, "/logs?reason=revoked_key");
+        assert!(items.last().unwrap().detail.contains("20 hours"));
+    }
+
+    #[test]
+    fn numbers_read_like_numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(percent(0.0002), "0.02 %");
+        assert_eq!(percent(0.123), "12 %");
+    }
+}
