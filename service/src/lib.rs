@@ -24,6 +24,7 @@ pub mod rate;
 pub mod retention;
 pub mod security;
 pub mod sessions;
+pub mod snippets;
 pub mod throttle;
 pub mod web;
 pub mod workspaces;
