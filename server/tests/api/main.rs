@@ -11,6 +11,7 @@ mod keys;
 mod libraries;
 mod limits;
 mod members;
+mod migration;
 mod pg_restart;
 mod resilience;
 mod sessions;
