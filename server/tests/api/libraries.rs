@@ -1,7 +1,8 @@
-//! Independent JWT libraries the tests run at test time: PyJWT and node's `jsonwebtoken`, as
-//! installed for the interop tests (`install_interop_tools` in `scripts/provision.sh`): PyJWT
-//! in `.local/venv` (or `COUNTERSIGN_PYTHON`), `jsonwebtoken` in
-//! `core/tests/interop/node_modules`. A missing one fails the test, never skips it.
+//! Independent JWT libraries the tests run at test time: PyJWT, node's `jsonwebtoken` and Ruby's
+//! `jwt`, as installed for the interop tests (`install_interop_tools` in
+//! `scripts/provision.sh`): PyJWT in `.local/venv` (or `COUNTERSIGN_PYTHON`), `jsonwebtoken` in
+//! `core/tests/interop/node_modules`, Debian's `ruby-jwt`. A missing one fails the test, never
+//! skips it.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,11 @@ pub fn python() -> OsString {
 /// `node`.
 pub fn node() -> OsString {
     OsString::from("node")
+}
+
+/// `ruby`.
+pub fn ruby() -> OsString {
+    OsString::from("ruby")
 }
 
 /// Runs `program args` from the repository root with `env` (and `jsonwebtoken` on

@@ -1,12 +1,12 @@
 //! `GET /api/v1/workspaces/{id}/snippets`: filled in for the workspace, for every role, without
-//! the secret; and the Node and Python snippets, run as served with the real libraries, sign
-//! tokens that identify verifies under every token profile.
+//! the secret; and the Node, Python and Ruby snippets, run as served with the real libraries,
+//! sign tokens that identify verifies under every token profile.
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::libraries::{node, python, token_from};
+use crate::libraries::{node, python, ruby, token_from};
 use crate::support::{TestApp, Workspace};
 
 async fn snippets(app: &TestApp, ws: &Workspace) -> Value {
@@ -26,7 +26,11 @@ fn run_snippet(code: &str, file: &str, secret: &str) -> String {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(file);
     std::fs::write(&path, code).expect("write the snippet");
-    let program = if file.ends_with(".py") { python() } else { node() };
+    let program = match file.rsplit('.').next() {
+        Some("py") => python(),
+        Some("rb") => ruby(),
+        _ => node(),
+    };
     let token = token_from(program, &[path.to_str().expect("UTF-8 path")], &[("COUNTERSIGN_SECRET", secret)]);
     let _ = std::fs::remove_dir_all(&dir);
     token
@@ -61,18 +65,18 @@ async fn snippets_follow_the_workspace(pool: PgPool) {
     assert!(python.contains("\"sub\": str(user[\"id\"])") && python.contains("\"iss\": \"https://backend.example\""), "{python}");
 }
 
-/// Under each profile, the Node (`jsonwebtoken`) and Python (PyJWT) snippets, run exactly as
-/// served with the workspace's secret in the environment, make tokens that identify verifies
-/// for the example user.
+/// Under each profile, the Node (`jsonwebtoken`), Python (PyJWT) and Ruby (`jwt`) snippets, run
+/// exactly as served with the workspace's secret in the environment, make tokens that identify
+/// verifies for the example user.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
-async fn node_and_python_snippets_verify_under_every_profile(pool: PgPool) {
+async fn node_python_and_ruby_snippets_verify_under_every_profile(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ws = app.workspace("owner@example.com").await;
     for profile in countersign_core::TokenProfile::ALL {
         let claims = if profile == countersign_core::TokenProfile::Custom { json!(["account_ref"]) } else { json!([]) };
         app.set_security(&ws, json!({"token_profile": profile.as_str(), "user_id_claims": claims, "max_token_lifetime_seconds": 3600})).await;
         let all = snippets(&app, &ws).await;
-        for (id, file) in [("node", "snippet.cjs"), ("python", "snippet.py")] {
+        for (id, file) in [("node", "snippet.cjs"), ("python", "snippet.py"), ("ruby", "snippet.rb")] {
             let token = run_snippet(code(&all, id), file, &ws.secret);
             let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await;
             assert_eq!((reply.status, &reply.body["verified"]), (StatusCode::OK, &json!(true)), "{profile:?} {id}: {}", reply.body);
