@@ -32,6 +32,8 @@ async function identify(page: Page, appId: string, token: string) {
  *  the real libraries, and their tokens verify; the web snippet's identify call works as well. */
 test('snippets run as rendered and their tokens verify', async ({ page, context }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const violations: string[] = [];
+  page.on('console', (m) => { if (m.text().includes('Content Security Policy')) violations.push(m.text()); });
   const email = `snippets-${Date.now()}@example.com`;
   await signUp(page, email, 'Snippet Co');
   await page.getByRole('link', { name: 'Snippet Co' }).first().click();
@@ -87,6 +89,7 @@ test('snippets run as rendered and their tokens verify', async ({ page, context 
   await expect(page.getByTestId('snippet-ios')).toContainText(appId);
 
   await page.getByRole('tab', { name: 'Node.js' }).click();
+  expect(violations, 'the strict CSP holds: tabs and copy are hydrated handlers').toEqual([]);
   await shoot(page, 'snippets');
   // At 390 px the code scrolls inside its own box, never the page.
   await page.setViewportSize({ width: 390, height: 844 });
