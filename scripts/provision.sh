@@ -39,7 +39,8 @@ install_node_packages() {
 }
 
 # The independent JWT libraries core/tests/interop.rs verifies against: PyJWT in a private venv
-# (.local/venv) and node's jsonwebtoken and jose from core/tests/interop/package-lock.json.
+# (.local/venv) and node's jsonwebtoken and jose from core/tests/interop/package-lock.json; and
+# Ruby's jwt gem, for the snippet tests.
 PYJWT_VERSION=2.15.1
 install_interop_tools() {
   local venv="$LOCAL/venv" interop="$ROOT/core/tests/interop"
@@ -62,6 +63,12 @@ install_interop_tools() {
     (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   export NODE_PATH="$interop/node_modules${NODE_PATH:+:$NODE_PATH}"
+  # Ruby and its jwt gem (Debian's ruby-jwt): server/tests/api/snippets.rs runs the Ruby snippet.
+  if ! ruby -e 'require "jwt"' >/dev/null 2>&1; then
+    say "Installing Ruby and its jwt gem (Debian's ruby-jwt) for the snippet tests"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q ruby ruby-jwt >/dev/null \
+      || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q ruby ruby-jwt >/dev/null; }
+  fi
 }
 
 install_chromium() {

@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:ws") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/members") view=pages::members::MembersPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/keys") view=pages::keys::KeysPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/snippets") view=pages::snippets::SnippetsPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/security") view=pages::security::SecurityPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/attributes") view=pages::attributes::AttributesPage ssr=SsrMode::Async/>

@@ -266,6 +266,36 @@ fn mac_verify<M: Mac>(mut mac: M, data: &[u8], tag: &[u8]) -> bool {
     mac.verify_slice(tag).is_ok()
 }
 
+/// Shortest secret a workspace may import: 256 bits, the HS256 hash length (RFC 7518 §3.2).
+pub const MIN_IMPORTED_SECRET_BYTES: usize = 32;
+/// Longest secret a workspace may import.
+pub const MAX_IMPORTED_SECRET_BYTES: usize = 1024;
+/// Fewest distinct characters an imported secret must have: a repeated pattern
+/// (`aaaa…`, `abab…`) is refused even when long enough. A random secret of 32 hex digits has
+/// about 14 distinct characters.
+pub const MIN_IMPORTED_SECRET_DISTINCT: usize = 8;
+
+/// Why an imported secret is refused, as a sentence for the person pasting it (never quoting
+/// it); `Ok` when it may be used as a raw HMAC key.
+pub fn check_imported_secret(secret: &str) -> Result<(), &'static str> {
+    if secret.len() < MIN_IMPORTED_SECRET_BYTES {
+        return Err("This secret is too weak: it must have at least 32 bytes (256 bits). Generate a longer one, e.g. openssl rand -hex 32.");
+    }
+    if secret.len() > MAX_IMPORTED_SECRET_BYTES {
+        return Err("This secret is too long: an imported secret has at most 1024 bytes.");
+    }
+    if secret.trim() != secret || secret.chars().any(char::is_control) {
+        return Err("This secret starts or ends with a space, or holds a line break or control character: paste it exactly as your backend uses it.");
+    }
+    let mut distinct: Vec<char> = secret.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < MIN_IMPORTED_SECRET_DISTINCT {
+        return Err("This secret is too weak: it repeats a few characters. Use a random one, e.g. openssl rand -hex 32.");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +363,20 @@ mod tests {
             VerificationKey::new("new", b"b".to_vec(), KeyState::Primary),
         ];
         assert_eq!(primary_key(&keys).map(|k| k.kid.as_str()), Some("new"));
+    }
+
+    /// Imported secrets: 32 to 1024 bytes, pasted exactly, not a repeated pattern.
+    #[test]
+    fn imported_secret_strength() {
+        assert!(check_imported_secret("my-existing-intercom-secret-0123456789abcdef").is_ok());
+        assert!(check_imported_secret("0123456789abcdef0123456789abcdef").is_ok(), "32 hex digits");
+        for weak in ["too-short", "", &"a".repeat(64), &"ab".repeat(32), &"x".repeat(1025)] {
+            assert!(check_imported_secret(weak).is_err(), "{weak:?}");
+        }
+        for pasted in [" 0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef\n", "0123456789abcdef\t0123456789abcdef"] {
+            assert!(check_imported_secret(pasted).err().is_some_and(|e| e.contains("exactly")), "{pasted:?}");
+        }
+        let secret = "short-secret";
+        assert!(check_imported_secret(secret).err().is_some_and(|e| !e.contains(secret)), "never quoted");
     }
 }

@@ -174,14 +174,13 @@ impl Service {
         })
     }
 
-    /// Imports a secret the customer already uses (>= 32 bytes, the raw HMAC key). As primary,
+    /// Imports a secret the customer already uses (the raw HMAC key; refused when weak, see
+    /// [`countersign_core::check_imported_secret`]). As primary,
     /// the old primary keeps verifying for 24 h; otherwise the key is verify-only for the
     /// longest grace period (30 days), long enough to move backends to a Countersign key.
     pub async fn import_key(&self, actor: &Actor, workspace_id: Uuid, secret: &str, primary: bool) -> ServiceResult<KeyInfo> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
-        if secret.len() < 32 || secret.len() > 1024 {
-            return Err(ServiceError::invalid("An imported secret must have between 32 and 1024 bytes."));
-        }
+        countersign_core::check_imported_secret(secret).map_err(ServiceError::invalid)?;
         let now = self.clock.now();
         let tx = tenant.conn();
         lock_keys(tx, workspace_id).await?;

@@ -25,6 +25,7 @@ pub mod rate;
 pub mod retention;
 pub mod security;
 pub mod sessions;
+pub mod snippets;
 pub mod stats;
 pub mod tenant;
 pub mod throttle;

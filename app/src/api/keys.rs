@@ -1,4 +1,4 @@
-//! Server functions: keys and the audit log.
+//! Server functions: keys, snippets and the audit log.
 
 use serde::{Deserialize, Serialize};
 use leptos::prelude::*;
@@ -39,6 +39,19 @@ pub async fn revoke_key(workspace: Uuid, kid: String) -> Result<countersign_prot
 #[server(prefix = "/ui")]
 pub async fn reveal_secret(workspace: Uuid, kid: String) -> Result<countersign_proto::RevealedSecret, AppError> {
     Ok(ssr::service()?.reveal_secret(&ssr::actor().await?, workspace, &kid).await?)
+}
+
+/// Imports a secret the workspace's backends already use, as the primary key or verify-only.
+/// The answer is the key's metadata: the secret is never sent back.
+#[server(prefix = "/ui")]
+pub async fn import_key(workspace: Uuid, secret: String, primary: bool) -> Result<countersign_proto::KeyInfo, AppError> {
+    Ok(ssr::service()?.import_key(&ssr::actor().await?, workspace, &secret, primary).await?)
+}
+
+/// The workspace's snippets, filled in with its app id, primary key id and token profile.
+#[server(prefix = "/ui")]
+pub async fn get_snippets(workspace: Uuid) -> Result<countersign_core::snippets::Snippets, AppError> {
+    Ok(ssr::service()?.snippets(&ssr::actor().await?, workspace).await?)
 }
 
 /// A page of the audit log, newest first.

@@ -6,7 +6,7 @@ use countersign_proto::{KeyInfo, WorkspaceSummary};
 use leptos::prelude::*;
 
 use super::{workspace_page, CopyButton, ErrorNotice};
-use crate::api::{list_keys, RevealSecret, RevokeKey, RotateKey};
+use crate::api::{list_keys, ImportKey, RevealSecret, RevokeKey, RotateKey};
 
 /// The keys page.
 #[component]
@@ -36,8 +36,10 @@ fn Keys(ws: WorkspaceSummary) -> impl IntoView {
     let rotate = ServerAction::<RotateKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
     let reveal = ServerAction::<RevealSecret>::new();
+    let can_import = permits(ws.role, Action::ChangeSettings);
+    let import = ServerAction::<ImportKey>::new();
     let id = ws.id;
-    let keys = Resource::new(move || (rotate.version().get(), revoke.version().get()), move |_| list_keys(id));
+    let keys = Resource::new(move || (rotate.version().get(), revoke.version().get(), import.version().get()), move |_| list_keys(id));
 
     let errors = move || {
         let rotate_err = rotate.value().get().and_then(Result::err);
@@ -127,6 +129,64 @@ fn Keys(ws: WorkspaceSummary) -> impl IntoView {
                 </ActionForm>
             </section>
         })}
+        {can_import.then(|| view! { <ImportForm ws=id import/> })}
+    }
+}
+
+/// Bring your own secret: the one a backend already signs with (another vendor's), as the
+/// primary or verify-only. A refusal shows next to the field; after an import the field is
+/// emptied, and the secret is never sent back or shown.
+#[component]
+fn ImportForm(ws: uuid::Uuid, import: ServerAction<ImportKey>) -> impl IntoView {
+    let secret = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if matches!(import.value().get(), Some(Ok(_))) {
+            if let Some(input) = secret.get() {
+                input.set_value("");
+            }
+        }
+    });
+    let refusal = move || import.value().get().and_then(Result::err);
+    let field_error = move || refusal().filter(|e| e.code == "invalid_request").map(|e| e.message);
+    let other_error = move || refusal().filter(|e| e.code != "invalid_request").map(|error| view! { <ErrorNotice error/> });
+    let imported = move || {
+        import.value().get().and_then(Result::ok).map(|key| {
+            let what = if key.state == "primary" {
+                "It is the primary key now: tokens your backend signs with it verify. The previous primary keeps verifying for 24 hours."
+            } else {
+                "It verifies tokens for 30 days (verify-only): move your backends to the primary key meanwhile."
+            };
+            view! {
+                <div class="notice success compact" role="status" data-testid="imported">
+                    <p><strong>"Imported key"</strong>" "<code>{key.kid}</code></p>
+                    <p>{what}</p>
+                </div>
+            }
+        })
+    };
+    view! {
+        <section class="card" data-testid="import-key">
+            <h2>"Import an existing secret"</h2>
+            <p class="muted">"Moving from Intercom, TalkJS, Featurebase or Fogbender? Paste the secret your backend already signs with, and its tokens verify unchanged. It is stored encrypted, never shown again, and the import is audited."</p>
+            {imported}
+            {other_error}
+            <ActionForm action=import>
+                <input type="hidden" name="workspace" value=ws.to_string()/>
+                <label>"Secret"
+                    <input type="password" name="secret" required autocomplete="off" spellcheck="false" node_ref=secret
+                        aria-describedby="import-secret-error" aria-invalid=move || field_error().is_some().to_string()/>
+                </label>
+                <p class="field-error" id="import-secret-error" role="alert" data-testid="import-error">{field_error}</p>
+                <fieldset class="choice">
+                    <legend>"Use it"</legend>
+                    <label class="check"><input type="radio" name="primary" value="true" checked/>
+                        <span><strong>"As the primary key"</strong>" — signs and verifies; the current primary keeps verifying for 24 hours"</span></label>
+                    <label class="check"><input type="radio" name="primary" value="false"/>
+                        <span><strong>"Verify only"</strong>" — tokens signed with it keep verifying for 30 days while you move to the primary"</span></label>
+                </fieldset>
+                <button type="submit" class="primary">"Import secret"</button>
+            </ActionForm>
+        </section>
     }
 }
 

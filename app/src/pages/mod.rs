@@ -11,6 +11,7 @@ pub mod logs;
 pub mod members;
 pub mod overview;
 pub mod security;
+pub mod snippets;
 pub mod tokens;
 
 use countersign_proto::WorkspaceSummary;
@@ -92,6 +93,7 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
                     {link("", "Overview", "overview")}
                     {link("/security", "Security", "security")}
                     {link("/keys", "Keys", "keys")}
+                    {link("/snippets", "Snippets", "snippets")}
                     {link("/attributes", "Attributes", "attributes")}
                     {link("/logs", "Verification log", "logs")}
                     {link("/contacts", "Contacts", "contacts")}
@@ -146,18 +148,35 @@ pub fn workspace_page<V: IntoView + 'static>(
     })
 }
 
-/// Copies `text` to the clipboard (after hydration; the text stays selectable without JS).
+/// Copies `text` to the clipboard with the Clipboard API (a hydrated handler: the strict CSP
+/// allows no inline script), then says "Copied" (or "Copy failed") for two seconds. Without
+/// JavaScript the text stays selectable.
 #[component]
 pub fn CopyButton(text: String) -> impl IntoView {
-    let copied = RwSignal::new(false);
+    // None: idle; Some(true): copied; Some(false): the browser refused.
+    let copied = RwSignal::new(None::<bool>);
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
-        if let Some(window) = web_sys::window() {
-            let _ = window.navigator().clipboard().write_text(&text);
-            copied.set(true);
+        {
+            let text = text.clone();
+            leptos::task::spawn_local(async move {
+                let written = match web_sys::window() {
+                    Some(window) => wasm_bindgen_futures::JsFuture::from(window.navigator().clipboard().write_text(&text)).await.is_ok(),
+                    None => false,
+                };
+                copied.set(Some(written));
+                set_timeout(move || copied.set(None), std::time::Duration::from_secs(2));
+            });
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = &text;
     };
-    view! { <button type="button" class="copy" on:click=copy>{move || if copied.get() { "Copied" } else { "Copy" }}</button> }
+    let label = move || match copied.get() {
+        None => "Copy",
+        Some(true) => "Copied",
+        Some(false) => "Copy failed",
+    };
+    view! {
+        <button type="button" class="copy" class:copied=move || copied.get() == Some(true) on:click=copy aria-live="polite">{label}</button>
+    }
 }

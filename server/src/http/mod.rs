@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod keys;
 pub mod middleware;
 pub mod settings;
+pub mod snippets;
 pub mod tokens;
 pub mod workspaces;
 
@@ -31,7 +32,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Every route of the management API, relative to `/api/v1`: one table, so that tests can
 /// walk every route (the cross-tenant matrix) and a new one cannot be left out.
 pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
-    use self::{account::*, auth::*, invitations::*, keys::*, settings::*, tokens::*, workspaces::*};
+    use self::{account::*, auth::*, invitations::*, keys::*, settings::*, snippets::*, tokens::*, workspaces::*};
     vec![
         ("/auth/signup", post(signup)),
         ("/auth/login", post(login)),
@@ -53,6 +54,7 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/keys/import", post(import_key)),
         ("/workspaces/{id}/keys/{kid}/revoke", post(revoke_key)),
         ("/workspaces/{id}/keys/{kid}/secret", get(reveal_secret)),
+        ("/workspaces/{id}/snippets", get(get_snippets)),
         ("/workspaces/{id}/security", get(get_security).put(put_security)),
         ("/workspaces/{id}/attributes", get(list_attributes).post(create_attribute)),
         ("/workspaces/{id}/attributes/{name}", put(update_attribute).delete(delete_attribute)),

@@ -218,6 +218,35 @@ async fn import_a_secret(pool: PgPool) {
     assert_eq!(refused.code(), "forbidden");
 }
 
+/// A refused import (too short, a repeated pattern, pasted with a line break) says why without
+/// quoting the secret and writes no audit row; an accepted one is audited with who, which key
+/// and how it is used, never the secret.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn import_refuses_weak_secrets_and_is_audited(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let path = format!("/api/v1/workspaces/{}/keys/import", ws.id);
+    let repeated = "ab".repeat(24);
+    for weak in ["too-short", repeated.as_str(), "0123456789abcdef0123456789abcdef\n"] {
+        let reply = app.post(&path, json!({"secret": weak, "primary": true}), &ws.owner).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{weak:?}: {}", reply.body);
+        assert!(!reply.body.to_string().contains(weak.trim()), "the refusal quotes the secret: {}", reply.body);
+    }
+    assert_eq!(app.audit_count("key.imported").await, 0, "a refused import is not audited");
+    assert_eq!(keys(&app, &ws.id, &ws.owner).await.len(), 1, "nothing was stored");
+
+    let mine = "verify-only-secret-0123456789abcdefghij";
+    let imported = app.post(&path, json!({"secret": mine, "primary": false}), &ws.owner).await;
+    assert_eq!((imported.status, &imported.body["state"]), (StatusCode::CREATED, &json!("rotating")), "{}", imported.body);
+    let kid = imported.body["kid"].as_str().unwrap_or_default().to_owned();
+    let audit = app.get(&format!("/api/v1/workspaces/{}/audit?action=key.imported", ws.id), &ws.owner).await;
+    let items = audit.body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 1, "{}", audit.body);
+    assert_eq!((&items[0]["target"], &items[0]["actor_email"]), (&json!(kid), &json!("owner@example.com")));
+    assert_eq!(items[0]["details"], json!({"primary": false}));
+    assert!(!audit.body.to_string().contains(mine), "the audit log never holds the secret");
+}
+
 /// Revealing a secret is a `GET` with an audited effect: from another site, or with the cookie
 /// and no origin at all, it is refused; from the dashboard or with a bearer token it works.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]

@@ -77,7 +77,7 @@ fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
         ("POST", "invitations") => json!({"email": "mallory@example.com", "role": "owner"}),
         ("PUT", "{account_id}") => json!({"role": "developer"}),
         ("POST", "rotate") => json!({"grace_seconds": 0}),
-        ("POST", "import") => json!({"secret": "m".repeat(40), "primary": true}),
+        ("POST", "import") => json!({"secret": "mallory-0123456789abcdefghijklmnopqrstuv", "primary": true}),
         ("PUT", "security") => security.clone(),
         ("POST", "attributes") => json!({"name": "stolen", "type": "string", "secure_only": false}),
         ("PUT", "{name}") => json!({"type": "number", "secure_only": false}),
@@ -172,6 +172,7 @@ async fn every_server_function_hides_another_workspace(pool: PgPool) {
             ("grace_seconds", "0"), ("kind", "string"), ("secure_only", "true"), ("email", "mallory@example.com"),
             ("web", "off"), ("ios", "off"), ("android", "off"), ("token_profile", "countersign"), ("leeway_seconds", "60"),
             ("max_token_lifetime_seconds", ""), ("allowed_origins", ""), ("user_id_claims", ""), ("expected_issuer", ""),
+            ("secret", "mallory-0123456789abcdefghijklmnopqrstuv"), ("primary", "true"),
         ];
         let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let mut request = axum::http::Request::builder()
