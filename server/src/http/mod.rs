@@ -59,6 +59,7 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/logs", get(list_logs)),
         ("/workspaces/{id}/contacts/{user_id}", get(get_contact)),
         ("/workspaces/{id}/debug", post(debug_token)),
+        ("/workspaces/{id}/debug/token", post(debug_test_token)),
     ]
 }
 
