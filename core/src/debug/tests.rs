@@ -181,4 +181,7 @@ fn every_reason_has_advice() {
     assert_eq!(words(3 * 3600), "3 h");
     assert_eq!(words(-125), "2 min");
     assert_eq!(words(90_000), "1 d 1 h");
+    assert_eq!(words(3599), "1 h");
+    assert_eq!(words(3 * 3600 + 20), "3 h");
+    assert_eq!(words(5000), "1 h 23 min");
 }

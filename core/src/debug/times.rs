@@ -20,15 +20,22 @@ pub struct TimeClaim {
     pub ok: bool,
 }
 
-/// "3 h 12 min", "45 s", "2 d 4 h": a duration for people.
+/// "3 h 12 min", "45 s", "2 d 4 h": a duration for people, rounded to its smallest unit
+/// (3,599 s is "1 h": a token minted a second ago "expires in 1 h").
 pub fn words(seconds: i64) -> String {
     let s = seconds.saturating_abs();
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    if s < 60 {
+        return format!("{s} s");
+    }
+    let minutes = s.saturating_add(30) / 60;
+    match minutes {
+        0..=59 => format!("{minutes} min"),
+        60..=1439 if minutes % 60 == 0 => format!("{} h", minutes / 60),
+        60..=1439 => format!("{} h {} min", minutes / 60, minutes % 60),
+        _ => {
+            let hours = s.saturating_add(1800) / 3600;
+            format!("{} d {} h", hours / 24, hours % 24)
+        }
     }
 }
 
