@@ -12,17 +12,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use advice::{fix, meaning};
-pub use segments::{Segment, inspect_segments};
-pub use times::{TimeClaim, describe_times, words};
+pub use segments::{inspect_segments, Segment};
+pub use times::{describe_times, words, TimeClaim};
 
-use crate::keys::{KeyState, VerificationKey, fingerprint, primary_key};
+use crate::keys::{fingerprint, primary_key, KeyState, VerificationKey};
 use crate::platform::{Mode, Platform};
 use crate::profile::TokenProfile;
 use crate::reason::{Outcome, Reason};
 use crate::request::{IdentifyRequest, SignatureRequest};
 use crate::sign::{sign_jwt, signature_claims, signature_lifetime, user_hmac};
 use crate::verdict::{Check, RejectedAttribute, Verdict};
-use crate::verify::{Context, verify, verify_traced};
+use crate::verify::{verify, verify_traced, Context};
 use crate::workspace::WorkspacePolicy;
 
 /// One verification step as the debugger shows it: the core's [`Check`] plus, when it failed,

@@ -3,10 +3,10 @@
 //! duplicate keys, and names each segment's problem instead of stopping at the first. Nothing it
 //! returns is trusted or verified.
 
-use base64::Engine;
 use base64::alphabet::URL_SAFE;
-use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -5,7 +5,7 @@ use super::*;
 use crate::keys::{KeyState, VerificationKey};
 use crate::platform::Modes;
 use crate::request::SignatureRequest;
-use crate::testutil::{NOW, OTHER, SECRET, b64, bare_request, jwt_request, obj, policy, token};
+use crate::testutil::{b64, bare_request, jwt_request, obj, policy, token, NOW, OTHER, SECRET};
 use serde_json::json;
 
 fn report(jwt: &str) -> DebugReport {
@@ -19,11 +19,10 @@ fn good_token() {
     let r = report(&token(
         json!({"user_id": "u_1", "iat": NOW - 30, "exp": NOW + 3600}),
     ));
-    assert!(
-        r.checks
-            .iter()
-            .all(|c| c.ok && c.reason.is_none() && c.fix.is_none())
-    );
+    assert!(r
+        .checks
+        .iter()
+        .all(|c| c.ok && c.reason.is_none() && c.fix.is_none()));
     assert_eq!(r.verdict.decision, "accept");
     let key = r
         .key
