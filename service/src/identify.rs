@@ -9,6 +9,7 @@ use countersign_core::{authenticate_secret, parse_identify_request, parse_signat
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::audit::{self, NewAuditEntry};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use countersign_proto::LogEntry;
 
@@ -146,7 +147,13 @@ impl Service {
         self.authorize(actor, workspace_id, Action::RevealSecret).await?;
         let snapshot = self.workspace_snapshot(workspace_id).await?;
         let request = parse_signature_request(&with_app_id(body, &snapshot.policy.app_id)).map_err(|e| ServiceError::invalid(e.message))?;
-        test_token(&snapshot.policy, &request, self.clock.now().timestamp()).map_err(ServiceError::invalid)
+        let made = test_token(&snapshot.policy, &request, self.clock.now().timestamp()).map_err(ServiceError::invalid)?;
+        // A minted credential for a user: audited like a reveal (the token itself is not kept).
+        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.test_token_signed")
+            .target(made.kid.clone())
+            .details(json!({"user_id": made.hmac_input, "expires_at": made.expires_at}));
+        audit::insert(&mut *self.pool.acquire().await?, self.clock.now(), entry).await?;
+        Ok(made)
     }
 
     /// The verification snapshot of a workspace the caller was authorized for.

@@ -170,6 +170,9 @@ async fn test_tokens_verify_through_identify(pool: PgPool) {
         assert_eq!((verified.body["verified"].clone(), verified.body["user_id"].clone()), (json!(true), json!("user 7")));
         assert_eq!(verified.body["attributes"]["plan"], "pro", "signed attributes are accepted");
     }
+    assert_eq!(app.audit_count("key.test_token_signed").await, 3, "every signed test token is audited");
+    let audit = app.get(&format!("/api/v1/workspaces/{}/audit?action=key.test_token_signed", ws.id), &ws.owner).await;
+    assert!(!audit.body.to_string().contains("eyJ"), "the audit row never holds the token: {}", audit.body);
     app.set_security(&ws, json!({"hmac_enabled": true})).await;
     let made = app.post(&path, json!({"user_id": "user 8"}), &ws.owner).await;
     let legacy = app.identify(json!({"app_id": ws.app_id, "platform": "ios", "user_id": "user 8", "user_hash": made.body["user_hash"]})).await;
@@ -179,6 +182,7 @@ async fn test_tokens_verify_through_identify(pool: PgPool) {
         let reply = app.post(&path, bad.clone(), &ws.owner).await;
         assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{bad}: {}", reply.body);
     }
+    assert_eq!(app.audit_count("key.test_token_signed").await, 4, "refused requests sign nothing");
 }
 
 /// Hostile pastes: a 1 MB body, binary and NUL bytes, invalid UTF-8, unknown platforms and
