@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { createHmac } from 'node:crypto';
-import { hydrated, shoot, signUp } from './support';
+import { acceptAsNew, hydrated, invite, shoot, signUp } from './support';
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
 
@@ -120,4 +120,21 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
   await page.goto(`/w/${ws}/debugger?platform=android&user_id=user-42`);
   await expect(page.getByTestId('platform')).toHaveValue('android');
   await expect(page.getByTestId('user-id-input')).toHaveValue('user-42');
+});
+
+/** Support may debug (every role may) but not sign test tokens; the page says nothing of them. */
+test('support debugs tokens without the test-token form', async ({ page, browser }) => {
+  const stamp = Date.now();
+  await signUp(page, `debugger-owner-${stamp}@example.com`, 'Supported');
+  await page.getByRole('link', { name: 'Supported' }).first().click();
+  await expect(page).toHaveURL(/\/members$/);
+  const link = await invite(page, `debugger-support-${stamp}@example.com`, 'support');
+  const support = await acceptAsNew(browser, link, `debugger-support-${stamp}@example.com`);
+  await support.getByRole('link', { name: 'Token debugger' }).click();
+  await hydrated(support);
+  await expect(support.getByTestId('test-token')).toHaveCount(0);
+  const verdict = await debugToken(support, 'not-a-token');
+  await expect(verdict).toHaveAttribute('data-reason', 'malformed_token');
+  await expect(support.locator('li[data-segment=payload]')).toContainText('Missing');
+  await shoot(support, 'debugger-support');
 });
