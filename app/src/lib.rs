@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:ws/attributes") view=pages::attributes::AttributesPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/contacts") view=pages::logs::ContactsPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/debugger") view=pages::debugger::DebuggerPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -72,7 +72,7 @@ pub fn decode_unverified<'a>(
     trace: &mut Trace,
 ) -> Result<UnverifiedJwt<'a>, ParseFailure> {
     let fail = |trace: &mut Trace, check: &str, reason, explanation: String| {
-        trace.fail(check, &explanation);
+        trace.fail(check, reason, &explanation);
         ParseFailure {
             reason,
             explanation,
@@ -117,7 +117,7 @@ pub fn decode_unverified<'a>(
     trace.pass("header", || "JSON object without duplicate keys".into());
     let payload = parse_strict_object(payload_bytes);
     let with_parts = |trace: &mut Trace, check: &str, reason, explanation: String| {
-        trace.fail(check, &explanation);
+        trace.fail(check, reason, &explanation);
         ParseFailure {
             reason,
             explanation,
@@ -171,7 +171,7 @@ pub fn decode_unverified<'a>(
         Ok(payload) => payload,
         Err(e) => {
             let msg = format!("The payload is not a JSON object without duplicate keys ({e}).");
-            trace.fail("payload", &msg);
+            trace.fail("payload", Reason::MalformedToken, &msg);
             return Err(ParseFailure {
                 reason: Reason::MalformedToken,
                 explanation: msg,

@@ -152,6 +152,13 @@ impl VerificationKey {
     }
 }
 
+/// A short, safe-to-show fingerprint of a secret: `sha256:` and the start of its SHA-256.
+pub fn fingerprint(secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(secret));
+    format!("sha256:{}", digest.get(..12).unwrap_or_default())
+}
+
 /// The workspace's primary key (the one that signs), if any; the first one if several.
 pub fn primary_key(keys: &[VerificationKey]) -> Option<&VerificationKey> {
     keys.iter().find(|k| k.state == KeyState::Primary)

@@ -7,6 +7,7 @@
 
 pub mod attributes;
 pub mod claims;
+pub mod debug;
 mod json;
 pub mod jwt;
 pub mod keys;
@@ -30,7 +31,7 @@ mod testutil;
 pub use attributes::{AttributeDef, AttributeType};
 pub use claims::{validate_user_id, MAX_USER_ID_CHARS};
 pub use jwt::MAX_TOKEN_BYTES;
-pub use keys::{check_imported_secret, primary_key, Alg, KeySecret, KeyState, VerificationKey};
+pub use keys::{check_imported_secret, fingerprint, primary_key, Alg, KeySecret, KeyState, VerificationKey};
 pub use origin::{origin_allowed, validate_allowed_origin};
 pub use platform::{Mode, Modes, Platform};
 pub use profile::{validate_user_id_claims, TokenProfile};

@@ -106,6 +106,32 @@ impl Reason {
         Reason::ALL.into_iter().find(|r| r.as_str() == code)
     }
 
+    /// What this reason means, in one sentence (the debugger's checks).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Reason::MissingToken => "Neither a user_jwt nor a user_hash was sent.",
+            Reason::MalformedToken => "The token's bytes are not a strict compact JWT.",
+            Reason::TokenTooLarge => "The token is longer than 8 KiB.",
+            Reason::UnsupportedAlgorithm => "The header's alg is not HS256, HS384 or HS512.",
+            Reason::UnknownKey => "The kid names no key of this workspace.",
+            Reason::RevokedKey => "The signature is valid, but only under a revoked or expired key.",
+            Reason::InvalidSignature => "The signature matches no key it was checked against.",
+            Reason::TokenExpired => "exp is in the past, beyond the leeway.",
+            Reason::TokenNotYetValid => "nbf is in the future, beyond the leeway.",
+            Reason::TokenIssuedInFuture => "iat is in the future, beyond the leeway.",
+            Reason::MissingExp => "This workspace requires exp and the token has none.",
+            Reason::LifetimeTooLong => "The token lives longer than this workspace allows.",
+            Reason::InvalidIssuer => "iss is missing where required, or is not the expected issuer.",
+            Reason::InvalidTokenType => "tokenType is present and is not \"user\".",
+            Reason::MissingUserId => "No claim of the token profile holds a user id.",
+            Reason::InvalidUserId => "The user id is not a non-empty string of at most 255 characters.",
+            Reason::HmacDisabled => "A user_hash arrived, but legacy HMAC is turned off.",
+            Reason::InvalidUserHash => "The user_hash is not hex, or matches no key.",
+            Reason::OriginNotAllowed => "The page's origin is not in the allowed origins.",
+            Reason::InvalidRequest => "The request body is not a valid identify request.",
+        }
+    }
+
     /// How to fix an attempt that failed for this reason, in one sentence (the debugger, the
     /// log's detail drawer and the overview's failure groups).
     pub fn fix(self) -> &'static str {

@@ -17,6 +17,9 @@ pub struct Check {
     pub ok: bool,
     /// What was found, in words; never the token or a secret.
     pub detail: String,
+    /// The reason code of a failed step (the debugger's "why"); `None` when it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 /// Collects notes while verifying and, when recording, the [`Check`]s for the token debugger.
@@ -50,12 +53,13 @@ impl Trace {
 
     /// Records a passed step; `detail` runs only when recording.
     pub fn pass(&mut self, check: &str, detail: impl FnOnce() -> String) {
-        self.push(check, true, detail);
+        self.push(check, None, detail);
     }
 
-    /// Records a failed step; `detail` is the failure's explanation, copied only when recording.
-    pub fn fail(&mut self, check: &str, detail: &str) {
-        self.push(check, false, || detail.to_string());
+    /// Records a failed step for `reason`; `detail` is the failure's explanation, copied only
+    /// when recording.
+    pub fn fail(&mut self, check: &str, reason: Reason, detail: &str) {
+        self.push(check, Some(reason), || detail.to_string());
     }
 
     /// Records `rule`'s outcome as a step and passes it on: on success `detail` describes what
@@ -68,7 +72,7 @@ impl Trace {
     ) -> Result<T, (Reason, String)> {
         match &rule {
             Ok(found) => self.pass(check, || detail(found)),
-            Err((_, explanation)) => self.fail(check, explanation),
+            Err((reason, explanation)) => self.fail(check, *reason, explanation),
         }
         rule
     }
@@ -84,12 +88,13 @@ impl Trace {
     }
 
     /// Appends a check when recording.
-    fn push(&mut self, check: &str, ok: bool, detail: impl FnOnce() -> String) {
+    fn push(&mut self, check: &str, reason: Option<Reason>, detail: impl FnOnce() -> String) {
         if let Some(checks) = &mut self.checks {
             checks.push(Check {
                 check: check.to_string(),
-                ok,
+                ok: reason.is_none(),
                 detail: detail(),
+                reason,
             });
         }
     }

@@ -169,7 +169,7 @@ fn check_origin(
                  requests from its allowed origins."
             .to_string(),
     };
-    trace.fail("origin", &failure);
+    trace.fail("origin", Reason::OriginNotAllowed, &failure);
     Some((Reason::OriginNotAllowed, failure))
 }
 
@@ -198,7 +198,7 @@ fn authenticate(
     let msg = "No user_jwt was sent. Have your backend sign a JWT for the logged-in user and pass \
                it to the widget as user_jwt."
         .to_string();
-    trace.fail("token", &msg);
+    trace.fail("token", Reason::MissingToken, &msg);
     Auth {
         result: Err((Reason::MissingToken, msg)),
         kid: None,

@@ -1,11 +1,11 @@
-//! No secret in clear at rest or in the logs: a scripted session through the real router
-//! (signup, login, a personal access token, reveal, rotate, reveal, identify, signatures, the
-//! token debugger, logout) runs with every `tracing` event at TRACE captured in memory; then
+//! No secret in clear at rest or in the logs: a scripted session through the real router (signup,
+//! login, a personal access token, reveal, rotate, reveal, identify, signatures, the token debugger
+//! and a test token, logout) runs with every `tracing` event at TRACE captured in memory; then
 //! `pg_dump` of the test database and the captured log output are searched for every secret the
-//! session saw — workspace secrets, session cookies, the access token, the JWTs, the legacy
-//! HMAC, the password and the master key — in clear, hex and base64. The dump must hold the
-//! session's data (app id, kids, user ids, the `verification_log` table) and the log must hold
-//! the session's SQL, so the test cannot pass on an empty dump or a silent subscriber.
+//! session saw — workspace secrets, session cookies, the access token, the JWTs, the legacy HMAC,
+//! the password and the master key — in clear, hex and base64. The dump must hold the session's
+//! data (app id, kids, user ids, the `verification_log` table) and the log must hold the session's
+//! SQL, so the test cannot pass on an empty dump or a silent subscriber.
 //!
 //! Its own test binary, because it installs the process-wide tracing subscriber.
 
@@ -310,6 +310,11 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     // The token debugger sees the token too (and writes no log row).
     let reply = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/debug"), Some(json!({"platform": "web", "user_jwt": jwt})), Auth::Bearer(&pat), ORIGIN).await;
     expect_status(&reply, StatusCode::OK, "debug");
+    // A test token from the debugger: audited, but neither it nor its hash is kept anywhere.
+    let made = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/debug/token"), Some(json!({"user_id": "leak-user-5"})), Auth::Cookie(&cookie), ORIGIN).await;
+    expect_status(&made, StatusCode::OK, "debug test token");
+    secrets.add_jwt("debugger test token", &text(&made.body["user_jwt"], "user_jwt"));
+    secrets.add("debugger test hash", &text(&made.body["user_hash"], "user_hash"));
 
     // Signatures: the secret as bearer; then a wrong bearer.
     let body = json!({"app_id": app_id, "user_id": "leak-user-4", "expires_in": 600});
@@ -328,7 +333,7 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
 
     // The database at rest.
     let dump = dump(&pool).await;
-    for expected in [app_id.as_str(), first_kid.as_str(), kid.as_str(), EMAIL, "leak-user-1", "leak-user-2", "leak-user-3", "CREATE TABLE public.verification_log", "CREATE TABLE public.workspace_keys", "key.revealed", "key.rotated"] {
+    for expected in [app_id.as_str(), first_kid.as_str(), kid.as_str(), EMAIL, "leak-user-1", "leak-user-2", "leak-user-3", "CREATE TABLE public.verification_log", "CREATE TABLE public.workspace_keys", "key.revealed", "key.rotated", "key.test_token_signed"] {
         assert!(dump.contains(expected), "the dump lacks {expected:?}: it does not hold the session's data");
     }
     let leaked = secrets.found_in(&dump);

@@ -4,14 +4,17 @@
 use std::time::Instant;
 
 use countersign_core::policy::Action;
-use countersign_core::{authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, verify_traced, Context, Outcome, Verdict};
+use countersign_core::debug::{debug, test_token, DebugReport, TestToken};
+use countersign_core::{authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, Context, Outcome, Verdict};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::audit::{self, NewAuditEntry};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use countersign_proto::LogEntry;
 
 use crate::ingest::{storable_platform, Attempt, ContactUpdate};
+use crate::tenant::Tenant;
 use crate::{Actor, RequestMeta, Service};
 
 /// How long every refused `signatures` call takes.
@@ -124,40 +127,55 @@ impl Service {
         Ok(signatures.to_json())
     }
 
-    /// The token debugger: verifies like identify (without an origin check) and shows every
-    /// check, without writing a verification log row.
-    pub async fn debug_token(&self, actor: &Actor, workspace_id: Uuid, body: &Value) -> ServiceResult<Value> {
+    /// The token debugger: verifies like identify and explains every check
+    /// ([`countersign_core::debug::debug`]), without writing a verification log row. The body is
+    /// identify's without `app_id`, plus an optional `origin` to check against the allowlist.
+    pub async fn debug_token(&self, actor: &Actor, workspace_id: Uuid, body: &Value) -> ServiceResult<DebugReport> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
-        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(tenant.conn()).await?;
+        let snapshot = self.workspace_snapshot(&mut tenant, workspace_id).await?;
         drop(tenant);
-        let snapshot = self.snapshot(&app_id).await?.ok_or_else(|| ServiceError::not_found("Workspace"))?;
-        let mut value = body.clone();
-        if let Some(map) = value.as_object_mut() {
-            map.insert("app_id".into(), Value::String(app_id));
-        }
-        let request = parse_identify_request(&value).map_err(|e| ServiceError::invalid(e.message))?;
-        let mut policy = snapshot.policy.clone();
-        policy.allowed_origins.clear();
-        let verdict = verify_traced(&request, &policy, &Context { origin: None, now: self.clock.now().timestamp() });
-        Ok(json!({
-            "header": verdict.header,
-            "payload": verdict.payload,
-            "checks": verdict.checks,
-            "kid": verdict.kid,
-            "verdict": {
-                "outcome": verdict.outcome,
-                "verified": verdict.verified,
-                "mode": verdict.mode,
-                "reason": verdict.reason,
-                "explanation": verdict.explanation,
-                "user_id": verdict.user_id,
-                "attributes": verdict.attributes,
-                "rejected_attributes": verdict.rejected_attributes,
-                "ignored_attributes": verdict.ignored_attributes,
-                "notes": verdict.notes,
-            },
-        }))
+        let request = parse_identify_request(&with_app_id(body, &snapshot.policy.app_id)).map_err(|e| ServiceError::invalid(e.message))?;
+        let origin = match body.get("origin") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(origin)) if origin.len() <= MAX_DEBUG_ORIGIN_BYTES => Some(origin.as_str()).filter(|o| !o.is_empty()),
+            Some(_) => return Err(ServiceError::invalid(format!("origin must be a string of at most {MAX_DEBUG_ORIGIN_BYTES} bytes, e.g. https://app.example.com."))),
+        };
+        Ok(debug(&request, &snapshot.policy, origin, self.clock.now().timestamp()))
     }
+
+    /// Signs a test token with the primary key, like `POST /api/v1/signatures`, for roles that
+    /// may reveal a secret (whoever holds the token could use it until it expires).
+    pub async fn debug_test_token(&self, actor: &Actor, workspace_id: Uuid, body: &Value) -> ServiceResult<TestToken> {
+        let mut tenant = self.tenant(actor, workspace_id, Action::RevealSecret).await?;
+        let snapshot = self.workspace_snapshot(&mut tenant, workspace_id).await?;
+        let request = parse_signature_request(&with_app_id(body, &snapshot.policy.app_id)).map_err(|e| ServiceError::invalid(e.message))?;
+        let made = test_token(&snapshot.policy, &request, self.clock.now().timestamp()).map_err(ServiceError::invalid)?;
+        // A minted credential for a user: audited like a reveal (the token itself is not kept).
+        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.test_token_signed")
+            .target(made.kid.clone())
+            .details(json!({"user_id": made.hmac_input, "expires_at": made.expires_at}));
+        audit::insert(tenant.conn(), self.clock.now(), entry).await?;
+        tenant.commit().await?;
+        Ok(made)
+    }
+
+    /// The verification snapshot of a workspace the caller was authorized for.
+    async fn workspace_snapshot(&self, tenant: &mut Tenant, workspace_id: Uuid) -> ServiceResult<std::sync::Arc<crate::config::Snapshot>> {
+        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(tenant.conn()).await?;
+        self.snapshot(&app_id).await?.ok_or_else(|| ServiceError::not_found("Workspace"))
+    }
+}
+
+/// Longest `origin` the debugger accepts.
+const MAX_DEBUG_ORIGIN_BYTES: usize = 2048;
+
+/// The body with the workspace's `app_id` set, so the public API's parsers apply unchanged.
+fn with_app_id(body: &Value, app_id: &str) -> Value {
+    let mut value = body.clone();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("app_id".into(), Value::String(app_id.to_owned()));
+    }
+    value
 }
 
 /// The contact an attempt writes: any accepted identity with a user id (a rejected attempt

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use countersign_core::policy::{permits, Action};
 use countersign_core::{KeyState, VerificationKey};
 use countersign_proto::{KeyInfo, RevealedSecret, RotatedKey};
-use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
@@ -61,7 +60,7 @@ impl KeyRow {
 
 /// A short, safe-to-show fingerprint of a secret: the start of its SHA-256.
 pub fn fingerprint(secret: &[u8]) -> String {
-    format!("sha256:{}", &hex::encode(Sha256::digest(secret))[..12])
+    countersign_core::fingerprint(secret)
 }
 
 impl Service {

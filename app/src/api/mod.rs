@@ -2,11 +2,13 @@
 //! the same service operation as the HTTP API, so permissions and audit are identical.
 
 mod account;
+mod debugger;
 mod keys;
 mod members;
 mod security;
 
 pub use account::*;
+pub use debugger::*;
 pub use keys::*;
 pub use members::*;
 pub use security::*;

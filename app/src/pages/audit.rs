@@ -54,6 +54,7 @@ fn Audit(ws: WorkspaceSummary) -> impl IntoView {
                     <option value="" selected=move || selected("")>"All actions"</option>
                     <option value="key." selected=move || selected("key.")>"Keys"</option>
                     <option value="key.revealed" selected=move || selected("key.revealed")>"Secret reveals"</option>
+                    <option value="key.test_token_signed" selected=move || selected("key.test_token_signed")>"Test tokens signed"</option>
                     <option value="member." selected=move || selected("member.")>"Members"</option>
                     <option value="security." selected=move || selected("security.")>"Security settings"</option>
                     <option value="attribute." selected=move || selected("attribute.")>"Attributes"</option>

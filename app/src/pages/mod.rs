@@ -4,6 +4,7 @@ pub mod account;
 pub mod attributes;
 pub mod audit;
 pub mod auth;
+pub mod debugger;
 pub mod home;
 pub mod invite;
 pub mod keys;
@@ -96,6 +97,7 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
                     {link("/snippets", "Snippets", "snippets")}
                     {link("/attributes", "Attributes", "attributes")}
                     {link("/logs", "Verification log", "logs")}
+                    {link("/debugger", "Token debugger", "debugger")}
                     {link("/contacts", "Contacts", "contacts")}
                     {link("/members", "Members", "members")}
                     {link("/audit", "Audit log", "audit")}

@@ -37,7 +37,7 @@ fn check(
     trace: &mut Trace,
 ) -> (Option<String>, Result<String, Failure>) {
     let fail = |trace: &mut Trace, check: &str, reason: Reason, msg: String| {
-        trace.fail(check, &msg);
+        trace.fail(check, reason, &msg);
         (None, Err((reason, msg)))
     };
     if !policy.hmac_enabled {
@@ -87,7 +87,7 @@ fn check(
             key.retired_clause(),
             primary_clause(&policy.keys)
         );
-        trace.fail("user_hash", &msg);
+        trace.fail("user_hash", Reason::RevokedKey, &msg);
         return (Some(key.kid.clone()), Err((Reason::RevokedKey, msg)));
     }
     let msg = format!(

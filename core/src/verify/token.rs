@@ -72,7 +72,7 @@ fn select_key<'k>(
     let retired = || candidates().filter(|k| !k.verifies_at(now));
     let primary = || primary_clause(keys);
     let fail = |trace: &mut Trace, check: &str, reason: Reason, msg: String| {
-        trace.fail(check, &msg);
+        trace.fail(check, reason, &msg);
         (kid.map(str::to_string), Err((reason, msg)))
     };
 
@@ -112,7 +112,7 @@ fn select_key<'k>(
             key.retired_clause(),
             primary()
         );
-        trace.fail("signature", &msg);
+        trace.fail("signature", Reason::RevokedKey, &msg);
         return (Some(key.kid.clone()), Err((Reason::RevokedKey, msg)));
     }
     match (kid, candidates().next()) {

@@ -63,6 +63,7 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/overview", get(overview)),
         ("/workspaces/{id}/contacts/{user_id}", get(get_contact)),
         ("/workspaces/{id}/debug", post(debug_token)),
+        ("/workspaces/{id}/debug/token", post(debug_test_token)),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use countersign_core::debug::{DebugReport, TestToken};
 use countersign_core::AttributeDef;
 use countersign_proto::{AttributeUpdate, Contact, LogEntry, Overview, Page, SecuritySettings, Stats};
 use countersign_service::logs::LogFilter;
@@ -70,6 +71,11 @@ pub async fn get_contact(State(state): State<AppState>, Authed(actor): Authed, P
 }
 
 /// The token debugger (writes no verification log row).
-pub async fn debug_token(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Json(body): Json<serde_json::Value>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn debug_token(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Json(body): Json<serde_json::Value>) -> ApiResult<Json<DebugReport>> {
     Ok(Json(state.svc.debug_token(&actor, id, &body).await?))
+}
+
+/// A test token signed with the primary key (roles that may reveal a secret).
+pub async fn debug_test_token(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Json(body): Json<serde_json::Value>) -> ApiResult<Json<TestToken>> {
+    Ok(Json(state.svc.debug_test_token(&actor, id, &body).await?))
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod bad_input;
 mod browser;
+mod debugger;
 mod hostile;
 mod identify;
 mod invitations;

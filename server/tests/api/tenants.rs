@@ -82,6 +82,7 @@ fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
         ("POST", "attributes") => json!({"name": "stolen", "type": "string", "secure_only": false}),
         ("PUT", "{name}") => json!({"type": "number", "secure_only": false}),
         ("POST", "debug") => json!({"platform": "web", "user_jwt": "a.b.c"}),
+        ("POST", "token") => json!({"user_id": "mallory-test"}),
         ("GET", _) | ("DELETE", _) => return None,
         _ => json!({}),
     };
