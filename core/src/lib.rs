@@ -10,6 +10,7 @@ pub mod claims;
 mod json;
 pub mod jwt;
 pub mod keys;
+pub mod log_limits;
 pub mod origin;
 pub mod platform;
 pub mod policy;

@@ -9,6 +9,7 @@ mod identify;
 mod invitations;
 mod keys;
 mod limits;
+mod logs;
 mod members;
 mod pg_restart;
 mod resilience;
