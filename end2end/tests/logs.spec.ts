@@ -16,7 +16,10 @@ async function workspace(page: Page) {
   const summary = (await (await page.request.get('/api/v1/workspaces')).json())[0];
   const keys = await (await page.request.get(`/api/v1/workspaces/${id}/keys`)).json();
   const kid = keys[0].kid as string;
-  const secret = (await (await page.request.get(`/api/v1/workspaces/${id}/keys/${kid}/secret`)).json()).secret as string;
+  // Revealing a secret is refused without the dashboard's own Origin, as from a browser.
+  const origin = new URL(page.url()).origin;
+  const revealed = await page.request.get(`/api/v1/workspaces/${id}/keys/${kid}/secret`, { headers: { origin } });
+  const secret = (await revealed.json()).secret as string;
   const identify = async (userId: string, valid = true, platform = 'web') => {
     const reply = await page.request.post('/api/v1/identify', {
       data: { app_id: summary.app_id, platform, user_jwt: jwt(valid ? secret : 'not-the-secret-not-the-secret-00', kid, { user_id: userId }) },
@@ -97,6 +100,15 @@ test('log explorer: filters, paging, detail, live tail, export', async ({ page }
   await ws.identify('live-visitor');
   await expect(page.locator('tbody tr.live[data-user="live-visitor"]')).toBeVisible({ timeout: 1000 });
   await shoot(page, 'logs-live');
+
+  // Scrolled away from the top, new rows wait (counted) and come in on return.
+  await page.evaluate(() => window.scrollTo(0, 1500));
+  await ws.identify('while-reading');
+  await expect(page.getByTestId('live-status')).toContainText('Paused while you read: 1 new attempt');
+  await expect(page.locator('tbody tr[data-user="while-reading"]')).toHaveCount(0);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await expect(page.locator('tbody tr.live[data-user="while-reading"]')).toBeVisible();
+  await expect(page.getByTestId('live-status')).toContainText('Live:');
 
   // A hostile address: a clear message, not a crash.
   await page.goto(`/w/${ws.id}/logs?outcome=maybe&from=yesterday`);

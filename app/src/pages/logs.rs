@@ -111,7 +111,7 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
             <p class="exports">"Export: "
                 <a href=move || export("csv") download="verification-log.csv" rel="external" data-testid="export-csv">"CSV"</a>" · "
                 <a href=move || export("ndjson") download="verification-log.ndjson" rel="external" data-testid="export-ndjson">"NDJSON"</a>
-                <small class="muted">{format!(" (the newest {MAX_EXPORT_ROWS} rows at most)")}</small>
+                <small class="muted">{format!(" (the newest {},{:03} rows at most)", MAX_EXPORT_ROWS / 1000, MAX_EXPORT_ROWS % 1000)}</small>
             </p>
         </div>
         <LiveStatus tail/>
@@ -255,8 +255,8 @@ fn LogRow(e: LogEntry, selected: RwSignal<Option<LogEntry>>, #[prop(optional)] l
             <td><span class=format!("badge outcome-{outcome}")>{outcome.clone()}</span></td>
             <td>{e.reason.clone().unwrap_or_default()}</td>
             <td>{e.platform.clone().unwrap_or_default()}</td>
-            <td class="wrap">{e.user_id.clone().unwrap_or_default()}</td>
-            <td><code>{e.kid.clone().unwrap_or_default()}</code></td>
+            <td><span class="clip" title=e.user_id.clone()>{e.user_id.clone().unwrap_or_default()}</span></td>
+            <td><code class="clip" title=e.kid.clone()>{e.kid.clone().unwrap_or_default()}</code></td>
             <td>{format!("{} µs", e.latency_us)}</td>
         </tr>
     }
