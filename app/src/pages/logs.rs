@@ -131,6 +131,8 @@ struct LiveTail {
     /// Arrived while scrolled away, oldest first.
     held: RwSignal<Vec<LogEntry>>,
     connected: RwSignal<bool>,
+    /// The server refused the stream (signed out, say): the browser will not retry.
+    stopped: RwSignal<bool>,
 }
 
 /// Rows kept on screen by the tail.
@@ -139,7 +141,7 @@ const LIVE_ROWS: usize = 200;
 
 impl LiveTail {
     fn new(workspace: Uuid, filters: Memo<Vec<(&'static str, String)>>) -> LiveTail {
-        let tail = LiveTail { on: RwSignal::new(false), shown: RwSignal::new(Vec::new()), held: RwSignal::new(Vec::new()), connected: RwSignal::new(false) };
+        let tail = LiveTail { on: RwSignal::new(false), shown: RwSignal::new(Vec::new()), held: RwSignal::new(Vec::new()), connected: RwSignal::new(false), stopped: RwSignal::new(false) };
         #[cfg(feature = "hydrate")]
         tail.run(workspace, filters);
         #[cfg(not(feature = "hydrate"))]
@@ -182,6 +184,7 @@ impl LiveTail {
                 es.close();
             }
             self.connected.set(false);
+            self.stopped.set(false);
         };
         Effect::new(move |_| {
             let on = self.on.get();
@@ -205,7 +208,11 @@ impl LiveTail {
             });
             let opened = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| self.connected.set(true));
             // The browser reconnects by itself (sending the last event id); until then, say so.
-            let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| self.connected.set(false));
+            let watched = es.clone();
+            let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                self.connected.set(false);
+                self.stopped.set(watched.ready_state() == web_sys::EventSource::CLOSED);
+            });
             es.set_onmessage(Some(message.as_ref().unchecked_ref()));
             es.set_onopen(Some(opened.as_ref().unchecked_ref()));
             es.set_onerror(Some(failed.as_ref().unchecked_ref()));
@@ -223,6 +230,7 @@ impl LiveTail {
 fn LiveStatus(tail: LiveTail) -> impl IntoView {
     let status = move || match (tail.on.get(), tail.connected.get(), tail.held.with(Vec::len)) {
         (false, ..) => String::new(),
+        _ if tail.stopped.get() => "Live tail stopped: the server refused it (are you still signed in?). Reload the page to try again.".to_owned(),
         (true, false, _) => "Connecting…".to_owned(),
         (true, true, 0) => "Live: new attempts appear at the top as they happen.".to_owned(),
         (true, true, n) => format!("Paused while you read: {n} new {} — scroll to the top to see them.", if n == 1 { "attempt" } else { "attempts" }),
