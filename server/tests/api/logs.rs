@@ -356,3 +356,20 @@ async fn live_tail(pool: PgPool) {
     let (stranger, _) = app.signup("stranger@example.com", "Other").await;
     assert_eq!(app.get(&tail, &stranger).await.status, StatusCode::NOT_FOUND);
 }
+
+/// Two instances on one database: an attempt answered by one appears in a tail served by the
+/// other (each instance polls Postgres, so no instance needs to hear from another).
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn live_tail_across_instances(pool: PgPool) {
+    let first = TestApp::new(pool.clone()).await;
+    let second = TestApp::new(pool).await;
+    let ws = first.workspace("owner@example.com").await;
+    let mut tail = open_tail(&second, &format!("/api/v1/workspaces/{}/logs/tail?user_id={}", ws.id, enc("x+y")), &ws.owner, None).await;
+    for user in ["x+y", "x y", "x+y"] {
+        let reply = first.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": user}))})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let seen = events(&mut tail, std::time::Duration::from_millis(1000)).await;
+    let users: Vec<&str> = seen.iter().filter_map(|(_, row)| row["user_id"].as_str()).collect();
+    assert_eq!(users, ["x+y", "x+y"], "both of that user's attempts, from the other instance, within a second");
+}
