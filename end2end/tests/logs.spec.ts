@@ -78,6 +78,13 @@ test('log explorer: filters, paging, detail, live tail, export', async ({ page }
   await expect(dialog).toContainText('HS256');
   const debuggerLink = dialog.getByRole('link', { name: 'Open in debugger' });
   await expect(debuggerLink).toHaveAttribute('href', `/w/${ws.id}/debugger?platform=web&user_id=a%2Bb%26c%3Dd%40example.com`);
+  // Focus stays in the dialog: Tab cycles between its two controls.
+  await page.keyboard.press('Tab');
+  await expect(debuggerLink).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(dialog.getByRole('button', { name: 'Close details' })).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
+  await expect(debuggerLink).toBeFocused();
   await shoot(page, 'logs-detail');
   await page.keyboard.press('Escape');
   await expect(dialog).toHaveCount(0);

@@ -293,10 +293,24 @@ fn LogDrawer(entry: LogEntry, ws: Uuid, selected: RwSignal<Option<LogEntry>>) ->
         #[cfg(not(feature = "hydrate"))]
         let _ = entry_id;
     };
+    let debugger_link = NodeRef::<leptos::html::A>::new();
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
             ev.prevent_default();
             close();
+        }
+        // Tab cycles between the dialog's two controls (close, debugger) instead of leaving it.
+        #[cfg(feature = "hydrate")]
+        if ev.key() == "Tab" {
+            let (Some(first), active) = (close_button.get_untracked(), document().active_element()) else { return };
+            let first: web_sys::HtmlElement = first.into();
+            let last: web_sys::HtmlElement = debugger_link.get_untracked().map(Into::into).unwrap_or_else(|| first.clone());
+            let is = |el: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == AsRef::<web_sys::Element>::as_ref(el));
+            let target = if ev.shift_key() && is(&first) { Some(&last) } else if !ev.shift_key() && is(&last) { Some(&first) } else { None };
+            if let Some(target) = target {
+                ev.prevent_default();
+                let _ = target.focus();
+            }
         }
     };
     let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
@@ -305,7 +319,7 @@ fn LogDrawer(entry: LogEntry, ws: Uuid, selected: RwSignal<Option<LogEntry>>) ->
         if let Some(user) = &entry.user_id {
             href.push_str(&format!("&user_id={}", urlencode(user)));
         }
-        view! { <a class="button" href=href data-testid="open-debugger">"Open in debugger"</a> }
+        view! { <a class="button" href=href node_ref=debugger_link data-testid="open-debugger">"Open in debugger"</a> }
     });
     let accepted = attributes_accepted(&entry.attributes_accepted);
     let rejected = attributes_rejected(&entry.attributes_rejected);
