@@ -11,6 +11,7 @@ pub mod debug;
 mod json;
 pub mod jwt;
 pub mod keys;
+pub mod log_limits;
 pub mod origin;
 pub mod platform;
 pub mod policy;

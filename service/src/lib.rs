@@ -122,6 +122,8 @@ pub struct Service {
     /// An argon2id hash of a random password, verified against when an email is unknown so
     /// that a wrong password and an unknown email take the same time. Made on first use.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// The live tails' pollers, one per tailed workspace.
+    tail: Arc<logs::TailHub>,
 }
 
 impl Service {
@@ -142,6 +144,7 @@ impl Service {
             metrics,
             passwords: password::Hasher::per_cpu(),
             dummy_hash: Arc::default(),
+            tail: Arc::default(),
         };
         tokio::spawn(service.clone().listen_for_config_changes(None));
         Ok(service)

@@ -89,18 +89,24 @@ pub async fn find_contact(workspace: Uuid, user_id: String) -> Result<Option<Con
     }
 }
 
-/// A page of the verification log, newest first.
+/// A page of the verification log, newest first, with the log explorer's filters.
 #[server(prefix = "/ui")]
+#[allow(clippy::too_many_arguments)]
 pub async fn list_logs(
     workspace: Uuid,
     outcome: Option<String>,
     platform: Option<String>,
     reason: Option<String>,
     user_id: Option<String>,
+    kid: Option<String>,
+    origin: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     cursor: Option<String>,
 ) -> Result<Page<LogEntry>, AppError> {
-    let filter = countersign_service::logs::LogFilter { outcome, platform, reason, user_id, cursor, limit: Some(50) };
-    Ok(ssr::service()?.list_logs(&ssr::actor().await?, workspace, &filter).await?)
+    let service = ssr::service()?;
+    let filter = countersign_service::logs::LogFilter { outcome, platform, reason, user_id, kid, origin, from, to, cursor, limit: Some(50) };
+    Ok(service.list_logs(&ssr::actor().await?, workspace, &filter).await?)
 }
 
 /// The workspace overview over `range` (`24h`, `7d` or `30d`).

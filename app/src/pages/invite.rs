@@ -6,7 +6,7 @@ use countersign_proto::InvitationPreview;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::ErrorNotice;
+use super::{urlencode, ErrorNotice};
 use crate::api::{preview_invitation, whoami, AcceptInvitation, Me};
 use crate::error::AppError;
 
@@ -90,15 +90,4 @@ fn Accept(preview: InvitationPreview, me: Option<Me>, token: String) -> impl Int
         {error}
         {form}
     }
-}
-
-/// Percent-encodes a query parameter value.
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

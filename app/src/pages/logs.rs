@@ -1,12 +1,18 @@
 //! `/w/:ws/logs`: the verbose verification log, newest first, with filters; and
 //! `/w/:ws/contacts`: look up a stored contact.
 
+use countersign_core::log_limits::{DEFAULT_RANGE_DAYS, MAX_EXPORT_ROWS, MAX_RANGE_DAYS};
+use countersign_core::{Outcome, Platform, Reason};
 use countersign_proto::{LogEntry, WorkspaceSummary};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use uuid::Uuid;
 
-use super::{workspace_page, ErrorNotice};
+use super::{query_string, urlencode, workspace_page, ErrorNotice};
 use crate::api::{find_contact, list_logs};
+
+/// The filters the page keeps in its address (the API's names), in the form's order.
+const FILTERS: [&str; 8] = ["outcome", "platform", "reason", "user_id", "kid", "origin", "from", "to"];
 
 /// The verification log page; filters live in the query string.
 #[component]
@@ -19,77 +25,363 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
     let query = use_query_map();
     let id = ws.id;
     let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
-    let filters = move || (param("outcome"), param("platform"), param("reason"), param("user_id"), param("cursor"));
-    let page = Resource::new(filters, move |(o, p, r, u, c)| list_logs(id, o, p, r, u, c));
+    // The non-blank filters as (name, value): what a page, the next link and exports carry.
+    let filters = Memo::new(move |_| FILTERS.iter().filter_map(|k| param(k).map(|v| (*k, v))).collect::<Vec<(&'static str, String)>>());
+    let cursor = Memo::new(move |_| param("cursor"));
+    let page = Resource::new(
+        move || (filters.get(), cursor.get()),
+        move |(f, c)| {
+            let get = |name: &str| f.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+            list_logs(id, get("outcome"), get("platform"), get("reason"), get("user_id"), get("kid"), get("origin"), get("from"), get("to"), c)
+        },
+    );
+    let carried = move || {
+        let f = filters.get();
+        query_string(f.iter().map(|(k, v)| (*k, v.as_str())))
+    };
+    let selected = RwSignal::new(None::<LogEntry>);
+    let tail = LiveTail::new(id, filters);
     let body = move || Suspend::new(async move {
         match page.await {
             Err(error) => view! { <ErrorNotice error/> }.into_any(),
             Ok(page) => {
                 let empty = page.items.is_empty().then(|| view! { <tr><td colspan="7" class="muted">"No attempts match."</td></tr> });
                 let next = page.next_cursor.map(|cursor| {
-                    let q = query.read();
-                    let keep = ["outcome", "platform", "reason", "user_id"]
-                        .iter()
-                        .filter_map(|k| q.get(k).map(|v| format!("{k}={v}")))
-                        .collect::<Vec<_>>()
-                        .join("&");
-                    view! { <a class="button" href=format!("?{keep}&cursor={cursor}")>"Older attempts →"</a> }
+                    let keep = carried();
+                    let sep = if keep.is_empty() { "" } else { "&" };
+                    view! { <a class="button" data-testid="older" href=format!("?{keep}{sep}cursor={}", urlencode(&cursor))>"Older attempts →"</a> }
                 });
-                let rows = page.items.into_iter().map(|e| view! { <LogRow e/> }).collect_view();
+                let rows = page.items.into_iter().map(|e| view! { <LogRow e selected/> }).collect_view();
                 view! {
-                    <table class="table logs" data-testid="logs">
-                        <thead><tr><th>"When"</th><th>"Outcome"</th><th>"Reason"</th><th>"Platform"</th><th>"User"</th><th>"Key"</th><th>"Latency"</th></tr></thead>
-                        <tbody>{empty}{rows}</tbody>
-                    </table>
+                    <div class="table-scroll">
+                        <table class="table logs" data-testid="logs">
+                            <thead><tr><th>"When (UTC)"</th><th>"Outcome"</th><th>"Reason"</th><th>"Platform"</th><th>"User"</th><th>"Key"</th><th>"Latency"</th></tr></thead>
+                            <tbody>
+                                {move || tail.shown.get().into_iter().map(|e| view! { <LogRow e selected live=true/> }).collect_view()}
+                                {empty}{rows}
+                            </tbody>
+                        </table>
+                    </div>
                     <p>{next}</p>
                 }.into_any()
             }
         }
     });
-    let selected = move |name: &'static str, value: &'static str| query.read().get(name).as_deref() == Some(value);
+    let is = move |name: &'static str, value: &'static str| query.read().get(name).as_deref() == Some(value);
+    let options = move |name: &'static str, values: Vec<&'static str>| {
+        values.into_iter().map(|v| view! { <option value=v selected=move || is(name, v)>{v}</option> }).collect_view()
+    };
+    let reasons: Vec<&'static str> = Reason::ALL.iter().map(|r| r.as_str()).chain(["invalid_request"]).collect();
+    // A `datetime-local` input shows `YYYY-MM-DDTHH:MM`; the address may hold RFC 3339.
+    let local = move |name: &str| {
+        param(name).map(|v| match chrono::DateTime::parse_from_rfc3339(&v) {
+            Ok(at) => at.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M").to_string(),
+            Err(_) => v,
+        })
+    };
+    let range = move || match (param("from"), param("to")) {
+        (None, None) => format!("Showing the last {} days. Set “From” to look further back (up to {} days per search).", DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS),
+        (None, Some(_)) => format!("Showing the {DEFAULT_RANGE_DAYS} days before “To”."),
+        _ => format!("A search spans {MAX_RANGE_DAYS} days at most."),
+    };
+    let export = move |format: &str| {
+        let keep = carried();
+        let sep = if keep.is_empty() { "" } else { "&" };
+        format!("/api/v1/workspaces/{id}/logs/export?format={format}{sep}{keep}")
+    };
     view! {
         <h1>"Verification log"</h1>
         <p class="muted">"Every identify attempt, newest first. Tokens and secrets are never stored."</p>
-        <form method="get" class="row filters">
-            <label>"Outcome"<select name="outcome">
-                <option value="">"Any"</option>
-                {["verified", "unverified", "would_reject", "rejected"].map(|o| view! { <option value=o selected=move || selected("outcome", o)>{o}</option> })}
-            </select></label>
-            <label>"Platform"<select name="platform">
-                <option value="">"Any"</option>
-                {["web", "ios", "android"].map(|p| view! { <option value=p selected=move || selected("platform", p)>{p}</option> })}
-            </select></label>
-            <label>"Reason"<input type="text" name="reason" placeholder="invalid_signature" value=move || param("reason").unwrap_or_default()/></label>
+        <form method="get" class="row filters" data-testid="log-filters">
+            <label>"Outcome"<select name="outcome"><option value="">"Any"</option>{options("outcome", Outcome::ALL.iter().map(|o| o.as_str()).collect())}</select></label>
+            <label>"Platform"<select name="platform"><option value="">"Any"</option>{options("platform", Platform::ALL.iter().map(|p| p.as_str()).collect())}</select></label>
+            <label>"Reason"<select name="reason"><option value="">"Any"</option>{options("reason", reasons)}</select></label>
             <label>"User id"<input type="text" name="user_id" value=move || param("user_id").unwrap_or_default()/></label>
-            <button type="submit">"Filter"</button>
+            <label>"Key (kid)"<input type="text" name="kid" value=move || param("kid").unwrap_or_default()/></label>
+            <label>"Origin"<input type="text" name="origin" placeholder="https://app.example.com" value=move || param("origin").unwrap_or_default()/></label>
+            <label>"From (UTC)"<input type="datetime-local" name="from" value=move || local("from").unwrap_or_default()/></label>
+            <label>"To (UTC)"<input type="datetime-local" name="to" value=move || local("to").unwrap_or_default()/></label>
+            <div class="filter-actions">
+                <button type="submit" class="primary">"Filter"</button>
+                <a class="button" href="?">"Clear"</a>
+            </div>
         </form>
+        <div class="log-toolbar">
+            <p class="muted" data-testid="log-range">{range}</p>
+            <p class="exports">"Export: "
+                <a href=move || export("csv") download="verification-log.csv" rel="external" data-testid="export-csv">"CSV"</a>" · "
+                <a href=move || export("ndjson") download="verification-log.ndjson" rel="external" data-testid="export-ndjson">"NDJSON"</a>
+                <small class="muted">{format!(" (the newest {},{:03} rows at most)", MAX_EXPORT_ROWS / 1000, MAX_EXPORT_ROWS % 1000)}</small>
+            </p>
+        </div>
+        <LiveStatus tail/>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>{body}</Transition>
+        {move || selected.get().map(|entry| view! { <LogDrawer entry ws=id selected/> })}
+    }
+}
+
+/// The live tail: rows arrive over server-sent events while it is on; while the reader is
+/// scrolled away from the top they are held back (and counted) so the table does not move
+/// under them, and shown on return.
+#[derive(Clone, Copy)]
+struct LiveTail {
+    on: RwSignal<bool>,
+    /// Arrived rows on screen, newest first.
+    shown: RwSignal<Vec<LogEntry>>,
+    /// Arrived while scrolled away, oldest first.
+    held: RwSignal<Vec<LogEntry>>,
+    connected: RwSignal<bool>,
+    /// The server refused the stream (signed out, say): the browser will not retry.
+    stopped: RwSignal<bool>,
+}
+
+/// Rows kept on screen by the tail.
+#[cfg(feature = "hydrate")]
+const LIVE_ROWS: usize = 200;
+
+impl LiveTail {
+    fn new(workspace: Uuid, filters: Memo<Vec<(&'static str, String)>>) -> LiveTail {
+        let tail = LiveTail { on: RwSignal::new(false), shown: RwSignal::new(Vec::new()), held: RwSignal::new(Vec::new()), connected: RwSignal::new(false), stopped: RwSignal::new(false) };
+        #[cfg(feature = "hydrate")]
+        tail.run(workspace, filters);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (workspace, filters);
+        tail
+    }
+
+    /// Adds arrived rows, newest first, without duplicates.
+    #[cfg(feature = "hydrate")]
+    fn show(self, rows: Vec<LogEntry>) {
+        self.shown.update(|shown| {
+            for row in rows {
+                if !shown.iter().any(|s| s.id == row.id) {
+                    shown.insert(0, row);
+                }
+            }
+            shown.truncate(LIVE_ROWS);
+        });
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn run(self, workspace: Uuid, filters: Memo<Vec<(&'static str, String)>>) {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let at_top = RwSignal::new(true);
+        let scroll = window_event_listener(leptos::ev::scroll, move |_| {
+            at_top.set(web_sys::window().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0) < 120.0);
+        });
+        // Back at the top: show what was held.
+        Effect::new(move |_| {
+            if at_top.get() && !self.held.with_untracked(Vec::is_empty) {
+                let rows = self.held.try_update(std::mem::take).unwrap_or_default();
+                self.show(rows);
+            }
+        });
+        type Open = (web_sys::EventSource, Closure<dyn FnMut(web_sys::MessageEvent)>, Closure<dyn FnMut(web_sys::Event)>, Closure<dyn FnMut(web_sys::Event)>);
+        let source = StoredValue::new_local(None::<Open>);
+        let close = move || {
+            if let Some((es, ..)) = source.try_update_value(Option::take).flatten() {
+                es.close();
+            }
+            self.connected.set(false);
+            self.stopped.set(false);
+        };
+        Effect::new(move |_| {
+            let on = self.on.get();
+            let f = filters.get();
+            close();
+            self.shown.set(Vec::new());
+            self.held.set(Vec::new());
+            if !on {
+                return;
+            }
+            let query = query_string(f.iter().map(|(k, v)| (*k, v.as_str())));
+            let Ok(es) = web_sys::EventSource::new(&format!("/api/v1/workspaces/{workspace}/logs/tail?{query}")) else { return };
+            let message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let Some(text) = ev.data().as_string() else { return };
+                let Ok(row) = serde_json::from_str::<LogEntry>(&text) else { return };
+                if at_top.get_untracked() {
+                    self.show(vec![row]);
+                } else {
+                    self.held.update(|held| held.push(row));
+                }
+            });
+            let opened = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| self.connected.set(true));
+            // The browser reconnects by itself (sending the last event id); until then, say so.
+            let watched = es.clone();
+            let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                self.connected.set(false);
+                self.stopped.set(watched.ready_state() == web_sys::EventSource::CLOSED);
+            });
+            es.set_onmessage(Some(message.as_ref().unchecked_ref()));
+            es.set_onopen(Some(opened.as_ref().unchecked_ref()));
+            es.set_onerror(Some(failed.as_ref().unchecked_ref()));
+            source.set_value(Some((es, message, opened, failed)));
+        });
+        on_cleanup(move || {
+            scroll.remove();
+            close();
+        });
+    }
+}
+
+/// The live tail's switch and state, announced to screen readers.
+#[component]
+fn LiveStatus(tail: LiveTail) -> impl IntoView {
+    let status = move || match (tail.on.get(), tail.connected.get(), tail.held.with(Vec::len)) {
+        (false, ..) => String::new(),
+        _ if tail.stopped.get() => "Live tail stopped: the server refused it (are you still signed in?). Reload the page to try again.".to_owned(),
+        (true, false, _) => "Connecting…".to_owned(),
+        (true, true, 0) => "Live: new attempts appear at the top as they happen.".to_owned(),
+        (true, true, n) => format!("Paused while you read: {n} new {} — scroll to the top to see them.", if n == 1 { "attempt" } else { "attempts" }),
+    };
+    view! {
+        <div class="live-bar">
+            <button type="button" class="live-toggle" aria-pressed=move || tail.on.get().to_string() data-testid="live-toggle"
+                on:click=move |_| tail.on.update(|on| *on = !*on)>
+                <span class="dot" class:on=move || tail.on.get()></span>
+                {move || if tail.on.get() { "Stop live tail" } else { "Live tail" }}
+            </button>
+            <span class="muted" aria-live="polite" data-testid="live-status">{status}</span>
+        </div>
     }
 }
 
 #[component]
-fn LogRow(e: LogEntry) -> impl IntoView {
-    let detail = format!(
-        "{} · accepted {} · rejected {} · origin {} · ip {} · {}",
-        e.explanation,
-        e.attributes_accepted,
-        e.attributes_rejected,
-        e.origin.clone().unwrap_or_else(|| "—".into()),
-        e.ip.clone().unwrap_or_else(|| "—".into()),
-        e.user_agent.clone().unwrap_or_default()
-    );
+fn LogRow(e: LogEntry, selected: RwSignal<Option<LogEntry>>, #[prop(optional)] live: bool) -> impl IntoView {
     let outcome = e.outcome.clone();
+    let opener = format!("log-{}", e.id);
+    let entry = e.clone();
     view! {
-        <tr data-outcome=outcome.clone() title=detail.clone()>
-            <td>{e.at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+        <tr data-outcome=outcome.clone() class:live=live data-user=e.user_id.clone().unwrap_or_default()>
+            <td>
+                <button type="button" class="link open" id=opener aria-haspopup="dialog" title="Show details"
+                    on:click=move |_| selected.set(Some(entry.clone()))>
+                    {e.at.format("%Y-%m-%d %H:%M:%S").to_string()}
+                </button>
+            </td>
             <td><span class=format!("badge outcome-{outcome}")>{outcome.clone()}</span></td>
-            <td>{e.reason.clone().unwrap_or_default()}<br/><small class="muted">{e.explanation.clone()}</small></td>
+            <td>{e.reason.clone().unwrap_or_default()}</td>
             <td>{e.platform.clone().unwrap_or_default()}</td>
-            <td>{e.user_id.clone().unwrap_or_default()}</td>
-            <td><code>{e.kid.clone().unwrap_or_default()}</code></td>
+            <td><span class="clip" title=e.user_id.clone()>{e.user_id.clone().unwrap_or_default()}</span></td>
+            <td><code class="clip" title=e.kid.clone()>{e.kid.clone().unwrap_or_default()}</code></td>
             <td>{format!("{} µs", e.latency_us)}</td>
         </tr>
     }
+}
+
+/// One attempt in full, in a dialog: Escape or the close button closes it and focus goes back
+/// to the row that opened it.
+#[component]
+fn LogDrawer(entry: LogEntry, ws: Uuid, selected: RwSignal<Option<LogEntry>>) -> impl IntoView {
+    let close_button = NodeRef::<leptos::html::Button>::new();
+    let entry_id = entry.id;
+    Effect::new(move |_| {
+        if let Some(button) = close_button.get() {
+            let _ = button.focus();
+        }
+    });
+    let close = move || {
+        selected.set(None);
+        #[cfg(feature = "hydrate")]
+        if let Some(button) = document().get_element_by_id(&format!("log-{entry_id}")) {
+            use wasm_bindgen::JsCast;
+            if let Ok(button) = button.dyn_into::<web_sys::HtmlElement>() {
+                let _ = button.focus();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = entry_id;
+    };
+    let debugger_link = NodeRef::<leptos::html::A>::new();
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            ev.prevent_default();
+            close();
+        }
+        // Tab cycles between the dialog's two controls (close, debugger) instead of leaving it.
+        #[cfg(feature = "hydrate")]
+        if ev.key() == "Tab" {
+            let (Some(first), active) = (close_button.get_untracked(), document().active_element()) else { return };
+            let first: web_sys::HtmlElement = first.into();
+            let last: web_sys::HtmlElement = debugger_link.get_untracked().map(Into::into).unwrap_or_else(|| first.clone());
+            let is = |el: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == AsRef::<web_sys::Element>::as_ref(el));
+            let target = if ev.shift_key() && is(&first) { Some(&last) } else if !ev.shift_key() && is(&last) { Some(&first) } else { None };
+            if let Some(target) = target {
+                ev.prevent_default();
+                let _ = target.focus();
+            }
+        }
+    };
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+    let debugger = entry.platform.as_ref().map(|platform| {
+        let mut href = format!("/w/{ws}/debugger?platform={}", urlencode(platform));
+        if let Some(user) = &entry.user_id {
+            href.push_str(&format!("&user_id={}", urlencode(user)));
+        }
+        view! { <a class="button" href=href node_ref=debugger_link data-testid="open-debugger">"Open in debugger"</a> }
+    });
+    let accepted = attributes_accepted(&entry.attributes_accepted);
+    let rejected = attributes_rejected(&entry.attributes_rejected);
+    let ignored = string_list(&entry.details["ignored_attributes"]);
+    let notes = string_list(&entry.details["notes"]);
+    let list = |items: Vec<String>| -> AnyView {
+        if items.is_empty() {
+            view! { <span class="muted">"none"</span> }.into_any()
+        } else {
+            view! { <ul class="plain">{items.into_iter().map(|i| view! { <li><code>{i}</code></li> }).collect_view()}</ul> }.into_any()
+        }
+    };
+    let outcome = entry.outcome.clone();
+    view! {
+        <div class="drawer-backdrop" on:click=move |_| close()></div>
+        <aside class="drawer" role="dialog" aria-modal="true" aria-labelledby="log-detail-title" on:keydown=on_key data-testid="log-detail">
+            <header class="drawer-head">
+                <h2 id="log-detail-title"><span class=format!("badge outcome-{outcome}")>{outcome.clone()}</span>" "{entry.reason.clone().unwrap_or_else(|| "Attempt".into())}</h2>
+                <button type="button" class="link" node_ref=close_button aria-label="Close details" on:click=move |_| close()>"✕"</button>
+            </header>
+            <p class="explanation" data-testid="log-explanation">{entry.explanation.clone()}</p>
+            {(!notes.is_empty()).then(|| view! { <ul class="notes">{notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul> })}
+            <p>{debugger}</p>
+            <dl class="facts">
+                <dt>"When"</dt><dd>{entry.at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()}</dd>
+                <dt>"Platform"</dt><dd>{text(&entry.platform)}</dd>
+                <dt>"User id"</dt><dd class="wrap">{text(&entry.user_id)}</dd>
+                <dt>"Key (kid)"</dt><dd><code>{text(&entry.kid)}</code></dd>
+                <dt>"Algorithm"</dt><dd>{text(&entry.alg)}</dd>
+                <dt>"Origin"</dt><dd class="wrap">{text(&entry.origin)}</dd>
+                <dt>"IP"</dt><dd>{text(&entry.ip)}</dd>
+                <dt>"User agent"</dt><dd class="wrap">{text(&entry.user_agent)}</dd>
+                <dt>"Latency"</dt><dd>{format!("{} µs", entry.latency_us)}</dd>
+                <dt>"Accepted attributes"</dt><dd>{list(accepted)}</dd>
+                <dt>"Rejected attributes"</dt><dd>{list(rejected)}</dd>
+                <dt>"Ignored attributes"</dt><dd>{list(ignored)}</dd>
+                <dt>"Log id"</dt><dd><code>{entry.id.to_string()}</code></dd>
+            </dl>
+        </aside>
+    }
+}
+
+/// `name = value` for each accepted attribute.
+fn attributes_accepted(value: &serde_json::Value) -> Vec<String> {
+    value.as_object().map(|o| o.iter().map(|(k, v)| format!("{k} = {v}")).collect()).unwrap_or_default()
+}
+
+/// `name (reason)` for each rejected attribute.
+fn attributes_rejected(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| format!("{} ({})", i["name"].as_str().unwrap_or("?"), i["reason"].as_str().unwrap_or("?")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn string_list(value: &serde_json::Value) -> Vec<String> {
+    value.as_array().map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 /// The contact lookup page (`?user_id=...`).

@@ -182,3 +182,19 @@ pub fn CopyButton(text: String) -> impl IntoView {
         <button type="button" class="copy" class:copied=move || copied.get() == Some(true) on:click=copy aria-live="polite">{label}</button>
     }
 }
+
+/// Percent-encodes a query parameter value.
+pub(crate) fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `name=value&...` with every value percent-encoded, for links that carry filters.
+pub(crate) fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    pairs.into_iter().map(|(name, value)| format!("{name}={}", urlencode(value))).collect::<Vec<_>>().join("&")
+}

@@ -9,6 +9,7 @@ pub mod health;
 pub mod identify;
 pub mod invitations;
 pub mod keys;
+pub mod logs;
 pub mod middleware;
 pub mod settings;
 pub mod snippets;
@@ -32,7 +33,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Every route of the management API, relative to `/api/v1`: one table, so that tests can
 /// walk every route (the cross-tenant matrix) and a new one cannot be left out.
 pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
-    use self::{account::*, auth::*, invitations::*, keys::*, settings::*, snippets::*, tokens::*, workspaces::*};
+    use self::{account::*, auth::*, invitations::*, keys::*, logs::*, settings::*, snippets::*, tokens::*, workspaces::*};
     vec![
         ("/auth/signup", post(signup)),
         ("/auth/login", post(login)),
@@ -61,6 +62,8 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/logs", get(list_logs)),
         ("/workspaces/{id}/stats", get(stats)),
         ("/workspaces/{id}/overview", get(overview)),
+        ("/workspaces/{id}/logs/export", get(export_logs)),
+        ("/workspaces/{id}/logs/tail", get(tail_logs)),
         ("/workspaces/{id}/contacts/{user_id}", get(get_contact)),
         ("/workspaces/{id}/debug", post(debug_token)),
         ("/workspaces/{id}/debug/token", post(debug_test_token)),

@@ -1,16 +1,15 @@
-//! Security settings, attributes, logs, traffic stats, contacts and the token debugger of a workspace.
+//! Security settings, attributes, traffic stats, contacts and the token debugger of a workspace.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::debug::{DebugReport, TestToken};
 use countersign_core::AttributeDef;
-use countersign_proto::{AttributeUpdate, Contact, LogEntry, Overview, Page, SecuritySettings, Stats};
-use countersign_service::logs::LogFilter;
+use countersign_proto::{AttributeUpdate, Contact, Overview, SecuritySettings, Stats};
 use countersign_service::stats::StatsQuery;
 use uuid::Uuid;
 
 use super::error::ApiResult;
-use super::extract::{Authed, Json, Path, Query};
+use super::extract::{Authed, Json, Path};
 use crate::AppState;
 
 /// The workspace's security settings.
@@ -42,11 +41,6 @@ pub async fn update_attribute(State(state): State<AppState>, Authed(actor): Auth
 pub async fn delete_attribute(State(state): State<AppState>, Authed(actor): Authed, Path((id, name)): Path<(Uuid, String)>) -> ApiResult<StatusCode> {
     state.svc.delete_attribute(&actor, id, &name).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The verification log, newest first.
-pub async fn list_logs(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Query(filter): Query<LogFilter>) -> ApiResult<Json<Page<LogEntry>>> {
-    Ok(Json(state.svc.list_logs(&actor, id, &filter).await?))
 }
 
 /// Attempts per bucket, from the log rollups.

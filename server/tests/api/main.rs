@@ -11,6 +11,7 @@ mod invitations;
 mod keys;
 mod libraries;
 mod limits;
+mod logs;
 mod members;
 mod migration;
 mod pg_restart;

@@ -1,0 +1,74 @@
+//! The verification log: pages, the filtered set as a streamed download, and the live tail
+//! as server-sent events.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use countersign_proto::{LogEntry, Page};
+use countersign_service::logs::{encode_cursor, LogFilter};
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::ApiResult;
+use super::extract::{Authed, Json, Path, Query};
+use crate::AppState;
+
+/// The verification log, newest first.
+pub async fn list_logs(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Query(filter): Query<LogFilter>) -> ApiResult<Json<Page<LogEntry>>> {
+    Ok(Json(state.svc.list_logs(&actor, id, &filter).await?))
+}
+
+/// `?format=` of an export (its other parameters are the log's filters).
+#[derive(Deserialize)]
+pub struct ExportParams {
+    format: Option<String>,
+}
+
+/// The filtered log as CSV or NDJSON, streamed as it is read.
+pub async fn export_logs(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<Uuid>,
+    Query(params): Query<ExportParams>,
+    Query(filter): Query<LogFilter>,
+) -> ApiResult<Response> {
+    let (format, chunks) = state.svc.export_logs(&actor, id, &filter, params.format.as_deref()).await?;
+    // An error after the first byte can only cut the body short: the client sees a
+    // truncated transfer, never a half-written error inside the file.
+    let body = Body::from_stream(chunks.map(|chunk| chunk.map_err(|err| std::io::Error::other(err.message))));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    let file = format!("attachment; filename=\"verification-log.{}\"", format.extension());
+    if let Ok(value) = HeaderValue::from_str(&file) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `?after=` of a tail: the cursor of the newest row the client has (the `Last-Event-ID`
+/// header, which a reconnecting `EventSource` sends, takes precedence).
+#[derive(Deserialize)]
+pub struct TailParams {
+    after: Option<String>,
+}
+
+/// New rows matching the filters as they commit: one event per row, its id the row's cursor.
+pub async fn tail_logs(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    Query(params): Query<TailParams>,
+    Query(filter): Query<LogFilter>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, axum::Error>>>> {
+    let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let after = last_seen.or(params.after);
+    let rows = state.svc.tail_logs(&actor, id, &filter, after.as_deref()).await?;
+    let events = rows.map(|row| Event::default().id(encode_cursor(row.at, row.id)).json_data(&row));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}

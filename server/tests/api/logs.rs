@@ -1,0 +1,375 @@
+//! The log explorer's API: every filter, the keyset cursor with filters, hostile filter values,
+//! and the streamed export (CSV and NDJSON).
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::support::{jwt, Auth, TestApp, Workspace};
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A row written straight into the log, for time-range and volume fixtures.
+struct Row<'a> {
+    at: DateTime<Utc>,
+    outcome: &'a str,
+    platform: &'a str,
+    reason: Option<&'a str>,
+    user_id: &'a str,
+    kid: &'a str,
+    origin: &'a str,
+}
+
+async fn insert(pool: &PgPool, ws: &Workspace, row: Row<'_>) {
+    let ws_id: Uuid = ws.id.parse().expect("workspace id");
+    sqlx::query(
+        "INSERT INTO verification_log (id, workspace_id, at, outcome, reason, explanation, platform, kid, alg, user_id,
+            attributes_accepted, attributes_rejected, details, origin, ip, user_agent, latency_us)
+         VALUES ($1, $2, $3, $4, $5, 'fixture', $6, $7, 'HS256', $8, '{}', '[]', '{}', $9, '203.0.113.7', 'fixture-agent', 120)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(ws_id)
+    .bind(row.at)
+    .bind(row.outcome)
+    .bind(row.reason)
+    .bind(row.platform)
+    .bind(row.kid)
+    .bind(row.user_id)
+    .bind(row.origin)
+    .execute(pool)
+    .await
+    .expect("insert fixture row");
+}
+
+fn count(reply: &crate::support::Reply) -> usize {
+    reply.body["items"].as_array().map(Vec::len).unwrap_or(usize::MAX)
+}
+
+/// User ids with `+`, `&`, `=`, `%`, `#`, spaces and non-ASCII are matched exactly when sent
+/// percent-encoded, and the cursor pages through them without losing the filter.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn reserved_characters_in_filters_and_paging(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let tricky = ["a+b@example.com", "x&outcome=rejected", "50% off #1", "a b", "ünï"];
+    for user in tricky {
+        for _ in 0..3 {
+            let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": user}))})).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+    }
+    app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "a b"}))})).await;
+    let base = format!("/api/v1/workspaces/{}/logs", ws.id);
+    for user in tricky {
+        let first = app.get(&format!("{base}?user_id={}&limit=2", enc(user)), &ws.owner).await;
+        assert_eq!(first.status, StatusCode::OK, "{user}: {}", first.body);
+        assert_eq!(count(&first), 2, "{user}: {}", first.body);
+        let cursor = first.body["next_cursor"].as_str().expect("a second page").to_owned();
+        let second = app.get(&format!("{base}?user_id={}&limit=2&cursor={}", enc(user), enc(&cursor)), &ws.owner).await;
+        let rest: Vec<&str> = second.body["items"].as_array().into_iter().flatten().filter_map(|i| i["user_id"].as_str()).collect();
+        let expected = if user == "a b" { 2 } else { 1 };
+        assert_eq!(rest.len(), expected, "{user}: {}", second.body);
+        assert!(rest.iter().all(|u| *u == user), "the filter holds on the next page: {rest:?}");
+    }
+    // Sent raw, `+` is a space and `&` splits the query: a different (and honest) question.
+    let raw = app.get(&format!("{base}?user_id=a+b@example.com"), &ws.owner).await;
+    assert_eq!(count(&raw), 0, "{}", raw.body);
+}
+
+/// Every filter narrows to exactly its rows; combinations, the time range and the cursor
+/// compose.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn every_filter(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let now = Utc::now();
+    let rows = [
+        (1, "verified", "web", None, "u-1", "kid-a", "https://a.example"),
+        (2, "rejected", "ios", Some("invalid_signature"), "u-2", "kid-b", "https://b.example"),
+        (3, "would_reject", "android", Some("token_expired"), "u-1", "kid-a", "https://a.example"),
+        (4, "unverified", "web", Some("missing_token"), "u-3", "kid-b", "https://b.example"),
+        (50, "verified", "android", None, "u-1", "kid-a", "https://a.example"),
+    ];
+    for (hours_ago, outcome, platform, reason, user_id, kid, origin) in rows {
+        insert(&app.pool, &ws, Row { at: now - Duration::hours(hours_ago), outcome, platform, reason, user_id, kid, origin }).await;
+    }
+    let base = format!("/api/v1/workspaces/{}/logs", ws.id);
+    let from = enc(&(now - Duration::days(5)).to_rfc3339());
+    for (query, expected) in [
+        ("", 5),
+        ("outcome=verified", 2),
+        ("outcome=would_reject", 1),
+        ("platform=android", 2),
+        ("platform=android&outcome=would_reject", 1),
+        ("platform=ios&outcome=would_reject", 0),
+        ("reason=invalid_signature", 1),
+        ("reason=missing_token&platform=web", 1),
+        ("user_id=u-1", 3),
+        ("kid=kid-b", 2),
+        ("origin=https%3A%2F%2Fa.example", 3),
+        ("origin=https%3A%2F%2Fa.example&kid=kid-b", 0),
+        ("user_id=u-1&outcome=verified", 2),
+        ("outcome=&platform=&reason=&user_id=&kid=&origin=&to=", 5),
+    ] {
+        let reply = app.get(&format!("{base}?{query}&from={from}"), &ws.owner).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.body);
+        assert_eq!(count(&reply), expected, "{query}: {}", reply.body);
+    }
+    // The range: the default is the last 7 days; `from`/`to` bound it (`to` exclusive).
+    let since = |h: i64| enc(&(now - Duration::hours(h)).to_rfc3339());
+    assert_eq!(count(&app.get(&base, &ws.owner).await), 5, "50 hours ago is within the default week");
+    assert_eq!(count(&app.get(&format!("{base}?from=&to=&outcome="), &ws.owner).await), 5, "blank is not given");
+    assert_eq!(count(&app.get(&format!("{base}?from={}", since(10)), &ws.owner).await), 4);
+    assert_eq!(count(&app.get(&format!("{base}?from={}&to={}", since(10), since(2)), &ws.owner).await), 2);
+    insert(&app.pool, &ws, Row { at: now - Duration::days(9), outcome: "verified", platform: "web", reason: None, user_id: "old", kid: "kid-a", origin: "https://a.example" }).await;
+    assert_eq!(count(&app.get(&format!("{base}?user_id=old"), &ws.owner).await), 0, "older than the default week");
+    assert_eq!(count(&app.get(&format!("{base}?user_id=old&from={}", since(24 * 10)), &ws.owner).await), 1);
+    // A `datetime-local` value (what the dashboard's form sends) is read as UTC.
+    let local = (now - Duration::hours(10)).format("%Y-%m-%dT%H:%M").to_string();
+    assert_eq!(count(&app.get(&format!("{base}?from={}", enc(&local)), &ws.owner).await), 4);
+
+    // Paging one row at a time with filters: every row once, newest first, filters kept.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let reply = app.get(&format!("{base}?kid=kid-a&from={from}&limit=1&cursor={}", enc(&cursor)), &ws.owner).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        seen.extend(reply.body["items"].as_array().into_iter().flatten().map(|i| (i["at"].as_str().map(str::to_owned), i["kid"].clone())));
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.iter().all(|(_, kid)| kid == "kid-a"));
+    assert!(seen.windows(2).all(|w| w[0].0 > w[1].0), "newest first: {seen:?}");
+}
+
+/// Unknown values, broken cursors, bad/inverted/huge ranges and bad limits are the contract's
+/// 400 — never a 500 — and a stranger sees 404 whatever the query.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn hostile_filters(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let long = "x".repeat(5000);
+    for suffix in ["", "/export?format=csv"] {
+        let base = format!("/api/v1/workspaces/{}/logs{suffix}", ws.id);
+        let sep = if suffix.is_empty() { "?" } else { "&" };
+        for query in [
+            "outcome=maybe",
+            "platform=windows",
+            "reason=not_a_reason",
+            "reason=%27%20OR%201%3D1--",
+            "cursor=!!!",
+            "cursor=MTIzfG5vdC1hLXV1aWQ",
+            "cursor=%FF%FE",
+            "from=yesterday",
+            "to=9999999-01-01T00:00:00Z",
+            "from=2026-11-29T10:00:00Z&to=2026-11-29T09:00:00Z",
+            "from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            "from=2999-01-01T00:00:00Z",
+            "limit=0",
+            "limit=abc",
+            "limit=99999999999999999999",
+            "user_id=%00",
+            "kid=a%00",
+            &format!("user_id={long}"),
+        ] {
+            let reply = app.get(&format!("{base}{sep}{query}"), &ws.owner).await;
+            assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{base}{sep}{query}: {}", reply.body);
+            assert!(reply.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+    }
+    let export = format!("/api/v1/workspaces/{}/logs/export", ws.id);
+    for query in ["", "?format=xlsx", "?format=csv&limit=100001"] {
+        assert_eq!(app.get(&format!("{export}{query}"), &ws.owner).await.code(), "invalid_request", "{query}");
+    }
+    let (stranger, _) = app.signup("stranger@example.com", "Other").await;
+    for path in [format!("/api/v1/workspaces/{}/logs?outcome=rejected", ws.id), format!("{export}?format=csv")] {
+        assert_eq!(app.get(&path, &stranger).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+/// Downloads a path: status, content type, disposition, body text.
+async fn download(app: &TestApp, path: &str, auth: &Auth) -> (StatusCode, String, String, String) {
+    let mut request = Request::builder().method(Method::GET).uri(path).header(header::ORIGIN, crate::support::ORIGIN);
+    request = match auth {
+        Auth::Cookie(token) => request.header(header::COOKIE, format!("cs_session={token}")),
+        Auth::Bearer(token) => request.header(header::AUTHORIZATION, format!("Bearer {token}")),
+        Auth::None => request,
+    };
+    let response = app.router.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("infallible");
+    let status = response.status();
+    let header_of = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (kind, disposition) = (header_of(header::CONTENT_TYPE), header_of(header::CONTENT_DISPOSITION));
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, kind, disposition, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+}
+
+/// Splits one CSV document into records of cells (RFC 4180 quoting).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell, mut quoted, mut chars) = (Vec::new(), Vec::new(), String::new(), false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut cell)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => cell.push(c),
+        }
+    }
+    rows
+}
+
+/// CSV and NDJSON carry exactly the filtered rows, newest first, within the limit; CSV quotes
+/// every cell and neutralises formulas; the session cookie is enough (a browser download).
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn export_csv_and_ndjson(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let now = Utc::now();
+    for i in 0..2500 {
+        let (outcome, platform) = if i % 2 == 0 { ("verified", "web") } else { ("rejected", "ios") };
+        let reason = (outcome == "rejected").then_some("invalid_signature");
+        insert(&app.pool, &ws, Row { at: now - Duration::seconds(i), outcome, platform, reason, user_id: &format!("u-{i}"), kid: "kid-a", origin: "https://a.example" }).await;
+    }
+    let hostile = "=HYPERLINK(\"https://evil.example\",\"click\"), \"quoted\"";
+    insert(&app.pool, &ws, Row { at: now - Duration::hours(1), outcome: "rejected", platform: "web", reason: Some("invalid_signature"), user_id: hostile, kid: "@kid", origin: "-1+2" }).await;
+    let export = format!("/api/v1/workspaces/{}/logs/export", ws.id);
+
+    let (status, kind, disposition, text) = download(&app, &format!("{export}?format=csv&outcome=rejected"), &ws.owner).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    assert!(disposition.starts_with("attachment;") && disposition.contains(".csv"), "{disposition}");
+    let rows = parse_csv(&text);
+    assert_eq!(rows[0][..3], ["id", "at", "outcome"]);
+    assert_eq!(rows.len(), 1 + 1250 + 1, "header, the 1,250 rejected fixtures (over two pages) and the hostile row");
+    assert!(rows[1..].iter().all(|r| r.len() == 15 && r[2] == "rejected"), "filtered, one shape");
+    let at: Vec<&str> = rows[1..].iter().map(|r| r[1].as_str()).collect();
+    assert!(at.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let evil = rows.iter().find(|r| r[8].contains("HYPERLINK")).expect("the hostile row");
+    assert_eq!(evil[8], format!("'{hostile}"), "a formula is neutralised, quotes survive");
+    assert_eq!((evil[6].as_str(), evil[11].as_str()), ("'@kid", "'-1+2"));
+    assert!(text.lines().skip(1).all(|l| l.starts_with('"')), "every cell is quoted");
+
+    let (status, kind, _, text) = download(&app, &format!("{export}?format=ndjson&platform=web&user_id=u-4&limit=10"), &ws.owner).await;
+    assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/x-ndjson"));
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!((lines[0]["user_id"].as_str(), lines[0]["platform"].as_str()), (Some("u-4"), Some("web")));
+
+    let (_, _, _, text) = download(&app, &format!("{export}?format=ndjson&platform=web&limit=1001"), &ws.owner).await;
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines.len(), 1001, "the limit holds across pages");
+    assert!(lines.iter().all(|l| l["platform"] == "web" && l["outcome"] == "verified"));
+    let ids: std::collections::HashSet<&str> = lines.iter().filter_map(|l| l["id"].as_str()).collect();
+    assert_eq!(ids.len(), 1001, "no row twice");
+
+    let (status, _, _, text) = download(&app, &format!("{export}?format=csv&user_id=nobody"), &ws.owner).await;
+    assert_eq!((status, parse_csv(&text).len()), (StatusCode::OK, 1), "an empty export is the header alone");
+}
+
+/// Opens a tail and returns its body, to read events from.
+async fn open_tail(app: &TestApp, path: &str, auth: &Auth, last_event_id: Option<&str>) -> Body {
+    let Auth::Cookie(token) = auth else { panic!("a session") };
+    let mut request = Request::builder().uri(path).header(header::COOKIE, format!("cs_session={token}"));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = app.router.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+    response.into_body()
+}
+
+/// The events (id, row) that arrive within `wait`.
+async fn events(body: &mut Body, wait: std::time::Duration) -> Vec<(String, Value)> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut text = String::new();
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, body.frame()).await {
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    text.split("\n\n")
+        .filter_map(|event| {
+            let field = |name: &str| event.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+            Some((field("id: ")?, serde_json::from_str(&field("data: ")?).ok()?))
+        })
+        .collect()
+}
+
+/// New rows stream in within a second of their identify call, filters apply, and a reconnection
+/// with `Last-Event-ID` sends what was missed.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn live_tail(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let tail = format!("/api/v1/workspaces/{}/logs/tail", ws.id);
+    let mut rejected_only = open_tail(&app, &format!("{tail}?outcome=rejected"), &ws.owner, None).await;
+    let mut everything = open_tail(&app, &tail, &ws.owner, None).await;
+    let good = |user: &str| json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": user}))});
+    let bad = |user: &str| json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt("wrong-secret-wrong-secret-wrong!", &ws.kid, json!({"user_id": user}))});
+    let sent = std::time::Instant::now();
+    app.identify(good("fine+1")).await;
+    app.identify(bad("broken&1")).await;
+
+    let seen = events(&mut everything, std::time::Duration::from_millis(1000)).await;
+    let users: Vec<&str> = seen.iter().filter_map(|(_, row)| row["user_id"].as_str()).collect();
+    assert_eq!(users, ["fine+1", "broken&1"], "both, oldest first, within a second of sending ({:?})", sent.elapsed());
+    let filtered = events(&mut rejected_only, std::time::Duration::from_millis(500)).await;
+    let users: Vec<&str> = filtered.iter().filter_map(|(_, row)| row["user_id"].as_str()).collect();
+    assert_eq!(users, ["broken&1"], "the filter applies");
+
+    // Missed while away: a reconnection from the first row's id gets the rows after it.
+    let first_id = seen[0].0.clone();
+    drop(everything);
+    app.identify(good("while-away")).await;
+    let mut resumed = open_tail(&app, &tail, &ws.owner, Some(&first_id)).await;
+    let caught_up = events(&mut resumed, std::time::Duration::from_millis(800)).await;
+    let users: Vec<&str> = caught_up.iter().filter_map(|(_, row)| row["user_id"].as_str()).collect();
+    assert_eq!(users, ["broken&1", "while-away"], "each once, in order");
+
+    let broken = app.get(&format!("{tail}?outcome=maybe"), &ws.owner).await;
+    assert_eq!((broken.status, broken.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    let (stranger, _) = app.signup("stranger@example.com", "Other").await;
+    assert_eq!(app.get(&tail, &stranger).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Two instances on one database: an attempt answered by one appears in a tail served by the
+/// other (each instance polls Postgres, so no instance needs to hear from another).
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn live_tail_across_instances(pool: PgPool) {
+    let first = TestApp::new(pool.clone()).await;
+    let second = TestApp::new(pool).await;
+    let ws = first.workspace("owner@example.com").await;
+    let mut tail = open_tail(&second, &format!("/api/v1/workspaces/{}/logs/tail?user_id={}", ws.id, enc("x+y")), &ws.owner, None).await;
+    for user in ["x+y", "x y", "x+y"] {
+        let reply = first.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": user}))})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let seen = events(&mut tail, std::time::Duration::from_millis(1000)).await;
+    let users: Vec<&str> = seen.iter().filter_map(|(_, row)| row["user_id"].as_str()).collect();
+    assert_eq!(users, ["x+y", "x+y"], "both of that user's attempts, from the other instance, within a second");
+}

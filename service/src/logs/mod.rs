@@ -1,0 +1,80 @@
+//! Reading the verification log (newest first, keyset pages; exports; the live tail) and
+//! stored contacts.
+
+mod export;
+mod filter;
+mod tail;
+
+use chrono::{DateTime, Duration, Utc};
+use countersign_core::policy::Action;
+use countersign_proto::{Contact, LogEntry, Page};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+pub use export::ExportFormat;
+pub use filter::{decode_cursor, encode_cursor, LogCriteria, LogFilter};
+pub use tail::TailHub;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::{Actor, Service};
+
+impl Service {
+    /// A page of the verification log, newest first.
+    pub async fn list_logs(&self, actor: &Actor, workspace_id: Uuid, filter: &LogFilter) -> ServiceResult<Page<LogEntry>> {
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let limit = filter.page_size()?;
+        let criteria = filter.criteria(self.clock.now())?;
+        let rows = log_rows(tenant.conn(), workspace_id, &criteria, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        let items: Vec<LogEntry> = rows.into_iter().take(limit as usize).collect();
+        let next_cursor = if more { items.last().map(|e| encode_cursor(e.at, e.id)) } else { None };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// [`log_rows`] in a transaction of its own, confined to the workspace: for a stream's
+    /// later pages, after the caller was authorized when the stream began.
+    async fn confined_log_rows(&self, workspace_id: Uuid, criteria: &LogCriteria, limit: i64) -> ServiceResult<Vec<LogEntry>> {
+        let mut tx = self.pool.begin().await?;
+        crate::tenant::confine(&mut tx, workspace_id).await?;
+        log_rows(&mut tx, workspace_id, criteria, limit).await
+    }
+
+    /// A stored contact by user id.
+    pub async fn get_contact(&self, actor: &Actor, workspace_id: Uuid, user_id: &str) -> ServiceResult<Contact> {
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        // No stored user id holds NUL (Postgres text cannot).
+        if user_id.contains('\0') {
+            return Err(ServiceError::not_found("Contact"));
+        }
+        let row: Option<Contact> = sqlx::query_as(
+            "SELECT user_id, attributes, verified, first_seen_at, last_seen_at, last_platform
+               FROM contacts WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(tenant.conn())
+        .await?;
+        row.ok_or_else(|| ServiceError::not_found("Contact"))
+    }
+}
+
+/// Up to `limit` rows matching `criteria`, newest first.
+async fn log_rows(conn: &mut PgConnection, workspace_id: Uuid, criteria: &LogCriteria, limit: i64) -> ServiceResult<Vec<LogEntry>> {
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM verification_log", filter::LOG_COLUMNS));
+    criteria.push_where(&mut sql, workspace_id);
+    sql.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
+    Ok(sql.build_query_as().fetch_all(conn).await?)
+}
+
+/// Verified attempts per kid in the 24 hours before `now`, from the minute rollup.
+pub(crate) async fn key_usage_24h(conn: &mut PgConnection, workspace_id: Uuid, now: DateTime<Utc>) -> ServiceResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT kid, sum(attempts)::bigint FROM log_rollup_minute
+          WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
+          GROUP BY kid",
+    )
+    .bind(workspace_id)
+    .bind(now - Duration::hours(24))
+    .fetch_all(conn)
+    .await?)
+}
