@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Seeds one workspace's verification log with ROWS rows (10 million by default) spread evenly
 # over the last DAYS days, straight in Postgres with generate_series: a measurement fixture for
-# the log explorer's reads (bench/logs_explain.sql), not a path the product takes.
+# the log explorer's reads (bench/logs_explain.sql) and, with the rollups and keys it adds, of
+# the overview and Keys page (`cargo bench -p countersign-server --bench dashboard_reads`); not a
+# path the product takes.
 #
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/countersign_bench bench/seed_logs.sh
 #
@@ -69,4 +71,23 @@ SQL
     echo "seeded $last of $rows rows ($(( $(date +%s) - start )) s)"
 done
 psql "$url" -qc "VACUUM ANALYZE verification_log"
+# The rollups the log writer would have kept, and three keys for the Keys page.
+psql "$url" -q -v ON_ERROR_STOP=1 <<SQL
+DELETE FROM log_rollup_minute WHERE workspace_id = '$ws';
+DELETE FROM log_rollup_hour WHERE workspace_id = '$ws';
+INSERT INTO log_rollup_minute (workspace_id, bucket, platform, outcome, reason, kid, attempts)
+SELECT workspace_id, date_trunc('minute', at), coalesce(platform, ''), outcome, coalesce(reason, ''), coalesce(kid, ''), count(*)
+  FROM verification_log WHERE workspace_id = '$ws' AND at >= now() - interval '48 hours' GROUP BY 1, 2, 3, 4, 5, 6;
+INSERT INTO log_rollup_hour (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
+SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, coalesce(reason, ''), coalesce(kid, ''), count(*),
+       bit_or(countersign_user_bit(user_id)), min(at), max(at)
+  FROM verification_log WHERE workspace_id = '$ws' GROUP BY 1, 2, 3, 4, 5, 6;
+INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at)
+VALUES ('$ws', 'kid_0', '\\x00', 'seeded', 'primary', NULL, now() - interval '10 days'),
+       ('$ws', 'kid_1', '\\x00', 'seeded', 'rotating', now() + interval '1 day', now() - interval '40 days'),
+       ('$ws', 'kid_2', '\\x00', 'seeded', 'revoked', NULL, now() - interval '90 days')
+ON CONFLICT DO NOTHING;
+VACUUM ANALYZE log_rollup_minute;
+VACUUM ANALYZE log_rollup_hour;
+SQL
 echo "done: $rows rows over $days days in $(( $(date +%s) - start )) s"

@@ -65,8 +65,18 @@ test('overview: health, readiness, failure groups and checklist from live traffi
   await expect(page).toHaveURL(/range=7d/);
   await expect(page.getByTestId('platform-ios').locator('.stat.verified .value')).toHaveText('3');
 
-  // Fixed on the Security page, the item leaves the checklist.
-  await setModes(page, { android: 'enforce' });
+  // Enforcing shows its impact first and asks for confirmation; then the item leaves the checklist.
+  await page.getByRole('link', { name: 'Security' }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('impact-android')).toContainText('If enforced: 2 of 2 attempts in the last 7 days (100.0 %) would have been refused, mostly missing_token');
+  await page.locator('select[name=android]').selectOption('enforce');
+  await page.getByRole('button', { name: 'Save security settings' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Review the impact' })).toContainText('If Android enforces: 2 of 2 attempts');
+  await expect(page.locator('select[name=android]')).toHaveValue('enforce');
+  await shoot(page, 'security-impact');
+  await page.getByLabel('Switch to enforce: I have reviewed the impact shown above').check();
+  await page.getByRole('button', { name: 'Save security settings' }).click();
+  await expect(page.getByRole('status')).toContainText('Saved');
   await page.getByRole('link', { name: 'Overview' }).click();
   await expect(page.getByTestId('checklist')).toContainText('iOS is in monitor mode');
   await expect(page.getByTestId('checklist')).not.toContainText('Android is off');

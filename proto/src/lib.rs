@@ -430,6 +430,18 @@ pub struct FailureGroup {
     pub fix: String,
 }
 
+/// What switching one platform to enforce would have rejected over the last 7 days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnforceImpact {
+    pub platform: String,
+    /// Every attempt of the 7 days.
+    pub attempts: i64,
+    /// Those that failed verification (would-reject or unverified): enforce would refuse them.
+    pub would_fail: i64,
+    /// Their reasons, most attempts first.
+    pub reasons: Vec<ReasonCount>,
+}
+
 /// A health finding: how bad, what, and where it is fixed (a dashboard path).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthItem {

@@ -303,27 +303,6 @@ pub fn session_from_cookie_header(header: &str) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
-impl Service {
-    /// Creates the demo account and workspace unless the account exists (idempotent).
-    pub async fn seed_demo(&self, email: &str, password: &str, workspace_name: &str) -> ServiceResult<()> {
-        let email = normalize_email(email)?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE lower(email) = $1)")
-            .bind(&email)
-            .fetch_one(&self.pool)
-            .await?;
-        if exists {
-            return Ok(());
-        }
-        let hash = self.passwords.hash(password).await?;
-        let mut tx = self.pool.begin().await?;
-        let account_id = insert_account(&mut tx, &email, &hash, self.clock.now()).await?;
-        let actor = Actor { account_id, email, meta: RequestMeta::default() };
-        self.create_workspace_in(&mut tx, &actor, workspace_name).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

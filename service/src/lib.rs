@@ -9,6 +9,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+mod demo;
 pub mod error;
 pub mod identify;
 pub mod ingest;

@@ -7,7 +7,7 @@ use countersign_core::policy::Action;
 use countersign_core::reason::Reason;
 use countersign_core::{Mode, Platform};
 use countersign_proto::{
-    FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness, ReasonCount, SecuritySettings, SeriesPoint,
+    EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness, ReasonCount, SecuritySettings, SeriesPoint,
 };
 use uuid::Uuid;
 
@@ -513,6 +513,45 @@ impl Service {
         let checklist = checklist(&posture, &platforms, now, range);
         let headline = headline(&platforms, &checklist, range);
         Ok(Overview { range: range.as_str().into(), from, to, headline, platforms, failures, checklist })
+    }
+}
+
+impl Service {
+    /// Per platform, what enforcing it would have refused over the last 7 days: the impact
+    /// shown before a platform is switched to enforce.
+    pub async fn enforce_impact(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<EnforceImpact>> {
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT platform, outcome, reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint
+               FROM log_rollup_hour
+              WHERE workspace_id = $1 AND bucket >= $2
+              GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+        )
+        .bind(workspace_id)
+        .bind(self.clock.now() - Duration::days(7))
+        .fetch_all(tenant.conn())
+        .await?;
+        Ok(Platform::ALL
+            .into_iter()
+            .map(|platform| {
+                let mine = rows.iter().filter(|r| r.0 == platform.as_str());
+                let failing: Vec<_> = mine.clone().filter(|r| r.1 == "would_reject" || r.1 == "unverified").collect();
+                EnforceImpact {
+                    platform: platform.as_str().into(),
+                    attempts: mine.map(|r| r.3).sum(),
+                    would_fail: failing.iter().map(|r| r.3).sum(),
+                    reasons: failing
+                        .iter()
+                        .map(|(_, _, reason, attempts, zeros)| ReasonCount {
+                            reason: reason.clone(),
+                            attempts: *attempts,
+                            users: zeros.map(estimate_users).unwrap_or(0),
+                            fix: fix_of(reason),
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
     }
 }
 

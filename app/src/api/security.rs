@@ -32,6 +32,7 @@ pub async fn save_security(
     expected_issuer: String,
     hmac_enabled: Option<String>,
     require_exp: Option<String>,
+    confirm_enforce: Option<String>,
 ) -> Result<SecuritySettings, AppError> {
     let invalid = |message: &str| AppError { code: "invalid_request".into(), message: message.into() };
     let leeway_seconds = leeway_seconds.trim().parse().map_err(|_| invalid("Leeway must be a whole number of seconds."))?;
@@ -50,7 +51,46 @@ pub async fn save_security(
         user_id_claims: user_id_claims.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect(),
         expected_issuer: Some(expected_issuer.trim().to_owned()).filter(|i| !i.is_empty()),
     };
-    Ok(ssr::service()?.update_security(&ssr::actor().await?, workspace, &settings).await?)
+    let svc = ssr::service()?;
+    let actor = ssr::actor().await?;
+    if confirm_enforce.is_none() {
+        let current = svc.get_security(&actor, workspace).await?;
+        let switching: Vec<countersign_core::Platform> = countersign_core::Platform::ALL
+            .into_iter()
+            .filter(|p| settings.modes.get(*p) == Mode::Enforce && current.modes.get(*p) != Mode::Enforce)
+            .collect();
+        if !switching.is_empty() {
+            let impact = svc.enforce_impact(&actor, workspace).await?;
+            return Err(AppError { code: "confirmation_required".into(), message: enforce_question(&switching, &impact) });
+        }
+    }
+    Ok(svc.update_security(&actor, workspace, &settings).await?)
+}
+
+/// What switching `platforms` to enforce would have refused, as a question to confirm.
+#[cfg(feature = "ssr")]
+fn enforce_question(platforms: &[countersign_core::Platform], impact: &[countersign_proto::EnforceImpact]) -> String {
+    let parts: Vec<String> = platforms
+        .iter()
+        .map(|p| (p, impact.iter().find(|i| i.platform == p.as_str())))
+        .filter_map(|(p, i)| Some(format!("If {} enforces: {}", platform_label(*p), crate::pages::security::impact_words(i?))))
+        .collect();
+    format!("Review the impact before enforcing. {} Tick “Switch to enforce” and save again to confirm.", parts.join(" "))
+}
+
+#[cfg(feature = "ssr")]
+fn platform_label(platform: countersign_core::Platform) -> &'static str {
+    match platform {
+        countersign_core::Platform::Web => "web",
+        countersign_core::Platform::Ios => "iOS",
+        countersign_core::Platform::Android => "Android",
+    }
+}
+
+/// Per platform, what enforcing it would have refused over the last 7 days.
+#[server(prefix = "/ui")]
+pub async fn get_enforce_impact(workspace: Uuid) -> Result<Vec<countersign_proto::EnforceImpact>, AppError> {
+    Ok(ssr::service()?.enforce_impact(&ssr::actor().await?, workspace).await?)
 }
 
 /// The attribute registry.

@@ -2,11 +2,11 @@
 
 use countersign_core::policy::{permits, Action};
 use countersign_core::{Mode, Platform, TokenProfile};
-use countersign_proto::{SecuritySettings, WorkspaceSummary};
+use countersign_proto::{EnforceImpact, SecuritySettings, WorkspaceSummary};
 use leptos::prelude::*;
 
 use super::{workspace_page, ErrorNotice};
-use crate::api::{get_security, SaveSecurity};
+use crate::api::{get_enforce_impact, get_security, SaveSecurity};
 
 /// The security settings page.
 #[component]
@@ -26,6 +26,19 @@ pub fn mode_warning(platform: Platform, mode: Mode) -> Option<String> {
     }
 }
 
+/// What enforcing a platform would have refused in the last 7 days, in one sentence.
+pub fn impact_words(impact: &EnforceImpact) -> String {
+    if impact.attempts == 0 {
+        return "no identify traffic in the last 7 days to judge by.".into();
+    }
+    if impact.would_fail == 0 {
+        return format!("none of the last 7 days' {} attempts would have been refused.", impact.attempts);
+    }
+    let share = impact.would_fail as f64 * 100.0 / impact.attempts as f64;
+    let top = impact.reasons.first().map(|r| format!(", mostly {}", r.reason)).unwrap_or_default();
+    format!("{} of {} attempts in the last 7 days ({share:.1} %) would have been refused{top}.", impact.would_fail, impact.attempts)
+}
+
 fn platform_name(platform: Platform) -> &'static str {
     match platform {
         Platform::Web => "web",
@@ -39,7 +52,14 @@ fn Security(ws: WorkspaceSummary) -> impl IntoView {
     let can_change = permits(ws.role, Action::ChangeSettings);
     let save = ServerAction::<SaveSecurity>::new();
     let id = ws.id;
-    let settings = Resource::new(move || save.version().get(), move |_| get_security(id));
+    // Reloaded after a successful save only: a refused save keeps what the user chose.
+    let saved = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let settings = Resource::new(move || saved.get(), move |_| async move { (get_security(id).await, get_enforce_impact(id).await) });
     let status = move || match save.value().get() {
         Some(Ok(_)) => Some(view! { <p class="notice success" role="status">"Saved. Every instance applies it within a second."</p> }.into_any()),
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
@@ -47,8 +67,8 @@ fn Security(ws: WorkspaceSummary) -> impl IntoView {
     };
     let form = move || Suspend::new(async move {
         match settings.await {
-            Ok(s) => view! { <SecurityForm s ws=id can_change save/> }.into_any(),
-            Err(error) => view! { <ErrorNotice error/> }.into_any(),
+            (Ok(s), Ok(impact)) => view! { <SecurityForm s impact ws=id can_change save/> }.into_any(),
+            (Err(error), _) | (_, Err(error)) => view! { <ErrorNotice error/> }.into_any(),
         }
     });
     view! {
@@ -60,7 +80,7 @@ fn Security(ws: WorkspaceSummary) -> impl IntoView {
 }
 
 #[component]
-fn SecurityForm(s: SecuritySettings, ws: uuid::Uuid, can_change: bool, save: ServerAction<SaveSecurity>) -> impl IntoView {
+fn SecurityForm(s: SecuritySettings, impact: Vec<EnforceImpact>, ws: uuid::Uuid, can_change: bool, save: ServerAction<SaveSecurity>) -> impl IntoView {
     let platforms = [(Platform::Web, s.modes.web), (Platform::Ios, s.modes.ios), (Platform::Android, s.modes.android)];
     let warnings = platforms
         .iter()
@@ -75,11 +95,15 @@ fn SecurityForm(s: SecuritySettings, ws: uuid::Uuid, can_change: bool, save: Ser
                 .into_iter()
                 .map(|m| view! { <option value=m.as_str() selected=m == mode>{m.as_str()}</option> })
                 .collect_view();
+            let if_enforced = (mode != Mode::Enforce)
+                .then(|| impact.iter().find(|i| i.platform == platform.as_str()))
+                .flatten()
+                .map(|i| view! { <br/><small class="muted" data-testid=format!("impact-{}", platform.as_str())>"If enforced: " {impact_words(i)}</small> });
             view! {
                 <tr data-platform=platform.as_str()>
                     <td>{platform_name(platform)}</td>
                     <td><select name=platform.as_str() disabled=!can_change>{options}</select></td>
-                    <td><span class=format!("badge mode-{}", mode.as_str())>{mode.as_str()}</span></td>
+                    <td><span class=format!("badge mode-{}", mode.as_str())>{mode.as_str()}</span>{if_enforced}</td>
                 </tr>
             }
         })
@@ -119,6 +143,9 @@ fn SecurityForm(s: SecuritySettings, ws: uuid::Uuid, can_change: bool, save: Ser
                 <label>"Allowed web origins" <small class="muted">"(one per line, e.g. https://app.example.com or https://*.example.com; empty allows any)"</small>
                     <textarea name="allowed_origins" rows="3" disabled=!can_change>{s.allowed_origins.join("\n")}</textarea></label>
             </section>
+            {(can_change && any_warning).then(|| view! {
+                <label class="check"><input type="checkbox" name="confirm_enforce"/>" Switch to enforce: I have reviewed the impact shown above"</label>
+            })}
             {can_change.then(|| view! { <button type="submit" class="primary">"Save security settings"</button> })}
             {(!can_change).then(|| view! { <p class="muted">"Only owners and admins change these settings."</p> })}
         </ActionForm>

@@ -9,7 +9,7 @@ use countersign_service::stats::StatsQuery;
 use uuid::Uuid;
 
 use super::error::ApiResult;
-use super::extract::{Authed, Json, Path};
+use super::extract::{Authed, Json, Path, Query};
 use crate::AppState;
 
 /// The workspace's security settings.

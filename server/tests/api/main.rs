@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bad_input;
+mod demo;
 mod browser;
 mod debugger;
 mod hostile;

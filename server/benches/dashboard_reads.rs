@@ -1,0 +1,71 @@
+//! Server time of the dashboard's reads that sum traffic (the overview and the Keys page) on a
+//! log seeded by `bench/seed_logs.sh`, through the product's own service functions:
+//!
+//!   BENCH_DATABASE_URL=postgres://…/countersign_bench cargo bench -p countersign-server --bench dashboard_reads
+//!
+//! Prints the median and slowest of 15 calls each (after 3 warm-up calls). Without
+//! `BENCH_DATABASE_URL` it says how to run and exits.
+
+use std::time::{Duration, Instant};
+
+use countersign_service::crypto::{Keyring, MasterKey};
+use countersign_service::{Actor, Clock, RequestMeta, Service, Settings};
+use uuid::Uuid;
+
+/// The workspace `bench/seed_logs.sh` fills.
+const WORKSPACE: &str = "00000000-0000-7000-8000-00000000be9c";
+const ACCOUNT: &str = "00000000-0000-7000-8000-0000000acc01";
+
+async fn time<F, Fut, T>(name: &str, mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = countersign_service::ServiceResult<T>>,
+{
+    for _ in 0..3 {
+        call().await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+    let mut times: Vec<Duration> = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        call().await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        times.push(started.elapsed());
+    }
+    times.sort();
+    println!("{name:<28} median {:>8.2?}   max {:>8.2?}", times[times.len() / 2], times[times.len() - 1]);
+}
+
+#[tokio::main]
+async fn main() {
+    let Ok(url) = std::env::var("BENCH_DATABASE_URL") else {
+        println!("set BENCH_DATABASE_URL to a database seeded by bench/seed_logs.sh");
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&url).await.expect("connect");
+    let workspace: Uuid = WORKSPACE.parse().expect("uuid");
+    let account: Uuid = ACCOUNT.parse().expect("uuid");
+    // An owner for the seeded workspace (the seeding writes rows, not people).
+    sqlx::query("INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, 'bench@example.com', '-', now()) ON CONFLICT DO NOTHING")
+        .bind(account)
+        .execute(&pool)
+        .await
+        .expect("account");
+    sqlx::query("INSERT INTO members (workspace_id, account_id, role, created_at) VALUES ($1, $2, 'owner', now()) ON CONFLICT DO NOTHING")
+        .bind(workspace)
+        .bind(account)
+        .execute(&pool)
+        .await
+        .expect("member");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE workspace_id = $1 AND at > now() - interval '24 hours'")
+        .bind(workspace)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    println!("log rows of the workspace in the last 24 h: {rows}");
+    let svc = Service::new(pool, Clock::system(), Settings::default(), Keyring::single(MasterKey::new([7; 32]))).expect("service");
+    let actor = Actor { account_id: account, email: "bench@example.com".into(), meta: RequestMeta::default() };
+    time("overview 24h", || svc.overview(&actor, workspace, Some("24h"))).await;
+    time("overview 7d", || svc.overview(&actor, workspace, Some("7d"))).await;
+    time("overview 30d", || svc.overview(&actor, workspace, Some("30d"))).await;
+    time("keys page (list_keys)", || svc.list_keys(&actor, workspace)).await;
+    time("security impact (7 d)", || svc.enforce_impact(&actor, workspace)).await;
+}
