@@ -1,0 +1,24 @@
+import { test, expect } from '@playwright/test';
+import { shoot, signIn } from './support';
+
+/** The seeded demo workspace shows a living product on first sign-in (scripts/test seeds it). */
+test('the demo workspace has a day of traffic to show', async ({ page }) => {
+  await signIn(page, 'demo@countersign.local', 'countersign-demo');
+  await page.getByRole('link', { name: 'Demo workspace' }).first().click();
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await expect(page.getByTestId('headline')).toContainText('Android is off');
+  for (const platform of ['web', 'ios', 'android']) {
+    await expect(page.getByTestId(`platform-${platform}`).locator('svg[role=img]')).not.toHaveAttribute('aria-label', /: 0 attempts/);
+  }
+  await expect(page.getByTestId('failure-groups')).toContainText('revoked_key');
+  await expect(page.getByTestId('checklist')).toContainText('A revoked key is still being presented');
+  await expect(page.getByTestId('readiness-ios')).toContainText('would be rejected');
+  await shoot(page, 'demo-overview');
+
+  await page.getByRole('link', { name: 'Keys' }).click();
+  await expect(page.locator('tr[data-state=rotating]')).toHaveCount(1);
+  await expect(page.locator('tr[data-state=revoked]')).toHaveCount(1);
+  await page.getByRole('link', { name: 'Verification log' }).click();
+  await expect(page.getByTestId('logs').locator('tbody tr')).not.toHaveCount(0);
+  await shoot(page, 'demo-logs');
+});
