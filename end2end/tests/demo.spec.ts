@@ -20,5 +20,9 @@ test('the demo workspace has a day of traffic to show', async ({ page }) => {
   await expect(page.locator('tr[data-state=revoked]')).toHaveCount(1);
   await page.getByRole('link', { name: 'Verification log' }).click();
   await expect(page.getByTestId('logs').locator('tbody tr')).not.toHaveCount(0);
+  // Above the log, the top failure reasons filter it in one click.
+  await page.getByTestId('failure-strip').getByRole('link', { name: /revoked_key/ }).click();
+  await expect(page).toHaveURL(/reason=revoked_key/);
+  await expect(page.getByTestId('logs').locator('tbody tr').first()).toContainText('revoked_key');
   await shoot(page, 'demo-logs');
 });

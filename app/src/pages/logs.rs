@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
+use super::overview::FailureStrip;
 use super::{query_string, urlencode, workspace_page, ErrorNotice};
 use crate::api::{find_contact, list_logs};
 
@@ -92,6 +93,7 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
     view! {
         <h1>"Verification log"</h1>
         <p class="muted">"Every identify attempt, newest first. Tokens and secrets are never stored."</p>
+        <FailureStrip workspace=id/>
         <form method="get" class="row filters" data-testid="log-filters">
             <label>"Outcome"<select name="outcome"><option value="">"Any"</option>{options("outcome", Outcome::ALL.iter().map(|o| o.as_str()).collect())}</select></label>
             <label>"Platform"<select name="platform"><option value="">"Any"</option>{options("platform", Platform::ALL.iter().map(|p| p.as_str()).collect())}</select></label>

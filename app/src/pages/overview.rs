@@ -229,3 +229,34 @@ fn Checklist(items: Vec<HealthItem>, base: String) -> impl IntoView {
         </section>
     }
 }
+
+/// The top failure reasons of the last 24 hours as links that filter the log (above the log).
+#[component]
+pub fn FailureStrip(workspace: uuid::Uuid) -> impl IntoView {
+    let overview = Resource::new(|| (), move |_| get_overview(workspace, None));
+    let strip = move || {
+        Suspend::new(async move {
+            let groups = overview.await.map(|o| o.failures).unwrap_or_default();
+            (!groups.is_empty()).then(|| {
+                let links = groups
+                    .into_iter()
+                    .take(5)
+                    .map(|g| {
+                        view! {
+                            <li><a href=format!("?reason={}", g.reason) title=g.fix.clone()>
+                                <code>{g.reason.clone()}</code>" " <span class="count">{thousands(g.attempts)}</span>
+                            </a></li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <nav class="failure-strip" aria-label="Top failure reasons, last 24 hours" data-testid="failure-strip">
+                        <span class="muted">"Top failures, 24 h:"</span>
+                        <ul>{links}</ul>
+                    </nav>
+                }
+            })
+        })
+    };
+    view! { <Suspense fallback=|| ()>{strip}</Suspense> }
+}
