@@ -12,6 +12,7 @@ mod keys;
 mod libraries;
 mod limits;
 mod members;
+mod metrics;
 mod migration;
 mod pg_restart;
 mod resilience;
