@@ -37,7 +37,7 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
                 });
                 let rows = page.items.into_iter().map(|e| view! { <LogRow e/> }).collect_view();
                 view! {
-                    <table class="table logs" data-testid="logs">
+                    <table class="table logs" data-testid="logs" tabindex="0">
                         <thead><tr><th>"When"</th><th>"Outcome"</th><th>"Reason"</th><th>"Platform"</th><th>"User"</th><th>"Key"</th><th>"Latency"</th></tr></thead>
                         <tbody>{empty}{rows}</tbody>
                     </table>
