@@ -58,7 +58,7 @@ fn Sessions() -> impl IntoView {
                     </div>
                 });
                 view! {
-                    <table class="table" data-testid="sessions">
+                    <table class="table" data-testid="sessions" tabindex="0">
                         <thead><tr><th>"Device"</th><th>"IP address"</th><th>"Signed in"</th><th>"Last active"</th><th></th></tr></thead>
                         <tbody>{list.into_iter().map(|s| view! { <SessionRow s end/> }).collect_view()}</tbody>
                     </table>

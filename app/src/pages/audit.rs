@@ -36,7 +36,7 @@ fn Audit(ws: WorkspaceSummary) -> impl IntoView {
                 let empty = page.items.is_empty().then(|| view! { <tr><td colspan="5" class="muted">"No entries."</td></tr> });
                 let rows = page.items.into_iter().map(|e| view! { <AuditRow e/> }).collect_view();
                 view! {
-                    <table class="table" data-testid="audit">
+                    <table class="table" data-testid="audit" tabindex="0">
                         <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th></tr></thead>
                         <tbody>{empty}{rows}</tbody>
                     </table>

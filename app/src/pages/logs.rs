@@ -54,7 +54,7 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
                 });
                 let rows = page.items.into_iter().map(|e| view! { <LogRow e selected/> }).collect_view();
                 view! {
-                    <div class="table-scroll">
+                    <div class="table-scroll" tabindex="0" role="region" aria-label="Log rows">
                         <table class="table logs" data-testid="logs">
                             <thead><tr><th>"When (UTC)"</th><th>"Outcome"</th><th>"Reason"</th><th>"Platform"</th><th>"User"</th><th>"Key"</th><th>"Latency"</th></tr></thead>
                             <tbody>

@@ -89,7 +89,7 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
             view! { <li><a class=class href=format!("/w/{}{}", w.id, path)>{label}</a></li> }
         };
         view! {
-            <nav class="sidebar" aria-label="Workspace">
+            <nav class="sidebar" id="frame-nav" aria-label="Workspace">
                 <ul>
                     {link("", "Overview", "overview")}
                     {link("/security", "Security", "security")}
@@ -105,23 +105,41 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
             </nav>
         }
     });
+    // On narrow screens the switcher, the account links and the navigation fold behind the
+    // Menu button. It is a <details>, so it works before (or without) the wasm; hydration adds
+    // `aria-expanded` kept in step with it, and Escape (see `close_on_escape`).
+    let menu_open = RwSignal::new(false);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let menu_button = NodeRef::<leptos::html::Summary>::new();
+    close_on_escape(menu_open, menu_button);
+    let controls = if workspace.is_some() { "frame-menu frame-nav" } else { "frame-menu" };
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Countersign"</a>
-            <details class="switcher">
-                <summary data-testid="workspace-switcher">{current}</summary>
-                <ul>
-                    {switcher}
-                    <li class="new"><a href="/">"+ New workspace"</a></li>
-                </ul>
+            <details class="menu-toggle" open=move || menu_open.get()
+                on:toggle=move |ev| menu_open.set(event_target::<leptos::web_sys::Element>(&ev).has_attribute("open"))>
+                <summary node_ref=menu_button aria-controls=controls
+                    aria-expanded=move || hydrated.get().then(|| menu_open.get().to_string())>
+                    <span class="menu-icon" aria-hidden="true"></span>"Menu"
+                </summary>
             </details>
-            <div class="account">
-                <span data-testid="account-email">{me.account.email.clone()}</span>
-                <a href="/account">"Account"</a>
-                <a href="/account/tokens">"Access tokens"</a>
-                <ActionForm action=logout>
-                    <button type="submit" class="link">"Sign out"</button>
-                </ActionForm>
+            <div class="topbar-menu" id="frame-menu">
+                <details class="switcher">
+                    <summary data-testid="workspace-switcher">{current}</summary>
+                    <ul>
+                        {switcher}
+                        <li class="new"><a href="/">"+ New workspace"</a></li>
+                    </ul>
+                </details>
+                <div class="account">
+                    <span data-testid="account-email">{me.account.email.clone()}</span>
+                    <a href="/account">"Account"</a>
+                    <a href="/account/tokens">"Access tokens"</a>
+                    <ActionForm action=logout>
+                        <button type="submit" class="link">"Sign out"</button>
+                    </ActionForm>
+                </div>
             </div>
         </header>
         <div class="layout">
@@ -129,6 +147,39 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
             <main class="content">{children()}</main>
         </div>
     }
+}
+
+/// Escape closes the dialog-like disclosure that holds the focus (the workspace switcher, a
+/// confirmation) or else the open Menu, and puts the focus back on the button that opened it.
+fn close_on_escape(menu_open: RwSignal<bool>, menu_button: NodeRef<leptos::html::Summary>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        use web_sys::HtmlElement;
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() != "Escape" {
+                return;
+            }
+            let focused = document().active_element();
+            let disclosure = focused.and_then(|el| el.closest("details.switcher[open], details.confirm[open], details.danger-zone[open]").ok().flatten());
+            if let Some(details) = disclosure {
+                let _ = details.remove_attribute("open");
+                if let Some(summary) = details.query_selector("summary").ok().flatten().and_then(|s| s.dyn_into::<HtmlElement>().ok()) {
+                    let _ = summary.focus();
+                }
+                ev.prevent_default();
+            } else if menu_open.get_untracked() {
+                menu_open.set(false);
+                if let Some(summary) = menu_button.get_untracked() {
+                    let _ = summary.focus();
+                }
+                ev.prevent_default();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (menu_open, menu_button);
 }
 
 /// Renders a workspace page for the workspace in the address, or "not found".

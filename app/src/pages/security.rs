@@ -102,7 +102,7 @@ fn SecurityForm(s: SecuritySettings, impact: Vec<EnforceImpact>, ws: uuid::Uuid,
             view! {
                 <tr data-platform=platform.as_str()>
                     <td>{platform_name(platform)}</td>
-                    <td><select name=platform.as_str() disabled=!can_change>{options}</select></td>
+                    <td><select name=platform.as_str() aria-label=format!("Mode on {}", platform_name(platform)) disabled=!can_change>{options}</select></td>
                     <td><span class=format!("badge mode-{}", mode.as_str())>{mode.as_str()}</span>{if_enforced}</td>
                 </tr>
             }

@@ -111,7 +111,7 @@ fn Tabs(snippets: Vec<Snippet>, label: &'static str) -> impl IntoView {
                         <span><strong>{s.library}</strong>" · "<code>{s.install}</code></span>
                         <CopyButton text=s.code.clone()/>
                     </div>
-                    <pre class="code"><code data-testid=format!("snippet-{}", s.id)>{s.code}</code></pre>
+                    <pre class="code" tabindex="0"><code data-testid=format!("snippet-{}", s.id)>{s.code}</code></pre>
                 </div>
             }
         })

@@ -14,6 +14,7 @@ mod libraries;
 mod limits;
 mod logs;
 mod members;
+mod metrics;
 mod migration;
 mod pg_restart;
 mod resilience;
