@@ -30,6 +30,7 @@ pub mod stats;
 pub mod tenant;
 pub mod throttle;
 pub mod web;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -71,6 +72,9 @@ pub struct Settings {
     pub signatures_rate_limit: u32,
     /// The SMTP relay invitation links are emailed through; none, and they are only shown.
     pub smtp: Option<mail::SmtpSettings>,
+    /// Whether webhooks may target private, loopback and link-local addresses, over plain
+    /// http too (`COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE=1`: local receivers in tests only).
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for Settings {
@@ -85,6 +89,7 @@ impl Default for Settings {
             identify_rate_limit: DEFAULT_IDENTIFY_RATE_LIMIT,
             signatures_rate_limit: DEFAULT_SIGNATURES_RATE_LIMIT,
             smtp: None,
+            webhooks_allow_private: false,
         }
     }
 }
@@ -144,6 +149,7 @@ impl Service {
             dummy_hash: Arc::default(),
         };
         tokio::spawn(service.clone().listen_for_config_changes(None));
+        service.start_webhook_workers();
         Ok(service)
     }
 

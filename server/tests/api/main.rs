@@ -23,3 +23,4 @@ mod support;
 mod tenants;
 mod throttle;
 mod tokens;
+mod webhooks;
