@@ -113,6 +113,9 @@ pub struct Actor {
 #[derive(Clone)]
 pub struct Service {
     pub pool: PgPool,
+    /// A few connections of their own for webhook delivery and alert checks, so that slow
+    /// receivers or an outage never take connections from requests.
+    webhook_pool: PgPool,
     pub clock: Clock,
     settings: Arc<Settings>,
     keyring: Arc<crypto::Keyring>,
@@ -136,8 +139,10 @@ impl Service {
         let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
         let breaker = Arc::new(ingest::Breaker::default());
         let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone(), breaker.clone());
+        let webhook_pool = webhooks::background_pool(&pool);
         let service = Service {
             pool,
+            webhook_pool,
             clock,
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),

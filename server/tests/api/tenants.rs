@@ -187,6 +187,7 @@ async fn every_server_function_hides_another_workspace(pool: PgPool) {
             ("web", "off"), ("ios", "off"), ("android", "off"), ("token_profile", "countersign"), ("leeway_seconds", "60"),
             ("max_token_lifetime_seconds", ""), ("allowed_origins", ""), ("user_id_claims", ""), ("expected_issuer", ""),
             ("secret", "mallory-0123456789abcdefghijklmnopqrstuv"), ("primary", "true"),
+            ("url", "http://127.0.0.1:9/mallory"), ("events[0]", "key.revoked"), ("enabled", "true"),
         ];
         let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let mut request = axum::http::Request::builder()

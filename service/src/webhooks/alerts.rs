@@ -27,6 +27,9 @@ impl Service {
     pub(super) async fn check_alerts_forever(self) {
         loop {
             tokio::time::sleep(CHECK_EVERY).await;
+            if self.breaker.is_open() {
+                continue;
+            }
             if let Err(err) = self.check_alerts().await {
                 tracing::warn!(error = %err, "webhook alert check failed");
             }
@@ -48,7 +51,7 @@ impl Service {
         )
         .bind(window_start)
         .bind(EventType::RevokedKeyPresented.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.webhook_pool)
         .await?;
         for (workspace_id, kid, attempts) in revoked {
             let data = serde_json::json!({ "kid": kid, "attempts": attempts, "window_minutes": REJECTION_SPIKE_WINDOW_MINUTES });
@@ -66,7 +69,7 @@ impl Service {
         .bind(window_start)
         .bind(EventType::RejectionSpike.as_str())
         .bind(REJECTION_SPIKE_THRESHOLD)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.webhook_pool)
         .await?;
         for (workspace_id, rejected) in spikes {
             let data = serde_json::json!({
@@ -88,7 +91,7 @@ impl Service {
         )
         .bind(quiet_since)
         .bind(EventType::TrafficStopped.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.webhook_pool)
         .await?;
         for (workspace_id, platform, previous_hour) in stopped {
             let data = serde_json::json!({ "platform": platform, "verified_previous_hour": previous_hour, "quiet_minutes": QUIET_MINUTES });
@@ -101,7 +104,7 @@ impl Service {
     /// Raises one alert unless it was raised within `throttle_hours`: claims the throttle mark
     /// and enqueues the event in one transaction; whether this call raised it.
     async fn raise(&self, workspace_id: Uuid, alert: &str, throttle_hours: i64, event: EventType, now: DateTime<Utc>, data: serde_json::Value) -> ServiceResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.webhook_pool.begin().await?;
         let claimed: Option<i32> = sqlx::query_scalar(
             "INSERT INTO webhook_alerts AS a (workspace_id, alert, last_sent_at) VALUES ($1, $2, $3)
              ON CONFLICT (workspace_id, alert) DO UPDATE SET last_sent_at = EXCLUDED.last_sent_at

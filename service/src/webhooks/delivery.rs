@@ -49,6 +49,11 @@ struct Answer {
 impl Service {
     pub(super) async fn deliver_forever(self) {
         loop {
+            // Nothing can be claimed while the database is known to be unreachable.
+            if self.breaker.is_open() {
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
             match self.deliver_next().await {
                 Ok(true) => {}
                 Ok(false) => tokio::time::sleep(IDLE_POLL).await,
@@ -62,7 +67,7 @@ impl Service {
 
     /// Claims one due delivery, attempts it and records the outcome; whether there was one.
     pub async fn deliver_next(&self) -> ServiceResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.webhook_pool.begin().await?;
         let due: Option<Due> = sqlx::query_as(
             "SELECT d.id, d.workspace_id, d.endpoint_id, d.event_id, d.payload, d.attempts, e.url, e.sealed_secret
                FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id

@@ -102,6 +102,15 @@ pub(crate) async fn resolve(target: &Target, allow_private: bool) -> Result<Vec<
     Ok(addrs)
 }
 
+/// The connections of the delivery workers and the alert checker: one per worker and one for
+/// the checker, opened on first use.
+pub(crate) fn background_pool(pool: &sqlx::PgPool) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(delivery::WORKERS as u32 + 1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with((*pool.connect_options()).clone())
+}
+
 /// The JSON body of an event (signed and sent byte for byte as stored).
 fn payload(event_id: &str, event: EventType, workspace_id: Uuid, at: DateTime<Utc>, data: serde_json::Value) -> String {
     serde_json::json!({
