@@ -1,6 +1,8 @@
 //! Server functions: webhook endpoints, test events and delivery logs.
 
-use countersign_proto::{CreatedWebhook, WebhookDelivery, WebhookEndpoint, WebhookRequest};
+use countersign_proto::{CreatedWebhook, WebhookDelivery, WebhookEndpoint};
+#[cfg(feature = "ssr")]
+use countersign_proto::WebhookRequest;
 use leptos::prelude::*;
 use uuid::Uuid;
 

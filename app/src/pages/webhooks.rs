@@ -19,12 +19,8 @@ pub fn WebhooksPage() -> impl IntoView {
 #[component]
 fn Webhooks(ws: WorkspaceSummary) -> impl IntoView {
     let intro = view! {
-        <div class="page-head">
-            <div>
-                <h1>"Webhooks"</h1>
-                <p class="muted">"Security alerts sent to your own HTTPS endpoints as they happen: key changes, member and policy changes, and alerts from live traffic. Each request is signed the Standard Webhooks way and retried until your endpoint accepts it."</p>
-            </div>
-        </div>
+        <h1>"Webhooks"</h1>
+        <p class="muted">"Security alerts sent to your own HTTPS endpoints as they happen: key changes, member and policy changes, and alerts from live traffic. Each request is signed the Standard Webhooks way and retried until your endpoint accepts it."</p>
     };
     if !permits(ws.role, Action::ChangeSettings) {
         return view! {
