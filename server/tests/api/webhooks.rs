@@ -350,3 +350,55 @@ async fn only_owners_and_admins_manage_webhooks(pool: PgPool) {
     assert_eq!(app.audit_count("webhook.deleted").await, 1);
     assert_eq!(app.get(&path, &admin).await.body, json!([]));
 }
+
+/// A receiver that never answers times out after 10 seconds; one that answers with a huge body
+/// has only a short excerpt kept. Both count as failed attempts, to be retried.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn silent_and_verbose_receivers_are_bounded(pool: PgPool) {
+    let app = local_app(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent_url = format!("http://{}/hooks", silent.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    // Answers 500 with a 1 MiB body.
+    let verbose = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let verbose_url = format!("http://{}/hooks", verbose.local_addr().expect("addr"));
+    let huge = "x".repeat(1 << 20);
+    let router = axum::Router::new().route("/hooks", axum::routing::post(move || async move { (StatusCode::INTERNAL_SERVER_ERROR, huge) }));
+    tokio::spawn(async move { axum::serve(verbose, router).await });
+
+    let (silent_id, _) = add_endpoint(&app, &ws, &silent_url, &["key.revoked"]).await;
+    let (verbose_id, _) = add_endpoint(&app, &ws, &verbose_url, &["key.revoked"]).await;
+    let started = Instant::now();
+    for hook in [&silent_id, &verbose_id] {
+        assert_eq!(app.post(&format!("{}/{hook}/test", hooks_path(&ws)), json!({}), &ws.owner).await.status, StatusCode::ACCEPTED);
+    }
+    let silent_log = first_attempt(&app, &ws, &silent_id, started).await;
+    assert!(started.elapsed() >= Duration::from_secs(10), "gave up only after the timeout");
+    assert_eq!((silent_log["status"].as_str(), silent_log["response_code"].as_i64()), (Some("pending"), None), "{silent_log}");
+    assert_eq!(silent_log["error"], "No answer within 10 seconds.");
+    assert!(silent_log["next_attempt_at"].is_string(), "retried later: {silent_log}");
+    let verbose_log = first_attempt(&app, &ws, &verbose_id, started).await;
+    assert_eq!(verbose_log["response_code"], 500, "{verbose_log}");
+    let excerpt = verbose_log["response_excerpt"].as_str().unwrap_or_default();
+    assert!(!excerpt.is_empty() && excerpt.len() <= 256, "{} bytes kept", excerpt.len());
+}
+
+/// The newest delivery of an endpoint once an attempt is recorded (30 s at most).
+async fn first_attempt(app: &TestApp, ws: &Workspace, hook: &str, started: Instant) -> Value {
+    let path = format!("{}/{hook}/deliveries", hooks_path(ws));
+    loop {
+        let log = app.get(&path, &ws.owner).await.body;
+        if log[0]["attempts"].as_i64().is_some_and(|n| n >= 1) {
+            return log[0].clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no attempt recorded: {log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
