@@ -123,7 +123,11 @@ fn Endpoint(
         }
     });
     let deliveries = Resource::new(move || (test.version().get(), refresh.get()), move |_| list_webhook_deliveries(ws, hook_id));
-    let (state, state_class) = if hook.enabled { ("Enabled", "badge primary") } else { ("Disabled", "badge revoked") };
+    let (state, state_class) = match (hook.enabled, &hook.disabled_reason) {
+        (true, _) => ("Enabled", "badge primary"),
+        (false, Some(_)) => ("Disabled", "badge revoked"),
+        (false, None) => ("Paused", "badge rotating"),
+    };
     let reason = hook.disabled_reason.clone().map(|reason| view! { <p class="notice error" data-testid="disabled-reason">{reason}</p> });
     let events = hook.events.iter().map(|e| view! { <li><code>{e.clone()}</code></li> }).collect_view();
     let (toggle_label, enable) = if hook.enabled { ("Pause", false) } else { ("Enable", true) };

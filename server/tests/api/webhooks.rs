@@ -210,6 +210,7 @@ async fn repeated_failure_disables_the_endpoint(pool: PgPool) {
     assert_eq!(endpoint["enabled"], false, "{endpoint}");
     let reason = endpoint["disabled_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("20 consecutive") && reason.contains("HTTP 500"), "{reason}");
+    assert_eq!(app.audit_count("webhook.disabled").await, 1, "the server's action is audited");
     // A disabled endpoint gets no events.
     app.post(&format!("/api/v1/workspaces/{}/keys/{}/revoke", ws.id, ws.kid), json!({}), &ws.owner).await;
     let enabled = app.put(&format!("{}/{hook_id}", hooks_path(&ws)), json!({"url": receiver.url, "events": ["key.revoked"], "enabled": true}), &ws.owner).await;

@@ -16,8 +16,9 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use super::{resolve, seal_id};
+use crate::audit::{self, NewAuditEntry};
 use crate::error::ServiceResult;
-use crate::Service;
+use crate::{RequestMeta, Service};
 
 /// Delivery workers per instance: a slow receiver holds up only one of them.
 pub(super) const WORKERS: usize = 4;
@@ -127,18 +128,33 @@ impl Service {
                 .await?;
                 let limit = webhook::DISABLE_AFTER_FAILURES as i32;
                 let reason = format!("Disabled after {limit} consecutive failed deliveries. Last error: {error}");
-                sqlx::query(
+                let disabled: Option<String> = sqlx::query_scalar(
                     "UPDATE webhook_endpoints
                         SET consecutive_failures = consecutive_failures + 1,
                             disabled_reason = CASE WHEN enabled AND consecutive_failures + 1 >= $2 THEN $3 ELSE disabled_reason END,
                             enabled = enabled AND consecutive_failures + 1 < $2
-                      WHERE id = $1",
+                      WHERE id = $1
+                  RETURNING CASE WHEN NOT enabled AND consecutive_failures = $2 AND disabled_reason = $3 THEN url END",
                 )
                 .bind(due.endpoint_id)
                 .bind(limit)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await?;
+                .bind(&reason)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+                if let Some(url) = disabled {
+                    // The server's own action: no actor.
+                    let entry = NewAuditEntry {
+                        workspace_id: Some(due.workspace_id),
+                        actor_id: None,
+                        actor_email: None,
+                        action: "webhook.disabled",
+                        target: Some(due.endpoint_id.to_string()),
+                        details: serde_json::json!({ "url": url, "reason": reason }),
+                        meta: RequestMeta::default(),
+                    };
+                    audit::insert(&mut tx, now, entry).await?;
+                }
             }
         }
         tx.commit().await?;
