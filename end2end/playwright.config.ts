@@ -35,6 +35,8 @@ export default defineConfig({
       COUNTERSIGN_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: '../target/site',
       COUNTERSIGN_LOG: 'warn',
+      // The webhook test's receiver listens on loopback over plain http.
+      COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE: '1',
     },
   },
 });

@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/w/:ws/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/contacts") view=pages::logs::ContactsPage ssr=SsrMode::Async/>
                 <Route path=path!("/w/:ws/debugger") view=pages::debugger::DebuggerPage ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

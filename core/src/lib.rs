@@ -24,6 +24,7 @@ pub mod text;
 pub mod time;
 pub mod verdict;
 pub mod verify;
+pub mod webhook;
 pub mod workspace;
 
 #[cfg(test)]

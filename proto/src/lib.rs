@@ -463,3 +463,54 @@ pub struct ImportKeyRequest {
     #[serde(default)]
     pub primary: bool,
 }
+
+/// A webhook endpoint of a workspace (its secret is shown only once, at creation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: Uuid,
+    pub url: String,
+    /// Subscribed event types (`key.revoked`, `alert.rejection_spike`, ...).
+    pub events: Vec<String>,
+    pub enabled: bool,
+    /// Why the endpoint was disabled by the server (after repeated failures), if it was.
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/workspaces/{id}/webhooks` and `PUT .../webhooks/{hook_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookRequest {
+    pub url: String,
+    pub events: Vec<String>,
+    /// Only on `PUT`: enabling a disabled endpoint clears its failure count.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Answer to a creation: the endpoint and its signing secret (`whsec_...`), shown this once.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpoint,
+    pub secret: String,
+}
+
+/// One event's delivery to one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub status: String,
+    pub attempts: i32,
+    pub response_code: Option<i32>,
+    /// The start of the receiver's answer (at most 256 characters).
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}

@@ -38,6 +38,9 @@ pub struct Config {
     pub signatures_rate_limit: u32,
     /// `COUNTERSIGN_SMTP_ADDR` and `COUNTERSIGN_SMTP_FROM`: the relay invitations are emailed through.
     pub smtp: Option<countersign_service::mail::SmtpSettings>,
+    /// `COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE`: webhooks may target private and loopback
+    /// addresses, over http too (local receivers in tests; never in production).
+    pub webhooks_allow_private: bool,
 }
 
 /// A development-only master key (base64 of 32 fixed bytes). Never use it in production.
@@ -108,6 +111,10 @@ impl Config {
                 1,
             )?,
             smtp,
+            webhooks_allow_private: parse_bool(
+                "COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE",
+                &get("COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE", "false"),
+            )?,
         })
     }
 
@@ -123,6 +130,7 @@ impl Config {
             identify_rate_limit: self.identify_rate_limit,
             signatures_rate_limit: self.signatures_rate_limit,
             smtp: self.smtp.clone(),
+            webhooks_allow_private: self.webhooks_allow_private,
         }
     }
 }

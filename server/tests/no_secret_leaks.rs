@@ -245,7 +245,8 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     secrets.add_bytes("master key bytes", &master_key);
     let config = Config::from_lookup(|name| (name == "COUNTERSIGN_MASTER_KEY").then(|| master_b64.clone())).expect("config");
     let spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
-    let settings = Settings { spool_dir: spool_dir.clone(), ..Settings::default() };
+    // Webhooks may target loopback: the endpoint below is local.
+    let settings = Settings { spool_dir: spool_dir.clone(), webhooks_allow_private: true, ..Settings::default() };
     let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
     let router = app(AppState::new(leptos_options, svc, config));
@@ -325,6 +326,16 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     let reply = send(r, Method::POST, "/api/v1/signatures", Some(body), Auth::Bearer(&wrong_secret), "https://backend.example").await;
     expect_status(&reply, StatusCode::UNAUTHORIZED, "signatures with a wrong secret");
 
+    // A webhook endpoint: its signing secret is shown once, then stored only sealed; a key
+    // revocation queues a signed event for it.
+    let reply = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/webhooks"), Some(json!({"url": "http://127.0.0.1:9/hooks", "events": ["key.revoked"]})), Auth::Cookie(&cookie), ORIGIN).await;
+    expect_status(&reply, StatusCode::CREATED, "add a webhook endpoint");
+    let whsec = text(&reply.body["secret"], "webhook secret");
+    secrets.add("webhook signing secret", &whsec);
+    secrets.add_bytes("webhook signing secret bytes", &STANDARD.decode(whsec.trim_start_matches("whsec_")).expect("base64 secret"));
+    let reply = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/keys/{first_kid}/revoke"), Some(json!({})), Auth::Cookie(&cookie), ORIGIN).await;
+    expect_status(&reply, StatusCode::OK, "revoke the first key");
+
     // Log out both sessions.
     for session in [&signup_cookie, &cookie] {
         let reply = send(r, Method::POST, "/api/v1/auth/logout", None, Auth::Cookie(session), ORIGIN).await;
@@ -333,7 +344,7 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
 
     // The database at rest.
     let dump = dump(&pool).await;
-    for expected in [app_id.as_str(), first_kid.as_str(), kid.as_str(), EMAIL, "leak-user-1", "leak-user-2", "leak-user-3", "CREATE TABLE public.verification_log", "CREATE TABLE public.workspace_keys", "key.revealed", "key.rotated", "key.test_token_signed"] {
+    for expected in [app_id.as_str(), first_kid.as_str(), kid.as_str(), EMAIL, "leak-user-1", "leak-user-2", "leak-user-3", "CREATE TABLE public.verification_log", "CREATE TABLE public.workspace_keys", "key.revealed", "key.rotated", "key.test_token_signed", "webhook.created", "msg_"] {
         assert!(dump.contains(expected), "the dump lacks {expected:?}: it does not hold the session's data");
     }
     let leaked = secrets.found_in(&dump);

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use countersign_core::policy::Action;
+use countersign_core::webhook::EventType;
 use countersign_proto::{AuditEntry, Page};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -54,7 +55,18 @@ impl NewAuditEntry {
 }
 
 /// Writes an audit row on `conn` (usually the action's own transaction).
+/// When the action is one webhooks report, queues its event in the same transaction.
 pub async fn insert(conn: &mut PgConnection, at: DateTime<Utc>, entry: NewAuditEntry) -> ServiceResult<()> {
+    if let (Some(workspace_id), Some(event)) = (entry.workspace_id, EventType::for_audit_action(entry.action)) {
+        let data = serde_json::json!({
+            "action": entry.action,
+            "target": entry.target,
+            "actor": { "id": entry.actor_id, "email": entry.actor_email },
+            "details": entry.details,
+            "ip": entry.meta.ip,
+        });
+        crate::webhooks::enqueue(&mut *conn, workspace_id, event, at, data).await?;
+    }
     sqlx::query(
         "INSERT INTO audit_log (at, workspace_id, actor_id, actor_email, action, target, details, ip, user_agent)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -289,7 +289,7 @@ impl Service {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(rows.len())
+        Ok(rows.len() + self.rekey_webhooks().await?)
     }
 }
 

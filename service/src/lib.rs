@@ -31,6 +31,7 @@ pub mod stats;
 pub mod tenant;
 pub mod throttle;
 pub mod web;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -72,6 +73,9 @@ pub struct Settings {
     pub signatures_rate_limit: u32,
     /// The SMTP relay invitation links are emailed through; none, and they are only shown.
     pub smtp: Option<mail::SmtpSettings>,
+    /// Whether webhooks may target private, loopback and link-local addresses, over plain
+    /// http too (`COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE=1`: local receivers in tests only).
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for Settings {
@@ -86,6 +90,7 @@ impl Default for Settings {
             identify_rate_limit: DEFAULT_IDENTIFY_RATE_LIMIT,
             signatures_rate_limit: DEFAULT_SIGNATURES_RATE_LIMIT,
             smtp: None,
+            webhooks_allow_private: false,
         }
     }
 }
@@ -109,6 +114,9 @@ pub struct Actor {
 #[derive(Clone)]
 pub struct Service {
     pub pool: PgPool,
+    /// A few connections of their own for webhook delivery and alert checks, so that slow
+    /// receivers or an outage never take connections from requests.
+    webhook_pool: PgPool,
     pub clock: Clock,
     settings: Arc<Settings>,
     keyring: Arc<crypto::Keyring>,
@@ -134,8 +142,10 @@ impl Service {
         let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
         let breaker = Arc::new(ingest::Breaker::default());
         let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone(), breaker.clone());
+        let webhook_pool = webhooks::background_pool(&pool);
         let service = Service {
             pool,
+            webhook_pool,
             clock,
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
@@ -148,6 +158,7 @@ impl Service {
             tail: Arc::default(),
         };
         tokio::spawn(service.clone().listen_for_config_changes(None));
+        service.start_webhook_workers();
         Ok(service)
     }
 

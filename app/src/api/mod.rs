@@ -6,12 +6,14 @@ mod debugger;
 mod keys;
 mod members;
 mod security;
+mod webhooks;
 
 pub use account::*;
 pub use debugger::*;
 pub use keys::*;
 pub use members::*;
 pub use security::*;
+pub use webhooks::*;
 
 use countersign_proto::{AccountInfo, WorkspaceSummary};
 use leptos::prelude::*;

@@ -14,6 +14,7 @@ pub mod overview;
 pub mod security;
 pub mod snippets;
 pub mod tokens;
+pub mod webhooks;
 
 use countersign_proto::WorkspaceSummary;
 use leptos::prelude::*;
@@ -101,6 +102,8 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
                     {link("/contacts", "Contacts", "contacts")}
                     {link("/members", "Members", "members")}
                     {link("/audit", "Audit log", "audit")}
+                    {countersign_core::policy::permits(w.role, countersign_core::policy::Action::ChangeSettings)
+                        .then(|| link("/webhooks", "Webhooks", "webhooks"))}
                 </ul>
             </nav>
         }

@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod settings;
 pub mod snippets;
 pub mod tokens;
+pub mod webhooks;
 pub mod workspaces;
 
 use axum::extract::DefaultBodyLimit;
@@ -33,7 +34,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Every route of the management API, relative to `/api/v1`: one table, so that tests can
 /// walk every route (the cross-tenant matrix) and a new one cannot be left out.
 pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
-    use self::{account::*, auth::*, invitations::*, keys::*, logs::*, settings::*, snippets::*, tokens::*, workspaces::*};
+    use self::{account::*, auth::*, invitations::*, keys::*, logs::*, settings::*, snippets::*, tokens::*, webhooks::*, workspaces::*};
     vec![
         ("/auth/signup", post(signup)),
         ("/auth/login", post(login)),
@@ -67,6 +68,10 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/contacts/{user_id}", get(get_contact)),
         ("/workspaces/{id}/debug", post(debug_token)),
         ("/workspaces/{id}/debug/token", post(debug_test_token)),
+        ("/workspaces/{id}/webhooks", get(list_webhooks).post(create_webhook)),
+        ("/workspaces/{id}/webhooks/{hook_id}", put(update_webhook).delete(delete_webhook)),
+        ("/workspaces/{id}/webhooks/{hook_id}/test", post(test_webhook)),
+        ("/workspaces/{id}/webhooks/{hook_id}/deliveries", get(list_deliveries)),
     ]
 }
 

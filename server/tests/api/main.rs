@@ -26,3 +26,4 @@ mod support;
 mod tenants;
 mod throttle;
 mod tokens;
+mod webhooks;

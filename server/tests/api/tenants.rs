@@ -30,6 +30,8 @@ async fn victim_state(pool: &PgPool, workspace: &str, account: &str) -> Vec<Stri
         "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM invitations t WHERE workspace_id::text = $1",
         "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM contacts t WHERE workspace_id::text = $1",
         "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM audit_log t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM webhook_endpoints t WHERE workspace_id::text = $1",
+        "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM webhook_deliveries t WHERE workspace_id::text = $1",
         "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM sessions t WHERE account_id::text = $2",
         "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM personal_access_tokens t WHERE account_id::text = $2",
     ];
@@ -42,10 +44,12 @@ async fn victim_state(pool: &PgPool, workspace: &str, account: &str) -> Vec<Stri
 }
 
 /// A victim workspace with one of everything a route can name: an attribute `plan`, a pending
-/// invitation, a contact `victim-user`, and its owner's personal access token and session.
+/// invitation, a contact `victim-user`, a webhook endpoint, and its owner's personal access
+/// token and session.
 struct Victim {
     workspace: Workspace,
     invitation_id: String,
+    hook_id: String,
     account: String,
     pat_id: String,
     session_id: String,
@@ -61,14 +65,21 @@ async fn victim(app: &TestApp) -> Victim {
     assert_eq!(app.identify(json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
     let members = app.get(&format!("/api/v1/workspaces/{ws}/members"), owner).await;
     let account = members.body[0]["account_id"].as_str().unwrap_or_default().to_owned();
+    let hook = app.post(&format!("/api/v1/workspaces/{ws}/webhooks"), json!({"url": "http://127.0.0.1:9/victim", "events": ["key.revoked"]}), owner).await;
+    let hook_id = hook.body["id"].as_str().unwrap_or_default().to_owned();
     let pat = app.post("/api/v1/tokens", json!({"name": "ci"}), owner).await;
     let pat_id = pat.body["id"].as_str().unwrap_or_default().to_owned();
     let sessions = app.get("/api/v1/account/sessions", owner).await;
     let session_id = sessions.body[0]["id"].as_str().unwrap_or_default().to_owned();
-    for (what, id) in [("invitation", &invitation_id), ("account", &account), ("token", &pat_id), ("session", &session_id)] {
+    for (what, id) in [("invitation", &invitation_id), ("webhook", &hook_id), ("account", &account), ("token", &pat_id), ("session", &session_id)] {
         assert!(!id.is_empty(), "the victim's {what} id");
     }
-    Victim { workspace, invitation_id, account, pat_id, session_id }
+    Victim { workspace, invitation_id, hook_id, account, pat_id, session_id }
+}
+
+/// An app whose webhooks may target loopback (the victim's endpoint is local).
+async fn app_with_local_webhooks(pool: PgPool) -> TestApp {
+    TestApp::with_settings(pool, countersign_service::Settings { webhooks_allow_private: true, ..Default::default() }).await
 }
 
 /// The body a route needs to get past its own validation and reach the permission check.
@@ -81,6 +92,7 @@ fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
         ("PUT", "security") => security.clone(),
         ("POST", "attributes") => json!({"name": "stolen", "type": "string", "secure_only": false}),
         ("PUT", "{name}") => json!({"type": "number", "secure_only": false}),
+        ("POST", "webhooks") | ("PUT", "{hook_id}") => json!({"url": "http://127.0.0.1:9/mallory", "events": ["key.revoked"]}),
         ("POST", "debug") => json!({"platform": "web", "user_jwt": "a.b.c"}),
         ("POST", "token") => json!({"user_id": "mallory-test"}),
         ("GET", _) | ("DELETE", _) => return None,
@@ -91,8 +103,8 @@ fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
 
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn every_route_hides_another_workspace(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let Victim { workspace: victim, invitation_id, account, pat_id, session_id } = victim(&app).await;
+    let app = app_with_local_webhooks(pool).await;
+    let Victim { workspace: victim, invitation_id, hook_id, account, pat_id, session_id } = victim(&app).await;
     let ws = victim.id.clone();
     let security = app.get(&format!("/api/v1/workspaces/{ws}/security"), &victim.owner).await.body;
 
@@ -103,6 +115,7 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
         ("{id}", ws.as_str()),
         ("{account_id}", account.as_str()),
         ("{invitation_id}", invitation_id.as_str()),
+        ("{hook_id}", hook_id.as_str()),
         ("{kid}", victim.kid.as_str()),
         ("{name}", "plan"),
         ("{user_id}", "victim-user"),
@@ -143,8 +156,8 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
 /// function registry, so a new one cannot be left out.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn every_server_function_hides_another_workspace(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let Victim { workspace: victim, invitation_id, account, pat_id, session_id } = victim(&app).await;
+    let app = app_with_local_webhooks(pool).await;
+    let Victim { workspace: victim, invitation_id, hook_id, account, pat_id, session_id } = victim(&app).await;
     let ws = victim.id.clone();
     let (mallory, _) = app.signup("mallory@example.com", "Mallory's").await;
     let before = victim_state(&app.pool, &ws, &account).await;
@@ -169,11 +182,12 @@ async fn every_server_function_hides_another_workspace(pool: PgPool) {
         };
         let form = [
             ("workspace", ws.as_str()), ("id", id), ("kid", victim.kid.as_str()), ("account", account.as_str()),
-            ("invitation", invitation_id.as_str()), ("name", "plan"), ("user_id", "victim-user"), ("role", "developer"),
+            ("invitation", invitation_id.as_str()), ("hook", hook_id.as_str()), ("name", "plan"), ("user_id", "victim-user"), ("role", "developer"),
             ("grace_seconds", "0"), ("kind", "string"), ("secure_only", "true"), ("email", "mallory@example.com"),
             ("web", "off"), ("ios", "off"), ("android", "off"), ("token_profile", "countersign"), ("leeway_seconds", "60"),
             ("max_token_lifetime_seconds", ""), ("allowed_origins", ""), ("user_id_claims", ""), ("expected_issuer", ""),
             ("secret", "mallory-0123456789abcdefghijklmnopqrstuv"), ("primary", "true"),
+            ("url", "http://127.0.0.1:9/mallory"), ("events[0]", "key.revoked"), ("enabled", "true"),
         ];
         let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let mut request = axum::http::Request::builder()
