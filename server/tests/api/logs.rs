@@ -23,7 +23,8 @@ pub fn enc(value: &str) -> String {
         .collect()
 }
 
-/// A row written straight into the log, for time-range and volume fixtures.
+/// A row written straight into the log, with its hourly rollup as the log writer keeps it, for
+/// time-range and volume fixtures.
 struct Row<'a> {
     at: DateTime<Utc>,
     outcome: &'a str,
@@ -53,6 +54,22 @@ async fn insert(pool: &PgPool, ws: &Workspace, row: Row<'_>) {
     .execute(pool)
     .await
     .expect("insert fixture row");
+    sqlx::query(
+        "INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
+         VALUES ($1, date_trunc('hour', $2), $3, $4, coalesce($5, ''), $6, 1, countersign_user_bit($7), $2, $2)
+         ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid) DO UPDATE
+            SET attempts = r.attempts + 1, first_at = least(r.first_at, EXCLUDED.first_at), last_at = greatest(r.last_at, EXCLUDED.last_at)",
+    )
+    .bind(ws_id)
+    .bind(row.at)
+    .bind(row.platform)
+    .bind(row.outcome)
+    .bind(row.reason)
+    .bind(row.kid)
+    .bind(row.user_id)
+    .execute(pool)
+    .await
+    .expect("insert fixture rollup");
 }
 
 fn count(reply: &crate::support::Reply) -> usize {
