@@ -2,6 +2,9 @@
 -- rows they count (so a committed row is counted exactly once, spool replays included). Every
 -- count the dashboard and the stats API show comes from here, never from count(*) over the log.
 -- Empty strings stand for "none" (no platform, reason or kid): a primary key cannot hold NULL.
+-- `shard` tells apart the writers that may be committing at once (each instance's batches in
+-- flight, its spool replay): they never wait on each other's row locks, so two batches still
+-- share one WAL flush. Readers sum over shards.
 
 -- Per minute, kept about 48 hours: charts of the last day and spike detection.
 CREATE TABLE log_rollup_minute (
@@ -11,8 +14,9 @@ CREATE TABLE log_rollup_minute (
     outcome      text NOT NULL,
     reason       text NOT NULL,
     kid          text NOT NULL,
+    shard        smallint NOT NULL DEFAULT 0,
     attempts     bigint NOT NULL,
-    PRIMARY KEY (workspace_id, bucket, platform, outcome, reason, kid)
+    PRIMARY KEY (workspace_id, bucket, platform, outcome, reason, kid, shard)
 );
 
 -- Per hour, kept as long as the log: every other range. `users` is a linear-counting sketch of
@@ -25,11 +29,12 @@ CREATE TABLE log_rollup_hour (
     outcome      text NOT NULL,
     reason       text NOT NULL,
     kid          text NOT NULL,
+    shard        smallint NOT NULL DEFAULT 0,
     attempts     bigint NOT NULL,
     users        bit(4096),
     first_at     timestamptz NOT NULL,
     last_at      timestamptz NOT NULL,
-    PRIMARY KEY (workspace_id, bucket, platform, outcome, reason, kid)
+    PRIMARY KEY (workspace_id, bucket, platform, outcome, reason, kid, shard)
 );
 
 -- The sketch of one user id: NULL for none, so that bit_or skips it.

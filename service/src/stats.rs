@@ -118,10 +118,10 @@ impl Service {
         let (bucket, from, to) = stats_range(query, self.clock.now())?;
         let sql = match bucket {
             Bucket::Minute => {
-                "SELECT bucket, platform, outcome, reason, kid, attempts, NULL::bigint
+                "SELECT bucket, platform, outcome, reason, kid, sum(attempts)::bigint, NULL::bigint
                    FROM log_rollup_minute
                   WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3
-                  ORDER BY 1, 2, 3, 4, 5 LIMIT $5"
+                  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 LIMIT $5"
             }
             Bucket::Hour | Bucket::Day => {
                 "SELECT date_trunc($4, bucket, 'UTC'), platform, outcome, reason, kid, sum(attempts)::bigint,

@@ -83,7 +83,7 @@ pub(super) enum Ids {
 
 /// Writes the batch in one statement. A live batch that fails is spooled and replayed with
 /// [`Ids::MaybeStored`], so a commit that did happen is never duplicated.
-pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids) -> Result<(), sqlx::Error> {
+pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shard: i16) -> Result<(), sqlx::Error> {
     static NEW: LazyLock<String> = LazyLock::new(|| BATCH_SQL.replace("{on_conflict}", ""));
     static MAYBE_STORED: LazyLock<String> = LazyLock::new(|| BATCH_SQL.replace("{on_conflict}", "ON CONFLICT DO NOTHING"));
     if batch.attempts.is_empty() {
@@ -124,6 +124,7 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids) -> R
         .bind(contacts.iter().map(|c| c.platform.as_str()).collect::<Vec<_>>())
         .bind(batch.used_keys.iter().map(|(kid, _)| kid.as_str()).collect::<Vec<_>>())
         .bind(batch.used_keys.iter().map(|(_, at)| *at).collect::<Vec<_>>())
+        .bind(shard)
         .execute(pool)
         .await?;
     Ok(())
@@ -143,7 +144,7 @@ pub(super) enum Fate {
 /// Writes a refused batch again in halves, then halves of the halves, until every row is
 /// committed or found to be refused alone: one bad row costs its neighbours a few statements,
 /// never their place in the log. Every contact is written (a first try may have skipped some).
-pub(super) async fn write_split(pool: &PgPool, attempts: &[Attempt], used_keys: &[(String, DateTime<Utc>)]) -> Vec<Fate> {
+pub(super) async fn write_split(pool: &PgPool, attempts: &[Attempt], used_keys: &[(String, DateTime<Utc>)], shard: i16) -> Vec<Fate> {
     let mut fates = vec![Fate::Stored; attempts.len()];
     let halves = |start: usize, end: usize| {
         let mid = start + (end - start) / 2;
@@ -154,7 +155,7 @@ pub(super) async fn write_split(pool: &PgPool, attempts: &[Attempt], used_keys: 
     while let Some((start, end)) = pending.pop() {
         let Some(part) = attempts.get(start..end).filter(|p| !p.is_empty()) else { continue };
         let batch = Batch::new(part, |_| true, used_keys.to_vec());
-        match write_batch(pool, &batch, Ids::MaybeStored).await {
+        match write_batch(pool, &batch, Ids::MaybeStored, shard).await {
             Ok(()) => {}
             // Ranges are taken left to right: every row from `start` on is still unwritten.
             Err(err) if super::is_outage(&err) => {
@@ -184,18 +185,18 @@ const BATCH_SQL: &str = "WITH log AS (
          ), minute AS (
             -- Counts only the rows inserted above (a replayed row already stored is not),
             -- in key order so that two batches in flight lock shared rows in the same order.
-            INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts)
+            INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
             SELECT workspace_id, date_trunc('minute', at), coalesce(platform, ''), outcome, coalesce(reason, ''),
-                   coalesce(kid, ''), count(*)
+                   coalesce(kid, ''), $27, count(*)
               FROM log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid)
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
                DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts
          ), hour AS (
-            INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
+            INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts, users, first_at, last_at)
             SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, coalesce(reason, ''),
-                   coalesce(kid, ''), count(*), bit_or(countersign_user_bit(user_id)), min(at), max(at)
+                   coalesce(kid, ''), $27, count(*), bit_or(countersign_user_bit(user_id)), min(at), max(at)
               FROM log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid)
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
                DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
                              users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
                                           WHEN EXCLUDED.users IS NULL THEN r.users
@@ -262,13 +263,13 @@ mod tests {
             .unwrap();
         let attempts = vec![attempt(workspace_id), attempt(workspace_id)];
         let batch = Batch::new(&attempts, |_| true, Vec::new());
-        write_batch(&pool, &batch, Ids::New).await.unwrap();
+        write_batch(&pool, &batch, Ids::New, 0).await.unwrap();
         assert_eq!(log_rows(&pool).await, 2);
 
-        assert!(write_batch(&pool, &batch, Ids::New).await.is_err(), "a live batch must not pass over a stored id");
+        assert!(write_batch(&pool, &batch, Ids::New, 0).await.is_err(), "a live batch must not pass over a stored id");
         let mut replay = attempts.clone();
         replay.push(attempt(workspace_id));
-        write_batch(&pool, &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored).await.unwrap();
+        write_batch(&pool, &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored, 0).await.unwrap();
         assert_eq!(log_rows(&pool).await, 3, "the replay adds only the row that was missing");
         assert_eq!(rolled_up(&pool).await, (3, 3), "each committed row is counted once by each rollup");
     }
@@ -287,8 +288,8 @@ mod tests {
         // Made without the storable boundary: Postgres refuses NUL in text.
         attempts[4].log.explanation = "bad\u{0}row".into();
         let whole = Batch::new(&attempts, |_| true, Vec::new());
-        assert!(write_batch(&pool, &whole, Ids::New).await.is_err());
-        let fates = write_split(&pool, &attempts, &[]).await;
+        assert!(write_batch(&pool, &whole, Ids::New, 0).await.is_err());
+        let fates = write_split(&pool, &attempts, &[], 0).await;
         let expected: Vec<Fate> = (0..7).map(|i| if i == 4 { Fate::Refused } else { Fate::Stored }).collect();
         assert_eq!(fates, expected);
         assert_eq!(log_rows(&pool).await, 6);

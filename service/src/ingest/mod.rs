@@ -45,6 +45,9 @@ const MAX_IN_FLIGHT: usize = 2;
 const MIN_OVERLAP_BATCH: usize = 48;
 /// Attempts that may wait for the collector before submitters are slowed down.
 const QUEUE: usize = 32 * 1024;
+/// Instances pick their rollup shards among this many ranges at random; two instances sharing
+/// one only wait on each other's row locks now and then, which costs time, never counts.
+const SHARD_SPACE: i16 = 10_000;
 
 /// One identify attempt to record: its log row (exactly what the logs API reads back), and
 /// the contact it touches if the identity was accepted.
@@ -89,8 +92,10 @@ impl Ingest {
             key_use: KeyUse::default(),
             contacts: ContactWrites::default(),
         });
-        tokio::spawn(collect(receiver, writer));
-        tokio::spawn(replay_loop(pool, spool.clone(), metrics, breaker));
+        // Rollup shards of this instance: one per batch in flight, one for the spool replay.
+        let base = i16::from_le_bytes(crate::random::bytes::<2>()).rem_euclid(SHARD_SPACE) * (MAX_IN_FLIGHT as i16 + 1);
+        tokio::spawn(collect(receiver, writer, base));
+        tokio::spawn(replay_loop(pool, spool.clone(), metrics, breaker, base + MAX_IN_FLIGHT as i16));
         Ingest { queue, spool }
     }
 
@@ -114,10 +119,12 @@ impl Ingest {
 }
 
 /// Gathers jobs into batches: a batch starts at once when nothing is committing, and beside
-/// a committing batch only once [`MIN_OVERLAP_BATCH`] attempts wait.
-async fn collect(mut receiver: mpsc::Receiver<Job>, writer: Arc<Writer>) {
+/// a committing batch only once [`MIN_OVERLAP_BATCH`] attempts wait. Each batch in flight
+/// writes its rollups under a shard of its own (`base` + its slot).
+async fn collect(mut receiver: mpsc::Receiver<Job>, writer: Arc<Writer>, base: i16) {
     let mut waiting: Vec<Job> = Vec::new();
     let mut committing = JoinSet::new();
+    let mut free_slots: Vec<i16> = (0..MAX_IN_FLIGHT as i16).rev().collect();
     let mut open = true;
     loop {
         while waiting.len() < MAX_BATCH {
@@ -128,16 +135,25 @@ async fn collect(mut receiver: mpsc::Receiver<Job>, writer: Arc<Writer>) {
         }
         let start = !waiting.is_empty()
             && (committing.is_empty() || (committing.len() < MAX_IN_FLIGHT && waiting.len() >= MIN_OVERLAP_BATCH));
-        if start {
+        if let (true, Some(slot)) = (start, free_slots.pop()) {
             let jobs = std::mem::take(&mut waiting);
-            committing.spawn(writer.clone().commit(jobs));
+            let writer = writer.clone();
+            committing.spawn(async move {
+                writer.commit(jobs, base + slot).await;
+                slot
+            });
             continue;
         }
         if !open && waiting.is_empty() && committing.is_empty() {
             return;
         }
         tokio::select! {
-            Some(_) = committing.join_next(), if !committing.is_empty() => {}
+            Some(done) = committing.join_next(), if !committing.is_empty() => {
+                // A writer that panicked has lost its slot number; the set's size still bounds
+                // the batches in flight, so give back the first slot no running batch uses.
+                let slot = done.unwrap_or_else(|_| (0..MAX_IN_FLIGHT as i16).find(|s| !free_slots.contains(s)).unwrap_or(0));
+                free_slots.push(slot);
+            }
             job = receiver.recv(), if open && waiting.len() < MAX_BATCH => match job {
                 Some(job) => waiting.push(job),
                 None => open = false,
@@ -157,7 +173,7 @@ struct Writer {
 }
 
 impl Writer {
-    async fn commit(self: Arc<Self>, jobs: Vec<Job>) {
+    async fn commit(self: Arc<Self>, jobs: Vec<Job>, shard: i16) {
         self.metrics.batch_size.observe(jobs.len() as f64);
         let (attempts, acks): (Vec<Attempt>, Vec<oneshot::Sender<bool>>) = jobs.into_iter().map(|j| (j.attempt, j.done)).unzip();
         let used_keys = self.key_use.due(&attempts);
@@ -167,11 +183,11 @@ impl Writer {
             vec![spooled; attempts.len()]
         } else {
             let batch = Batch::new(&attempts, |row| self.contacts.due(row), used_keys.clone());
-            match write_batch(&self.pool, &batch, Ids::New).await {
+            match write_batch(&self.pool, &batch, Ids::New, shard).await {
                 Ok(()) => vec![true; attempts.len()],
                 Err(err) => {
                     self.contacts.forget(batch.contacts());
-                    self.after_failure(&attempts, err, used_keys).await
+                    self.after_failure(&attempts, err, used_keys, shard).await
                 }
             }
         };
@@ -182,10 +198,10 @@ impl Writer {
 
     /// A batch Postgres did not take: spooled whole when the database is unreachable; split and
     /// retried when Postgres refused its rows, so one bad row never takes others with it.
-    async fn after_failure(&self, attempts: &[Attempt], err: sqlx::Error, used_keys: Vec<(String, DateTime<Utc>)>) -> Vec<bool> {
+    async fn after_failure(&self, attempts: &[Attempt], err: sqlx::Error, used_keys: Vec<(String, DateTime<Utc>)>, shard: i16) -> Vec<bool> {
         if !is_outage(&err) {
             tracing::warn!(error = %err, rows = attempts.len(), "database refused a batch; splitting it");
-            let fates = write_split(&self.pool, attempts, &used_keys).await;
+            let fates = write_split(&self.pool, attempts, &used_keys, shard).await;
             let mut durable = vec![true; attempts.len()];
             let mut unreachable = Vec::new();
             for (i, fate) in fates.iter().enumerate() {
