@@ -135,7 +135,8 @@ async fn collect(mut receiver: mpsc::Receiver<Job>, writer: Arc<Writer>, base: i
         }
         let start = !waiting.is_empty()
             && (committing.is_empty() || (committing.len() < MAX_IN_FLIGHT && waiting.len() >= MIN_OVERLAP_BATCH));
-        if let (true, Some(slot)) = (start, free_slots.pop()) {
+        // A slot is always free when `start` holds: fewer than MAX_IN_FLIGHT are committing.
+        if let Some(slot) = start.then(|| free_slots.pop()).flatten() {
             let jobs = std::mem::take(&mut waiting);
             let writer = writer.clone();
             committing.spawn(async move {
