@@ -59,14 +59,15 @@ fn Security(ws: WorkspaceSummary) -> impl IntoView {
             saved.update(|n| *n += 1);
         }
     });
-    let settings = Resource::new(move || saved.get(), move |_| async move { (get_security(id).await, get_enforce_impact(id).await) });
+    let settings = Resource::new(move || saved.get(), move |_| get_security(id));
+    let impact = Resource::new(move || saved.get(), move |_| get_enforce_impact(id));
     let status = move || match save.value().get() {
         Some(Ok(_)) => Some(view! { <p class="notice success" role="status">"Saved. Every instance applies it within a second."</p> }.into_any()),
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
         None => None,
     };
     let form = move || Suspend::new(async move {
-        match settings.await {
+        match (settings.await, impact.await) {
             (Ok(s), Ok(impact)) => view! { <SecurityForm s impact ws=id can_change save/> }.into_any(),
             (Err(error), _) | (_, Err(error)) => view! { <ErrorNotice error/> }.into_any(),
         }
