@@ -27,6 +27,15 @@ impl Platform {
         }
     }
 
+    /// The name people read (`Web`, `iOS`, `Android`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Platform::Web => "Web",
+            Platform::Ios => "iOS",
+            Platform::Android => "Android",
+        }
+    }
+
     /// Parses a wire name, matched exactly (lowercase); `None` for anything else.
     pub fn parse(name: &str) -> Option<Platform> {
         Platform::ALL.into_iter().find(|p| p.as_str() == name)

@@ -121,3 +121,16 @@ mod tests {
         assert!(!value.to_string().contains("\\u0000"));
     }
 }
+
+/// A count with thousands separators, for sentences: 1204 → "1,204".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = if n < 0 { String::from("-") } else { String::new() };
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

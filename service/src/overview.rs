@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use countersign_core::policy::Action;
 use countersign_core::reason::Reason;
+use countersign_core::text::thousands;
 use countersign_core::{Mode, Platform};
 use countersign_proto::{
     EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness, ReasonCount, SecuritySettings, SeriesPoint,
@@ -135,30 +136,8 @@ fn plural(n: i64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
-/// 1204 → "1,204".
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
 fn platform_name(platform: &str) -> &str {
-    match platform {
-        "web" => "Web",
-        "ios" => "iOS",
-        "android" => "Android",
-        other => other,
-    }
+    Platform::parse(platform).map_or(platform, |p| p.label())
 }
 
 /// Whether a monitored platform can be switched to enforce, judged on its traffic.

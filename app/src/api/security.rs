@@ -73,18 +73,9 @@ fn enforce_question(platforms: &[countersign_core::Platform], impact: &[counters
     let parts: Vec<String> = platforms
         .iter()
         .map(|p| (p, impact.iter().find(|i| i.platform == p.as_str())))
-        .filter_map(|(p, i)| Some(format!("If {} enforces: {}", platform_label(*p), crate::pages::security::impact_words(i?))))
+        .filter_map(|(p, i)| Some(format!("If {} enforces: {}", p.label(), crate::pages::security::impact_words(i?))))
         .collect();
     format!("Review the impact before enforcing. {} Tick “Switch to enforce” and save again to confirm.", parts.join(" "))
-}
-
-#[cfg(feature = "ssr")]
-fn platform_label(platform: countersign_core::Platform) -> &'static str {
-    match platform {
-        countersign_core::Platform::Web => "web",
-        countersign_core::Platform::Ios => "iOS",
-        countersign_core::Platform::Android => "Android",
-    }
 }
 
 /// Per platform, what enforcing it would have refused over the last 7 days.

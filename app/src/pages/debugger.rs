@@ -38,7 +38,7 @@ fn Debugger(ws: WorkspaceSummary) -> impl IntoView {
     // The platform picked in the form, so that a test token is debugged for it too.
     let picked = RwSignal::new(platform);
     let maker = permits(ws.role, Action::RevealSecret).then(|| view! { <TestTokenMaker ws=ws.id user_id=user_id.clone() make token run picked/> });
-    let platform_option = move |p: Platform| view! { <option value=p.as_str() selected=p == platform>{platform_label(p)}</option> };
+    let platform_option = move |p: Platform| view! { <option value=p.as_str() selected=p == platform>{Platform::label(p)}</option> };
     view! {
         <h1>"Token debugger"</h1>
         <p class="muted">"Paste a token to see every check identify runs, why it fails and how to fix it. Nothing you paste is stored or logged, and debugging writes no verification log row."</p>
@@ -66,14 +66,6 @@ fn Debugger(ws: WorkspaceSummary) -> impl IntoView {
         </section>
         {maker}
         <div data-testid="debug-result" aria-live="polite">{result}</div>
-    }
-}
-
-fn platform_label(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Web => "Web",
-        Platform::Ios => "iOS",
-        Platform::Android => "Android",
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod chart;
 
+use countersign_core::text::thousands;
 use countersign_proto::{FailureGroup, HealthItem, Overview, PlatformHealth, WorkspaceSummary};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -19,25 +20,7 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 fn platform_name(platform: &str) -> &'static str {
-    match platform {
-        "web" => "Web",
-        "ios" => "iOS",
-        "android" => "Android",
-        _ => "Other",
-    }
-}
-
-/// 1204 → "1,204".
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    countersign_core::Platform::parse(platform).map_or("Other", countersign_core::Platform::label)
 }
 
 /// "1 attempt", "1,204 attempts".

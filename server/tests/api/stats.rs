@@ -163,6 +163,8 @@ async fn the_overview_names_the_risks_from_the_rollups(pool: PgPool) {
     let titles: Vec<&str> = o["checklist"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
     assert!(titles.contains(&"Android is off") && titles.contains(&"iOS is in monitor mode"), "{titles:?}");
 
-    let bad = app.get(&format!("/api/v1/workspaces/{}/overview?range=1y", ws.id), &ws.owner).await;
-    assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    for range in ["1y".to_owned(), "%00".to_owned(), "%FF%FE".to_owned(), "x".repeat(10_000)] {
+        let bad = app.get(&format!("/api/v1/workspaces/{}/overview?range={range}", ws.id), &ws.owner).await;
+        assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", bad.body);
+    }
 }
