@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use countersign_core::{
-    parse_identify_request, sign_jwt, verify, Alg, AttributeDef, AttributeType, Context, KeyState,
-    VerificationKey, WorkspacePolicy,
+    parse_identify_request, sign_jwt, verify, Alg, AttributeDef, AttributeType, Context, KeyState, VerificationKey,
+    WorkspacePolicy,
 };
 use serde_json::{json, Map, Value};
 
@@ -46,22 +46,10 @@ const GOAL_NS: f64 = 3_000.0;
 
 fn policy() -> WorkspacePolicy {
     let mut p = WorkspacePolicy::new_default(APP_ID);
-    p.keys = vec![VerificationKey::new(
-        KID,
-        SECRET.to_vec(),
-        KeyState::Primary,
-    )];
+    p.keys = vec![VerificationKey::new(KID, SECRET.to_vec(), KeyState::Primary)];
     p.attributes = vec![
-        AttributeDef {
-            name: "email".into(),
-            kind: AttributeType::String,
-            secure_only: true,
-        },
-        AttributeDef {
-            name: "name".into(),
-            kind: AttributeType::String,
-            secure_only: false,
-        },
+        AttributeDef { name: "email".into(), kind: AttributeType::String, secure_only: true },
+        AttributeDef { name: "name".into(), kind: AttributeType::String, secure_only: false },
     ];
     p
 }
@@ -80,9 +68,7 @@ fn claims() -> Map<String, Value> {
 }
 
 fn body(token: &str) -> Vec<u8> {
-    json!({"app_id": APP_ID, "platform": "ios", "user_jwt": token})
-        .to_string()
-        .into_bytes()
+    json!({"app_id": APP_ID, "platform": "ios", "user_jwt": token}).to_string().into_bytes()
 }
 
 struct Case {
@@ -122,37 +108,18 @@ fn measure(mut f: impl FnMut()) -> (f64, f64, f64) {
 
 fn main() {
     let policy = policy();
-    let ctx = Context {
-        origin: None,
-        now: NOW,
-    };
+    let ctx = Context { origin: None, now: NOW };
     let valid = sign_jwt(SECRET, KID, &claims());
     let bad_sig = sign_jwt(OTHER_SECRET, KID, &claims());
     let malformed = format!("!!{}", valid.split_once('.').map_or("", |(_, rest)| rest));
     let cases = [
-        Case {
-            name: "valid HS256, 2 attributes",
-            body: body(&valid),
-            expect: None,
-        },
-        Case {
-            name: "invalid signature",
-            body: body(&bad_sig),
-            expect: Some("invalid_signature"),
-        },
-        Case {
-            name: "malformed token",
-            body: body(&malformed),
-            expect: Some("malformed_token"),
-        },
+        Case { name: "valid HS256, 2 attributes", body: body(&valid), expect: None },
+        Case { name: "invalid signature", body: body(&bad_sig), expect: Some("invalid_signature") },
+        Case { name: "malformed token", body: body(&malformed), expect: Some("malformed_token") },
     ];
 
     println!("countersign-core verify micro-benchmark: median of {SAMPLES} samples x ~{SAMPLE_MS} ms (min..max)");
-    println!(
-        "token length: {} bytes; goal <= {:.0} ns/token",
-        valid.len(),
-        GOAL_NS
-    );
+    println!("token length: {} bytes; goal <= {:.0} ns/token", valid.len(), GOAL_NS);
     println!(
         "{:<28} {:>18} {:>26} {:>18} {:>26}",
         "case", "verify ns/token", "(min..max)", "parse+verify ns", "(min..max)"
@@ -182,11 +149,7 @@ fn main() {
         }
 
         let (v_med, v_min, v_max) = measure(|| {
-            black_box(verify(
-                black_box(&request),
-                black_box(&policy),
-                black_box(&ctx),
-            ));
+            black_box(verify(black_box(&request), black_box(&policy), black_box(&ctx)));
         });
         let (p_med, p_min, p_max) = measure(|| {
             let value: Value = serde_json::from_slice(black_box(&case.body)).unwrap_or(Value::Null);
@@ -206,9 +169,7 @@ fn main() {
     }
     references(&valid);
     let verdict = if worst <= GOAL_NS { "meets" } else { "MISSES" };
-    println!(
-        "slowest parse+verify median: {worst:.0} ns/token: {verdict} the <= {GOAL_NS:.0} ns goal"
-    );
+    println!("slowest parse+verify median: {worst:.0} ns/token: {verdict} the <= {GOAL_NS:.0} ns goal");
 }
 
 /// The reference rows: HMAC alone, and `jsonwebtoken::decode` of the same token.
@@ -222,16 +183,9 @@ fn references(token: &str) {
         std::process::exit(1);
     }
     let (hmac, _, _) = measure(|| {
-        black_box(Alg::Hs256.verify(
-            black_box(SECRET),
-            black_box(input.as_bytes()),
-            black_box(&tag),
-        ));
+        black_box(Alg::Hs256.verify(black_box(SECRET), black_box(input.as_bytes()), black_box(&tag)));
     });
-    println!(
-        "{:<28} {:>18.0}   (reference: HMAC-SHA256 check only)",
-        "HMAC-SHA256 only", hmac
-    );
+    println!("{:<28} {:>18.0}   (reference: HMAC-SHA256 check only)", "HMAC-SHA256 only", hmac);
 
     use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
     let key = DecodingKey::from_secret(SECRET);

@@ -31,12 +31,8 @@ pub enum AttributeType {
 
 impl AttributeType {
     /// Every type, in the dashboard's order.
-    pub const ALL: [AttributeType; 4] = [
-        AttributeType::String,
-        AttributeType::Number,
-        AttributeType::Boolean,
-        AttributeType::Datetime,
-    ];
+    pub const ALL: [AttributeType; 4] =
+        [AttributeType::String, AttributeType::Number, AttributeType::Boolean, AttributeType::Datetime];
 
     /// The wire name (`string`, `number`, `boolean`, `datetime`).
     pub fn as_str(self) -> &'static str {
@@ -116,10 +112,8 @@ impl<'d> AttributeSorter<'d> {
             // An unsigned value of a secure-only attribute is a tampering attempt even when the
             // token carried the attribute: the admin sees it among the rejected.
             if def.is_some_and(|d| d.secure_only) && !signed {
-                self.rejected.push(RejectedAttribute {
-                    name: name.into_owned(),
-                    reason: REJECT_SECURE_ONLY.to_string(),
-                });
+                self.rejected
+                    .push(RejectedAttribute { name: name.into_owned(), reason: REJECT_SECURE_ONLY.to_string() });
             } else {
                 self.notes.push(format!(
                     "Attribute \"{}\" from {source} ignored: the token already carried it.",
@@ -141,10 +135,9 @@ impl<'d> AttributeSorter<'d> {
             None
         };
         match refusal {
-            Some(reason) => self.rejected.push(RejectedAttribute {
-                name: name.into_owned(),
-                reason: reason.to_string(),
-            }),
+            Some(reason) => {
+                self.rejected.push(RejectedAttribute { name: name.into_owned(), reason: reason.to_string() })
+            }
             None => {
                 self.accepted.insert(name.into_owned(), value.into_owned());
             }
@@ -156,9 +149,7 @@ impl<'d> AttributeSorter<'d> {
         if defs.len() <= SCAN_DEFINITIONS {
             return defs.iter().find(|d| d.name == name);
         }
-        let index = self
-            .index
-            .get_or_insert_with(|| defs.iter().map(|d| (d.name.as_str(), d)).collect());
+        let index = self.index.get_or_insert_with(|| defs.iter().map(|d| (d.name.as_str(), d)).collect());
         index.get(name).copied()
     }
 }
@@ -169,11 +160,7 @@ mod tests {
     use serde_json::json;
 
     fn defs() -> Vec<AttributeDef> {
-        let def = |name: &str, kind, secure_only| AttributeDef {
-            name: name.into(),
-            kind,
-            secure_only,
-        };
+        let def = |name: &str, kind, secure_only| AttributeDef { name: name.into(), kind, secure_only };
         vec![
             def("plan", AttributeType::String, true),
             def("seats", AttributeType::Number, false),
@@ -203,33 +190,14 @@ mod tests {
     fn unsigned_rules() {
         let defs = defs();
         let mut s = AttributeSorter::default();
-        for (name, value) in [
-            ("plan", json!("pro")),
-            ("nick", json!("x")),
-            ("seats", json!("3")),
-            ("beta", json!(true)),
-        ] {
-            s.add(
-                &defs,
-                name.into(),
-                Cow::Borrowed(&value),
-                false,
-                "attributes",
-            );
+        for (name, value) in
+            [("plan", json!("pro")), ("nick", json!("x")), ("seats", json!("3")), ("beta", json!(true))]
+        {
+            s.add(&defs, name.into(), Cow::Borrowed(&value), false, "attributes");
         }
-        assert_eq!(
-            s.accepted,
-            json!({"beta": true})
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
-        );
+        assert_eq!(s.accepted, json!({"beta": true}).as_object().cloned().unwrap_or_default());
         assert_eq!(s.ignored, ["nick"]);
-        let rejected: Vec<_> = s
-            .rejected
-            .iter()
-            .map(|r| (r.name.as_str(), r.reason.as_str()))
-            .collect();
+        let rejected: Vec<_> = s.rejected.iter().map(|r| (r.name.as_str(), r.reason.as_str())).collect();
         assert_eq!(rejected, [("plan", "secure_only"), ("seats", "wrong_type")]);
     }
 
@@ -239,20 +207,8 @@ mod tests {
     fn signed_wins() {
         let defs = defs();
         let mut s = AttributeSorter::default();
-        s.add(
-            &defs,
-            "plan".into(),
-            Cow::Owned(json!("pro")),
-            true,
-            "the token",
-        );
-        s.add(
-            &defs,
-            "plan".into(),
-            Cow::Owned(json!("free")),
-            false,
-            "attributes",
-        );
+        s.add(&defs, "plan".into(), Cow::Owned(json!("pro")), true, "the token");
+        s.add(&defs, "plan".into(), Cow::Owned(json!("free")), false, "attributes");
         assert_eq!(s.accepted.get("plan"), Some(&json!("pro")));
         assert_eq!(s.rejected, [RejectedAttribute { name: "plan".into(), reason: "secure_only".into() }]);
         assert!(s.notes.is_empty());
@@ -265,11 +221,7 @@ mod tests {
     /// The wire shape of a definition uses `type`.
     #[test]
     fn def_wire_shape() {
-        let def = AttributeDef {
-            name: "plan".into(),
-            kind: AttributeType::Datetime,
-            secure_only: true,
-        };
+        let def = AttributeDef { name: "plan".into(), kind: AttributeType::Datetime, secure_only: true };
         assert_eq!(
             serde_json::to_value(&def).ok(),
             Some(json!({"name": "plan", "type": "datetime", "secure_only": true}))

@@ -35,9 +35,7 @@ impl std::fmt::Display for Quoted<'_> {
         let cut = s.get(..end).unwrap_or(s);
         let more = if end < s.len() { "..." } else { "" };
         // Printable ASCII other than quotes and backslash is its own escape: skip the escaper.
-        let plain = cut
-            .bytes()
-            .all(|b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\'));
+        let plain = cut.bytes().all(|b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\'));
         f.write_char('"')?;
         if plain {
             f.write_str(cut)?;
@@ -55,10 +53,9 @@ impl std::fmt::Display for Quoted<'_> {
 pub fn validate_user_id(value: Option<&Value>) -> Result<String, (Reason, String)> {
     let invalid = |why: String| Err((Reason::InvalidUserId, format!("The user id {why}.")));
     match value {
-        None | Some(Value::Null) => Err((
-            Reason::MissingUserId,
-            "No user id was sent. Send the logged-in user's id as a string.".to_string(),
-        )),
+        None | Some(Value::Null) => {
+            Err((Reason::MissingUserId, "No user id was sent. Send the logged-in user's id as a string.".to_string()))
+        }
         Some(Value::String(s)) if s.is_empty() => invalid("is empty; send the user's id".into()),
         Some(Value::String(s)) if s.chars().count() > MAX_USER_ID_CHARS => invalid(format!(
             "is {} characters long; the limit is {MAX_USER_ID_CHARS} (it is never truncated)",
@@ -68,37 +65,27 @@ pub fn validate_user_id(value: Option<&Value>) -> Result<String, (Reason, String
             invalid("contains control characters; send a plain string".into())
         }
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => invalid(format!(
-            "is a number ({n}); send it as a string (\"{n}\") and sign the same string"
-        )),
+        Some(Value::Number(n)) => {
+            invalid(format!("is a number ({n}); send it as a string (\"{n}\") and sign the same string"))
+        }
         Some(other) => invalid(format!("is {}; it must be a string", kind(other))),
     }
 }
 
 /// Finds the user id in `payload` under the first of `claims` that is present (non-`null`) and
 /// validates it. A present but invalid claim fails; it does not fall through to the next one.
-pub(crate) fn user_id_from_claims(
-    payload: &Map<String, Value>,
-    claims: &[&str],
-) -> Result<String, Failure> {
-    let found = claims
-        .iter()
-        .find_map(|c| payload.get(*c).filter(|v| !v.is_null()).map(|v| (c, v)));
+pub(crate) fn user_id_from_claims(payload: &Map<String, Value>, claims: &[&str]) -> Result<String, Failure> {
+    let found = claims.iter().find_map(|c| payload.get(*c).filter(|v| !v.is_null()).map(|v| (c, v)));
     match found {
-        Some((claim, value)) => validate_user_id(Some(value))
-            .map_err(|(reason, msg)| (reason, format!("{msg} (claim `{claim}`)"))),
+        Some((claim, value)) => {
+            validate_user_id(Some(value)).map_err(|(reason, msg)| (reason, format!("{msg} (claim `{claim}`)")))
+        }
         None => {
             let names = match claims {
                 [one] => format!("the `{one}` claim"),
-                _ => format!(
-                    "one of the claims `{}` (tried in that order)",
-                    claims.join("`, `")
-                ),
+                _ => format!("one of the claims `{}` (tried in that order)", claims.join("`, `")),
             };
-            Err((
-                Reason::MissingUserId,
-                format!("The token carries no user id: add {names} with the user's id."),
-            ))
+            Err((Reason::MissingUserId, format!("The token carries no user id: add {names} with the user's id.")))
         }
     }
 }
@@ -136,9 +123,8 @@ pub(crate) fn check_claims(
 ) -> Result<String, Failure> {
     let leeway = policy.effective_leeway() as f64;
     let now_f = now as f64;
-    let (exp, nbf, iat) = trace.step("claim_types", numeric_dates(payload), |_| {
-        "exp, nbf, iat are numbers where present".into()
-    })?;
+    let (exp, nbf, iat) =
+        trace.step("claim_types", numeric_dates(payload), |_| "exp, nbf, iat are numbers where present".into())?;
 
     let exp_rule = match exp {
         None if policy.require_exp || policy.max_token_lifetime_seconds.is_some() => Err((
@@ -200,11 +186,7 @@ pub(crate) fn check_claims(
     if let (Some(max), Some(exp)) = (policy.max_token_lifetime_seconds, exp) {
         let (lifetime, basis, allowed) = match iat {
             Some(iat) => (exp - iat, "exp - iat", max as f64),
-            None => (
-                exp - now_f,
-                "exp - now, as there is no iat",
-                max as f64 + leeway,
-            ),
+            None => (exp - now_f, "exp - now, as there is no iat", max as f64 + leeway),
         };
         let rule = if lifetime > allowed {
             Err((
@@ -218,9 +200,7 @@ pub(crate) fn check_claims(
         } else {
             Ok(())
         };
-        trace.step("lifetime", rule, |_| {
-            format!("{} s ({basis}), at most {max} s", secs(lifetime))
-        })?;
+        trace.step("lifetime", rule, |_| format!("{} s ({basis}), at most {max} s", secs(lifetime)))?;
     }
 
     let expected = policy.effective_issuer();
@@ -255,18 +235,17 @@ pub(crate) fn check_claims(
 
     if profile.checks_token_type() {
         let token_type = payload.get("tokenType");
-        let rule =
-            match token_type {
-                None => Ok(()),
-                Some(Value::String(t)) if t == "user" => Ok(()),
-                Some(other) => Err((
-                    Reason::InvalidTokenType,
-                    format!(
+        let rule = match token_type {
+            None => Ok(()),
+            Some(Value::String(t)) if t == "user" => Ok(()),
+            Some(other) => Err((
+                Reason::InvalidTokenType,
+                format!(
                     "tokenType is {}; TalkJS user tokens must have tokenType \"user\" (or none).",
                     other.as_str().map_or_else(|| kind(other).to_string(), quote)
                 ),
-                )),
-            };
+            )),
+        };
         trace.step("token_type", rule, |_| match token_type {
             None => "absent".into(),
             Some(_) => "user".into(),
@@ -284,11 +263,7 @@ type Dates = (Option<f64>, Option<f64>, Option<f64>);
 
 /// Reads the three time claims as NumericDates, or fails on the first that is not a number.
 fn numeric_dates(payload: &Map<String, Value>) -> Result<Dates, Failure> {
-    Ok((
-        numeric_date(payload, "exp")?,
-        numeric_date(payload, "nbf")?,
-        numeric_date(payload, "iat")?,
-    ))
+    Ok((numeric_date(payload, "exp")?, numeric_date(payload, "nbf")?, numeric_date(payload, "iat")?))
 }
 
 #[cfg(test)]

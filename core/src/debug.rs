@@ -141,12 +141,7 @@ pub struct DebugReport {
 /// Debugs one request. With `origin`, a `web` request is checked against the workspace's allowed
 /// origins as identify would; without, the origin check is skipped (the debugger is not a
 /// browser) and a note says so.
-pub fn debug(
-    req: &IdentifyRequest,
-    policy: &WorkspacePolicy,
-    origin: Option<&str>,
-    now: i64,
-) -> DebugReport {
+pub fn debug(req: &IdentifyRequest, policy: &WorkspacePolicy, origin: Option<&str>, now: i64) -> DebugReport {
     let mut checked = policy.clone();
     if origin.is_none() {
         checked.allowed_origins.clear();
@@ -168,32 +163,19 @@ pub fn debug(
         .unwrap_or_default();
     let profile = profile_report(req, &checked, &verdict, payload.as_ref(), now, origin);
     let legacy = (credential == "user_hash").then(|| LegacyReport {
-        hmac_input: req
-            .user_id
-            .as_ref()
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        hmac_input: req.user_id.as_ref().and_then(Value::as_str).unwrap_or_default().to_string(),
         algorithm: "HMAC-SHA256".into(),
         encoding: "lowercase hex (either case accepted)".into(),
     });
     let mut notes = verdict.notes.clone();
     if origin.is_none() && req.platform == Platform::Web && !policy.allowed_origins.is_empty() {
-        notes.push(
-            "Origin not checked: give the page's origin to check it against the allowed origins."
-                .into(),
-        );
+        notes.push("Origin not checked: give the page's origin to check it against the allowed origins.".into());
     }
     DebugReport {
         key: key_report(&verdict, &policy.keys, now),
         header,
         payload,
-        checks: verdict
-            .checks
-            .iter()
-            .cloned()
-            .map(DebugCheck::from)
-            .collect(),
+        checks: verdict.checks.iter().cloned().map(DebugCheck::from).collect(),
         kid: verdict.kid.clone(),
         platform: req.platform,
         credential: credential.into(),
@@ -233,9 +215,9 @@ fn decision_text(verdict: &Verdict, platform: Platform) -> String {
     let reason = verdict.reason.map_or("", Reason::as_str);
     match verdict.outcome {
         Outcome::Verified => format!("Accepted on {platform}: the identity is verified."),
-        Outcome::Unverified => format!(
-            "Accepted unverified: {platform} is in mode off. Enforce would reject it ({reason})."
-        ),
+        Outcome::Unverified => {
+            format!("Accepted unverified: {platform} is in mode off. Enforce would reject it ({reason}).")
+        }
         Outcome::WouldReject => format!(
             "Accepted, and logged as would-reject: {platform} is in mode monitor. Enforce would \
              reject it with 401 {reason}."
@@ -253,8 +235,7 @@ fn key_report(verdict: &Verdict, keys: &[VerificationKey], now: i64) -> Option<K
     let key = keys.iter().find(|k| k.kid == kid)?;
     // The signature (or hash) step passed, or failed only because the key is retired.
     let signature_valid = verdict.checks.iter().any(|c| {
-        matches!(c.check.as_str(), "signature" | "user_hash")
-            && (c.ok || c.reason == Some(Reason::RevokedKey))
+        matches!(c.check.as_str(), "signature" | "user_hash") && (c.ok || c.reason == Some(Reason::RevokedKey))
     });
     let verifies_now = key.verifies_at(now);
     let summary = match (signature_valid, &key.state) {
@@ -293,11 +274,7 @@ fn profile_report(
     let claims = profile.user_id_claims(&policy.user_id_claims);
     let user_id_claim = payload
         .and_then(Value::as_object)
-        .and_then(|p| {
-            claims
-                .iter()
-                .find(|c| p.get(**c).is_some_and(|v| !v.is_null()))
-        })
+        .and_then(|p| claims.iter().find(|c| p.get(**c).is_some_and(|v| !v.is_null())))
         .map(|c| c.to_string());
     let mut accepted_by = Vec::new();
     if req.user_jwt.is_some() && !verdict.verified {
@@ -336,22 +313,11 @@ pub struct TestToken {
 }
 
 /// Signs a test token like `POST /api/v1/signatures` does (same claims, same lifetime rules).
-pub fn test_token(
-    policy: &WorkspacePolicy,
-    req: &SignatureRequest,
-    now: i64,
-) -> Result<TestToken, String> {
-    let key = primary_key(&policy.keys).ok_or_else(|| {
-        "This workspace has no primary key; create or rotate one first.".to_string()
-    })?;
+pub fn test_token(policy: &WorkspacePolicy, req: &SignatureRequest, now: i64) -> Result<TestToken, String> {
+    let key = primary_key(&policy.keys)
+        .ok_or_else(|| "This workspace has no primary key; create or rotate one first.".to_string())?;
     let lifetime = signature_lifetime(policy, req.expires_in);
-    let claims = signature_claims(
-        policy,
-        &req.user_id,
-        req.attributes.as_ref(),
-        now,
-        Some(lifetime),
-    )?;
+    let claims = signature_claims(policy, &req.user_id, req.attributes.as_ref(), now, Some(lifetime))?;
     Ok(TestToken {
         user_jwt: sign_jwt(key.secret.expose(), &key.kid, &claims),
         user_hash: user_hmac(key.secret.expose(), &req.user_id),

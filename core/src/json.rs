@@ -10,9 +10,7 @@ use serde_json::{Map, Number, Value};
 
 /// Parses `bytes` as one JSON value, rejecting duplicate keys, invalid UTF-8 and trailing data.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice::<StrictValue>(bytes)
-        .map(|v| v.0)
-        .map_err(|e| e.to_string())
+    serde_json::from_slice::<StrictValue>(bytes).map(|v| v.0).map_err(|e| e.to_string())
 }
 
 /// Parses `bytes` as a JSON object (see [`parse_strict`]); anything else is an error.
@@ -67,9 +65,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
+        Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("non-finite number"))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -101,10 +97,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         while let Some(key) = access.next_key::<String>()? {
             match map.entry(key) {
                 Entry::Occupied(entry) => {
-                    return Err(de::Error::custom(format!(
-                        "duplicate key `{}`",
-                        entry.key()
-                    )));
+                    return Err(de::Error::custom(format!("duplicate key `{}`", entry.key())));
                 }
                 Entry::Vacant(entry) => {
                     let StrictValue(value) = access.next_value()?;

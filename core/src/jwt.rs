@@ -40,8 +40,7 @@ impl UnverifiedJwt<'_> {
     /// Whether the signature is the MAC of the signing input (the first two segments, exactly
     /// as sent) under `secret`, compared in constant time.
     pub fn signature_valid(&self, secret: &KeySecret) -> bool {
-        self.alg
-            .verify_with(secret, self.signing_input.as_bytes(), &self.signature)
+        self.alg.verify_with(secret, self.signing_input.as_bytes(), &self.signature)
     }
 }
 
@@ -67,18 +66,10 @@ const UNDERSTOOD_CRIT: [&str; 1] = ["b64"];
 /// without padding (no whitespace, `=`, `+`, `/`); header and payload JSON objects without
 /// duplicate keys; `alg` exactly `HS256`/`HS384`/`HS512`; `crit` only naming understood
 /// parameters; no `b64: false`; `kid` a string if present. `jwk`, `jku`, `x5u`, `x5c` are ignored.
-pub fn decode_unverified<'a>(
-    token: &'a str,
-    trace: &mut Trace,
-) -> Result<UnverifiedJwt<'a>, ParseFailure> {
+pub fn decode_unverified<'a>(token: &'a str, trace: &mut Trace) -> Result<UnverifiedJwt<'a>, ParseFailure> {
     let fail = |trace: &mut Trace, check: &str, reason, explanation: String| {
         trace.fail(check, reason, &explanation);
-        ParseFailure {
-            reason,
-            explanation,
-            header: None,
-            payload: None,
-        }
+        ParseFailure { reason, explanation, header: None, payload: None }
     };
     if token.len() > MAX_TOKEN_BYTES {
         let msg = format!(
@@ -88,9 +79,7 @@ pub fn decode_unverified<'a>(
         );
         return Err(fail(trace, "size", Reason::TokenTooLarge, msg));
     }
-    trace.pass("size", || {
-        format!("{} bytes (limit {MAX_TOKEN_BYTES})", token.len())
-    });
+    trace.pass("size", || format!("{} bytes (limit {MAX_TOKEN_BYTES})", token.len()));
 
     let Some((h64, p64, s64)) = segments(token) else {
         let msg = format!(
@@ -103,12 +92,10 @@ pub fn decode_unverified<'a>(
     if let Some(msg) = alphabet_problem(token) {
         return Err(fail(trace, "format", Reason::MalformedToken, msg));
     }
-    let (parts, payload_at, signature) = decode_segments(h64, p64, s64)
-        .map_err(|msg| fail(trace, "format", Reason::MalformedToken, msg))?;
+    let (parts, payload_at, signature) =
+        decode_segments(h64, p64, s64).map_err(|msg| fail(trace, "format", Reason::MalformedToken, msg))?;
     let (header_bytes, payload_bytes) = parts.split_at_checked(payload_at).unwrap_or_default();
-    trace.pass("format", || {
-        "three base64url segments without padding".into()
-    });
+    trace.pass("format", || "three base64url segments without padding".into());
 
     let header = parse_strict_object(header_bytes).map_err(|e| {
         let msg = format!("The header is not a JSON object without duplicate keys ({e}).");
@@ -118,12 +105,7 @@ pub fn decode_unverified<'a>(
     let payload = parse_strict_object(payload_bytes);
     let with_parts = |trace: &mut Trace, check: &str, reason, explanation: String| {
         trace.fail(check, reason, &explanation);
-        ParseFailure {
-            reason,
-            explanation,
-            header: Some(header.clone()),
-            payload: payload.as_ref().ok().cloned(),
-        }
+        ParseFailure { reason, explanation, header: Some(header.clone()), payload: payload.as_ref().ok().cloned() }
     };
 
     let alg = match header.get("alg") {
@@ -149,21 +131,11 @@ pub fn decode_unverified<'a>(
     trace.pass("alg", || alg.as_str().to_string());
 
     if let Err(msg) = check_header_params(&header) {
-        return Err(with_parts(
-            trace,
-            "header_params",
-            Reason::MalformedToken,
-            msg,
-        ));
+        return Err(with_parts(trace, "header_params", Reason::MalformedToken, msg));
     }
     if let Some(kid) = header.get("kid").filter(|kid| !kid.is_string()) {
         let msg = format!("The header's kid is {}, not a string.", kind(kid));
-        return Err(with_parts(
-            trace,
-            "header_params",
-            Reason::MalformedToken,
-            msg,
-        ));
+        return Err(with_parts(trace, "header_params", Reason::MalformedToken, msg));
     }
     trace.pass("header_params", || "no unknown crit, no b64:false".into());
 
@@ -183,13 +155,7 @@ pub fn decode_unverified<'a>(
     trace.pass("payload", || "JSON object without duplicate keys".into());
 
     let signing_input = token.get(..h64.len() + 1 + p64.len()).unwrap_or_default();
-    Ok(UnverifiedJwt {
-        alg,
-        header,
-        payload,
-        signing_input,
-        signature,
-    })
+    Ok(UnverifiedJwt { alg, header, payload, signing_input, signature })
 }
 
 /// The header, payload and signature segments, or `None` unless there are exactly three.
@@ -209,16 +175,10 @@ fn decode_segments(h64: &str, p64: &str, s64: &str) -> Result<(Vec<u8>, usize, V
         )
     };
     let mut parts = Vec::with_capacity(base64::decoded_len_estimate(h64.len() + p64.len()) + 3);
-    URL_SAFE_NO_PAD
-        .decode_vec(h64, &mut parts)
-        .map_err(|_| not_base64url("header"))?;
+    URL_SAFE_NO_PAD.decode_vec(h64, &mut parts).map_err(|_| not_base64url("header"))?;
     let payload_at = parts.len();
-    URL_SAFE_NO_PAD
-        .decode_vec(p64, &mut parts)
-        .map_err(|_| not_base64url("payload"))?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(s64)
-        .map_err(|_| not_base64url("signature"))?;
+    URL_SAFE_NO_PAD.decode_vec(p64, &mut parts).map_err(|_| not_base64url("payload"))?;
+    let signature = URL_SAFE_NO_PAD.decode(s64).map_err(|_| not_base64url("signature"))?;
     Ok((parts, payload_at, signature))
 }
 
@@ -228,18 +188,14 @@ fn alphabet_problem(token: &str) -> Option<String> {
     if token.bytes().all(base64url) {
         return None;
     }
-    let bad = token
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))?;
+    let bad = token.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))?;
     let what = match bad {
         c if c.is_whitespace() => "whitespace (trim the token before sending it)",
         '=' => "'=' padding (base64url in JWTs has no padding)",
         '+' | '/' => "'+' or '/' (standard base64; JWTs use the URL-safe alphabet '-' and '_')",
         _ => "a character outside the base64url alphabet",
     };
-    Some(format!(
-        "The token contains {what}. Send the compact JWT exactly as signed."
-    ))
+    Some(format!("The token contains {what}. Send the compact JWT exactly as signed."))
 }
 
 /// `crit` (RFC 7515 §4.1.11) must be a non-empty array of distinct understood names present in
@@ -248,11 +204,9 @@ fn check_header_params(header: &Map<String, Value>) -> Result<(), String> {
     match header.get("b64") {
         None | Some(Value::Bool(true)) => {}
         Some(Value::Bool(false)) => {
-            return Err(
-                "The header sets b64:false (unencoded payload, RFC 7797), which is not \
+            return Err("The header sets b64:false (unencoded payload, RFC 7797), which is not \
                         supported. Sign an ordinary JWT."
-                    .to_string(),
-            )
+                .to_string())
         }
         Some(v) => return Err(format!("The header's b64 is {}, not a boolean.", kind(v))),
     }
@@ -260,10 +214,7 @@ fn check_header_params(header: &Map<String, Value>) -> Result<(), String> {
         return Ok(());
     };
     let Value::Array(names) = crit else {
-        return Err(format!(
-            "The header's crit is {}, not an array.",
-            kind(crit)
-        ));
+        return Err(format!("The header's crit is {}, not an array.", kind(crit)));
     };
     if names.is_empty() {
         return Err("The header's crit is an empty array, which RFC 7515 forbids.".to_string());
@@ -281,10 +232,7 @@ fn check_header_params(header: &Map<String, Value>) -> Result<(), String> {
             ));
         }
         if !header.contains_key(name) {
-            return Err(format!(
-                "The header's crit lists \"{}\" but the header lacks it.",
-                name.escape_debug()
-            ));
+            return Err(format!("The header's crit lists \"{}\" but the header lacks it.", name.escape_debug()));
         }
         seen.push(name);
     }

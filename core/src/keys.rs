@@ -31,10 +31,7 @@ struct KeyedMacs {
 impl KeySecret {
     /// Wraps raw key bytes (a generated 256-bit key or an imported secret, used as is).
     pub fn new(bytes: impl Into<Vec<u8>>) -> KeySecret {
-        KeySecret {
-            bytes: bytes.into(),
-            keyed: KeyedMacs::default(),
-        }
+        KeySecret { bytes: bytes.into(), keyed: KeyedMacs::default() }
     }
 
     /// The raw bytes. Must only be used to compute or check a MAC, or to reveal the secret to a
@@ -127,11 +124,7 @@ pub struct VerificationKey {
 impl VerificationKey {
     /// Builds a key from its parts.
     pub fn new(kid: impl Into<String>, secret: impl Into<Vec<u8>>, state: KeyState) -> Self {
-        VerificationKey {
-            kid: kid.into(),
-            secret: KeySecret::new(secret),
-            state,
-        }
+        VerificationKey { kid: kid.into(), secret: KeySecret::new(secret), state }
     }
 
     /// Whether this key may verify at `now` (see [`KeyState::verifies_at`]).
@@ -143,10 +136,9 @@ impl VerificationKey {
     /// ("was revoked" / "whose rotation grace period ended at ...").
     pub(crate) fn retired_clause(&self) -> String {
         match self.state {
-            KeyState::Rotating { expires_at } => format!(
-                "whose rotation grace period ended at {}",
-                crate::time::format_unix(expires_at)
-            ),
+            KeyState::Rotating { expires_at } => {
+                format!("whose rotation grace period ended at {}", crate::time::format_unix(expires_at))
+            }
             KeyState::Primary | KeyState::Revoked => "which was revoked".to_string(),
         }
     }
@@ -197,9 +189,7 @@ impl Alg {
     /// Matches an `alg` header value exactly (case-sensitive, RFC 7515 §4.1.1): `hs256` is not
     /// `HS256`.
     pub fn parse(alg: &str) -> Option<Alg> {
-        [Alg::Hs256, Alg::Hs384, Alg::Hs512]
-            .into_iter()
-            .find(|a| a.as_str() == alg)
+        [Alg::Hs256, Alg::Hs384, Alg::Hs512].into_iter().find(|a| a.as_str() == alg)
     }
 
     /// The MAC of `data` under `secret`.
@@ -224,15 +214,9 @@ impl Alg {
     pub fn verify_with(self, secret: &KeySecret, data: &[u8], tag: &[u8]) -> bool {
         let (bytes, macs) = (&secret.bytes, &secret.keyed);
         match self {
-            Alg::Hs256 => {
-                cached(&macs.hs256, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag))
-            }
-            Alg::Hs384 => {
-                cached(&macs.hs384, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag))
-            }
-            Alg::Hs512 => {
-                cached(&macs.hs512, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag))
-            }
+            Alg::Hs256 => cached(&macs.hs256, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag)),
+            Alg::Hs384 => cached(&macs.hs384, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag)),
+            Alg::Hs512 => cached(&macs.hs512, bytes).is_some_and(|m| mac_verify(m.clone(), data, tag)),
         }
     }
 }
@@ -256,10 +240,7 @@ fn keyed<M: Mac + hmac::digest::KeyInit>(secret: &[u8]) -> Option<M> {
 }
 
 /// The keyed state in `cell`, keying it with `secret` on first use (see [`keyed`]).
-fn cached<'c, M: Mac + hmac::digest::KeyInit>(
-    cell: &'c OnceLock<M>,
-    secret: &[u8],
-) -> Option<&'c M> {
+fn cached<'c, M: Mac + hmac::digest::KeyInit>(cell: &'c OnceLock<M>, secret: &[u8]) -> Option<&'c M> {
     if let Some(mac) = cell.get() {
         return Some(mac);
     }
@@ -298,7 +279,9 @@ pub fn check_imported_secret(secret: &str) -> Result<(), &'static str> {
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < MIN_IMPORTED_SECRET_DISTINCT {
-        return Err("This secret is too weak: it repeats a few characters. Use a random one, e.g. openssl rand -hex 32.");
+        return Err(
+            "This secret is too weak: it repeats a few characters. Use a random one, e.g. openssl rand -hex 32.",
+        );
     }
     Ok(())
 }
@@ -331,10 +314,7 @@ mod tests {
     #[test]
     fn hmac_known_answer() {
         let tag = Alg::Hs256.sign(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(&tag),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+        assert_eq!(hex::encode(&tag), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
         assert!(Alg::Hs256.verify(b"Jefe", b"what do ya want for nothing?", &tag));
         let mut bad = tag.clone();
         if let Some(b) = bad.get_mut(0) {
@@ -350,9 +330,7 @@ mod tests {
     fn alg_exact_match() {
         assert_eq!(Alg::parse("HS256"), Some(Alg::Hs256));
         assert_eq!(Alg::parse("HS512"), Some(Alg::Hs512));
-        for bad in [
-            "hs256", "Hs256", "HS256 ", "none", "RS256", "ES256", "HS1024", "",
-        ] {
+        for bad in ["hs256", "Hs256", "HS256 ", "none", "RS256", "ES256", "HS1024", ""] {
             assert_eq!(Alg::parse(bad), None, "{bad}");
         }
     }
@@ -361,10 +339,7 @@ mod tests {
     #[test]
     fn state_serde_and_primary() {
         let json = serde_json::to_value(KeyState::Rotating { expires_at: 5 }).ok();
-        assert_eq!(
-            json,
-            Some(serde_json::json!({"state": "rotating", "expires_at": 5}))
-        );
+        assert_eq!(json, Some(serde_json::json!({"state": "rotating", "expires_at": 5})));
         let keys = vec![
             VerificationKey::new("old", b"a".to_vec(), KeyState::Revoked),
             VerificationKey::new("new", b"b".to_vec(), KeyState::Primary),
@@ -380,7 +355,11 @@ mod tests {
         for weak in ["too-short", "", &"a".repeat(64), &"ab".repeat(32), &"x".repeat(1025)] {
             assert!(check_imported_secret(weak).is_err(), "{weak:?}");
         }
-        for pasted in [" 0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef\n", "0123456789abcdef\t0123456789abcdef"] {
+        for pasted in [
+            " 0123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcdef\n",
+            "0123456789abcdef\t0123456789abcdef",
+        ] {
             assert!(check_imported_secret(pasted).err().is_some_and(|e| e.contains("exactly")), "{pasted:?}");
         }
         let secret = "short-secret";

@@ -39,12 +39,9 @@ pub use platform::{Mode, Modes, Platform};
 pub use profile::{validate_user_id_claims, TokenProfile};
 pub use reason::{Outcome, Reason};
 pub use request::{
-    parse_identify_request, parse_signature_request, IdentifyRequest, RequestError,
-    SignatureRequest, MAX_BODY_BYTES,
+    parse_identify_request, parse_signature_request, IdentifyRequest, RequestError, SignatureRequest, MAX_BODY_BYTES,
 };
-pub use sign::{
-    authenticate_secret, sign_for, sign_jwt, sign_jwt_with, signature_claims, user_hmac, Signatures,
-};
+pub use sign::{authenticate_secret, sign_for, sign_jwt, sign_jwt_with, signature_claims, user_hmac, Signatures};
 pub use verdict::{Check, RejectedAttribute, Verdict};
 pub use verify::{verify, verify_traced, Context};
 pub use workspace::{is_app_id_shaped, WorkspacePolicy};

@@ -59,18 +59,12 @@ fn parse(text: &str, allow_wildcard: bool) -> Option<Origin> {
 /// and `_`; a wildcard entry may start with the label `*`.
 fn host_ok(host: &str, allow_wildcard: bool) -> bool {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return !inner.is_empty()
-            && inner
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+        return !inner.is_empty() && inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
     }
     let labels: Vec<&str> = host.split('.').collect();
     labels.iter().enumerate().all(|(i, label)| {
         (allow_wildcard && i == 0 && *label == "*" && labels.len() >= 3)
-            || (!label.is_empty()
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            || (!label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     })
 }
 
@@ -91,11 +85,9 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
             return false;
         }
         match entry.host.strip_prefix("*.") {
-            Some(apex) => origin
-                .host
-                .strip_suffix(apex)
-                .and_then(|sub| sub.strip_suffix('.'))
-                .is_some_and(|sub| !sub.is_empty()),
+            Some(apex) => {
+                origin.host.strip_suffix(apex).and_then(|sub| sub.strip_suffix('.')).is_some_and(|sub| !sub.is_empty())
+            }
             None => entry.host == origin.host,
         }
     })
@@ -132,10 +124,7 @@ mod tests {
         assert!(!origin_allowed(&allowed, "https://app.example.com:8443"));
         assert!(!origin_allowed(&allowed, "http://localhost"));
         assert!(!origin_allowed(&allowed, "https://evil.com"));
-        assert!(!origin_allowed(
-            &allowed,
-            "https://app.example.com.evil.com"
-        ));
+        assert!(!origin_allowed(&allowed, "https://app.example.com.evil.com"));
         assert!(!origin_allowed(&allowed, "https://app.example.com/path"));
         assert!(!origin_allowed(&allowed, "null"));
         assert!(!origin_allowed(&allowed, ""));

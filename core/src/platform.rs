@@ -87,11 +87,7 @@ pub struct Modes {
 impl Modes {
     /// The same mode on every platform (`Modes::all(Mode::Enforce)` is the contract's default).
     pub fn all(mode: Mode) -> Modes {
-        Modes {
-            web: mode,
-            ios: mode,
-            android: mode,
-        }
+        Modes { web: mode, ios: mode, android: mode }
     }
 
     /// The mode of `platform`.
@@ -150,9 +146,6 @@ mod tests {
         assert_eq!(modes.get(Platform::Ios), Mode::Monitor);
         assert_eq!(modes.get(Platform::Android), Mode::Off);
         let json = serde_json::to_value(modes).ok();
-        assert_eq!(
-            json,
-            Some(serde_json::json!({"web": "enforce", "ios": "monitor", "android": "off"}))
-        );
+        assert_eq!(json, Some(serde_json::json!({"web": "enforce", "ios": "monitor", "android": "off"})));
     }
 }

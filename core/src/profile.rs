@@ -70,11 +70,7 @@ impl TokenProfile {
     /// `user_id_claims`; an empty list falls back to the default (`user_id`, `sub`).
     pub fn user_id_claims(self, custom: &[String]) -> Vec<&str> {
         let (fixed, custom) = self.user_id_claim_lists(custom);
-        fixed
-            .iter()
-            .copied()
-            .chain(custom.iter().map(String::as_str))
-            .collect()
+        fixed.iter().copied().chain(custom.iter().map(String::as_str)).collect()
     }
 
     /// [`Self::user_id_claims`] as the profile's fixed names and the workspace's own (one of the
@@ -93,10 +89,7 @@ impl TokenProfile {
 
     /// The claim a token signed *for* this profile carries the user id in (the first one).
     pub fn primary_user_id_claim(self, custom: &[String]) -> &str {
-        self.user_id_claims(custom)
-            .first()
-            .copied()
-            .unwrap_or("user_id")
+        self.user_id_claims(custom).first().copied().unwrap_or("user_id")
     }
 
     /// Claims that are never attributes: [`REGISTERED_CLAIMS`], the profile's user-id claims and
@@ -132,9 +125,7 @@ impl TokenProfile {
         match self {
             TokenProfile::Countersign | TokenProfile::Custom => IssuerRule::IfPresent,
             TokenProfile::Talkjs => IssuerRule::Required,
-            TokenProfile::Intercom | TokenProfile::Featurebase | TokenProfile::Fogbender => {
-                IssuerRule::NotChecked
-            }
+            TokenProfile::Intercom | TokenProfile::Featurebase | TokenProfile::Fogbender => IssuerRule::NotChecked,
         }
     }
 
@@ -148,9 +139,7 @@ impl TokenProfile {
 /// names. Returns a human message on failure.
 pub fn validate_user_id_claims(claims: &[String]) -> Result<(), String> {
     if claims.is_empty() || claims.len() > MAX_CUSTOM_USER_ID_CLAIMS {
-        return Err(format!(
-            "user_id_claims must list 1 to {MAX_CUSTOM_USER_ID_CLAIMS} claim names, in order."
-        ));
+        return Err(format!("user_id_claims must list 1 to {MAX_CUSTOM_USER_ID_CLAIMS} claim names, in order."));
     }
     for (i, claim) in claims.iter().enumerate() {
         if claim.is_empty() || claim.chars().any(char::is_control) {
@@ -172,29 +161,14 @@ mod tests {
     fn user_id_claims_per_profile() {
         let none: [String; 0] = [];
         let custom = vec!["uid".to_string(), "mail".to_string()];
-        assert_eq!(
-            TokenProfile::Countersign.user_id_claims(&none),
-            ["user_id", "sub"]
-        );
+        assert_eq!(TokenProfile::Countersign.user_id_claims(&none), ["user_id", "sub"]);
         assert_eq!(TokenProfile::Intercom.user_id_claims(&none), ["user_id"]);
         assert_eq!(TokenProfile::Talkjs.user_id_claims(&none), ["sub"]);
-        assert_eq!(
-            TokenProfile::Featurebase.user_id_claims(&none),
-            ["userId", "email"]
-        );
+        assert_eq!(TokenProfile::Featurebase.user_id_claims(&none), ["userId", "email"]);
         assert_eq!(TokenProfile::Fogbender.user_id_claims(&none), ["userId"]);
-        assert_eq!(
-            TokenProfile::Custom.user_id_claims(&custom),
-            ["uid", "mail"]
-        );
-        assert_eq!(
-            TokenProfile::Custom.user_id_claims(&none),
-            ["user_id", "sub"]
-        );
-        assert_eq!(
-            TokenProfile::Fogbender.primary_user_id_claim(&none),
-            "userId"
-        );
+        assert_eq!(TokenProfile::Custom.user_id_claims(&custom), ["uid", "mail"]);
+        assert_eq!(TokenProfile::Custom.user_id_claims(&none), ["user_id", "sub"]);
+        assert_eq!(TokenProfile::Fogbender.primary_user_id_claim(&none), "userId");
     }
 
     /// Reserved claims: the RFC set plus the profile's own; Featurebase's email stays an attribute.
@@ -207,34 +181,19 @@ mod tests {
         assert!(fb.contains(&"userId") && !fb.contains(&"email"));
         let intercom = TokenProfile::Intercom.reserved_claims(&none);
         assert!(intercom.contains(&"user_id") && !intercom.contains(&"email"));
-        assert!(!TokenProfile::Fogbender
-            .reserved_claims(&none)
-            .contains(&"customerId"));
+        assert!(!TokenProfile::Fogbender.reserved_claims(&none).contains(&"customerId"));
     }
 
     /// `reserves` answers exactly what `reserved_claims` lists, for every profile.
     #[test]
     fn reserves_matches_reserved_claims() {
         let custom = ["uid".to_string(), "email".to_string()];
-        let names = [
-            "exp",
-            "sub",
-            "user_id",
-            "userId",
-            "email",
-            "tokenType",
-            "uid",
-            "plan",
-        ];
+        let names = ["exp", "sub", "user_id", "userId", "email", "tokenType", "uid", "plan"];
         for profile in TokenProfile::ALL {
             for claims in [&custom[..], &[]] {
                 let listed = profile.reserved_claims(claims);
                 for name in names {
-                    assert_eq!(
-                        profile.reserves(name, claims),
-                        listed.contains(&name),
-                        "{profile:?} {name}"
-                    );
+                    assert_eq!(profile.reserves(name, claims), listed.contains(&name), "{profile:?} {name}");
                 }
             }
         }
@@ -243,10 +202,7 @@ mod tests {
     /// Issuer rules and names follow the table; names round-trip through serde.
     #[test]
     fn issuer_rules_and_names() {
-        assert_eq!(
-            TokenProfile::Countersign.issuer_rule(),
-            IssuerRule::IfPresent
-        );
+        assert_eq!(TokenProfile::Countersign.issuer_rule(), IssuerRule::IfPresent);
         assert_eq!(TokenProfile::Custom.issuer_rule(), IssuerRule::IfPresent);
         assert_eq!(TokenProfile::Talkjs.issuer_rule(), IssuerRule::Required);
         assert_eq!(TokenProfile::Intercom.issuer_rule(), IssuerRule::NotChecked);

@@ -191,12 +191,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, for filters and tests.
-    pub const ALL: [Outcome; 4] = [
-        Outcome::Verified,
-        Outcome::Unverified,
-        Outcome::WouldReject,
-        Outcome::Rejected,
-    ];
+    pub const ALL: [Outcome; 4] = [Outcome::Verified, Outcome::Unverified, Outcome::WouldReject, Outcome::Rejected];
 
     /// The wire name (`verified`, `unverified`, `would_reject`, `rejected`).
     pub fn as_str(self) -> &'static str {

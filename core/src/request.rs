@@ -36,8 +36,7 @@ pub struct IdentifyRequest {
 impl std::fmt::Debug for IdentifyRequest {
     /// Prints the request with the token and hash replaced by their lengths.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redact =
-            |s: &Option<String>| s.as_ref().map(|s| format!("<redacted, {} bytes>", s.len()));
+        let redact = |s: &Option<String>| s.as_ref().map(|s| format!("<redacted, {} bytes>", s.len()));
         f.debug_struct("IdentifyRequest")
             .field("app_id", &self.app_id)
             .field("platform", &self.platform)
@@ -70,10 +69,7 @@ impl std::error::Error for RequestError {}
 
 /// Reads the body's `app_id` and returns it with the object, or the error for a body without one.
 fn object_and_app_id(body: &Value) -> Result<(&Map<String, Value>, String), RequestError> {
-    let err = |message: &str| RequestError {
-        app_id: None,
-        message: message.to_string(),
-    };
+    let err = |message: &str| RequestError { app_id: None, message: message.to_string() };
     let Value::Object(obj) = body else {
         return Err(err("The body must be a JSON object."));
     };
@@ -106,34 +102,21 @@ fn optional<'v, T>(
 /// raw JSON so that a number reaches the verifier and fails as `invalid_user_id`.
 pub fn parse_identify_request(body: &Value) -> Result<IdentifyRequest, RequestError> {
     let (obj, app_id) = object_and_app_id(body)?;
-    let platform = optional(obj, "platform", "one of web, ios, android", &app_id, |v| {
-        v.as_str().and_then(Platform::parse)
-    })?
-    .ok_or_else(|| RequestError {
-        app_id: Some(app_id.clone()),
-        message: "platform is required: one of web, ios, android.".to_string(),
-    })?;
+    let platform =
+        optional(obj, "platform", "one of web, ios, android", &app_id, |v| v.as_str().and_then(Platform::parse))?
+            .ok_or_else(|| RequestError {
+                app_id: Some(app_id.clone()),
+                message: "platform is required: one of web, ios, android.".to_string(),
+            })?;
     let string = |v: &Value| v.as_str().map(str::to_string);
     let user_jwt = optional(obj, "user_jwt", "a string", &app_id, string)?;
     let user_hash = optional(obj, "user_hash", "a string", &app_id, string)?;
     let user_id = optional(obj, "user_id", "", &app_id, |v| Some(v.clone()))?;
-    let attributes = optional(obj, "attributes", "a JSON object", &app_id, |v| {
-        v.as_object().cloned()
-    })?;
+    let attributes = optional(obj, "attributes", "a JSON object", &app_id, |v| v.as_object().cloned())?;
     if let Some(attributes) = &attributes {
-        check_attribute_sizes(attributes).map_err(|message| RequestError {
-            app_id: Some(app_id.clone()),
-            message,
-        })?;
+        check_attribute_sizes(attributes).map_err(|message| RequestError { app_id: Some(app_id.clone()), message })?;
     }
-    Ok(IdentifyRequest {
-        app_id,
-        platform,
-        user_jwt,
-        user_id,
-        user_hash,
-        attributes,
-    })
+    Ok(IdentifyRequest { app_id, platform, user_jwt, user_id, user_hash, attributes })
 }
 
 /// Bounds the unsigned attributes: their number, each name's length, and the bytes of names and
@@ -148,9 +131,7 @@ fn check_attribute_sizes(attributes: &Map<String, Value>) -> Result<(), String> 
     let mut bytes = 0;
     for (name, value) in attributes {
         if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME_BYTES {
-            return Err(format!(
-                "Attribute names must be 1 to {MAX_ATTRIBUTE_NAME_BYTES} bytes long."
-            ));
+            return Err(format!("Attribute names must be 1 to {MAX_ATTRIBUTE_NAME_BYTES} bytes long."));
         }
         bytes += name.len() + value.as_str().map_or(0, str::len);
     }
@@ -179,29 +160,12 @@ pub struct SignatureRequest {
 /// must be a valid user id, `expires_in` a positive whole number of seconds.
 pub fn parse_signature_request(body: &Value) -> Result<SignatureRequest, RequestError> {
     let (obj, app_id) = object_and_app_id(body)?;
-    let user_id =
-        validate_user_id(obj.get("user_id").filter(|v| !v.is_null())).map_err(|(_, message)| {
-            RequestError {
-                app_id: Some(app_id.clone()),
-                message,
-            }
-        })?;
-    let attributes = optional(obj, "attributes", "a JSON object", &app_id, |v| {
-        v.as_object().cloned()
-    })?;
-    let expires_in = optional(
-        obj,
-        "expires_in",
-        "a positive whole number of seconds",
-        &app_id,
-        |v| v.as_i64().filter(|n| *n > 0),
-    )?;
-    Ok(SignatureRequest {
-        app_id,
-        user_id,
-        attributes,
-        expires_in,
-    })
+    let user_id = validate_user_id(obj.get("user_id").filter(|v| !v.is_null()))
+        .map_err(|(_, message)| RequestError { app_id: Some(app_id.clone()), message })?;
+    let attributes = optional(obj, "attributes", "a JSON object", &app_id, |v| v.as_object().cloned())?;
+    let expires_in =
+        optional(obj, "expires_in", "a positive whole number of seconds", &app_id, |v| v.as_i64().filter(|n| *n > 0))?;
+    Ok(SignatureRequest { app_id, user_id, attributes, expires_in })
 }
 
 #[cfg(test)]
@@ -219,10 +183,7 @@ mod tests {
         assert_eq!(req.user_jwt.as_deref(), Some("x.y.z"));
         assert_eq!(req.user_id, Some(json!(42)));
         assert_eq!(req.user_hash, None);
-        assert_eq!(
-            req.attributes.and_then(|a| a.get("plan").cloned()),
-            Some(json!("pro"))
-        );
+        assert_eq!(req.attributes.and_then(|a| a.get("plan").cloned()), Some(json!("pro")));
         Ok(())
     }
 
@@ -235,41 +196,20 @@ mod tests {
             (json!({"app_id": 7, "platform": "web"}), None),
             (json!({"app_id": "a1"}), Some("a1")),
             (json!({"app_id": "a1", "platform": "Web"}), Some("a1")),
-            (
-                json!({"app_id": "a1", "platform": "web", "user_jwt": 1}),
-                Some("a1"),
-            ),
-            (
-                json!({"app_id": "a1", "platform": "web", "user_hash": true}),
-                Some("a1"),
-            ),
-            (
-                json!({"app_id": "a1", "platform": "web", "attributes": []}),
-                Some("a1"),
-            ),
+            (json!({"app_id": "a1", "platform": "web", "user_jwt": 1}), Some("a1")),
+            (json!({"app_id": "a1", "platform": "web", "user_hash": true}), Some("a1")),
+            (json!({"app_id": "a1", "platform": "web", "attributes": []}), Some("a1")),
         ];
-        let many: Map<String, Value> = (0..=MAX_ATTRIBUTES)
-            .map(|i| (format!("a{i}"), json!(1)))
-            .collect();
+        let many: Map<String, Value> = (0..=MAX_ATTRIBUTES).map(|i| (format!("a{i}"), json!(1))).collect();
         let long_name = json!({"x".repeat(256): 1});
-        let heavy: Map<String, Value> = (0..20)
-            .map(|i| (format!("a{i}"), json!("v".repeat(1000))))
-            .collect();
+        let heavy: Map<String, Value> = (0..20).map(|i| (format!("a{i}"), json!("v".repeat(1000)))).collect();
         let cases = cases.into_iter().chain(
-            [json!(many), long_name, json!(heavy), json!({"": 1})].map(|attributes| {
-                (
-                    json!({"app_id": "a1", "platform": "web", "attributes": attributes}),
-                    Some("a1"),
-                )
-            }),
+            [json!(many), long_name, json!(heavy), json!({"": 1})]
+                .map(|attributes| (json!({"app_id": "a1", "platform": "web", "attributes": attributes}), Some("a1"))),
         );
         for (body, app_id) in cases {
             let err = parse_identify_request(&body).err();
-            assert_eq!(
-                err.as_ref().map(|e| e.app_id.as_deref()),
-                Some(app_id),
-                "{body}"
-            );
+            assert_eq!(err.as_ref().map(|e| e.app_id.as_deref()), Some(app_id), "{body}");
             assert!(err.is_some_and(|e| !e.message.is_empty()));
         }
     }
@@ -279,21 +219,14 @@ mod tests {
     fn debug_redacts_credentials() {
         let body = json!({"app_id": "a1", "platform": "web", "user_jwt": "SECRETTOKEN", "user_hash": "abcdef"});
         let printed = format!("{:?}", parse_identify_request(&body));
-        assert!(
-            !printed.contains("SECRETTOKEN") && !printed.contains("abcdef"),
-            "{printed}"
-        );
+        assert!(!printed.contains("SECRETTOKEN") && !printed.contains("abcdef"), "{printed}");
     }
 
     /// Signature bodies need a valid user id and a positive expiry.
     #[test]
     fn parses_signature_body() {
-        let ok =
-            parse_signature_request(&json!({"app_id": "a1", "user_id": "u1", "expires_in": 60}));
-        assert_eq!(
-            ok.map(|r| (r.user_id, r.expires_in)),
-            Ok(("u1".to_string(), Some(60)))
-        );
+        let ok = parse_signature_request(&json!({"app_id": "a1", "user_id": "u1", "expires_in": 60}));
+        assert_eq!(ok.map(|r| (r.user_id, r.expires_in)), Ok(("u1".to_string(), Some(60))));
         for bad in [
             json!({"app_id": "a1"}),
             json!({"app_id": "a1", "user_id": 5}),

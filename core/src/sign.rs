@@ -17,22 +17,11 @@ pub fn sign_jwt(secret: &[u8], kid: &str, claims: &Map<String, Value>) -> String
 }
 
 /// Signs `claims` with any supported HMAC `alg`, with or without a `kid` header.
-pub fn sign_jwt_with(
-    alg: Alg,
-    secret: &[u8],
-    kid: Option<&str>,
-    claims: &Map<String, Value>,
-) -> String {
-    let kid = kid
-        .map(|k| format!(",\"kid\":{}", Value::from(k)))
-        .unwrap_or_default();
+pub fn sign_jwt_with(alg: Alg, secret: &[u8], kid: Option<&str>, claims: &Map<String, Value>) -> String {
+    let kid = kid.map(|k| format!(",\"kid\":{}", Value::from(k))).unwrap_or_default();
     let header = format!("{{\"alg\":\"{}\",\"typ\":\"JWT\"{kid}}}", alg.as_str());
     let payload = Value::Object(claims.clone()).to_string();
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(payload)
-    );
+    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
     let signature = URL_SAFE_NO_PAD.encode(alg.sign(secret, signing_input.as_bytes()));
     format!("{signing_input}.{signature}")
 }
@@ -59,10 +48,7 @@ pub fn signature_claims(
     let mut claims = Map::new();
     for (name, value) in attributes.into_iter().flatten() {
         if reserved.contains(&name.as_str()) || name == user_claim {
-            return Err(format!(
-                "Attribute \"{}\" is a reserved claim name; rename it.",
-                name.escape_debug()
-            ));
+            return Err(format!("Attribute \"{}\" is a reserved claim name; rename it.", name.escape_debug()));
         }
         claims.insert(name.clone(), value.clone());
     }
@@ -112,14 +98,9 @@ pub fn signature_lifetime(policy: &WorkspacePolicy, expires_in: Option<i64>) -> 
 /// Signs a parsed signatures request with the workspace's primary key; the token always
 /// carries `exp` ([`signature_lifetime`]). Errors (no primary key, reserved attribute name) are
 /// human messages for a 4xx.
-pub fn sign_for(
-    policy: &WorkspacePolicy,
-    req: &SignatureRequest,
-    now: i64,
-) -> Result<Signatures, String> {
-    let key = primary_key(&policy.keys).ok_or_else(|| {
-        "This workspace has no primary key; create or rotate one first.".to_string()
-    })?;
+pub fn sign_for(policy: &WorkspacePolicy, req: &SignatureRequest, now: i64) -> Result<Signatures, String> {
+    let key = primary_key(&policy.keys)
+        .ok_or_else(|| "This workspace has no primary key; create or rotate one first.".to_string())?;
     let claims = signature_claims(
         policy,
         &req.user_id,
@@ -137,11 +118,7 @@ pub fn sign_for(
 /// verify at `now`, comparing SHA-256 digests in constant time and without stopping at the first
 /// match. With no key (e.g. an unknown `app_id`, pass `&[]`) it still hashes and compares once,
 /// so the answer's timing does not tell whether the app exists.
-pub fn authenticate_secret<'k>(
-    keys: &'k [VerificationKey],
-    presented: &[u8],
-    now: i64,
-) -> Option<&'k VerificationKey> {
+pub fn authenticate_secret<'k>(keys: &'k [VerificationKey], presented: &[u8], now: i64) -> Option<&'k VerificationKey> {
     let digest = Sha256::digest(presented);
     let mut found = None;
     let mut compared = false;

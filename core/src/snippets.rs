@@ -76,7 +76,11 @@ impl SnippetContext {
         let id = self.token_profile.primary_user_id_claim(&self.user_id_claims);
         let mut claims = match self.token_profile {
             // TalkJS's guide signs only the subject, the issuer and the token type.
-            TokenProfile::Talkjs => vec![claim("sub", UserId), claim("iss", Text(self.issuer.clone())), claim("tokenType", Text("user".into()))],
+            TokenProfile::Talkjs => vec![
+                claim("sub", UserId),
+                claim("iss", Text(self.issuer.clone())),
+                claim("tokenType", Text("user".into())),
+            ],
             TokenProfile::Fogbender => vec![claim(id, UserId), claim("userEmail", Email), claim("userName", Name)],
             TokenProfile::Countersign | TokenProfile::Intercom | TokenProfile::Featurebase | TokenProfile::Custom => {
                 vec![claim(id, UserId), claim("email", Email), claim("name", Name)]
@@ -151,13 +155,25 @@ pub fn snippets(context: &SnippetContext) -> Snippets {
         snippet("php", "PHP", "firebase/php-jwt", "composer require firebase/php-jwt", php(&token)),
         snippet("go", "Go", "golang-jwt/jwt v5", "go get github.com/golang-jwt/jwt/v5", go(&token)),
         snippet("java", "Java", "jjwt 0.12", "io.jsonwebtoken:jjwt-api, jjwt-impl and jjwt-jackson 0.12", java(&token)),
-        snippet("csharp", "C#", "Microsoft.IdentityModel.JsonWebTokens", "dotnet add package Microsoft.IdentityModel.JsonWebTokens", csharp(&token)),
+        snippet(
+            "csharp",
+            "C#",
+            "Microsoft.IdentityModel.JsonWebTokens",
+            "dotnet add package Microsoft.IdentityModel.JsonWebTokens",
+            csharp(&token),
+        ),
         snippet("rust", "Rust", "jsonwebtoken 9", "cargo add jsonwebtoken@9 serde_json", rust(&token)),
     ];
     let widget = vec![
         snippet("web", "Web", "fetch", "nothing to install", web(context)),
         snippet("ios", "iOS (Swift)", "URLSession", "nothing to install", ios(context)),
-        snippet("android", "Android (Kotlin)", "HttpURLConnection and org.json", "nothing to install", android(context)),
+        snippet(
+            "android",
+            "Android (Kotlin)",
+            "HttpURLConnection and org.json",
+            "nothing to install",
+            android(context),
+        ),
     ];
     Snippets { context: context.clone(), server, widget }
 }
@@ -198,7 +214,13 @@ impl<'c> Token<'c> {
 
     /// A claim value as an expression: `user` fields for the dynamic languages (`field`), the
     /// parameters for the typed ones, and a quoted literal for fixed text.
-    fn value(&self, value: &ClaimValue, field: impl Fn(&str) -> String, id: &str, quote: impl Fn(&str) -> String) -> String {
+    fn value(
+        &self,
+        value: &ClaimValue,
+        field: impl Fn(&str) -> String,
+        id: &str,
+        quote: impl Fn(&str) -> String,
+    ) -> String {
         match value {
             ClaimValue::UserId => id.to_owned(),
             ClaimValue::Email => field("email"),
@@ -298,7 +320,13 @@ fn python(t: &Token) -> String {
     let claims: String = t
         .claims
         .iter()
-        .map(|c| format!("        {}: {},\n", q(&c.name), t.value(&c.value, |f| format!("user[\"{f}\"]"), "str(user[\"id\"])", q)))
+        .map(|c| {
+            format!(
+                "        {}: {},\n",
+                q(&c.name),
+                t.value(&c.value, |f| format!("user[\"{f}\"]"), "str(user[\"id\"])", q)
+            )
+        })
         .collect();
     let headers = t.kid.map(|kid| format!(", headers={{\"kid\": {}}}", q(kid))).unwrap_or_default();
     let warning = if t.kid.is_none() { format!("# {NO_PRIMARY}\n") } else { String::new() };
@@ -331,7 +359,9 @@ fn ruby(t: &Token) -> String {
     let claims: String = t
         .claims
         .iter()
-        .map(|c| format!("    {} => {},\n", rq(&c.name), t.value(&c.value, |f| format!("user[:{f}]"), "user[:id].to_s", rq)))
+        .map(|c| {
+            format!("    {} => {},\n", rq(&c.name), t.value(&c.value, |f| format!("user[:{f}]"), "user[:id].to_s", rq))
+        })
         .collect();
     let header = t.kid.map(|kid| format!(", {{ kid: {} }}", rq(kid))).unwrap_or_default();
     let warning = if t.kid.is_none() { format!("# {NO_PRIMARY}\n") } else { String::new() };
@@ -360,7 +390,13 @@ fn php(t: &Token) -> String {
     let claims: String = t
         .claims
         .iter()
-        .map(|c| format!("        {} => {},\n", pq(&c.name), t.value(&c.value, |f| format!("$user['{f}']"), "(string) $user['id']", pq)))
+        .map(|c| {
+            format!(
+                "        {} => {},\n",
+                pq(&c.name),
+                t.value(&c.value, |f| format!("$user['{f}']"), "(string) $user['id']", pq)
+            )
+        })
         .collect();
     let kid = t.kid.map(|kid| format!(", {}", pq(kid))).unwrap_or_default();
     let warning = if t.kid.is_none() { format!("// {NO_PRIMARY}\n") } else { String::new() };

@@ -22,11 +22,7 @@ pub const OTHER: &[u8] = b"fedcba9876543210fedcba9876543210";
 /// A default workspace `app_test` with one primary key `k_primary`.
 pub fn policy() -> WorkspacePolicy {
     let mut p = WorkspacePolicy::new_default("app_test");
-    p.keys = vec![VerificationKey::new(
-        "k_primary",
-        SECRET.to_vec(),
-        KeyState::Primary,
-    )];
+    p.keys = vec![VerificationKey::new("k_primary", SECRET.to_vec(), KeyState::Primary)];
     p
 }
 
@@ -73,19 +69,13 @@ pub fn jwt_request(jwt: &str) -> IdentifyRequest {
 
 /// An `ios` identify request without credentials.
 pub fn bare_request() -> IdentifyRequest {
-    IdentifyRequest {
-        user_jwt: None,
-        ..jwt_request("")
-    }
+    IdentifyRequest { user_jwt: None, ..jwt_request("") }
 }
 
 /// Verifies at [`NOW`] with no `Origin`, and checks that [`verify_traced`] reaches the same
 /// verdict, so every test also guards the two against drifting apart.
 pub fn run(req: &IdentifyRequest, policy: &WorkspacePolicy) -> Verdict {
-    let ctx = Context {
-        origin: None,
-        now: NOW,
-    };
+    let ctx = Context { origin: None, now: NOW };
     let verdict = verify(req, policy, &ctx);
     assert_eq!(untraced(verify_traced(req, policy, &ctx)), verdict);
     verdict
@@ -93,21 +83,13 @@ pub fn run(req: &IdentifyRequest, policy: &WorkspacePolicy) -> Verdict {
 
 /// [`verify_traced`] at [`NOW`] with no `Origin`.
 pub fn run_traced(req: &IdentifyRequest, policy: &WorkspacePolicy) -> Verdict {
-    let ctx = Context {
-        origin: None,
-        now: NOW,
-    };
+    let ctx = Context { origin: None, now: NOW };
     verify_traced(req, policy, &ctx)
 }
 
 /// A traced verdict without what only the debugger gets: what [`verify`] should return.
 pub fn untraced(verdict: Verdict) -> Verdict {
-    Verdict {
-        checks: Vec::new(),
-        header: None,
-        payload: None,
-        ..verdict
-    }
+    Verdict { checks: Vec::new(), header: None, payload: None, ..verdict }
 }
 
 /// Verifies a token under the default [`policy`] and returns the verdict.

@@ -35,10 +35,7 @@ pub struct Trace {
 impl Trace {
     /// A trace that records every check (the token debugger's).
     pub fn recording() -> Trace {
-        Trace {
-            checks: Some(Vec::new()),
-            notes: Vec::new(),
-        }
+        Trace { checks: Some(Vec::new()), notes: Vec::new() }
     }
 
     /// A trace that keeps notes only (the identify path's).
@@ -90,12 +87,7 @@ impl Trace {
     /// Appends a check when recording.
     fn push(&mut self, check: &str, reason: Option<Reason>, detail: impl FnOnce() -> String) {
         if let Some(checks) = &mut self.checks {
-            checks.push(Check {
-                check: check.to_string(),
-                ok: reason.is_none(),
-                detail: detail(),
-                reason,
-            });
+            checks.push(Check { check: check.to_string(), ok: reason.is_none(), detail: detail(), reason });
         }
     }
 }

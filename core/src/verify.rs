@@ -59,21 +59,10 @@ pub fn verify_traced(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Cont
 }
 
 /// The one implementation of [`verify`] and [`verify_traced`]; `trace` decides what is kept.
-fn decide(
-    req: &IdentifyRequest,
-    policy: &WorkspacePolicy,
-    ctx: &Context,
-    mut trace: Trace,
-) -> Verdict {
+fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut trace: Trace) -> Verdict {
     let mode = policy.modes.get(req.platform);
     let origin_failure = check_origin(req.platform, policy, ctx.origin, &mut trace);
-    let Auth {
-        result,
-        kid,
-        alg,
-        header,
-        payload,
-    } = authenticate(req, policy, ctx.now, &mut trace);
+    let Auth { result, kid, alg, header, payload } = authenticate(req, policy, ctx.now, &mut trace);
     let (verified_id, auth_failure) = match result {
         Ok(id) => (Some(id), None),
         Err(failure) => (None, Some(failure)),
@@ -90,10 +79,7 @@ fn decide(
     let user_id = verified_id.or_else(|| claimed_user_id(req, policy, payload.as_ref()));
     let (reason, explanation) = match failure {
         Some((reason, explanation)) => (Some(reason), explanation),
-        None => (
-            None,
-            success_explanation(req, alg.as_deref(), kid.as_deref(), user_id.as_deref()),
-        ),
+        None => (None, success_explanation(req, alg.as_deref(), kid.as_deref(), user_id.as_deref())),
     };
     let recording = trace.is_recording();
     // The debugger shows the payload as decoded; otherwise its claims move into the attributes.
@@ -104,11 +90,7 @@ fn decide(
     } else {
         let signed = verified && req.user_jwt.is_some();
         let profile = policy.token_profile;
-        let source = if signed {
-            "the signed token"
-        } else {
-            "the unverified token"
-        };
+        let source = if signed { "the signed token" } else { "the unverified token" };
         for (name, value) in payload.into_iter().flatten() {
             if !profile.reserves(&name, &policy.user_id_claims) {
                 let (name, value) = (Cow::Owned(name), Cow::Owned(value));
@@ -174,12 +156,7 @@ fn check_origin(
 }
 
 /// Authenticates the request's credential: JWT first, then legacy hash, else `missing_token`.
-fn authenticate(
-    req: &IdentifyRequest,
-    policy: &WorkspacePolicy,
-    now: i64,
-    trace: &mut Trace,
-) -> Auth {
+fn authenticate(req: &IdentifyRequest, policy: &WorkspacePolicy, now: i64, trace: &mut Trace) -> Auth {
     if let Some(jwt) = &req.user_jwt {
         if req.user_hash.is_some() {
             trace.note("user_hash ignored: a JWT was sent, and the JWT decides.");
@@ -199,13 +176,7 @@ fn authenticate(
                it to the widget as user_jwt."
         .to_string();
     trace.fail("token", Reason::MissingToken, &msg);
-    Auth {
-        result: Err((Reason::MissingToken, msg)),
-        kid: None,
-        alg: None,
-        header: None,
-        payload: None,
-    }
+    Auth { result: Err((Reason::MissingToken, msg)), kid: None, alg: None, header: None, payload: None }
 }
 
 /// Best-effort *claimed* user id of a request that did not verify, for logs and `off` mode:
@@ -222,12 +193,7 @@ fn claimed_user_id(
 }
 
 /// The explanation of a verified request, written into one buffer.
-fn success_explanation(
-    req: &IdentifyRequest,
-    alg: Option<&str>,
-    kid: Option<&str>,
-    user_id: Option<&str>,
-) -> String {
+fn success_explanation(req: &IdentifyRequest, alg: Option<&str>, kid: Option<&str>, user_id: Option<&str>) -> String {
     let mut text = String::with_capacity(96);
     text.push_str("Verified user ");
     if let Some(user_id) = user_id {

@@ -180,7 +180,13 @@ pub fn parse_url(url: &str, allow_private: bool) -> Result<Target, String> {
     }
     let (host, port) = split_host_port(authority)?;
     let default_port = if scheme == Scheme::Https { 443 } else { 80 };
-    let path = if path.is_empty() { "/".to_owned() } else if path.starts_with('?') { format!("/{path}") } else { path.to_owned() };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
     Ok(Target { scheme, host, port: port.unwrap_or(default_port), path })
 }
 
@@ -282,7 +288,10 @@ mod tests {
     fn signature_matches_the_reference() {
         let secret = STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap_or_default();
         let body = r#"{"test": 2432232314}"#;
-        assert_eq!(signature(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            signature(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
     }
 
     #[test]
@@ -290,8 +299,22 @@ mod tests {
         let t = parse_url("https://hooks.example.com/in?x=1", false)?;
         assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("hooks.example.com", 443, "/in?x=1"));
         let t = parse_url("https://[2606:4700::1]:8443", false)?;
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str(), t.authority()), ("2606:4700::1", 8443, "/", "[2606:4700::1]:8443".to_owned()));
-        for bad in ["http://example.com", "ftp://x", "https://", "https://a b", "https://u:p@example.com", "https://x:0", "https://x:99999", "https://ex_ample.com", "https://x/#f", "https://x\0"] {
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str(), t.authority()),
+            ("2606:4700::1", 8443, "/", "[2606:4700::1]:8443".to_owned())
+        );
+        for bad in [
+            "http://example.com",
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://u:p@example.com",
+            "https://x:0",
+            "https://x:99999",
+            "https://ex_ample.com",
+            "https://x/#f",
+            "https://x\0",
+        ] {
             assert!(parse_url(bad, false).is_err(), "{bad}");
         }
         assert!(parse_url(&format!("https://x.com/{}", "a".repeat(MAX_URL_CHARS)), false).is_err());
@@ -301,7 +324,23 @@ mod tests {
 
     #[test]
     fn private_addresses_are_refused() {
-        for ip in ["10.0.0.1", "127.0.0.1", "169.254.169.254", "192.168.1.1", "172.16.0.1", "100.64.0.1", "0.0.0.0", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "::a00:1"] {
+        for ip in [
+            "10.0.0.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "192.168.1.1",
+            "172.16.0.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "::a00:1",
+        ] {
             let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             assert!(!address_allowed(ip, false), "{ip}");
         }

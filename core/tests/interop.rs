@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use countersign_core::{
-    parse_identify_request, verify, verify_traced, AttributeDef, AttributeType, Context, KeyState,
-    Outcome, VerificationKey, WorkspacePolicy,
+    parse_identify_request, verify, verify_traced, AttributeDef, AttributeType, Context, KeyState, Outcome,
+    VerificationKey, WorkspacePolicy,
 };
 use serde_json::{json, Value};
 
@@ -25,10 +25,7 @@ const HOW_TO_FIX: &str = "Run scripts/test (it installs PyJWT into .local/venv a
     and run this test with the COUNTERSIGN_PYTHON and NODE_PATH it exports.";
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("core/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("core/ has a parent").to_path_buf()
 }
 
 fn interop_dir() -> PathBuf {
@@ -50,9 +47,8 @@ fn python() -> OsString {
 /// `NODE_PATH` with `tests/interop/node_modules` appended (the script also finds it by itself).
 fn node_path() -> OsString {
     let ours = interop_dir().join("node_modules");
-    let mut paths: Vec<PathBuf> = std::env::var_os("NODE_PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut paths: Vec<PathBuf> =
+        std::env::var_os("NODE_PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     paths.push(ours);
     std::env::join_paths(paths).expect("NODE_PATH entries contain no separator")
 }
@@ -68,32 +64,22 @@ fn generate(program: &OsString, script: &str, env: &[(&str, OsString)]) -> Vec<V
         .output()
         .unwrap_or_else(|e| panic!("cannot run `{shown}`: {e}.\n{HOW_TO_FIX}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "`{shown}` failed ({}):\n{stderr}\n{HOW_TO_FIX}",
-        output.status
-    );
+    assert!(output.status.success(), "`{shown}` failed ({}):\n{stderr}\n{HOW_TO_FIX}", output.status);
     let stdout = String::from_utf8(output.stdout).expect("generator output is UTF-8");
     let cases: Vec<Value> = stdout
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| {
-                panic!("`{shown}` printed a line that is not JSON ({e}): {line}")
-            })
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("`{shown}` printed a line that is not JSON ({e}): {line}"))
         })
         .collect();
-    assert!(
-        !cases.is_empty(),
-        "`{shown}` printed no case.\n{stderr}\n{HOW_TO_FIX}"
-    );
+    assert!(!cases.is_empty(), "`{shown}` printed no case.\n{stderr}\n{HOW_TO_FIX}");
     cases
 }
 
 fn field<'v>(case: &'v Value, name: &str) -> &'v str {
-    case[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("case without string field {name}: {case}"))
+    case[name].as_str().unwrap_or_else(|| panic!("case without string field {name}: {case}"))
 }
 
 /// Verifies one case as an `ios` identify request against a default workspace whose only key
@@ -104,16 +90,8 @@ fn check(case: &Value) -> Option<String> {
     let key_kid = field(case, "key_kid");
     let now = case["now"].as_i64().expect("case.now is an integer");
     let mut policy = WorkspacePolicy::new_default(app_id);
-    policy.keys = vec![VerificationKey::new(
-        key_kid,
-        field(case, "secret").as_bytes().to_vec(),
-        KeyState::Primary,
-    )];
-    policy.attributes = vec![AttributeDef {
-        name: "plan".into(),
-        kind: AttributeType::String,
-        secure_only: true,
-    }];
+    policy.keys = vec![VerificationKey::new(key_kid, field(case, "secret").as_bytes().to_vec(), KeyState::Primary)];
+    policy.attributes = vec![AttributeDef { name: "plan".into(), kind: AttributeType::String, secure_only: true }];
     let body = json!({"app_id": app_id, "platform": "ios", "user_jwt": case["token"]});
     let request = parse_identify_request(&body).expect("a well-formed identify body");
     let context = Context { origin: None, now };
@@ -140,10 +118,7 @@ fn check(case: &Value) -> Option<String> {
             problems.push(format!("outcome {:?}", verdict.outcome));
         }
         if verdict.user_id.as_deref() != case["user_id"].as_str() {
-            problems.push(format!(
-                "user_id {:?}, expected {}",
-                verdict.user_id, case["user_id"]
-            ));
+            problems.push(format!("user_id {:?}, expected {}", verdict.user_id, case["user_id"]));
         }
         if verdict.kid.as_deref() != Some(key_kid) {
             problems.push(format!("kid {:?}, expected {key_kid}", verdict.kid));
@@ -166,21 +141,12 @@ fn check(case: &Value) -> Option<String> {
             }
         }
     } else if verdict.outcome != Outcome::Rejected || verdict.verified {
-        problems.push(format!(
-            "outcome {:?}, verified {}",
-            verdict.outcome, verdict.verified
-        ));
+        problems.push(format!("outcome {:?}, verified {}", verdict.outcome, verdict.verified));
     }
     if problems.is_empty() {
         return None;
     }
-    Some(format!(
-        "[{}] {}: {} ({})",
-        field(case, "lib"),
-        field(case, "name"),
-        problems.join("; "),
-        verdict.explanation
-    ))
+    Some(format!("[{}] {}: {} ({})", field(case, "lib"), field(case, "name"), problems.join("; "), verdict.explanation))
 }
 
 /// Checks every case, then that each library's cases are not vacuous: every HMAC algorithm
@@ -195,26 +161,14 @@ fn check_all(cases: &[Value], libs: &[&str]) {
         failures.join("\n")
     );
     for lib in libs {
-        let ours: Vec<&Value> = cases
-            .iter()
-            .filter(|c| field(c, "lib").starts_with(lib))
-            .collect();
+        let ours: Vec<&Value> = cases.iter().filter(|c| field(c, "lib").starts_with(lib)).collect();
         let verified = |alg: &str, with_kid: bool| {
-            ours.iter().any(|c| {
-                field(c, "expect") == "verified"
-                    && field(c, "alg") == alg
-                    && c["kid"].is_string() == with_kid
-            })
+            ours.iter()
+                .any(|c| field(c, "expect") == "verified" && field(c, "alg") == alg && c["kid"].is_string() == with_kid)
         };
         for alg in ["HS256", "HS384", "HS512"] {
-            assert!(
-                verified(alg, true),
-                "{lib}: no verified {alg} token with kid"
-            );
-            assert!(
-                verified(alg, false),
-                "{lib}: no verified {alg} token without kid"
-            );
+            assert!(verified(alg, true), "{lib}: no verified {alg} token with kid");
+            assert!(verified(alg, false), "{lib}: no verified {alg} token without kid");
         }
         let reasons: BTreeSet<&str> = ours.iter().map(|c| field(c, "expect")).collect();
         for reason in [
@@ -225,14 +179,10 @@ fn check_all(cases: &[Value], libs: &[&str]) {
             "token_not_yet_valid",
             "token_issued_in_future",
         ] {
-            assert!(
-                reasons.contains(reason),
-                "{lib}: no case expecting {reason}"
-            );
+            assert!(reasons.contains(reason), "{lib}: no case expecting {reason}");
         }
         assert!(
-            ours.iter()
-                .any(|c| field(c, "alg") == "none" && field(c, "expect") == "unsupported_algorithm"),
+            ours.iter().any(|c| field(c, "alg") == "none" && field(c, "expect") == "unsupported_algorithm"),
             "{lib}: no library-made alg none token"
         );
     }
@@ -249,10 +199,6 @@ fn pyjwt_tokens() {
 /// do not.
 #[test]
 fn node_jsonwebtoken_and_jose_tokens() {
-    let cases = generate(
-        &OsString::from("node"),
-        "core/tests/interop/gen_node.mjs",
-        &[("NODE_PATH", node_path())],
-    );
+    let cases = generate(&OsString::from("node"), "core/tests/interop/gen_node.mjs", &[("NODE_PATH", node_path())]);
     check_all(&cases, &["jsonwebtoken", "jose"]);
 }

@@ -55,13 +55,16 @@ async fn main() {
         .execute(&pool)
         .await
         .expect("member");
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE workspace_id = $1 AND at > now() - interval '24 hours'")
-        .bind(workspace)
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM verification_log WHERE workspace_id = $1 AND at > now() - interval '24 hours'",
+    )
+    .bind(workspace)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
     println!("log rows of the workspace in the last 24 h: {rows}");
-    let svc = Service::new(pool, Clock::system(), Settings::default(), Keyring::single(MasterKey::new([7; 32]))).expect("service");
+    let svc = Service::new(pool, Clock::system(), Settings::default(), Keyring::single(MasterKey::new([7; 32])))
+        .expect("service");
     let actor = Actor { account_id: account, email: "bench@example.com".into(), meta: RequestMeta::default() };
     time("overview 24h", || svc.overview(&actor, workspace, Some("24h"))).await;
     time("overview 7d", || svc.overview(&actor, workspace, Some("7d"))).await;

@@ -54,7 +54,8 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let get = |name: &str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
+        let get =
+            |name: &str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
         let master_raw = lookup("COUNTERSIGN_MASTER_KEY").filter(|v| !v.is_empty());
         let master_key_is_dev_default = master_raw.is_none();
         let master_key = parse_key(master_raw.as_deref().unwrap_or(DEV_MASTER_KEY))
@@ -71,9 +72,8 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(format!("COUNTERSIGN_PUBLIC_URL must start with http:// or https:// (got {public_url:?})"));
         }
-        let trusted_proxies = get("COUNTERSIGN_TRUSTED_PROXIES", "")
-            .parse()
-            .map_err(|e| format!("COUNTERSIGN_TRUSTED_PROXIES: {e}"))?;
+        let trusted_proxies =
+            get("COUNTERSIGN_TRUSTED_PROXIES", "").parse().map_err(|e| format!("COUNTERSIGN_TRUSTED_PROXIES: {e}"))?;
         let smtp = match lookup("COUNTERSIGN_SMTP_ADDR").filter(|v| !v.is_empty()) {
             Some(addr) if !addr.contains(':') => {
                 return Err(format!("COUNTERSIGN_SMTP_ADDR must be host:port, like 127.0.0.1:25 (got {addr:?})"))
@@ -95,10 +95,19 @@ impl Config {
             public_url,
             allow_signup: parse_bool("COUNTERSIGN_ALLOW_SIGNUP", &get("COUNTERSIGN_ALLOW_SIGNUP", "true"))?,
             log: get("COUNTERSIGN_LOG", "info"),
-            session_idle_minutes: parse_positive("COUNTERSIGN_SESSION_IDLE_MINUTES", &get("COUNTERSIGN_SESSION_IDLE_MINUTES", "720"))?,
-            session_max_hours: parse_positive("COUNTERSIGN_SESSION_MAX_HOURS", &get("COUNTERSIGN_SESSION_MAX_HOURS", "168"))?,
+            session_idle_minutes: parse_positive(
+                "COUNTERSIGN_SESSION_IDLE_MINUTES",
+                &get("COUNTERSIGN_SESSION_IDLE_MINUTES", "720"),
+            )?,
+            session_max_hours: parse_positive(
+                "COUNTERSIGN_SESSION_MAX_HOURS",
+                &get("COUNTERSIGN_SESSION_MAX_HOURS", "168"),
+            )?,
             spool_dir: get("COUNTERSIGN_SPOOL_DIR", "spool").into(),
-            log_retention_days: parse_positive("COUNTERSIGN_LOG_RETENTION_DAYS", &get("COUNTERSIGN_LOG_RETENTION_DAYS", "30"))?,
+            log_retention_days: parse_positive(
+                "COUNTERSIGN_LOG_RETENTION_DAYS",
+                &get("COUNTERSIGN_LOG_RETENTION_DAYS", "30"),
+            )?,
             trusted_proxies,
             identify_rate_limit: parse_rate(
                 "COUNTERSIGN_IDENTIFY_RATE_LIMIT",
@@ -107,7 +116,10 @@ impl Config {
             )?,
             signatures_rate_limit: parse_rate(
                 "COUNTERSIGN_SIGNATURES_RATE_LIMIT",
-                &get("COUNTERSIGN_SIGNATURES_RATE_LIMIT", &countersign_service::DEFAULT_SIGNATURES_RATE_LIMIT.to_string()),
+                &get(
+                    "COUNTERSIGN_SIGNATURES_RATE_LIMIT",
+                    &countersign_service::DEFAULT_SIGNATURES_RATE_LIMIT.to_string(),
+                ),
                 1,
             )?,
             smtp,
@@ -173,7 +185,10 @@ fn parse_rate(name: &str, raw: &str, min: u32) -> Result<u32, String> {
 }
 
 fn parse_positive(name: &str, raw: &str) -> Result<i64, String> {
-    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| format!("{name} must be a positive whole number (got {raw:?})"))
+    raw.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("{name} must be a positive whole number (got {raw:?})"))
 }
 
 #[cfg(test)]

@@ -48,7 +48,8 @@ async fn run(command: &str, config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;
     countersign_service::MIGRATOR.run(&pool).await.map_err(|e| format!("migrations failed: {e}"))?;
-    let svc = Service::new(pool, Clock::system(), config.service_settings(), config.keyring()).map_err(|e| e.to_string())?;
+    let svc =
+        Service::new(pool, Clock::system(), config.service_settings(), config.keyring()).map_err(|e| e.to_string())?;
     match command {
         "migrate" => Ok(()),
         "seed-demo" => {

@@ -194,7 +194,10 @@ fn pg_dump() -> PathBuf {
         })
         .collect();
     candidates.sort();
-    candidates.pop().map(|(_, path)| path).expect("pg_dump is on PATH or under /usr/lib/postgresql/*/bin (install postgresql-client)")
+    candidates
+        .pop()
+        .map(|(_, path)| path)
+        .expect("pg_dump is on PATH or under /usr/lib/postgresql/*/bin (install postgresql-client)")
 }
 
 /// `DATABASE_URL` with its database replaced by `database` (host, port, user, password and
@@ -212,9 +215,13 @@ fn url_for_database(database_url: &str, database: &str) -> String {
 
 /// A plain-SQL dump (schema and data) of the test database.
 async fn dump(pool: &PgPool) -> String {
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.expect("current_database");
+    let database: String =
+        sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.expect("current_database");
     let url = url_for_database(&std::env::var("DATABASE_URL").expect("DATABASE_URL"), &database);
-    let output = Command::new(pg_dump()).args(["--no-owner", "--no-privileges", "--dbname", &url]).output().expect("run pg_dump");
+    let output = Command::new(pg_dump())
+        .args(["--no-owner", "--no-privileges", "--dbname", &url])
+        .output()
+        .expect("run pg_dump");
     assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("the dump is UTF-8")
 }
@@ -243,7 +250,8 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     let master_b64 = STANDARD.encode(&master_key);
     secrets.add("master key", &master_b64);
     secrets.add_bytes("master key bytes", &master_key);
-    let config = Config::from_lookup(|name| (name == "COUNTERSIGN_MASTER_KEY").then(|| master_b64.clone())).expect("config");
+    let config =
+        Config::from_lookup(|name| (name == "COUNTERSIGN_MASTER_KEY").then(|| master_b64.clone())).expect("config");
     let spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
     // Webhooks may target loopback: the endpoint below is local.
     let settings = Settings { spool_dir: spool_dir.clone(), webhooks_allow_private: true, ..Settings::default() };
@@ -254,45 +262,90 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     secrets.add("password", PASSWORD);
 
     // Signup, then a second sign-in.
-    let reply = send(r, Method::POST, "/api/v1/auth/signup", Some(json!({"email": EMAIL, "password": PASSWORD, "workspace_name": "Leak Test"})), Auth::None, ORIGIN).await;
+    let reply = send(
+        r,
+        Method::POST,
+        "/api/v1/auth/signup",
+        Some(json!({"email": EMAIL, "password": PASSWORD, "workspace_name": "Leak Test"})),
+        Auth::None,
+        ORIGIN,
+    )
+    .await;
     expect_status(&reply, StatusCode::CREATED, "signup");
     let signup_cookie = session_cookie(&reply);
     secrets.add("signup session cookie", &signup_cookie);
     let workspace_id = text(&reply.body["workspaces"][0]["id"], "workspace id");
     let app_id = text(&reply.body["workspaces"][0]["app_id"], "app_id");
-    let reply = send(r, Method::POST, "/api/v1/auth/login", Some(json!({"email": EMAIL, "password": PASSWORD})), Auth::None, ORIGIN).await;
+    let reply = send(
+        r,
+        Method::POST,
+        "/api/v1/auth/login",
+        Some(json!({"email": EMAIL, "password": PASSWORD})),
+        Auth::None,
+        ORIGIN,
+    )
+    .await;
     expect_status(&reply, StatusCode::OK, "login");
     let cookie = session_cookie(&reply);
     secrets.add("login session cookie", &cookie);
 
     // A personal access token; the rest of the management calls use it.
-    let reply = send(r, Method::POST, "/api/v1/tokens", Some(json!({"name": "leak test"})), Auth::Cookie(&cookie), ORIGIN).await;
+    let reply =
+        send(r, Method::POST, "/api/v1/tokens", Some(json!({"name": "leak test"})), Auth::Cookie(&cookie), ORIGIN)
+            .await;
     expect_status(&reply, StatusCode::CREATED, "create token");
     let pat = text(&reply.body["token"], "token");
     assert!(pat.starts_with("cs_pat_"), "{pat}");
     secrets.add("personal access token", &pat);
 
     // Reveal the primary secret, rotate (with grace), reveal the new one.
-    let keys = send(r, Method::GET, &format!("/api/v1/workspaces/{workspace_id}/keys"), None, Auth::Bearer(&pat), ORIGIN).await;
+    let keys =
+        send(r, Method::GET, &format!("/api/v1/workspaces/{workspace_id}/keys"), None, Auth::Bearer(&pat), ORIGIN)
+            .await;
     expect_status(&keys, StatusCode::OK, "list keys");
     let first_kid = text(&keys.body[0]["kid"], "kid");
-    let reveal = send(r, Method::GET, &format!("/api/v1/workspaces/{workspace_id}/keys/{first_kid}/secret"), None, Auth::Bearer(&pat), ORIGIN).await;
+    let reveal = send(
+        r,
+        Method::GET,
+        &format!("/api/v1/workspaces/{workspace_id}/keys/{first_kid}/secret"),
+        None,
+        Auth::Bearer(&pat),
+        ORIGIN,
+    )
+    .await;
     expect_status(&reveal, StatusCode::OK, "reveal");
     let first_secret = text(&reveal.body["secret"], "secret");
     secrets.add("first workspace secret", &first_secret);
-    let rotated = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/keys/rotate"), Some(json!({"grace_seconds": 3600})), Auth::Bearer(&pat), ORIGIN).await;
+    let rotated = send(
+        r,
+        Method::POST,
+        &format!("/api/v1/workspaces/{workspace_id}/keys/rotate"),
+        Some(json!({"grace_seconds": 3600})),
+        Auth::Bearer(&pat),
+        ORIGIN,
+    )
+    .await;
     expect_status(&rotated, StatusCode::OK, "rotate");
     let kid = text(&rotated.body["kid"], "new kid");
     let rotated_secret = text(&rotated.body["secret"], "rotated secret");
     secrets.add("rotated workspace secret", &rotated_secret);
-    let reveal = send(r, Method::GET, &format!("/api/v1/workspaces/{workspace_id}/keys/{kid}/secret"), None, Auth::Cookie(&cookie), ORIGIN).await;
+    let reveal = send(
+        r,
+        Method::GET,
+        &format!("/api/v1/workspaces/{workspace_id}/keys/{kid}/secret"),
+        None,
+        Auth::Cookie(&cookie),
+        ORIGIN,
+    )
+    .await;
     expect_status(&reveal, StatusCode::OK, "reveal the new primary");
     let secret = text(&reveal.body["secret"], "secret");
     assert_eq!(secret, rotated_secret, "reveal and rotate agree");
 
     // Identify: a JWT of the new primary, one of the rotating key, one with a wrong secret.
     let now = chrono::Utc::now().timestamp();
-    let claims = |user: &str| json!({"user_id": user, "iat": now, "exp": now + 600}).as_object().cloned().expect("claims");
+    let claims =
+        |user: &str| json!({"user_id": user, "iat": now, "exp": now + 600}).as_object().cloned().expect("claims");
     let jwt = countersign_core::sign_jwt(secret.as_bytes(), &kid, &claims("leak-user-1"));
     secrets.add_jwt("identify JWT", &jwt);
     let old_jwt = countersign_core::sign_jwt(first_secret.as_bytes(), &first_kid, &claims("leak-user-2"));
@@ -301,7 +354,8 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     secrets.add("wrong secret", &wrong_secret);
     let forged_jwt = countersign_core::sign_jwt(wrong_secret.as_bytes(), &kid, &claims("leak-user-3"));
     secrets.add_jwt("forged JWT", &forged_jwt);
-    for (token, status) in [(&jwt, StatusCode::OK), (&old_jwt, StatusCode::OK), (&forged_jwt, StatusCode::UNAUTHORIZED)] {
+    for (token, status) in [(&jwt, StatusCode::OK), (&old_jwt, StatusCode::OK), (&forged_jwt, StatusCode::UNAUTHORIZED)]
+    {
         let body = json!({"app_id": app_id, "platform": "web", "user_jwt": token});
         let reply = send(r, Method::POST, "/api/v1/identify", Some(body), Auth::None, "https://app.example.com").await;
         expect_status(&reply, status, "identify");
@@ -309,31 +363,76 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     }
 
     // The token debugger sees the token too (and writes no log row).
-    let reply = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/debug"), Some(json!({"platform": "web", "user_jwt": jwt})), Auth::Bearer(&pat), ORIGIN).await;
+    let reply = send(
+        r,
+        Method::POST,
+        &format!("/api/v1/workspaces/{workspace_id}/debug"),
+        Some(json!({"platform": "web", "user_jwt": jwt})),
+        Auth::Bearer(&pat),
+        ORIGIN,
+    )
+    .await;
     expect_status(&reply, StatusCode::OK, "debug");
     // A test token from the debugger: audited, but neither it nor its hash is kept anywhere.
-    let made = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/debug/token"), Some(json!({"user_id": "leak-user-5"})), Auth::Cookie(&cookie), ORIGIN).await;
+    let made = send(
+        r,
+        Method::POST,
+        &format!("/api/v1/workspaces/{workspace_id}/debug/token"),
+        Some(json!({"user_id": "leak-user-5"})),
+        Auth::Cookie(&cookie),
+        ORIGIN,
+    )
+    .await;
     expect_status(&made, StatusCode::OK, "debug test token");
     secrets.add_jwt("debugger test token", &text(&made.body["user_jwt"], "user_jwt"));
     secrets.add("debugger test hash", &text(&made.body["user_hash"], "user_hash"));
 
     // Signatures: the secret as bearer; then a wrong bearer.
     let body = json!({"app_id": app_id, "user_id": "leak-user-4", "expires_in": 600});
-    let reply = send(r, Method::POST, "/api/v1/signatures", Some(body.clone()), Auth::Bearer(&secret), "https://backend.example").await;
+    let reply = send(
+        r,
+        Method::POST,
+        "/api/v1/signatures",
+        Some(body.clone()),
+        Auth::Bearer(&secret),
+        "https://backend.example",
+    )
+    .await;
     expect_status(&reply, StatusCode::OK, "signatures");
     secrets.add_jwt("signed userJWT", &text(&reply.body["signatures"]["userJWT"], "userJWT"));
     secrets.add("signed userHMAC", &text(&reply.body["signatures"]["userHMAC"], "userHMAC"));
-    let reply = send(r, Method::POST, "/api/v1/signatures", Some(body), Auth::Bearer(&wrong_secret), "https://backend.example").await;
+    let reply =
+        send(r, Method::POST, "/api/v1/signatures", Some(body), Auth::Bearer(&wrong_secret), "https://backend.example")
+            .await;
     expect_status(&reply, StatusCode::UNAUTHORIZED, "signatures with a wrong secret");
 
     // A webhook endpoint: its signing secret is shown once, then stored only sealed; a key
     // revocation queues a signed event for it.
-    let reply = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/webhooks"), Some(json!({"url": "http://127.0.0.1:9/hooks", "events": ["key.revoked"]})), Auth::Cookie(&cookie), ORIGIN).await;
+    let reply = send(
+        r,
+        Method::POST,
+        &format!("/api/v1/workspaces/{workspace_id}/webhooks"),
+        Some(json!({"url": "http://127.0.0.1:9/hooks", "events": ["key.revoked"]})),
+        Auth::Cookie(&cookie),
+        ORIGIN,
+    )
+    .await;
     expect_status(&reply, StatusCode::CREATED, "add a webhook endpoint");
     let whsec = text(&reply.body["secret"], "webhook secret");
     secrets.add("webhook signing secret", &whsec);
-    secrets.add_bytes("webhook signing secret bytes", &STANDARD.decode(whsec.trim_start_matches("whsec_")).expect("base64 secret"));
-    let reply = send(r, Method::POST, &format!("/api/v1/workspaces/{workspace_id}/keys/{first_kid}/revoke"), Some(json!({})), Auth::Cookie(&cookie), ORIGIN).await;
+    secrets.add_bytes(
+        "webhook signing secret bytes",
+        &STANDARD.decode(whsec.trim_start_matches("whsec_")).expect("base64 secret"),
+    );
+    let reply = send(
+        r,
+        Method::POST,
+        &format!("/api/v1/workspaces/{workspace_id}/keys/{first_kid}/revoke"),
+        Some(json!({})),
+        Auth::Cookie(&cookie),
+        ORIGIN,
+    )
+    .await;
     expect_status(&reply, StatusCode::OK, "revoke the first key");
 
     // Log out both sessions.
@@ -344,7 +443,22 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
 
     // The database at rest.
     let dump = dump(&pool).await;
-    for expected in [app_id.as_str(), first_kid.as_str(), kid.as_str(), EMAIL, "leak-user-1", "leak-user-2", "leak-user-3", "CREATE TABLE public.verification_log", "CREATE TABLE public.workspace_keys", "key.revealed", "key.rotated", "key.test_token_signed", "webhook.created", "msg_"] {
+    for expected in [
+        app_id.as_str(),
+        first_kid.as_str(),
+        kid.as_str(),
+        EMAIL,
+        "leak-user-1",
+        "leak-user-2",
+        "leak-user-3",
+        "CREATE TABLE public.verification_log",
+        "CREATE TABLE public.workspace_keys",
+        "key.revealed",
+        "key.rotated",
+        "key.test_token_signed",
+        "webhook.created",
+        "msg_",
+    ] {
         assert!(dump.contains(expected), "the dump lacks {expected:?}: it does not hold the session's data");
     }
     let leaked = secrets.found_in(&dump);
@@ -353,7 +467,11 @@ async fn no_secret_in_the_database_dump_or_the_logs(pool: PgPool) {
     // The log output, at TRACE, of everything the process did.
     let log = logs.text();
     for expected in ["workspace_keys", "verification_log", "personal_access_tokens"] {
-        assert!(log.contains(expected), "the captured log lacks {expected:?} ({} bytes): is the subscriber capturing?", log.len());
+        assert!(
+            log.contains(expected),
+            "the captured log lacks {expected:?} ({} bytes): is the subscriber capturing?",
+            log.len()
+        );
     }
     let leaked = secrets.found_in(&log);
     assert!(leaked.is_empty(), "secrets in clear in the log output:\n{}", leaked.join("\n"));

@@ -79,9 +79,14 @@ async fn provision(pool: PgPool) -> Provisioned {
     let dev_key = countersign_server::config::parse_key(countersign_server::config::DEV_MASTER_KEY).expect("dev key");
     let spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
     let settings = Settings { spool_dir, ..Settings::default() };
-    let admin = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new(dev_key))).expect("service");
-    let session = admin.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.expect("signup");
-    let owner = Actor { account_id: session.account.id, email: session.account.email.clone(), meta: RequestMeta::default() };
+    let admin =
+        Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new(dev_key))).expect("service");
+    let session = admin
+        .signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default())
+        .await
+        .expect("signup");
+    let owner =
+        Actor { account_id: session.account.id, email: session.account.email.clone(), meta: RequestMeta::default() };
     let workspace = admin.list_workspaces(&owner).await.expect("workspaces").remove(0);
     let kid = admin.list_keys(&owner, workspace.id).await.expect("keys")[0].kid.clone();
     let secret = admin.reveal_secret(&owner, workspace.id, &kid).await.expect("secret").secret;
@@ -112,7 +117,11 @@ async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
                 assert_eq!(reply["error"]["code"], "revoked_key");
                 break;
             }
-            assert!(rotated.elapsed() < Duration::from_secs(1), "process on port {} still accepts the revoked key", server.1);
+            assert!(
+                rotated.elapsed() < Duration::from_secs(1),
+                "process on port {} still accepts the revoked key",
+                server.1
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -122,7 +131,10 @@ async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
 /// Resident memory of a process, from /proc.
 fn rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
     kib.unwrap_or(0) * 1024
 }
 
@@ -139,7 +151,11 @@ async fn app_id_flood_keeps_memory_bounded(pool: PgPool) {
         .map(|client| {
             tokio::spawn(async move {
                 for i in 0..1_000u64 {
-                    let app_id = if i % 3 == 0 { format!("app_{client:08x}{i:016x}") } else { format!("{client}-{i}-{}", "x".repeat(60 * 1024)) };
+                    let app_id = if i % 3 == 0 {
+                        format!("app_{client:08x}{i:016x}")
+                    } else {
+                        format!("{client}-{i}-{}", "x".repeat(60 * 1024))
+                    };
                     let body = json!({"app_id": app_id, "platform": "web", "user_jwt": "a.b.c"}).to_string();
                     let (status, reply) = post(port, "/api/v1/identify", &body).await.expect("identify");
                     assert_eq!((status, reply["error"]["code"].as_str()), (404, Some("unknown_app")));
@@ -183,8 +199,10 @@ async fn slow_clients_are_cut_off(pool: PgPool) {
         .await
         .expect("write");
 
-    let limit = countersign_server::listen::HEADER_TIMEOUT.max(countersign_server::listen::BODY_IDLE_TIMEOUT) + Duration::from_secs(5);
-    let ((header_wait, _), (body_wait, body_answer)) = tokio::join!(read_until_closed(&mut slow_headers), read_until_closed(&mut slow_body));
+    let limit = countersign_server::listen::HEADER_TIMEOUT.max(countersign_server::listen::BODY_IDLE_TIMEOUT)
+        + Duration::from_secs(5);
+    let ((header_wait, _), (body_wait, body_answer)) =
+        tokio::join!(read_until_closed(&mut slow_headers), read_until_closed(&mut slow_body));
     assert!(header_wait < limit, "a client that never finished its headers was kept {header_wait:?}");
     assert!(body_wait < limit, "a client that stopped sending its body was kept {body_wait:?}");
     assert!(body_answer.is_empty() || body_answer.contains("\"error\""), "a JSON error, if any: {body_answer}");

@@ -198,7 +198,9 @@ impl Service {
     pub async fn create_token(&self, actor: &Actor, name: &str) -> ServiceResult<CreatedToken> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(ServiceError::invalid("The token name must have 1 to 100 characters, without control characters."));
+            return Err(ServiceError::invalid(
+                "The token name must have 1 to 100 characters, without control characters.",
+            ));
         }
         let token = random::token(TOKEN_PREFIX);
         let info = TokenInfo {
@@ -251,7 +253,8 @@ impl Service {
         if done.rows_affected() == 0 {
             return Err(ServiceError::not_found("Token"));
         }
-        audit::insert(&mut tx, now, NewAuditEntry::account(actor, "token.revoked").target(token_id.to_string())).await?;
+        audit::insert(&mut tx, now, NewAuditEntry::account(actor, "token.revoked").target(token_id.to_string()))
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -100,7 +100,12 @@ pub struct AuditFilter {
 
 impl Service {
     /// A workspace's audit log, newest first, any member may read it.
-    pub async fn list_audit(&self, actor: &Actor, workspace_id: Uuid, filter: &AuditFilter) -> ServiceResult<Page<AuditEntry>> {
+    pub async fn list_audit(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        filter: &AuditFilter,
+    ) -> ServiceResult<Page<AuditEntry>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let limit = filter.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {

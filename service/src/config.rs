@@ -204,7 +204,10 @@ impl Service {
         // waiting for the pool would only delay the answer.
         if self.breaker.is_open() {
             return cached.map(Some).ok_or_else(|| {
-                ServiceError::new(ErrorCode::Unavailable, "The configuration of this app cannot be read right now; try again shortly.")
+                ServiceError::new(
+                    ErrorCode::Unavailable,
+                    "The configuration of this app cannot be read right now; try again shortly.",
+                )
             });
         }
         let gate = self.config.load_lock(app_id);
@@ -343,10 +346,15 @@ mod tests {
     use crate::{Actor, Clock, RequestMeta, Settings};
 
     async fn service(pool: PgPool) -> (Service, Actor) {
-        let settings = Settings { spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())), ..Settings::default() };
+        let settings = Settings {
+            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
+            ..Settings::default()
+        };
         let svc = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
-        let session = svc.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.unwrap();
-        let owner = Actor { account_id: session.account.id, email: session.account.email, meta: RequestMeta::default() };
+        let session =
+            svc.signup("owner@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.unwrap();
+        let owner =
+            Actor { account_id: session.account.id, email: session.account.email, meta: RequestMeta::default() };
         (svc, owner)
     }
 
@@ -374,7 +382,11 @@ mod tests {
 
         let snapshot = svc.snapshot(&workspace.app_id).await.ok().flatten().unwrap();
         let key = snapshot.policy.keys.iter().find(|k| k.kid == kid).unwrap();
-        assert_eq!(key.state, countersign_core::KeyState::Revoked, "the cached snapshot must not hold the key as it was");
+        assert_eq!(
+            key.state,
+            countersign_core::KeyState::Revoked,
+            "the cached snapshot must not hold the key as it was"
+        );
     }
 
     /// A flood of distinct app ids keeps the cache within its bounds, and ids that cannot be

@@ -81,7 +81,11 @@ impl Keyring {
                     .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
                     .ok()
             })
-            .ok_or_else(|| ServiceError::internal(format!("cannot decrypt the secret of key {kid}: wrong master key or moved ciphertext")))
+            .ok_or_else(|| {
+                ServiceError::internal(format!(
+                    "cannot decrypt the secret of key {kid}: wrong master key or moved ciphertext"
+                ))
+            })
     }
 }
 

@@ -100,12 +100,14 @@ impl Service {
         let keys = start.list_keys(actor, workspace_id).await?;
         let primary = keys.iter().find(|k| k.state == "primary").map(|k| k.kid.clone()).unwrap_or_default();
         let previous_secret = start.reveal_secret(actor, workspace_id, &primary).await?.secret;
-        let mut signers = Signers { previous: (primary, previous_secret), current: None, leaked: (leaked.kid, leaked_secret) };
+        let mut signers =
+            Signers { previous: (primary, previous_secret), current: None, leaked: (leaked.kid, leaked_secret) };
 
         for hours_ago in (0..HOURS).rev() {
             if hours_ago == ROTATED_HOURS_AGO {
                 let rotated = self.hours_ago(hours_ago).rotate_key(actor, workspace_id, Some(24 * 3600)).await?;
-                let secret = self.hours_ago(hours_ago).reveal_secret(actor, workspace_id, &rotated.key.kid).await?.secret;
+                let secret =
+                    self.hours_ago(hours_ago).reveal_secret(actor, workspace_id, &rotated.key.kid).await?.secret;
                 signers.current = Some((rotated.key.kid, secret));
             }
             self.hours_ago(hours_ago).demo_hour(app_id, hours_ago, &signers).await?;
@@ -122,7 +124,15 @@ impl Service {
         let mut sends: Vec<(Value, Option<&str>)> = Vec::new();
         for i in 0..n(18.0) {
             let u = user(i);
-            let signed = claims(&u, now, now + 3600, &[("plan", json!(if i % 4 == 0 { "enterprise" } else { "pro" })), ("email", json!(format!("{u}@customer.example")))]);
+            let signed = claims(
+                &u,
+                now,
+                now + 3600,
+                &[
+                    ("plan", json!(if i % 4 == 0 { "enterprise" } else { "pro" })),
+                    ("email", json!(format!("{u}@customer.example"))),
+                ],
+            );
             // After the rotation, a backend not yet moved still signs with the previous key.
             let (kid, secret) = if i % 5 == 0 { (&signers.previous.0, &signers.previous.1) } else { (kid, secret) };
             let token = sign_jwt(secret.as_bytes(), kid, &signed);
@@ -141,15 +151,20 @@ impl Service {
             sends.push((json!({"app_id": app_id, "platform": "android", "user_id": u, "attributes": {"plan": "enterprise", "seats": 3}}), None));
         }
         if hours_ago % 4 == 1 {
-            let token = sign_jwt(signers.leaked.1.as_bytes(), &signers.leaked.0, &claims("user_007", now, now + 3600, &[]));
+            let token =
+                sign_jwt(signers.leaked.1.as_bytes(), &signers.leaked.0, &claims("user_007", now, now + 3600, &[]));
             sends.push((json!({"app_id": app_id, "platform": "web", "user_jwt": token}), Some(DEMO_ORIGIN)));
         }
         if hours_ago % 3 == 2 {
-            let forged = sign_jwt(b"a guess at the secret that is not it", kid, &claims("user_001", now, now + 3600, &[]));
+            let forged =
+                sign_jwt(b"a guess at the secret that is not it", kid, &claims("user_001", now, now + 3600, &[]));
             sends.push((json!({"app_id": app_id, "platform": "web", "user_jwt": forged}), Some(DEMO_ORIGIN)));
             sends.push((json!({"app_id": app_id, "platform": "web", "user_jwt": sign_jwt(secret.as_bytes(), kid, &claims("user_002", now, now + 600, &[]))}), Some("https://copycat.example")));
         }
-        let meta = RequestMeta { ip: Some(format!("198.51.100.{}", 10 + hours_ago)), user_agent: Some("Mozilla/5.0 (demo traffic)".into()) };
+        let meta = RequestMeta {
+            ip: Some(format!("198.51.100.{}", 10 + hours_ago)),
+            user_agent: Some("Mozilla/5.0 (demo traffic)".into()),
+        };
         for (body, origin) in sends {
             // Refusals are part of the demo: their answers are errors by design.
             let _ = self.identify(body.to_string().as_bytes(), origin, &meta, Instant::now()).await;

@@ -3,9 +3,11 @@
 
 use std::time::Instant;
 
-use countersign_core::policy::Action;
 use countersign_core::debug::{debug, test_token, DebugReport, TestToken};
-use countersign_core::{authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, Context, Outcome, Verdict};
+use countersign_core::policy::Action;
+use countersign_core::{
+    authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, Context, Outcome, Verdict,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -30,8 +32,15 @@ pub struct IdentifyResponse {
 impl Service {
     /// Runs one identify attempt on the exact request bytes. Errors are the attempts that
     /// write no log row (unparsable JSON, unknown app, nothing can take the row).
-    pub async fn identify(&self, body: &[u8], origin: Option<&str>, meta: &RequestMeta, started: Instant) -> ServiceResult<IdentifyResponse> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| ServiceError::invalid(format!("The body is not valid JSON: {e}")))?;
+    pub async fn identify(
+        &self,
+        body: &[u8],
+        origin: Option<&str>,
+        meta: &RequestMeta,
+        started: Instant,
+    ) -> ServiceResult<IdentifyResponse> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ServiceError::invalid(format!("The body is not valid JSON: {e}")))?;
         let app_id = value
             .get("app_id")
             .and_then(Value::as_str)
@@ -43,7 +52,10 @@ impl Service {
         // Over the workspace's limit: refused before any work, and without a log row (writing
         // one per refused attempt would be the load the limit exists to shed).
         snapshot.identify_limit.check().map_err(|wait| {
-            ServiceError::rate_limited("This app is sending more identify calls per second than its limit; retry after the given wait.", wait)
+            ServiceError::rate_limited(
+                "This app is sending more identify calls per second than its limit; retry after the given wait.",
+                wait,
+            )
         })?;
         let now = self.clock.now();
         let mut log = LogEntry {
@@ -70,7 +82,8 @@ impl Service {
                 log.explanation = err.message.clone();
                 log.latency_us = elapsed_us(started);
                 let log_id = log.id;
-                self.record(Attempt { workspace_id: snapshot.workspace_id, log, contact: None }, "invalid_request").await?;
+                self.record(Attempt { workspace_id: snapshot.workspace_id, log, contact: None }, "invalid_request")
+                    .await?;
                 let body = json!({"error": {"code": "invalid_request", "message": err.message}, "log_id": log_id});
                 return Ok(IdentifyResponse { status: 400, body });
             }
@@ -108,7 +121,8 @@ impl Service {
     /// A wrong secret and an unknown app get the same answer after the same work.
     pub async fn signatures(&self, body: &[u8], bearer: Option<&str>) -> ServiceResult<Value> {
         let started = tokio::time::Instant::now();
-        let value: Value = serde_json::from_slice(body).map_err(|e| ServiceError::invalid(format!("The body is not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ServiceError::invalid(format!("The body is not valid JSON: {e}")))?;
         let request = parse_signature_request(&value).map_err(|e| ServiceError::invalid(e.message))?;
         let snapshot = self.snapshot(&request.app_id).await?;
         let now = self.clock.now().timestamp();
@@ -118,10 +132,16 @@ impl Service {
             // An unknown app may cost a database look-up that a known one does not: every
             // refusal takes the same fixed time, so timing does not tell whether it exists.
             tokio::time::sleep_until(started + SIGNATURE_REFUSAL_TIME).await;
-            return Err(ServiceError::new(ErrorCode::Unauthorized, "Send a current secret of this app as Authorization: Bearer <secret>."));
+            return Err(ServiceError::new(
+                ErrorCode::Unauthorized,
+                "Send a current secret of this app as Authorization: Bearer <secret>.",
+            ));
         };
         snapshot.signatures_limit.check().map_err(|wait| {
-            ServiceError::rate_limited("This app is sending more signatures calls per second than its limit; retry after the given wait.", wait)
+            ServiceError::rate_limited(
+                "This app is sending more signatures calls per second than its limit; retry after the given wait.",
+                wait,
+            )
         })?;
         let signatures = sign_for(&snapshot.policy, &request, now).map_err(ServiceError::invalid)?;
         Ok(signatures.to_json())
@@ -134,12 +154,18 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let snapshot = self.workspace_snapshot(&mut tenant, workspace_id).await?;
         drop(tenant);
-        let request = parse_identify_request(&with_app_id(body, &snapshot.policy.app_id)).map_err(|e| ServiceError::invalid(e.message))?;
-        let origin = match body.get("origin") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(origin)) if origin.len() <= MAX_DEBUG_ORIGIN_BYTES => Some(origin.as_str()).filter(|o| !o.is_empty()),
-            Some(_) => return Err(ServiceError::invalid(format!("origin must be a string of at most {MAX_DEBUG_ORIGIN_BYTES} bytes, e.g. https://app.example.com."))),
-        };
+        let request = parse_identify_request(&with_app_id(body, &snapshot.policy.app_id))
+            .map_err(|e| ServiceError::invalid(e.message))?;
+        let origin =
+            match body.get("origin") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(origin)) if origin.len() <= MAX_DEBUG_ORIGIN_BYTES => {
+                    Some(origin.as_str()).filter(|o| !o.is_empty())
+                }
+                Some(_) => return Err(ServiceError::invalid(format!(
+                    "origin must be a string of at most {MAX_DEBUG_ORIGIN_BYTES} bytes, e.g. https://app.example.com."
+                ))),
+            };
         Ok(debug(&request, &snapshot.policy, origin, self.clock.now().timestamp()))
     }
 
@@ -148,8 +174,10 @@ impl Service {
     pub async fn debug_test_token(&self, actor: &Actor, workspace_id: Uuid, body: &Value) -> ServiceResult<TestToken> {
         let mut tenant = self.tenant(actor, workspace_id, Action::RevealSecret).await?;
         let snapshot = self.workspace_snapshot(&mut tenant, workspace_id).await?;
-        let request = parse_signature_request(&with_app_id(body, &snapshot.policy.app_id)).map_err(|e| ServiceError::invalid(e.message))?;
-        let made = test_token(&snapshot.policy, &request, self.clock.now().timestamp()).map_err(ServiceError::invalid)?;
+        let request = parse_signature_request(&with_app_id(body, &snapshot.policy.app_id))
+            .map_err(|e| ServiceError::invalid(e.message))?;
+        let made =
+            test_token(&snapshot.policy, &request, self.clock.now().timestamp()).map_err(ServiceError::invalid)?;
         // A minted credential for a user: audited like a reveal (the token itself is not kept).
         let entry = NewAuditEntry::workspace(actor, workspace_id, "key.test_token_signed")
             .target(made.kid.clone())
@@ -160,8 +188,15 @@ impl Service {
     }
 
     /// The verification snapshot of a workspace the caller was authorized for.
-    async fn workspace_snapshot(&self, tenant: &mut Tenant, workspace_id: Uuid) -> ServiceResult<std::sync::Arc<crate::config::Snapshot>> {
-        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(tenant.conn()).await?;
+    async fn workspace_snapshot(
+        &self,
+        tenant: &mut Tenant,
+        workspace_id: Uuid,
+    ) -> ServiceResult<std::sync::Arc<crate::config::Snapshot>> {
+        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
+            .bind(workspace_id)
+            .fetch_one(tenant.conn())
+            .await?;
         self.snapshot(&app_id).await?.ok_or_else(|| ServiceError::not_found("Workspace"))
     }
 }

@@ -9,7 +9,8 @@
 use chrono::{DateTime, Duration, Utc};
 use countersign_core::policy::{Action, Role};
 use countersign_proto::{
-    AcceptedInvitation, AccountInfo, CreatedInvitation, Invitation, InvitationPreview, InvitationStatus, WorkspaceSummary,
+    AcceptedInvitation, AccountInfo, CreatedInvitation, Invitation, InvitationPreview, InvitationStatus,
+    WorkspaceSummary,
 };
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -82,9 +83,10 @@ impl Row {
     fn usable(&self, now: DateTime<Utc>) -> ServiceResult<()> {
         match self.status(now) {
             InvitationStatus::Pending => Ok(()),
-            InvitationStatus::Accepted => {
-                Err(ServiceError::new(ErrorCode::InvitationUsed, "This invitation has already been used. Ask for a new one."))
-            }
+            InvitationStatus::Accepted => Err(ServiceError::new(
+                ErrorCode::InvitationUsed,
+                "This invitation has already been used. Ask for a new one.",
+            )),
             InvitationStatus::Revoked => {
                 Err(ServiceError::new(ErrorCode::InvitationRevoked, "This invitation was revoked. Ask for a new one."))
             }
@@ -130,7 +132,10 @@ impl Service {
             .fetch_one(&mut *tx)
             .await?;
             if member {
-                return Err(ServiceError::new(ErrorCode::Conflict, "This person is already a member of the workspace."));
+                return Err(ServiceError::new(
+                    ErrorCode::Conflict,
+                    "This person is already a member of the workspace.",
+                ));
             }
         }
         sqlx::query(
@@ -164,10 +169,11 @@ impl Service {
     /// The workspace's invitations, newest first, with where each stands.
     pub async fn list_invitations(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<Invitation>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
-        let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} WHERE i.workspace_id = $1 ORDER BY i.created_at DESC LIMIT 200"))
-            .bind(workspace_id)
-            .fetch_all(tenant.conn())
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(&format!("{SELECT} WHERE i.workspace_id = $1 ORDER BY i.created_at DESC LIMIT 200"))
+                .bind(workspace_id)
+                .fetch_all(tenant.conn())
+                .await?;
         let now = self.clock.now();
         rows.into_iter().map(|row| row.into_invitation(now)).collect()
     }
@@ -196,7 +202,11 @@ impl Service {
             InvitationStatus::Revoked => return Ok(()),
             InvitationStatus::Pending | InvitationStatus::Expired => {}
         }
-        sqlx::query("UPDATE invitations SET revoked_at = $2 WHERE id = $1").bind(invitation_id).bind(now).execute(&mut *tx).await?;
+        sqlx::query("UPDATE invitations SET revoked_at = $2 WHERE id = $1")
+            .bind(invitation_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let entry = NewAuditEntry::workspace(actor, workspace_id, "invitation.revoked")
             .target(row.email.clone().unwrap_or_else(|| "(link)".into()))
             .details(serde_json::json!({ "invitation_id": invitation_id, "role": row.role }));
@@ -240,7 +250,9 @@ impl Service {
             Joiner::NewAccount { password, email, meta } => {
                 let email = new_account_email(row.email.as_deref(), *email)?;
                 let password = password.filter(|p| !p.is_empty()).ok_or_else(|| {
-                    ServiceError::invalid("Choose a password for your new account, or sign in to accept with an existing one.")
+                    ServiceError::invalid(
+                        "Choose a password for your new account, or sign in to accept with an existing one.",
+                    )
                 })?;
                 password::validate_new(password)?;
                 Some((email, self.passwords.hash(password).await?, *meta))
@@ -267,7 +279,9 @@ impl Service {
                 let session = self.insert_session(&mut tx, account_id, &email, meta).await?;
                 (actor, Some(session))
             }
-            (Joiner::NewAccount { .. }, None) => return Err(ServiceError::internal("new account without a password hash")),
+            (Joiner::NewAccount { .. }, None) => {
+                return Err(ServiceError::internal("new account without a password hash"))
+            }
         };
         let joined = sqlx::query(
             "INSERT INTO members (workspace_id, account_id, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -289,7 +303,9 @@ impl Service {
             .await?;
         let entry = NewAuditEntry::workspace(&actor, row.workspace_id, "invitation.accepted")
             .target(actor.email.clone())
-            .details(serde_json::json!({ "invitation_id": row.id, "role": role, "account_created": session.is_some() }));
+            .details(
+                serde_json::json!({ "invitation_id": row.id, "role": role, "account_created": session.is_some() }),
+            );
         audit::insert(&mut tx, now, entry).await?;
         let (app_id, name): (String, String) = sqlx::query_as("SELECT app_id, name FROM workspaces WHERE id = $1")
             .bind(row.workspace_id)
@@ -309,9 +325,9 @@ impl Service {
 fn new_account_email(invited: Option<&str>, given: Option<&str>) -> ServiceResult<String> {
     let given = given.map(str::trim).filter(|e| !e.is_empty()).map(normalize_email).transpose()?;
     match (invited, given) {
-        (Some(invited), Some(given)) if invited != given => {
-            Err(ServiceError::invalid(format!("This invitation is for {invited}; sign in to accept with another account.")))
-        }
+        (Some(invited), Some(given)) if invited != given => Err(ServiceError::invalid(format!(
+            "This invitation is for {invited}; sign in to accept with another account."
+        ))),
         (Some(invited), _) => Ok(invited.to_owned()),
         (None, Some(given)) => Ok(given),
         (None, None) => Err(ServiceError::invalid("Enter the email address for your new account.")),
@@ -325,7 +341,9 @@ async fn by_token(conn: &mut PgConnection, token: &str, lock: bool) -> ServiceRe
         .bind(random::digest(token))
         .fetch_optional(conn)
         .await?;
-    row.ok_or_else(|| ServiceError::new(ErrorCode::NotFound, "This invitation link is not valid. Check that you copied all of it."))
+    row.ok_or_else(|| {
+        ServiceError::new(ErrorCode::NotFound, "This invitation link is not valid. Check that you copied all of it.")
+    })
 }
 
 /// One invitation of a workspace; another workspace's is 404.

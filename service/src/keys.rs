@@ -32,7 +32,8 @@ struct KeyRow {
     revoked_at: Option<DateTime<Utc>>,
 }
 
-const KEY_COLUMNS: &str = "workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, last_used_at, revoked_at";
+const KEY_COLUMNS: &str =
+    "workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, last_used_at, revoked_at";
 
 impl KeyRow {
     /// The state as of `now`: a rotating key past its grace period no longer verifies.
@@ -123,11 +124,18 @@ impl Service {
 
     /// Makes a new primary key. The old primary keeps verifying for `grace_seconds` (default
     /// 24 h; 0 revokes it at once). The new secret is returned only to roles that may reveal it.
-    pub async fn rotate_key(&self, actor: &Actor, workspace_id: Uuid, grace_seconds: Option<i64>) -> ServiceResult<RotatedKey> {
+    pub async fn rotate_key(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        grace_seconds: Option<i64>,
+    ) -> ServiceResult<RotatedKey> {
         let mut tenant = self.tenant(actor, workspace_id, Action::RotateOrRevokeKey).await?;
         let grace = grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
         if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
-            return Err(ServiceError::invalid(format!("grace_seconds must be between 0 and {MAX_GRACE_SECONDS} (30 days).")));
+            return Err(ServiceError::invalid(format!(
+                "grace_seconds must be between 0 and {MAX_GRACE_SECONDS} (30 days)."
+            )));
         }
         let now = self.clock.now();
         let tx = tenant.conn();
@@ -146,11 +154,13 @@ impl Service {
         .fetch_optional(&mut *tx)
         .await?;
         let (kid, secret) = self.insert_key(tx, workspace_id, actor.account_id, now).await?;
-        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.rotated").target(kid.clone()).details(serde_json::json!({
-            "previous_kid": previous.as_ref().map(|p| p.kid.clone()),
-            "grace_seconds": grace,
-            "previous_revoked": grace == 0,
-        }));
+        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.rotated").target(kid.clone()).details(
+            serde_json::json!({
+                "previous_kid": previous.as_ref().map(|p| p.kid.clone()),
+                "grace_seconds": grace,
+                "previous_revoked": grace == 0,
+            }),
+        );
         audit::insert(tx, now, entry).await?;
         let app_id = notify_workspace(tx, workspace_id).await?;
         let role = tenant.role;
@@ -177,7 +187,13 @@ impl Service {
     /// [`countersign_core::check_imported_secret`]). As primary,
     /// the old primary keeps verifying for 24 h; otherwise the key is verify-only for the
     /// longest grace period (30 days), long enough to move backends to a Countersign key.
-    pub async fn import_key(&self, actor: &Actor, workspace_id: Uuid, secret: &str, primary: bool) -> ServiceResult<KeyInfo> {
+    pub async fn import_key(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        secret: &str,
+        primary: bool,
+    ) -> ServiceResult<KeyInfo> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         countersign_core::check_imported_secret(secret).map_err(ServiceError::invalid)?;
         let now = self.clock.now();
@@ -194,7 +210,9 @@ impl Service {
             .await?;
         }
         let kid = self.store_key(tx, workspace_id, secret.as_bytes(), expires_at, actor.account_id, now).await?;
-        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.imported").target(kid.clone()).details(serde_json::json!({ "primary": primary }));
+        let entry = NewAuditEntry::workspace(actor, workspace_id, "key.imported")
+            .target(kid.clone())
+            .details(serde_json::json!({ "primary": primary }));
         audit::insert(tx, now, entry).await?;
         let app_id = notify_workspace(tx, workspace_id).await?;
         tenant.commit().await?;
@@ -237,15 +255,21 @@ impl Service {
     /// Reveals a secret in clear to a role that may; every reveal is audited.
     pub async fn reveal_secret(&self, actor: &Actor, workspace_id: Uuid, kid: &str) -> ServiceResult<RevealedSecret> {
         let mut tenant = self.tenant(actor, workspace_id, Action::RevealSecret).await?;
-        let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 AND kid = $2"))
-            .bind(workspace_id)
-            .bind(kid)
-            .fetch_optional(tenant.conn())
-            .await?;
+        let row: Option<KeyRow> =
+            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 AND kid = $2"))
+                .bind(workspace_id)
+                .bind(kid)
+                .fetch_optional(tenant.conn())
+                .await?;
         let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
         let secret = self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?;
         let secret = String::from_utf8(secret).map_err(|_| ServiceError::internal("a stored secret is not UTF-8"))?;
-        audit::insert(tenant.conn(), self.clock.now(), NewAuditEntry::workspace(actor, workspace_id, "key.revealed").target(kid)).await?;
+        audit::insert(
+            tenant.conn(),
+            self.clock.now(),
+            NewAuditEntry::workspace(actor, workspace_id, "key.revealed").target(kid),
+        )
+        .await?;
         tenant.commit().await?;
         Ok(RevealedSecret { kid: row.kid, secret })
     }
@@ -257,11 +281,16 @@ impl Service {
     }
 
     /// [`Service::verification_keys`] on a given connection (the snapshot load's transaction).
-    pub(crate) async fn verification_keys_in(&self, conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<Vec<VerificationKey>> {
-        let rows: Vec<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1"))
-            .bind(workspace_id)
-            .fetch_all(conn)
-            .await?;
+    pub(crate) async fn verification_keys_in(
+        &self,
+        conn: &mut PgConnection,
+        workspace_id: Uuid,
+    ) -> ServiceResult<Vec<VerificationKey>> {
+        let rows: Vec<KeyRow> =
+            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1"))
+                .bind(workspace_id)
+                .fetch_all(conn)
+                .await?;
         rows.iter()
             .map(|row| {
                 let state = match (row.state.as_str(), row.expires_at) {
@@ -269,7 +298,11 @@ impl Service {
                     ("rotating", Some(expires)) => KeyState::Rotating { expires_at: expires.timestamp() },
                     _ => KeyState::Revoked,
                 };
-                Ok(VerificationKey::new(row.kid.clone(), self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?, state))
+                Ok(VerificationKey::new(
+                    row.kid.clone(),
+                    self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?,
+                    state,
+                ))
             })
             .collect()
     }
@@ -277,7 +310,8 @@ impl Service {
     /// Re-seals every secret under the keyring's current master key (opening each with the
     /// current or the previous key). Row by row, so instances keep serving throughout.
     pub async fn rekey_all(&self) -> ServiceResult<usize> {
-        let rows: Vec<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys")).fetch_all(&self.pool).await?;
+        let rows: Vec<KeyRow> =
+            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys")).fetch_all(&self.pool).await?;
         for row in &rows {
             let secret = self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?;
             let sealed = self.keyring.seal(row.workspace_id, &row.kid, &secret)?;
@@ -295,13 +329,19 @@ impl Service {
 
 /// Serialises key changes of one workspace (one primary at a time).
 async fn lock_keys(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
-    sqlx::query("SELECT 1 FROM workspace_keys WHERE workspace_id = $1 FOR UPDATE").bind(workspace_id).execute(conn).await?;
+    sqlx::query("SELECT 1 FROM workspace_keys WHERE workspace_id = $1 FOR UPDATE")
+        .bind(workspace_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Tells every instance (at commit) that this workspace's keys changed; returns its app id.
 async fn notify_workspace(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<String> {
-    let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&mut *conn).await?;
+    let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
+        .bind(workspace_id)
+        .fetch_one(&mut *conn)
+        .await?;
     crate::config::notify_changed(conn, &app_id).await?;
     Ok(app_id)
 }

@@ -28,10 +28,19 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Service {
     /// Emails an invitation link, if mail is configured; whether it was accepted by the relay.
-    pub(crate) async fn email_invitation(&self, workspace_id: Uuid, to: &str, inviter: &str, role: Role, url: &str) -> bool {
+    pub(crate) async fn email_invitation(
+        &self,
+        workspace_id: Uuid,
+        to: &str,
+        inviter: &str,
+        role: Role,
+        url: &str,
+    ) -> bool {
         let Some(smtp) = &self.settings().smtp else { return false };
-        let workspace: Result<String, _> =
-            sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&self.pool).await;
+        let workspace: Result<String, _> = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
+            .bind(workspace_id)
+            .fetch_one(&self.pool)
+            .await;
         let Ok(workspace) = workspace else { return false };
         let subject = format!("Join {workspace} on Countersign");
         let body = format!(
@@ -89,13 +98,18 @@ async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, expected: u
             continue;
         }
         // 251 "user not local; will forward" is a success for RCPT too.
-        return if code == expected || (expected == 250 && code == 251) { Ok(()) } else { Err(format!("relay answered {}", line.trim_end())) };
+        return if code == expected || (expected == 250 && code == 251) {
+            Ok(())
+        } else {
+            Err(format!("relay answered {}", line.trim_end()))
+        };
     }
 }
 
 /// The message as sent after `DATA`: headers, CRLF line ends, dot-stuffed, ended by `.`.
 fn message(from: &str, to: &str, subject: &str, body: &str) -> String {
-    let subject = if subject.is_ascii() { subject.to_owned() } else { format!("=?utf-8?B?{}?=", STANDARD.encode(subject)) };
+    let subject =
+        if subject.is_ascii() { subject.to_owned() } else { format!("=?utf-8?B?{}?=", STANDARD.encode(subject)) };
     let date = chrono::Utc::now().to_rfc2822();
     let mut out = format!(
         "From: Countersign <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\nMIME-Version: 1.0\r\n\

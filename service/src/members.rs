@@ -32,7 +32,13 @@ impl Service {
     }
 
     /// Changes a member's role. The last owner cannot be demoted.
-    pub async fn change_member_role(&self, actor: &Actor, workspace_id: Uuid, account_id: Uuid, role: Role) -> ServiceResult<Member> {
+    pub async fn change_member_role(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        account_id: Uuid,
+        role: Role,
+    ) -> ServiceResult<Member> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
         let actor_role = tenant.role;
         let tx = tenant.conn();
@@ -83,14 +89,21 @@ impl Service {
 /// Granting, changing or removing the owner role is an ownership transfer: owners only.
 pub(crate) fn require_owner_for(actor_role: Role, role_touched: Role) -> ServiceResult<()> {
     if role_touched == Role::Owner && !policy::permits(actor_role, Action::DeleteOrTransfer) {
-        return Err(ServiceError::new(ErrorCode::Forbidden, "Only an owner can grant, change or remove the owner role."));
+        return Err(ServiceError::new(
+            ErrorCode::Forbidden,
+            "Only an owner can grant, change or remove the owner role.",
+        ));
     }
     Ok(())
 }
 
 /// Locks every membership row of the workspace (so two concurrent demotions cannot both
 /// pass the last-owner check) and returns the target member.
-async fn lock_member(conn: &mut PgConnection, workspace_id: Uuid, account_id: Uuid) -> ServiceResult<(String, Role, DateTime<Utc>)> {
+async fn lock_member(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    account_id: Uuid,
+) -> ServiceResult<(String, Role, DateTime<Utc>)> {
     sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 FOR UPDATE")
         .bind(workspace_id)
         .execute(&mut *conn)

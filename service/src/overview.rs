@@ -8,7 +8,8 @@ use countersign_core::reason::Reason;
 use countersign_core::text::thousands;
 use countersign_core::{Mode, Platform};
 use countersign_proto::{
-    EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness, ReasonCount, SecuritySettings, SeriesPoint,
+    EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness, ReasonCount,
+    SecuritySettings, SeriesPoint,
 };
 use uuid::Uuid;
 
@@ -22,7 +23,8 @@ const READY_RATE: f64 = 0.01;
 /// A primary key older than this should be rotated.
 const KEY_MAX_AGE_DAYS: i64 = 90;
 /// Attribute names that are usually someone's identity or entitlements.
-const SENSITIVE_NAMES: &[&str] = &["email", "plan", "role", "company", "admin", "is_admin", "tier", "permissions", "phone", "account_id"];
+const SENSITIVE_NAMES: &[&str] =
+    &["email", "plan", "role", "company", "admin", "is_admin", "tier", "permissions", "phone", "account_id"];
 /// Failure groups shown.
 const MAX_FAILURE_GROUPS: i64 = 10;
 
@@ -105,10 +107,16 @@ fn add(counts: &mut OutcomeCounts, outcome: &str, attempts: i64) {
 }
 
 /// The range's totals and chart bars of one platform.
-pub fn platform_series(rows: &[HourRow], platform: &str, range: Range, from: DateTime<Utc>) -> (OutcomeCounts, Vec<SeriesPoint>) {
+pub fn platform_series(
+    rows: &[HourRow],
+    platform: &str,
+    range: Range,
+    from: DateTime<Utc>,
+) -> (OutcomeCounts, Vec<SeriesPoint>) {
     let mut totals = OutcomeCounts::default();
-    let mut series: Vec<SeriesPoint> =
-        (0..range.bars()).map(|i| SeriesPoint { at: from + range.bar() * i as i32, counts: OutcomeCounts::default() }).collect();
+    let mut series: Vec<SeriesPoint> = (0..range.bars())
+        .map(|i| SeriesPoint { at: from + range.bar() * i as i32, counts: OutcomeCounts::default() })
+        .collect();
     for row in rows.iter().filter(|r| r.platform == platform) {
         add(&mut totals, &row.outcome, row.attempts);
         let index = (row.bucket - from).num_seconds().div_euclid(range.bar().num_seconds());
@@ -153,7 +161,9 @@ pub fn readiness(platform: &str, totals: &OutcomeCounts, reasons: Vec<ReasonCoun
         let top = reasons.first();
         let users: i64 = reasons.iter().map(|r| r.users).sum();
         let cause = match (top, reasons.len()) {
-            (Some(top), 1) if users > 0 => format!("all from {} with {}", plural(users, "user", "users"), top.reason.replace('_', " ")),
+            (Some(top), 1) if users > 0 => {
+                format!("all from {} with {}", plural(users, "user", "users"), top.reason.replace('_', " "))
+            }
             (Some(top), 1) => format!("all with {}", top.reason.replace('_', " ")),
             (Some(top), _) => format!("mostly {}", top.reason.replace('_', " ")),
             (None, _) => String::new(),
@@ -258,7 +268,11 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
                     format!("{kid} is in its grace period"),
                     format!(
                         "It still verifies for {}; move every backend to the primary key before then.",
-                        if left.num_hours() >= 48 { plural(left.num_days(), "day", "days") } else { plural(left.num_hours().max(0), "hour", "hours") }
+                        if left.num_hours() >= 48 {
+                            plural(left.num_days(), "day", "days")
+                        } else {
+                            plural(left.num_hours().max(0), "hour", "hours")
+                        }
                     ),
                     "/keys",
                 ));
@@ -290,7 +304,8 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
         items.push(item(
             "warning",
             format!("Sensitive attributes arrive unsigned: {}", exposed.join(", ")),
-            "Anyone can set these from the browser. Mark them secure-only so only your signed tokens can set them.".into(),
+            "Anyone can set these from the browser. Mark them secure-only so only your signed tokens can set them."
+                .into(),
             "/attributes",
         ));
     }
@@ -365,11 +380,12 @@ impl Service {
         let (from, to) = range.bounds(now);
         let conn = tenant.conn();
 
-        let settings = sqlx::query_as::<_, SecurityRow>(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
-            .bind(workspace_id)
-            .fetch_one(&mut *conn)
-            .await?
-            .settings();
+        let settings =
+            sqlx::query_as::<_, SecurityRow>(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
+                .bind(workspace_id)
+                .fetch_one(&mut *conn)
+                .await?
+                .settings();
         let rows: Vec<(DateTime<Utc>, String, String, String, i64)> = sqlx::query_as(
             "SELECT bucket, platform, outcome, reason, sum(attempts)::bigint FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1, 2, 3, 4",
@@ -381,7 +397,13 @@ impl Service {
         .await?;
         let rows: Vec<HourRow> = rows
             .into_iter()
-            .map(|(bucket, platform, outcome, reason, attempts)| HourRow { bucket, platform, outcome, reason, attempts })
+            .map(|(bucket, platform, outcome, reason, attempts)| HourRow {
+                bucket,
+                platform,
+                outcome,
+                reason,
+                attempts,
+            })
             .collect();
         let verified_span: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
             "SELECT platform, min(first_at), max(last_at) FROM log_rollup_hour
@@ -416,15 +438,17 @@ impl Service {
         .bind(MAX_FAILURE_GROUPS)
         .fetch_all(&mut *conn)
         .await?;
-        let keys: Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)> =
-            sqlx::query_as("SELECT kid, state, created_at, expires_at FROM workspace_keys WHERE workspace_id = $1 ORDER BY created_at")
+        let keys: Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT kid, state, created_at, expires_at FROM workspace_keys WHERE workspace_id = $1 ORDER BY created_at",
+        )
+        .bind(workspace_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let attributes: Vec<(String, bool)> =
+            sqlx::query_as("SELECT name, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
                 .bind(workspace_id)
                 .fetch_all(&mut *conn)
                 .await?;
-        let attributes: Vec<(String, bool)> = sqlx::query_as("SELECT name, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
-            .bind(workspace_id)
-            .fetch_all(&mut *conn)
-            .await?;
         let revoked = groups.iter().find(|g| g.0 == Reason::RevokedKey.as_str());
         let revoked_presented = match revoked {
             Some((_, attempts, _, _, last, _, _)) => {
@@ -608,7 +632,8 @@ mod tests {
     #[test]
     fn readiness_verdicts_name_the_rate_and_the_cause() {
         let counts = |verified, would_reject| OutcomeCounts { verified, would_reject, ..Default::default() };
-        let expired = || vec![ReasonCount { reason: "token_expired".into(), attempts: 2, users: 3, fix: String::new() }];
+        let expired =
+            || vec![ReasonCount { reason: "token_expired".into(), attempts: 2, users: 3, fix: String::new() }];
         let quiet = readiness("ios", &counts(0, 0), vec![], Range::Day);
         assert!(!quiet.ready && quiet.verdict.contains("nothing to judge"), "{}", quiet.verdict);
         let clean = readiness("ios", &counts(500, 0), vec![], Range::Day);
@@ -630,7 +655,10 @@ mod tests {
         ];
         let line = headline(&platforms, &[], Range::Day);
         assert_eq!(line.severity, "critical");
-        assert_eq!(line.detail, "Android is off: 1,204 unverified identities in the last 24 hours — anyone can impersonate these users.");
+        assert_eq!(
+            line.detail,
+            "Android is off: 1,204 unverified identities in the last 24 hours — anyone can impersonate these users."
+        );
         let line = headline(&platforms[2..], &[], Range::Day);
         assert_eq!((line.severity.as_str(), line.title.as_str()), ("warning", "iOS is in monitor mode"));
         let line = headline(&platforms[..1], &[], Range::Day);
@@ -641,7 +669,8 @@ mod tests {
     fn the_checklist_finds_each_weakness_and_nothing_on_a_tight_workspace() {
         let tight = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
         let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
-        let posture = Posture { settings: &tight, keys: &keys, attributes: &[("plan".into(), true)], revoked_presented: None };
+        let posture =
+            Posture { settings: &tight, keys: &keys, attributes: &[("plan".into(), true)], revoked_presented: None };
         assert!(checklist(&posture, &[], now(), Range::Day).is_empty());
 
         let mut loose = settings(Mode::Off, Mode::Monitor, Mode::Enforce);
@@ -651,7 +680,12 @@ mod tests {
         loose.max_token_lifetime_seconds = None;
         let keys = vec![
             ("k_old".to_owned(), "primary".to_owned(), now() - Duration::days(120), None),
-            ("k_prev".to_owned(), "rotating".to_owned(), now() - Duration::days(200), Some(now() + Duration::hours(20))),
+            (
+                "k_prev".to_owned(),
+                "rotating".to_owned(),
+                now() - Duration::days(200),
+                Some(now() + Duration::hours(20)),
+            ),
         ];
         let attributes = vec![("email".to_owned(), false), ("color".to_owned(), false)];
         let posture = Posture {
@@ -660,7 +694,8 @@ mod tests {
             attributes: &attributes,
             revoked_presented: Some((7, now(), vec!["203.0.113.9".into()])),
         };
-        let platforms = vec![health("web", "off", OutcomeCounts::default()), health("ios", "monitor", OutcomeCounts::default())];
+        let platforms =
+            vec![health("web", "off", OutcomeCounts::default()), health("ios", "monitor", OutcomeCounts::default())];
         let items = checklist(&posture, &platforms, now(), Range::Day);
         let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
         assert_eq!(

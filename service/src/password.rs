@@ -72,9 +72,7 @@ impl Hasher {
 /// Checks a new password against the policy.
 pub fn validate_new(password: &str) -> ServiceResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ServiceError::invalid(format!(
-            "The password must have at least {MIN_PASSWORD_CHARS} characters."
-        )));
+        return Err(ServiceError::invalid(format!("The password must have at least {MIN_PASSWORD_CHARS} characters.")));
     }
     if password.len() > 1024 {
         return Err(ServiceError::invalid("The password must have at most 1024 bytes."));

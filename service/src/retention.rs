@@ -47,12 +47,18 @@ impl Service {
         }
         // Minute rollups serve the last day's charts; hourly ones live as long as the log.
         let now = self.clock.now();
-        sqlx::query("DELETE FROM log_rollup_minute WHERE bucket < $1").bind(now - Duration::hours(MINUTE_ROLLUP_HOURS)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM log_rollup_minute WHERE bucket < $1")
+            .bind(now - Duration::hours(MINUTE_ROLLUP_HOURS))
+            .execute(&self.pool)
+            .await?;
         sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
             .bind(now - Duration::days(retention_days))
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM log_rollup_hour WHERE bucket < $1").bind(now - Duration::days(retention_days + 1)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM log_rollup_hour WHERE bucket < $1")
+            .bind(now - Duration::days(retention_days + 1))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

@@ -32,7 +32,8 @@ pub(crate) struct SecurityRow {
     pub expected_issuer: Option<String>,
 }
 
-pub(crate) const SECURITY_COLUMNS: &str = "app_id, mode_web, mode_ios, mode_android, hmac_enabled, leeway_seconds, require_exp, \
+pub(crate) const SECURITY_COLUMNS: &str =
+    "app_id, mode_web, mode_ios, mode_android, hmac_enabled, leeway_seconds, require_exp, \
      max_token_lifetime_seconds, allowed_origins, token_profile, user_id_claims, expected_issuer";
 
 impl SecurityRow {
@@ -59,7 +60,9 @@ pub fn validate(settings: &SecuritySettings) -> ServiceResult<()> {
     }
     if let Some(max) = settings.max_token_lifetime_seconds {
         if !(1..=i64::from(i32::MAX)).contains(&max) {
-            return Err(ServiceError::invalid("max_token_lifetime_seconds must be a positive number of seconds, or null."));
+            return Err(ServiceError::invalid(
+                "max_token_lifetime_seconds must be a positive number of seconds, or null.",
+            ));
         }
     }
     if settings.allowed_origins.len() > 100 {
@@ -69,11 +72,14 @@ pub fn validate(settings: &SecuritySettings) -> ServiceResult<()> {
         validate_allowed_origin(origin).map_err(|e| ServiceError::invalid(format!("allowed_origins: {e}")))?;
     }
     if settings.token_profile == TokenProfile::Custom {
-        validate_user_id_claims(&settings.user_id_claims).map_err(|e| ServiceError::invalid(format!("user_id_claims: {e}")))?;
+        validate_user_id_claims(&settings.user_id_claims)
+            .map_err(|e| ServiceError::invalid(format!("user_id_claims: {e}")))?;
     }
     if let Some(issuer) = &settings.expected_issuer {
         if issuer.is_empty() || issuer.len() > 255 || issuer.chars().any(char::is_control) {
-            return Err(ServiceError::invalid("expected_issuer must have 1 to 255 characters without control characters, or be null."));
+            return Err(ServiceError::invalid(
+                "expected_issuer must have 1 to 255 characters without control characters, or be null.",
+            ));
         }
     }
     Ok(())
@@ -87,7 +93,9 @@ pub fn validate_attribute_name(name: &str) -> ServiceResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ServiceError::invalid("An attribute name has 1 to 64 letters, digits, '_', '-' or '.', and starts with a letter."))
+        Err(ServiceError::invalid(
+            "An attribute name has 1 to 64 letters, digits, '_', '-' or '.', and starts with a letter.",
+        ))
     }
 }
 
@@ -103,14 +111,20 @@ impl Service {
     }
 
     /// Replaces the workspace's security settings; audited with the before and after.
-    pub async fn update_security(&self, actor: &Actor, workspace_id: Uuid, settings: &SecuritySettings) -> ServiceResult<SecuritySettings> {
+    pub async fn update_security(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        settings: &SecuritySettings,
+    ) -> ServiceResult<SecuritySettings> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate(settings)?;
         let tx = tenant.conn();
-        let before: SecurityRow = sqlx::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1 FOR UPDATE"))
-            .bind(workspace_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let before: SecurityRow =
+            sqlx::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1 FOR UPDATE"))
+                .bind(workspace_id)
+                .fetch_one(&mut *tx)
+                .await?;
         sqlx::query(
             "UPDATE workspaces SET mode_web = $2, mode_ios = $3, mode_android = $4, hmac_enabled = $5, leeway_seconds = $6,
                     require_exp = $7, max_token_lifetime_seconds = $8, allowed_origins = $9, token_profile = $10,
@@ -147,11 +161,19 @@ impl Service {
     }
 
     /// Registers an attribute (`conflict` if the name exists).
-    pub async fn create_attribute(&self, actor: &Actor, workspace_id: Uuid, def: &AttributeDef) -> ServiceResult<AttributeDef> {
+    pub async fn create_attribute(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        def: &AttributeDef,
+    ) -> ServiceResult<AttributeDef> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate_attribute_name(&def.name)?;
         let tx = tenant.conn();
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM attributes WHERE workspace_id = $1").bind(workspace_id).fetch_one(&mut *tx).await?;
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM attributes WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
         if count >= MAX_ATTRIBUTES {
             return Err(ServiceError::invalid(format!("A workspace registers at most {MAX_ATTRIBUTES} attributes.")));
         }
@@ -168,30 +190,40 @@ impl Service {
         if inserted.rows_affected() == 0 {
             return Err(ServiceError::new(ErrorCode::Conflict, format!("The attribute {} already exists.", def.name)));
         }
-        let app_id = self.attribute_changed(tx, actor, workspace_id, "attribute.created", &def.name, serde_json::json!(def)).await?;
+        let app_id = self
+            .attribute_changed(tx, actor, workspace_id, "attribute.created", &def.name, serde_json::json!(def))
+            .await?;
         tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(def.clone())
     }
 
     /// Changes an attribute's type or secure-only flag.
-    pub async fn update_attribute(&self, actor: &Actor, workspace_id: Uuid, name: &str, update: &AttributeUpdate) -> ServiceResult<AttributeDef> {
+    pub async fn update_attribute(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        name: &str,
+        update: &AttributeUpdate,
+    ) -> ServiceResult<AttributeDef> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         // A name that could not be registered names no attribute.
         validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
         let tx = tenant.conn();
-        let done = sqlx::query("UPDATE attributes SET type = $3, secure_only = $4 WHERE workspace_id = $1 AND name = $2")
-            .bind(workspace_id)
-            .bind(name)
-            .bind(update.kind.as_str())
-            .bind(update.secure_only)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE attributes SET type = $3, secure_only = $4 WHERE workspace_id = $1 AND name = $2")
+                .bind(workspace_id)
+                .bind(name)
+                .bind(update.kind.as_str())
+                .bind(update.secure_only)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(ServiceError::not_found("Attribute"));
         }
         let def = AttributeDef { name: name.to_owned(), kind: update.kind, secure_only: update.secure_only };
-        let app_id = self.attribute_changed(tx, actor, workspace_id, "attribute.updated", name, serde_json::json!(def)).await?;
+        let app_id =
+            self.attribute_changed(tx, actor, workspace_id, "attribute.updated", name, serde_json::json!(def)).await?;
         tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(def)
@@ -202,11 +234,16 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
         let tx = tenant.conn();
-        let done = sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND name = $2").bind(workspace_id).bind(name).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND name = $2")
+            .bind(workspace_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(ServiceError::not_found("Attribute"));
         }
-        let app_id = self.attribute_changed(tx, actor, workspace_id, "attribute.deleted", name, serde_json::json!({})).await?;
+        let app_id =
+            self.attribute_changed(tx, actor, workspace_id, "attribute.deleted", name, serde_json::json!({})).await?;
         tenant.commit().await?;
         self.config.evict(&app_id);
         Ok(())
@@ -221,8 +258,16 @@ impl Service {
         name: &str,
         details: serde_json::Value,
     ) -> ServiceResult<String> {
-        audit::insert(conn, self.clock.now(), NewAuditEntry::workspace(actor, workspace_id, action).target(name).details(details)).await?;
-        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1").bind(workspace_id).fetch_one(&mut *conn).await?;
+        audit::insert(
+            conn,
+            self.clock.now(),
+            NewAuditEntry::workspace(actor, workspace_id, action).target(name).details(details),
+        )
+        .await?;
+        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
+            .bind(workspace_id)
+            .fetch_one(&mut *conn)
+            .await?;
         config::notify_changed(conn, &app_id).await?;
         Ok(app_id)
     }
@@ -230,12 +275,15 @@ impl Service {
 
 /// The attribute registry of a workspace.
 pub(crate) async fn load_attributes(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<Vec<AttributeDef>> {
-    let rows: Vec<(String, String, bool)> = sqlx::query_as("SELECT name, type, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
-        .bind(workspace_id)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String, String, bool)> =
+        sqlx::query_as("SELECT name, type, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
+            .bind(workspace_id)
+            .fetch_all(conn)
+            .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(name, kind, secure_only)| Some(AttributeDef { name, kind: countersign_core::AttributeType::parse(&kind)?, secure_only }))
+        .filter_map(|(name, kind, secure_only)| {
+            Some(AttributeDef { name, kind: countersign_core::AttributeType::parse(&kind)?, secure_only })
+        })
         .collect())
 }

@@ -48,7 +48,8 @@ impl Service {
     pub async fn end_other_sessions(&self, actor: &Actor, current: Option<&str>) -> ServiceResult<EndedSessions> {
         let mut tx = self.pool.begin().await?;
         let ended = end_others(&mut tx, actor, current).await?;
-        let entry = NewAuditEntry::account(actor, "session.ended_others").details(serde_json::json!({ "ended": ended }));
+        let entry =
+            NewAuditEntry::account(actor, "session.ended_others").details(serde_json::json!({ "ended": ended }));
         audit::insert(&mut tx, self.clock.now(), entry).await?;
         tx.commit().await?;
         Ok(EndedSessions { ended })
@@ -81,7 +82,8 @@ impl Service {
             .execute(&mut *tx)
             .await?;
         let ended = end_others(&mut tx, actor, current).await?;
-        let entry = NewAuditEntry::account(actor, "account.password_changed").details(serde_json::json!({ "sessions_ended": ended }));
+        let entry = NewAuditEntry::account(actor, "account.password_changed")
+            .details(serde_json::json!({ "sessions_ended": ended }));
         audit::insert(&mut tx, self.clock.now(), entry).await?;
         tx.commit().await?;
         Ok(EndedSessions { ended })

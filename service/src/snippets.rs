@@ -18,10 +18,11 @@ impl Service {
             .bind(workspace_id)
             .fetch_one(tenant.conn())
             .await?;
-        let kid: Option<String> = sqlx::query_scalar("SELECT kid FROM workspace_keys WHERE workspace_id = $1 AND state = 'primary'")
-            .bind(workspace_id)
-            .fetch_optional(tenant.conn())
-            .await?;
+        let kid: Option<String> =
+            sqlx::query_scalar("SELECT kid FROM workspace_keys WHERE workspace_id = $1 AND state = 'primary'")
+                .bind(workspace_id)
+                .fetch_optional(tenant.conn())
+                .await?;
         let settings = row.settings();
         let context = SnippetContext::new(
             &row.app_id,

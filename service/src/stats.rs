@@ -83,9 +83,9 @@ pub fn stats_range(query: &StatsQuery, now: DateTime<Utc>) -> ServiceResult<(Buc
             .as_deref()
             .filter(|v| !v.is_empty())
             .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| ServiceError::invalid(format!("{name} must be an RFC 3339 time, like 2026-01-31T12:00:00Z.")))
+                DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                    ServiceError::invalid(format!("{name} must be an RFC 3339 time, like 2026-01-31T12:00:00Z."))
+                })
             })
             .transpose()
     };
@@ -101,7 +101,9 @@ pub fn stats_range(query: &StatsQuery, now: DateTime<Utc>) -> ServiceResult<(Buc
             bucket.max_range().num_hours() as f64 / 24.0
         )));
     }
-    let align = |t: DateTime<Utc>| t.duration_trunc(bucket.length()).map_err(|_| ServiceError::invalid("from and to must be real times."));
+    let align = |t: DateTime<Utc>| {
+        t.duration_trunc(bucket.length()).map_err(|_| ServiceError::invalid("from and to must be real times."))
+    };
     let from = align(from)?;
     let to_aligned = align(to)?;
     let to = if to_aligned < to { to_aligned + bucket.length() } else { to_aligned };
@@ -140,7 +142,9 @@ impl Service {
             .fetch_all(tenant.conn())
             .await?;
         if rows.len() > MAX_ITEMS {
-            return Err(ServiceError::invalid("This range holds too many combinations; narrow it or use a larger bucket."));
+            return Err(ServiceError::invalid(
+                "This range holds too many combinations; narrow it or use a larger bucket.",
+            ));
         }
         let none_if_empty = |s: String| Some(s).filter(|s| !s.is_empty());
         let items = rows
@@ -172,7 +176,8 @@ mod tests {
     #[test]
     fn ranges_are_aligned_to_whole_buckets() {
         let now = Utc.with_ymd_and_hms(2026, 11, 29, 12, 30, 0).unwrap();
-        let (bucket, from, to) = stats_range(&query("2026-11-28T10:15:00Z", "2026-11-29T12:10:00Z", "hour"), now).unwrap();
+        let (bucket, from, to) =
+            stats_range(&query("2026-11-28T10:15:00Z", "2026-11-29T12:10:00Z", "hour"), now).unwrap();
         assert_eq!(bucket, Bucket::Hour);
         assert_eq!(from, Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap());
         assert_eq!(to, Utc.with_ymd_and_hms(2026, 11, 29, 13, 0, 0).unwrap());

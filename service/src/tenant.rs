@@ -41,11 +41,12 @@ impl Service {
     pub async fn tenant(&self, actor: &Actor, workspace_id: Uuid, action: Action) -> ServiceResult<Tenant> {
         let mut tx = self.pool.begin().await?;
         confine(&mut tx, workspace_id).await?;
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM members WHERE workspace_id = $1 AND account_id = $2")
-            .bind(workspace_id)
-            .bind(actor.account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM members WHERE workspace_id = $1 AND account_id = $2")
+                .bind(workspace_id)
+                .bind(actor.account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let role = role.and_then(|r| Role::parse(&r)).ok_or_else(|| ServiceError::not_found("Workspace"))?;
         if !policy::permits(role, action) {
             return Err(ServiceError::forbidden());
@@ -57,9 +58,11 @@ impl Service {
 /// Confines the rest of the current transaction to one workspace's rows (both settings end
 /// with the transaction, so a pooled connection never carries them to another request).
 pub async fn confine(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
-    sqlx::query("SELECT set_config('role', 'countersign_tenant', true), set_config('countersign.workspace_id', $1, true)")
-        .bind(workspace_id.to_string())
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('role', 'countersign_tenant', true), set_config('countersign.workspace_id', $1, true)",
+    )
+    .bind(workspace_id.to_string())
+    .execute(conn)
+    .await?;
     Ok(())
 }

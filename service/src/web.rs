@@ -11,10 +11,8 @@ use crate::RequestMeta;
 /// Request metadata from the client address and the `User-Agent` header (cut at 512 chars).
 /// `peer` is the client as [`client_ip`] resolved it.
 pub fn request_meta(headers: &HeaderMap, peer: Option<IpAddr>) -> RequestMeta {
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(512).collect());
+    let user_agent =
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(512).collect());
     RequestMeta { ip: peer.map(|ip| ip.to_string()), user_agent }
 }
 

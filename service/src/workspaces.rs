@@ -35,7 +35,12 @@ impl Service {
         name: &str,
     ) -> ServiceResult<WorkspaceSummary> {
         let now = self.clock.now();
-        let workspace = WorkspaceSummary { id: Uuid::new_v4(), app_id: random::id("app_"), name: name.to_owned(), role: Role::Owner };
+        let workspace = WorkspaceSummary {
+            id: Uuid::new_v4(),
+            app_id: random::id("app_"),
+            name: name.to_owned(),
+            role: Role::Owner,
+        };
         sqlx::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(workspace.id)
             .bind(&workspace.app_id)
@@ -69,7 +74,9 @@ impl Service {
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, app_id, name, role)| Some(WorkspaceSummary { id, app_id, name, role: Role::parse(&role)? }))
+            .filter_map(|(id, app_id, name, role)| {
+                Some(WorkspaceSummary { id, app_id, name, role: Role::parse(&role)? })
+            })
             .collect())
     }
 

@@ -45,7 +45,10 @@ pub async fn make_test_token(
     let invalid = |message: &str| AppError { code: "invalid_request".into(), message: message.into() };
     let attributes: Option<serde_json::Value> = match attributes.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(text) => Some(serde_json::from_str(text).map_err(|_| invalid("Attributes must be a JSON object, e.g. {\"plan\": \"pro\"}."))?),
+        Some(text) => Some(
+            serde_json::from_str(text)
+                .map_err(|_| invalid("Attributes must be a JSON object, e.g. {\"plan\": \"pro\"}."))?,
+        ),
     };
     let expires_in: Option<i64> = match expires_in.as_deref().map(str::trim) {
         None | Some("") => None,

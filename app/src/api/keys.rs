@@ -1,7 +1,7 @@
 //! Server functions: keys, snippets and the audit log.
 
-use serde::{Deserialize, Serialize};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
@@ -44,7 +44,11 @@ pub async fn reveal_secret(workspace: Uuid, kid: String) -> Result<countersign_p
 /// Imports a secret the workspace's backends already use, as the primary key or verify-only.
 /// The answer is the key's metadata: the secret is never sent back.
 #[server(prefix = "/ui")]
-pub async fn import_key(workspace: Uuid, secret: String, primary: bool) -> Result<countersign_proto::KeyInfo, AppError> {
+pub async fn import_key(
+    workspace: Uuid,
+    secret: String,
+    primary: bool,
+) -> Result<countersign_proto::KeyInfo, AppError> {
     Ok(ssr::service()?.import_key(&ssr::actor().await?, workspace, &secret, primary).await?)
 }
 

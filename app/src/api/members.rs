@@ -36,7 +36,11 @@ pub async fn list_invitations(workspace: Uuid) -> Result<Vec<Invitation>, AppErr
 /// Creates an invitation (an empty email makes a link for anyone); the answer is the only
 /// time its link is shown.
 #[server(prefix = "/ui")]
-pub async fn create_invitation(workspace: Uuid, email: Option<String>, role: Role) -> Result<CreatedInvitation, AppError> {
+pub async fn create_invitation(
+    workspace: Uuid,
+    email: Option<String>,
+    role: Role,
+) -> Result<CreatedInvitation, AppError> {
     let email = email.filter(|e| !e.trim().is_empty());
     Ok(ssr::service()?.create_invitation(&ssr::actor().await?, workspace, email.as_deref(), role).await?)
 }
@@ -56,7 +60,11 @@ pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppE
 /// Accepts an invitation, then opens the workspace. Signed in, the account joins; signed
 /// out, a new account is made with the holder's own password and signed in.
 #[server(prefix = "/ui")]
-pub async fn accept_invitation(token: String, password: Option<String>, email: Option<String>) -> Result<AcceptedInvitation, AppError> {
+pub async fn accept_invitation(
+    token: String,
+    password: Option<String>,
+    email: Option<String>,
+) -> Result<AcceptedInvitation, AppError> {
     use countersign_service::invitations::Joiner;
     let svc = ssr::service()?;
     let meta = ssr::meta()?;

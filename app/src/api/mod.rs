@@ -70,7 +70,8 @@ pub mod ssr {
     /// await; callers read theirs (`service()`, `session_token()`) before calling it too.
     pub async fn actor() -> Result<Actor, AppError> {
         let parts = parts()?;
-        let token = web::session_token(&parts.headers).ok_or_else(|| AppError::from(countersign_service::ServiceError::unauthorized()))?;
+        let token = web::session_token(&parts.headers)
+            .ok_or_else(|| AppError::from(countersign_service::ServiceError::unauthorized()))?;
         Ok(service()?.authenticate_session(&token, &meta()?).await?)
     }
 
@@ -88,7 +89,11 @@ pub mod ssr {
 
     /// Stores a new session in the browser.
     pub fn set_session_cookie(svc: &Service, session: &NewSession) {
-        set_cookie(&countersign_service::accounts::session_cookie(session, svc.settings().secure_cookies, svc.clock.now()));
+        set_cookie(&countersign_service::accounts::session_cookie(
+            session,
+            svc.settings().secure_cookies,
+            svc.clock.now(),
+        ));
     }
 }
 
@@ -150,7 +155,6 @@ pub async fn create_workspace(name: String) -> Result<WorkspaceSummary, AppError
     leptos_axum::redirect(&format!("/w/{}/members", workspace.id));
     Ok(workspace)
 }
-
 
 /// The caller's personal access tokens.
 #[server(prefix = "/ui")]

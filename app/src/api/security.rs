@@ -35,7 +35,8 @@ pub async fn save_security(
     confirm_enforce: Option<String>,
 ) -> Result<SecuritySettings, AppError> {
     let invalid = |message: &str| AppError { code: "invalid_request".into(), message: message.into() };
-    let leeway_seconds = leeway_seconds.trim().parse().map_err(|_| invalid("Leeway must be a whole number of seconds."))?;
+    let leeway_seconds =
+        leeway_seconds.trim().parse().map_err(|_| invalid("Leeway must be a whole number of seconds."))?;
     let max_token_lifetime_seconds = match max_token_lifetime_seconds.trim() {
         "" => None,
         v => Some(v.parse().map_err(|_| invalid("Max token lifetime must be a whole number of seconds, or empty."))?),
@@ -61,7 +62,10 @@ pub async fn save_security(
             .collect();
         if !switching.is_empty() {
             let impact = svc.enforce_impact(&actor, workspace).await?;
-            return Err(AppError { code: "confirmation_required".into(), message: enforce_question(&switching, &impact) });
+            return Err(AppError {
+                code: "confirmation_required".into(),
+                message: enforce_question(&switching, &impact),
+            });
         }
     }
     Ok(svc.update_security(&actor, workspace, &settings).await?)
@@ -75,7 +79,10 @@ fn enforce_question(platforms: &[countersign_core::Platform], impact: &[counters
         .map(|p| (p, impact.iter().find(|i| i.platform == p.as_str())))
         .filter_map(|(p, i)| Some(format!("If {} enforces: {}", p.label(), crate::pages::security::impact_words(i?))))
         .collect();
-    format!("Review the impact before enforcing. {} Tick “Switch to enforce” and save again to confirm.", parts.join(" "))
+    format!(
+        "Review the impact before enforcing. {} Tick “Switch to enforce” and save again to confirm.",
+        parts.join(" ")
+    )
 }
 
 /// Per platform, what enforcing it would have refused over the last 7 days.
@@ -92,14 +99,24 @@ pub async fn list_attributes(workspace: Uuid) -> Result<Vec<AttributeDef>, AppEr
 
 /// Registers an attribute.
 #[server(prefix = "/ui")]
-pub async fn create_attribute(workspace: Uuid, name: String, kind: AttributeType, secure_only: Option<String>) -> Result<AttributeDef, AppError> {
+pub async fn create_attribute(
+    workspace: Uuid,
+    name: String,
+    kind: AttributeType,
+    secure_only: Option<String>,
+) -> Result<AttributeDef, AppError> {
     let def = AttributeDef { name: name.trim().to_owned(), kind, secure_only: secure_only.is_some() };
     Ok(ssr::service()?.create_attribute(&ssr::actor().await?, workspace, &def).await?)
 }
 
 /// Turns an attribute's secure-only flag on or off.
 #[server(prefix = "/ui")]
-pub async fn set_secure_only(workspace: Uuid, name: String, kind: AttributeType, secure_only: bool) -> Result<AttributeDef, AppError> {
+pub async fn set_secure_only(
+    workspace: Uuid,
+    name: String,
+    kind: AttributeType,
+    secure_only: bool,
+) -> Result<AttributeDef, AppError> {
     let update = countersign_proto::AttributeUpdate { kind, secure_only };
     Ok(ssr::service()?.update_attribute(&ssr::actor().await?, workspace, &name, &update).await?)
 }
@@ -136,7 +153,18 @@ pub async fn list_logs(
     cursor: Option<String>,
 ) -> Result<Page<LogEntry>, AppError> {
     let service = ssr::service()?;
-    let filter = countersign_service::logs::LogFilter { outcome, platform, reason, user_id, kid, origin, from, to, cursor, limit: Some(50) };
+    let filter = countersign_service::logs::LogFilter {
+        outcome,
+        platform,
+        reason,
+        user_id,
+        kid,
+        origin,
+        from,
+        to,
+        cursor,
+        limit: Some(50),
+    };
     Ok(service.list_logs(&ssr::actor().await?, workspace, &filter).await?)
 }
 

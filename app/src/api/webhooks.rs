@@ -1,8 +1,8 @@
 //! Server functions: webhook endpoints, test events and delivery logs.
 
-use countersign_proto::{CreatedWebhook, WebhookDelivery, WebhookEndpoint};
 #[cfg(feature = "ssr")]
 use countersign_proto::WebhookRequest;
+use countersign_proto::{CreatedWebhook, WebhookDelivery, WebhookEndpoint};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -18,7 +18,11 @@ pub async fn list_webhooks(workspace: Uuid) -> Result<Vec<WebhookEndpoint>, AppE
 
 /// Adds an endpoint from the form: the URL and the ticked events (`events[i]`).
 #[server(prefix = "/ui")]
-pub async fn create_webhook(workspace: Uuid, url: String, events: Option<Vec<String>>) -> Result<CreatedWebhook, AppError> {
+pub async fn create_webhook(
+    workspace: Uuid,
+    url: String,
+    events: Option<Vec<String>>,
+) -> Result<CreatedWebhook, AppError> {
     let request = WebhookRequest { url: url.trim().to_owned(), events: events.unwrap_or_default(), enabled: None };
     Ok(ssr::service()?.create_webhook(&ssr::actor().await?, workspace, &request).await?)
 }

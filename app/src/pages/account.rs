@@ -32,42 +32,51 @@ fn Sessions() -> impl IntoView {
         move || (change.version().get(), end.version().get(), end_others.version().get()),
         |_| list_sessions(),
     );
-    let changed = move || match change.value().get() {
+    let changed = move || {
+        match change.value().get() {
         Some(Ok(ended)) => Some(view! {
             <p class="notice success" role="status">{format!("Password changed. {} signed out.", sessions_phrase(ended.ended))}</p>
         }.into_any()),
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
         None => None,
+    }
     };
     let ended = move || match (end.value().get(), end_others.value().get()) {
         (Some(Err(error)), _) | (_, Some(Err(error))) => Some(view! { <ErrorNotice error/> }.into_any()),
-        (_, Some(Ok(ended))) => Some(view! {
-            <p class="notice success" role="status">{format!("{} signed out.", sessions_phrase(ended.ended))}</p>
-        }.into_any()),
+        (_, Some(Ok(ended))) => Some(
+            view! {
+                <p class="notice success" role="status">{format!("{} signed out.", sessions_phrase(ended.ended))}</p>
+            }
+            .into_any(),
+        ),
         _ => None,
     };
-    let rows = move || Suspend::new(async move {
-        match sessions.await {
-            Ok(list) => {
-                let others = list.iter().filter(|s| !s.current).count();
-                let all_out = (others > 0).then(|| view! {
-                    <div class="below">
-                        <ActionForm action=end_others>
-                            <button type="submit" class="danger">"Sign out everywhere else"</button>
-                        </ActionForm>
-                    </div>
-                });
-                view! {
+    let rows = move || {
+        Suspend::new(async move {
+            match sessions.await {
+                Ok(list) => {
+                    let others = list.iter().filter(|s| !s.current).count();
+                    let all_out = (others > 0).then(|| {
+                        view! {
+                            <div class="below">
+                                <ActionForm action=end_others>
+                                    <button type="submit" class="danger">"Sign out everywhere else"</button>
+                                </ActionForm>
+                            </div>
+                        }
+                    });
+                    view! {
                     <table class="table" data-testid="sessions" tabindex="0">
                         <thead><tr><th>"Device"</th><th>"IP address"</th><th>"Signed in"</th><th>"Last active"</th><th></th></tr></thead>
                         <tbody>{list.into_iter().map(|s| view! { <SessionRow s end/> }).collect_view()}</tbody>
                     </table>
                     {all_out}
                 }.into_any()
+                }
+                Err(error) => view! { <ErrorNotice error/> }.into_any(),
             }
-            Err(error) => view! { <ErrorNotice error/> }.into_any(),
-        }
-    });
+        })
+    };
     view! {
         <section class="card">
             <h2>"Change password"</h2>
@@ -123,14 +132,29 @@ fn sessions_phrase(n: u64) -> String {
 
 /// A short, readable name for a `User-Agent`: "Chrome on macOS", or the agent itself.
 fn describe_agent(agent: &str) -> String {
-    let browser = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"), ("curl/", "curl")]
-        .into_iter()
-        .find(|(marker, _)| agent.contains(marker))
-        .map(|(_, name)| name);
-    let os = [("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux")]
-        .into_iter()
-        .find(|(marker, _)| agent.contains(marker))
-        .map(|(_, name)| name);
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| agent.contains(marker))
+    .map(|(_, name)| name);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| agent.contains(marker))
+    .map(|(_, name)| name);
     match (browser, os) {
         (Some(browser), Some(os)) => format!("{browser} on {os}"),
         (Some(name), None) | (None, Some(name)) => name.to_owned(),

@@ -14,7 +14,8 @@ pub fn AttributesPage() -> impl IntoView {
     workspace_page("attributes", |ws| view! { <Attributes ws/> })
 }
 
-const TYPES: [AttributeType; 4] = [AttributeType::String, AttributeType::Number, AttributeType::Boolean, AttributeType::Datetime];
+const TYPES: [AttributeType; 4] =
+    [AttributeType::String, AttributeType::Number, AttributeType::Boolean, AttributeType::Datetime];
 
 #[component]
 fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
@@ -23,20 +24,25 @@ fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
     let toggle = ServerAction::<SetSecureOnly>::new();
     let delete = ServerAction::<DeleteAttribute>::new();
     let id = ws.id;
-    let attributes = Resource::new(move || (create.version().get(), toggle.version().get(), delete.version().get()), move |_| list_attributes(id));
+    let attributes = Resource::new(
+        move || (create.version().get(), toggle.version().get(), delete.version().get()),
+        move |_| list_attributes(id),
+    );
     let error = move || {
         let c = create.value().get().and_then(Result::err);
         let t = toggle.value().get().and_then(Result::err);
         let d = delete.value().get().and_then(Result::err);
         c.or(t).or(d).map(|error| view! { <ErrorNotice error/> })
     };
-    let rows = move || Suspend::new(async move {
-        match attributes.await {
+    let rows = move || {
+        Suspend::new(async move {
+            match attributes.await {
             Ok(list) if list.is_empty() => view! { <tr><td colspan="4" class="muted">"No attributes yet: unregistered attributes are ignored."</td></tr> }.into_any(),
             Ok(list) => list.into_iter().map(|a| view! { <AttributeRow a ws=id can_change toggle delete/> }).collect_view().into_any(),
             Err(error) => view! { <tr><td colspan="4"><ErrorNotice error/></td></tr> }.into_any(),
         }
-    });
+        })
+    };
     let types = TYPES.into_iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view();
     view! {
         <h1>"Attributes"</h1>
@@ -64,7 +70,13 @@ fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
 }
 
 #[component]
-fn AttributeRow(a: AttributeDef, ws: uuid::Uuid, can_change: bool, toggle: ServerAction<SetSecureOnly>, delete: ServerAction<DeleteAttribute>) -> impl IntoView {
+fn AttributeRow(
+    a: AttributeDef,
+    ws: uuid::Uuid,
+    can_change: bool,
+    toggle: ServerAction<SetSecureOnly>,
+    delete: ServerAction<DeleteAttribute>,
+) -> impl IntoView {
     let actions = can_change.then(|| {
         let (name_a, name_b) = (a.name.clone(), a.name.clone());
         let label = if a.secure_only { "Allow unsigned" } else { "Make secure only" };

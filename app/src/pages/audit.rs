@@ -24,27 +24,36 @@ fn Audit(ws: WorkspaceSummary) -> impl IntoView {
     };
     let page = Resource::new(filters, move |(action, actor, cursor)| list_audit(id, action, actor, cursor));
     let current = move || filters();
-    let body = move || Suspend::new(async move {
-        match page.await {
-            Err(error) => view! { <ErrorNotice error/> }.into_any(),
-            Ok(page) => {
-                let (action, actor, _) = current();
-                let next = page.next_cursor.map(|cursor| {
-                    let href = format!("?action={}&actor={}&cursor={cursor}", action.unwrap_or_default(), actor.unwrap_or_default());
-                    view! { <a class="button" href=href>"Older entries →"</a> }
-                });
-                let empty = page.items.is_empty().then(|| view! { <tr><td colspan="5" class="muted">"No entries."</td></tr> });
-                let rows = page.items.into_iter().map(|e| view! { <AuditRow e/> }).collect_view();
-                view! {
+    let body = move || {
+        Suspend::new(async move {
+            match page.await {
+                Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                Ok(page) => {
+                    let (action, actor, _) = current();
+                    let next = page.next_cursor.map(|cursor| {
+                        let href = format!(
+                            "?action={}&actor={}&cursor={cursor}",
+                            action.unwrap_or_default(),
+                            actor.unwrap_or_default()
+                        );
+                        view! { <a class="button" href=href>"Older entries →"</a> }
+                    });
+                    let empty = page
+                        .items
+                        .is_empty()
+                        .then(|| view! { <tr><td colspan="5" class="muted">"No entries."</td></tr> });
+                    let rows = page.items.into_iter().map(|e| view! { <AuditRow e/> }).collect_view();
+                    view! {
                     <table class="table" data-testid="audit" tabindex="0">
                         <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"From"</th></tr></thead>
                         <tbody>{empty}{rows}</tbody>
                     </table>
                     <p>{next}</p>
                 }.into_any()
+                }
             }
-        }
-    });
+        })
+    };
     let selected = move |value: &'static str| query.read().get("action").as_deref() == Some(value);
     view! {
         <h1>"Audit log"</h1>
@@ -70,7 +79,8 @@ fn Audit(ws: WorkspaceSummary) -> impl IntoView {
 
 #[component]
 fn AuditRow(e: AuditEntry) -> impl IntoView {
-    let details = if e.details.as_object().is_some_and(|d| !d.is_empty()) { e.details.to_string() } else { String::new() };
+    let details =
+        if e.details.as_object().is_some_and(|d| !d.is_empty()) { e.details.to_string() } else { String::new() };
     let action = e.action.clone();
     view! {
         <tr data-action=action>

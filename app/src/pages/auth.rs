@@ -13,7 +13,10 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let error = move || login.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> });
     // Where to go after signing in (an invitation link, for instance); checked on the server.
-    let next = use_query_map().read_untracked().get("next").map(|next| view! { <input type="hidden" name="next" value=next/> });
+    let next = use_query_map()
+        .read_untracked()
+        .get("next")
+        .map(|next| view! { <input type="hidden" name="next" value=next/> });
     view! {
         <main class="centered">
             <div class="card narrow">

@@ -37,8 +37,10 @@ fn Debugger(ws: WorkspaceSummary) -> impl IntoView {
     };
     // The platform picked in the form, so that a test token is debugged for it too.
     let picked = RwSignal::new(platform);
-    let maker = permits(ws.role, Action::RevealSecret).then(|| view! { <TestTokenMaker ws=ws.id user_id=user_id.clone() make token run picked/> });
-    let platform_option = move |p: Platform| view! { <option value=p.as_str() selected=p == platform>{Platform::label(p)}</option> };
+    let maker = permits(ws.role, Action::RevealSecret)
+        .then(|| view! { <TestTokenMaker ws=ws.id user_id=user_id.clone() make token run picked/> });
+    let platform_option =
+        move |p: Platform| view! { <option value=p.as_str() selected=p == platform>{Platform::label(p)}</option> };
     view! {
         <h1>"Token debugger"</h1>
         <p class="muted">"Paste a token to see every check identify runs, why it fails and how to fix it. Nothing you paste is stored or logged, and debugging writes no verification log row."</p>
@@ -91,7 +93,10 @@ fn Report(report: DebugReport) -> impl IntoView {
         _ => ("notice error", "Rejected"),
     };
     let reason = v.reason.map(|r| view! { <code class="reason">{r.as_str()}</code> });
-    let user = v.user_id.clone().map(|u| view! { <p>"User id: " <code>{u}</code> {(!v.verified).then_some(" (claimed, not verified)")}</p> });
+    let user = v
+        .user_id
+        .clone()
+        .map(|u| view! { <p>"User id: " <code>{u}</code> {(!v.verified).then_some(" (claimed, not verified)")}</p> });
     let looks_like = (!report.profile.accepted_by.is_empty()).then(|| {
         let names = report.profile.accepted_by.iter().map(|p| profile_label(*p)).collect::<Vec<_>>().join(" or ");
         view! {
@@ -250,7 +255,11 @@ fn TimesCard(times: Vec<TimeClaim>) -> impl IntoView {
 #[component]
 fn AttributesCard(report: DebugReport) -> impl IntoView {
     let v = report.verdict;
-    let accepted = v.attributes.iter().map(|(name, value)| view! { <li><code>{name.clone()}</code> " = " <code>{value.to_string()}</code></li> }).collect_view();
+    let accepted = v
+        .attributes
+        .iter()
+        .map(|(name, value)| view! { <li><code>{name.clone()}</code> " = " <code>{value.to_string()}</code></li> })
+        .collect_view();
     let rejected = v
         .rejected_attributes
         .iter()
@@ -351,7 +360,13 @@ fn TestTokenMaker(
 }
 
 #[component]
-fn MadeToken(made: TestToken, token: RwSignal<String>, run: ServerAction<DebugToken>, picked: RwSignal<Platform>, ws: uuid::Uuid) -> impl IntoView {
+fn MadeToken(
+    made: TestToken,
+    token: RwSignal<String>,
+    run: ServerAction<DebugToken>,
+    picked: RwSignal<Platform>,
+    ws: uuid::Uuid,
+) -> impl IntoView {
     let jwt = made.user_jwt.clone();
     // Fills the token box and debugs it for the platform picked above; the answer shows below.
     let use_it = move |_| {

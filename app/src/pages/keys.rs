@@ -39,7 +39,10 @@ fn Keys(ws: WorkspaceSummary) -> impl IntoView {
     let can_import = permits(ws.role, Action::ChangeSettings);
     let import = ServerAction::<ImportKey>::new();
     let id = ws.id;
-    let keys = Resource::new(move || (rotate.version().get(), revoke.version().get(), import.version().get()), move |_| list_keys(id));
+    let keys = Resource::new(
+        move || (rotate.version().get(), revoke.version().get(), import.version().get()),
+        move |_| list_keys(id),
+    );
 
     let errors = move || {
         let rotate_err = rotate.value().get().and_then(Result::err);
@@ -71,27 +74,33 @@ fn Keys(ws: WorkspaceSummary) -> impl IntoView {
             }
         })
     };
-    let revealed = move || {
-        reveal.value().get().and_then(Result::ok).map(|r| view! {
+    let revealed =
+        move || {
+            reveal.value().get().and_then(Result::ok).map(|r| view! {
             <div class="notice success" role="status">
                 <p>"Secret of " <code>{r.kid}</code> ":"</p>
                 <p><code data-testid="revealed-secret">{r.secret.clone()}</code> " " <CopyButton text=r.secret/></p>
             </div>
         })
-    };
+        };
 
-    let body = move || Suspend::new(async move {
-        match keys.await {
-            Err(error) => view! { <ErrorNotice error/> }.into_any(),
-            Ok(view) => {
-                let now = view.now;
-                let primary = view.keys.iter().find(|k| k.state == "primary").cloned();
-                let rows = view.keys.into_iter().map(|key| view! { <KeyRow key now ws=id can_rotate can_reveal revoke reveal/> }).collect_view();
-                let leak = can_rotate.then(|| view! { <LeakPanel primary=primary.clone() ws=id rotate/> });
-                let no_primary = primary.is_none().then(|| view! {
+    let body = move || {
+        Suspend::new(async move {
+            match keys.await {
+                Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                Ok(view) => {
+                    let now = view.now;
+                    let primary = view.keys.iter().find(|k| k.state == "primary").cloned();
+                    let rows = view
+                        .keys
+                        .into_iter()
+                        .map(|key| view! { <KeyRow key now ws=id can_rotate can_reveal revoke reveal/> })
+                        .collect_view();
+                    let leak = can_rotate.then(|| view! { <LeakPanel primary=primary.clone() ws=id rotate/> });
+                    let no_primary = primary.is_none().then(|| view! {
                     <p class="notice error">"This workspace has no primary key: nothing can be signed. Rotate to create one."</p>
                 });
-                view! {
+                    view! {
                     {no_primary}
                     {leak}
                     <table class="table" data-testid="keys">
@@ -99,9 +108,10 @@ fn Keys(ws: WorkspaceSummary) -> impl IntoView {
                         <tbody>{rows}</tbody>
                     </table>
                 }.into_any()
+                }
             }
-        }
-    });
+        })
+    };
 
     view! {
         <h1>"Keys"</h1>
@@ -148,7 +158,8 @@ fn ImportForm(ws: uuid::Uuid, import: ServerAction<ImportKey>) -> impl IntoView 
     });
     let refusal = move || import.value().get().and_then(Result::err);
     let field_error = move || refusal().filter(|e| e.code == "invalid_request").map(|e| e.message);
-    let other_error = move || refusal().filter(|e| e.code != "invalid_request").map(|error| view! { <ErrorNotice error/> });
+    let other_error =
+        move || refusal().filter(|e| e.code != "invalid_request").map(|error| view! { <ErrorNotice error/> });
     let imported = move || {
         import.value().get().and_then(Result::ok).map(|key| {
             let what = if key.state == "primary" {

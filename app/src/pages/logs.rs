@@ -27,13 +27,26 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
     let id = ws.id;
     let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
     // The non-blank filters as (name, value): what a page, the next link and exports carry.
-    let filters = Memo::new(move |_| FILTERS.iter().filter_map(|k| param(k).map(|v| (*k, v))).collect::<Vec<(&'static str, String)>>());
+    let filters = Memo::new(move |_| {
+        FILTERS.iter().filter_map(|k| param(k).map(|v| (*k, v))).collect::<Vec<(&'static str, String)>>()
+    });
     let cursor = Memo::new(move |_| param("cursor"));
     let page = Resource::new(
         move || (filters.get(), cursor.get()),
         move |(f, c)| {
             let get = |name: &str| f.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-            list_logs(id, get("outcome"), get("platform"), get("reason"), get("user_id"), get("kid"), get("origin"), get("from"), get("to"), c)
+            list_logs(
+                id,
+                get("outcome"),
+                get("platform"),
+                get("reason"),
+                get("user_id"),
+                get("kid"),
+                get("origin"),
+                get("from"),
+                get("to"),
+                c,
+            )
         },
     );
     let carried = move || {
@@ -42,18 +55,22 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
     };
     let selected = RwSignal::new(None::<LogEntry>);
     let tail = LiveTail::new(id, filters);
-    let body = move || Suspend::new(async move {
-        match page.await {
-            Err(error) => view! { <ErrorNotice error/> }.into_any(),
-            Ok(page) => {
-                let empty = page.items.is_empty().then(|| view! { <tr><td colspan="7" class="muted">"No attempts match."</td></tr> });
-                let next = page.next_cursor.map(|cursor| {
+    let body = move || {
+        Suspend::new(async move {
+            match page.await {
+                Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                Ok(page) => {
+                    let empty = page
+                        .items
+                        .is_empty()
+                        .then(|| view! { <tr><td colspan="7" class="muted">"No attempts match."</td></tr> });
+                    let next = page.next_cursor.map(|cursor| {
                     let keep = carried();
                     let sep = if keep.is_empty() { "" } else { "&" };
                     view! { <a class="button" data-testid="older" href=format!("?{keep}{sep}cursor={}", urlencode(&cursor))>"Older attempts →"</a> }
                 });
-                let rows = page.items.into_iter().map(|e| view! { <LogRow e selected/> }).collect_view();
-                view! {
+                    let rows = page.items.into_iter().map(|e| view! { <LogRow e selected/> }).collect_view();
+                    view! {
                     <div class="table-scroll" tabindex="0" role="region" aria-label="Log rows">
                         <table class="table logs" data-testid="logs">
                             <thead><tr><th>"When (UTC)"</th><th>"Outcome"</th><th>"Reason"</th><th>"Platform"</th><th>"User"</th><th>"Key"</th><th>"Latency"</th></tr></thead>
@@ -65,9 +82,10 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
                     </div>
                     <p>{next}</p>
                 }.into_any()
+                }
             }
-        }
-    });
+        })
+    };
     let is = move |name: &'static str, value: &'static str| query.read().get(name).as_deref() == Some(value);
     let options = move |name: &'static str, values: Vec<&'static str>| {
         values.into_iter().map(|v| view! { <option value=v selected=move || is(name, v)>{v}</option> }).collect_view()
@@ -81,7 +99,10 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
         })
     };
     let range = move || match (param("from"), param("to")) {
-        (None, None) => format!("Showing the last {} days. Set “From” to look further back (up to {} days per search).", DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS),
+        (None, None) => format!(
+            "Showing the last {} days. Set “From” to look further back (up to {} days per search).",
+            DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS
+        ),
         (None, Some(_)) => format!("Showing the {DEFAULT_RANGE_DAYS} days before “To”."),
         _ => format!("A search spans {MAX_RANGE_DAYS} days at most."),
     };
@@ -143,7 +164,13 @@ const LIVE_ROWS: usize = 200;
 
 impl LiveTail {
     fn new(workspace: Uuid, filters: Memo<Vec<(&'static str, String)>>) -> LiveTail {
-        let tail = LiveTail { on: RwSignal::new(false), shown: RwSignal::new(Vec::new()), held: RwSignal::new(Vec::new()), connected: RwSignal::new(false), stopped: RwSignal::new(false) };
+        let tail = LiveTail {
+            on: RwSignal::new(false),
+            shown: RwSignal::new(Vec::new()),
+            held: RwSignal::new(Vec::new()),
+            connected: RwSignal::new(false),
+            stopped: RwSignal::new(false),
+        };
         #[cfg(feature = "hydrate")]
         tail.run(workspace, filters);
         #[cfg(not(feature = "hydrate"))]
@@ -179,7 +206,12 @@ impl LiveTail {
                 self.show(rows);
             }
         });
-        type Open = (web_sys::EventSource, Closure<dyn FnMut(web_sys::MessageEvent)>, Closure<dyn FnMut(web_sys::Event)>, Closure<dyn FnMut(web_sys::Event)>);
+        type Open = (
+            web_sys::EventSource,
+            Closure<dyn FnMut(web_sys::MessageEvent)>,
+            Closure<dyn FnMut(web_sys::Event)>,
+            Closure<dyn FnMut(web_sys::Event)>,
+        );
         let source = StoredValue::new_local(None::<Open>);
         let close = move || {
             if let Some((es, ..)) = source.try_update_value(Option::take).flatten() {
@@ -198,7 +230,9 @@ impl LiveTail {
                 return;
             }
             let query = query_string(f.iter().map(|(k, v)| (*k, v.as_str())));
-            let Ok(es) = web_sys::EventSource::new(&format!("/api/v1/workspaces/{workspace}/logs/tail?{query}")) else { return };
+            let Ok(es) = web_sys::EventSource::new(&format!("/api/v1/workspaces/{workspace}/logs/tail?{query}")) else {
+                return;
+            };
             let message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
                 let Some(text) = ev.data().as_string() else { return };
                 let Ok(row) = serde_json::from_str::<LogEntry>(&text) else { return };
@@ -232,10 +266,16 @@ impl LiveTail {
 fn LiveStatus(tail: LiveTail) -> impl IntoView {
     let status = move || match (tail.on.get(), tail.connected.get(), tail.held.with(Vec::len)) {
         (false, ..) => String::new(),
-        _ if tail.stopped.get() => "Live tail stopped: the server refused it (are you still signed in?). Reload the page to try again.".to_owned(),
+        _ if tail.stopped.get() => {
+            "Live tail stopped: the server refused it (are you still signed in?). Reload the page to try again."
+                .to_owned()
+        }
         (true, false, _) => "Connecting…".to_owned(),
         (true, true, 0) => "Live: new attempts appear at the top as they happen.".to_owned(),
-        (true, true, n) => format!("Paused while you read: {n} new {} — scroll to the top to see them.", if n == 1 { "attempt" } else { "attempts" }),
+        (true, true, n) => format!(
+            "Paused while you read: {n} new {} — scroll to the top to see them.",
+            if n == 1 { "attempt" } else { "attempts" }
+        ),
     };
     view! {
         <div class="live-bar">
@@ -306,9 +346,17 @@ fn LogDrawer(entry: LogEntry, ws: Uuid, selected: RwSignal<Option<LogEntry>>) ->
         if ev.key() == "Tab" {
             let (Some(first), active) = (close_button.get_untracked(), document().active_element()) else { return };
             let first: web_sys::HtmlElement = first.into();
-            let last: web_sys::HtmlElement = debugger_link.get_untracked().map(Into::into).unwrap_or_else(|| first.clone());
-            let is = |el: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == AsRef::<web_sys::Element>::as_ref(el));
-            let target = if ev.shift_key() && is(&first) { Some(&last) } else if !ev.shift_key() && is(&last) { Some(&first) } else { None };
+            let last: web_sys::HtmlElement =
+                debugger_link.get_untracked().map(Into::into).unwrap_or_else(|| first.clone());
+            let is =
+                |el: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == AsRef::<web_sys::Element>::as_ref(el));
+            let target = if ev.shift_key() && is(&first) {
+                Some(&last)
+            } else if !ev.shift_key() && is(&last) {
+                Some(&first)
+            } else {
+                None
+            };
             if let Some(target) = target {
                 ev.prevent_default();
                 let _ = target.focus();
@@ -383,7 +431,10 @@ fn attributes_rejected(value: &serde_json::Value) -> Vec<String> {
 }
 
 fn string_list(value: &serde_json::Value) -> Vec<String> {
-    value.as_array().map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    value
+        .as_array()
+        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 /// The contact lookup page (`?user_id=...`).
@@ -403,8 +454,9 @@ fn Contacts(ws: WorkspaceSummary) -> impl IntoView {
             None => Ok(None),
         }
     });
-    let body = move || Suspend::new(async move {
-        match contact.await {
+    let body = move || {
+        Suspend::new(async move {
+            match contact.await {
             Err(error) => view! { <ErrorNotice error/> }.into_any(),
             Ok(None) => ().into_any(),
             Ok(Some(None)) => view! { <p class="notice error" role="alert">"No contact with this user id."</p> }.into_any(),
@@ -420,7 +472,8 @@ fn Contacts(ws: WorkspaceSummary) -> impl IntoView {
                 </section>
             }.into_any(),
         }
-    });
+        })
+    };
     view! {
         <h1>"Contacts"</h1>
         <form method="get" class="row filters">

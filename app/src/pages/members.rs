@@ -31,7 +31,11 @@ fn Members(ws: WorkspaceSummary) -> impl IntoView {
     let rows = move || {
         Suspend::new(async move {
             match members.await {
-                Ok(list) => list.into_iter().map(|m| view! { <MemberRow m ws=id can_manage change remove/> }).collect_view().into_any(),
+                Ok(list) => list
+                    .into_iter()
+                    .map(|m| view! { <MemberRow m ws=id can_manage change remove/> })
+                    .collect_view()
+                    .into_any(),
                 Err(error) => view! { <tr><td colspan="3"><ErrorNotice error/></td></tr> }.into_any(),
             }
         })
@@ -55,7 +59,8 @@ fn Members(ws: WorkspaceSummary) -> impl IntoView {
 fn Invitations(ws: uuid::Uuid, owner: bool) -> impl IntoView {
     let create = ServerAction::<CreateInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
-    let invitations = Resource::new(move || (create.version().get(), revoke.version().get()), move |_| list_invitations(ws));
+    let invitations =
+        Resource::new(move || (create.version().get(), revoke.version().get()), move |_| list_invitations(ws));
     let outcome = move || match create.value().get() {
         Some(Ok(created)) => Some(view! { <NewLink created/> }.into_any()),
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
@@ -125,12 +130,14 @@ fn InvitationRow(i: Invitation, ws: uuid::Uuid, revoke: ServerAction<RevokeInvit
         InvitationStatus::Revoked => ("revoked".to_owned(), "badge revoked"),
         InvitationStatus::Expired => ("expired".to_owned(), "badge revoked"),
     };
-    let action = (i.status == InvitationStatus::Pending).then(|| view! {
-        <ActionForm action=revoke>
-            <input type="hidden" name="workspace" value=ws.to_string()/>
-            <input type="hidden" name="invitation" value=i.id.to_string()/>
-            <button type="submit" class="danger">"Revoke"</button>
-        </ActionForm>
+    let action = (i.status == InvitationStatus::Pending).then(|| {
+        view! {
+            <ActionForm action=revoke>
+                <input type="hidden" name="workspace" value=ws.to_string()/>
+                <input type="hidden" name="invitation" value=i.id.to_string()/>
+                <button type="submit" class="danger">"Revoke"</button>
+            </ActionForm>
+        }
     });
     let email = i.email.clone().unwrap_or_else(|| "(link, any email)".into());
     let key = email.clone();

@@ -164,10 +164,14 @@ fn close_on_escape(menu_open: RwSignal<bool>, menu_button: NodeRef<leptos::html:
                 return;
             }
             let focused = document().active_element();
-            let disclosure = focused.and_then(|el| el.closest("details.switcher[open], details.confirm[open], details.danger-zone[open]").ok().flatten());
+            let disclosure = focused.and_then(|el| {
+                el.closest("details.switcher[open], details.confirm[open], details.danger-zone[open]").ok().flatten()
+            });
             if let Some(details) = disclosure {
                 let _ = details.remove_attribute("open");
-                if let Some(summary) = details.query_selector("summary").ok().flatten().and_then(|s| s.dyn_into::<HtmlElement>().ok()) {
+                if let Some(summary) =
+                    details.query_selector("summary").ok().flatten().and_then(|s| s.dyn_into::<HtmlElement>().ok())
+                {
                     let _ = summary.focus();
                 }
                 ev.prevent_default();
@@ -217,7 +221,11 @@ pub fn CopyButton(text: String) -> impl IntoView {
             let text = text.clone();
             leptos::task::spawn_local(async move {
                 let written = match web_sys::window() {
-                    Some(window) => wasm_bindgen_futures::JsFuture::from(window.navigator().clipboard().write_text(&text)).await.is_ok(),
+                    Some(window) => {
+                        wasm_bindgen_futures::JsFuture::from(window.navigator().clipboard().write_text(&text))
+                            .await
+                            .is_ok()
+                    }
                     None => false,
                 };
                 copied.set(Some(written));

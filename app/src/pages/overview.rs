@@ -102,7 +102,9 @@ fn PlatformCard(p: PlatformHealth, base: String) -> impl IntoView {
         view! { <div class=format!("stat {class}")><span class="value">{thousands(value)}</span><span class="label">{label}</span></div> }
     };
     let seen = match (p.first_verified_at, p.last_verified_at) {
-        (Some(first), Some(last)) => view! { <p class="muted small">"Verified since " {when(first)} " · last " {when(last)}</p> }.into_any(),
+        (Some(first), Some(last)) => {
+            view! { <p class="muted small">"Verified since " {when(first)} " · last " {when(last)}</p> }.into_any()
+        }
         _ => view! { <p class="muted small">"Waiting for the first verified identify on " {name} "."</p> }.into_any(),
     };
     let readiness = p.readiness.clone().map(|r| {
@@ -191,7 +193,9 @@ fn FailureGroups(groups: Vec<FailureGroup>, base: String) -> impl IntoView {
 
 #[component]
 fn Checklist(items: Vec<HealthItem>, base: String) -> impl IntoView {
-    let empty = items.is_empty().then(|| view! { <li class="sev-ok"><strong>"Nothing to fix."</strong> " Every check passes."</li> });
+    let empty = items
+        .is_empty()
+        .then(|| view! { <li class="sev-ok"><strong>"Nothing to fix."</strong> " Every check passes."</li> });
     let items = items
         .into_iter()
         .map(|i| {

@@ -36,7 +36,10 @@ pub fn impact_words(impact: &EnforceImpact) -> String {
     }
     let share = impact.would_fail as f64 * 100.0 / impact.attempts as f64;
     let top = impact.reasons.first().map(|r| format!(", mostly {}", r.reason)).unwrap_or_default();
-    format!("{} of {} attempts in the last 7 days ({share:.1} %) would have been refused{top}.", impact.would_fail, impact.attempts)
+    format!(
+        "{} of {} attempts in the last 7 days ({share:.1} %) would have been refused{top}.",
+        impact.would_fail, impact.attempts
+    )
 }
 
 fn platform_name(platform: Platform) -> &'static str {
@@ -62,16 +65,21 @@ fn Security(ws: WorkspaceSummary) -> impl IntoView {
     let settings = Resource::new(move || saved.get(), move |_| get_security(id));
     let impact = Resource::new(move || saved.get(), move |_| get_enforce_impact(id));
     let status = move || match save.value().get() {
-        Some(Ok(_)) => Some(view! { <p class="notice success" role="status">"Saved. Every instance applies it within a second."</p> }.into_any()),
+        Some(Ok(_)) => Some(
+            view! { <p class="notice success" role="status">"Saved. Every instance applies it within a second."</p> }
+                .into_any(),
+        ),
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
         None => None,
     };
-    let form = move || Suspend::new(async move {
-        match (settings.await, impact.await) {
-            (Ok(s), Ok(impact)) => view! { <SecurityForm s impact ws=id can_change save/> }.into_any(),
-            (Err(error), _) | (_, Err(error)) => view! { <ErrorNotice error/> }.into_any(),
-        }
-    });
+    let form = move || {
+        Suspend::new(async move {
+            match (settings.await, impact.await) {
+                (Ok(s), Ok(impact)) => view! { <SecurityForm s impact ws=id can_change save/> }.into_any(),
+                (Err(error), _) | (_, Err(error)) => view! { <ErrorNotice error/> }.into_any(),
+            }
+        })
+    };
     view! {
         <h1>"Security"</h1>
         <p class="muted">"How identify treats each platform, and how tokens are read. New workspaces enforce verification everywhere."</p>
@@ -81,13 +89,16 @@ fn Security(ws: WorkspaceSummary) -> impl IntoView {
 }
 
 #[component]
-fn SecurityForm(s: SecuritySettings, impact: Vec<EnforceImpact>, ws: uuid::Uuid, can_change: bool, save: ServerAction<SaveSecurity>) -> impl IntoView {
+fn SecurityForm(
+    s: SecuritySettings,
+    impact: Vec<EnforceImpact>,
+    ws: uuid::Uuid,
+    can_change: bool,
+    save: ServerAction<SaveSecurity>,
+) -> impl IntoView {
     let platforms = [(Platform::Web, s.modes.web), (Platform::Ios, s.modes.ios), (Platform::Android, s.modes.android)];
-    let warnings = platforms
-        .iter()
-        .filter_map(|(p, m)| mode_warning(*p, *m))
-        .map(|w| view! { <li>{w}</li> })
-        .collect_view();
+    let warnings =
+        platforms.iter().filter_map(|(p, m)| mode_warning(*p, *m)).map(|w| view! { <li>{w}</li> }).collect_view();
     let any_warning = platforms.iter().any(|(_, m)| *m != Mode::Enforce);
     let mode_rows = platforms
         .into_iter()
@@ -109,10 +120,17 @@ fn SecurityForm(s: SecuritySettings, impact: Vec<EnforceImpact>, ws: uuid::Uuid,
             }
         })
         .collect_view();
-    let profiles = [TokenProfile::Countersign, TokenProfile::Intercom, TokenProfile::Talkjs, TokenProfile::Featurebase, TokenProfile::Fogbender, TokenProfile::Custom]
-        .into_iter()
-        .map(|p| view! { <option value=p.as_str() selected=p == s.token_profile>{p.as_str()}</option> })
-        .collect_view();
+    let profiles = [
+        TokenProfile::Countersign,
+        TokenProfile::Intercom,
+        TokenProfile::Talkjs,
+        TokenProfile::Featurebase,
+        TokenProfile::Fogbender,
+        TokenProfile::Custom,
+    ]
+    .into_iter()
+    .map(|p| view! { <option value=p.as_str() selected=p == s.token_profile>{p.as_str()}</option> })
+    .collect_view();
     view! {
         {any_warning.then(|| view! { <div class="notice error" role="alert" data-testid="mode-warnings"><ul>{warnings}</ul></div> })}
         <ActionForm action=save>

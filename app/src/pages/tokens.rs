@@ -18,22 +18,29 @@ fn Tokens() -> impl IntoView {
     let revoke = ServerAction::<RevokeToken>::new();
     let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
     let created = move || match create.value().get() {
-        Some(Ok(t)) => Some(view! {
-            <div class="notice success" role="status">
-                <p>"Token " <strong>{t.info.name}</strong> " created. Copy it now: it is not shown again."</p>
-                <p><code data-testid="new-token">{t.token.clone()}</code> " " <CopyButton text=t.token/></p>
-            </div>
-        }.into_any()),
+        Some(Ok(t)) => Some(
+            view! {
+                <div class="notice success" role="status">
+                    <p>"Token " <strong>{t.info.name}</strong> " created. Copy it now: it is not shown again."</p>
+                    <p><code data-testid="new-token">{t.token.clone()}</code> " " <CopyButton text=t.token/></p>
+                </div>
+            }
+            .into_any(),
+        ),
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
         None => None,
     };
-    let rows = move || Suspend::new(async move {
-        match tokens.await {
-            Ok(list) if list.is_empty() => view! { <tr><td colspan="4" class="muted">"No tokens yet."</td></tr> }.into_any(),
-            Ok(list) => list.into_iter().map(|t| view! { <TokenRow t revoke/> }).collect_view().into_any(),
-            Err(error) => view! { <tr><td colspan="4"><ErrorNotice error/></td></tr> }.into_any(),
-        }
-    });
+    let rows = move || {
+        Suspend::new(async move {
+            match tokens.await {
+                Ok(list) if list.is_empty() => {
+                    view! { <tr><td colspan="4" class="muted">"No tokens yet."</td></tr> }.into_any()
+                }
+                Ok(list) => list.into_iter().map(|t| view! { <TokenRow t revoke/> }).collect_view().into_any(),
+                Err(error) => view! { <tr><td colspan="4"><ErrorNotice error/></td></tr> }.into_any(),
+            }
+        })
+    };
     view! {
         <h1>"Access tokens"</h1>
         <p class="muted">"A personal access token acts as you on the management API (" <code>"Authorization: Bearer cs_pat_…"</code> "), with your role in each workspace. Only its hash is stored."</p>
@@ -64,7 +71,8 @@ fn TokenRow(t: TokenInfo, revoke: ServerAction<RevokeToken>) -> impl IntoView {
                 <input type="hidden" name="id" value=t.id.to_string()/>
                 <button type="submit" class="danger">"Revoke"</button>
             </ActionForm>
-        }.into_any(),
+        }
+        .into_any(),
     };
     view! {
         <tr data-token=t.name.clone()>

@@ -8,7 +8,9 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::{workspace_page, CopyButton, ErrorNotice};
-use crate::api::{list_webhook_deliveries, list_webhooks, CreateWebhook, DeleteWebhook, SendTestWebhook, SetWebhookEnabled};
+use crate::api::{
+    list_webhook_deliveries, list_webhooks, CreateWebhook, DeleteWebhook, SendTestWebhook, SetWebhookEnabled,
+};
 
 /// The webhooks page.
 #[component]
@@ -34,7 +36,10 @@ fn Webhooks(ws: WorkspaceSummary) -> impl IntoView {
     let toggle = ServerAction::<SetWebhookEnabled>::new();
     let delete = ServerAction::<DeleteWebhook>::new();
     let test = ServerAction::<SendTestWebhook>::new();
-    let hooks = Resource::new(move || (create.version().get(), toggle.version().get(), delete.version().get()), move |_| list_webhooks(id));
+    let hooks = Resource::new(
+        move || (create.version().get(), toggle.version().get(), delete.version().get()),
+        move |_| list_webhooks(id),
+    );
     let error = move || {
         let t = toggle.value().get().and_then(Result::err);
         let d = delete.value().get().and_then(Result::err);
@@ -122,19 +127,25 @@ fn Endpoint(
             }
         }
     });
-    let deliveries = Resource::new(move || (test.version().get(), refresh.get()), move |_| list_webhook_deliveries(ws, hook_id));
+    let deliveries =
+        Resource::new(move || (test.version().get(), refresh.get()), move |_| list_webhook_deliveries(ws, hook_id));
     let (state, state_class) = match (hook.enabled, &hook.disabled_reason) {
         (true, _) => ("Enabled", "badge primary"),
         (false, Some(_)) => ("Disabled", "badge revoked"),
         (false, None) => ("Paused", "badge rotating"),
     };
-    let reason = hook.disabled_reason.clone().map(|reason| view! { <p class="notice error" data-testid="disabled-reason">{reason}</p> });
+    let reason = hook
+        .disabled_reason
+        .clone()
+        .map(|reason| view! { <p class="notice error" data-testid="disabled-reason">{reason}</p> });
     let events = hook.events.iter().map(|e| view! { <li><code>{e.clone()}</code></li> }).collect_view();
     let (toggle_label, enable) = if hook.enabled { ("Pause", false) } else { ("Enable", true) };
     let rows = move || {
         Suspend::new(async move {
             match deliveries.await {
-                Ok(list) if list.is_empty() => view! { <tr><td colspan="5" class="muted">"Nothing sent yet."</td></tr> }.into_any(),
+                Ok(list) if list.is_empty() => {
+                    view! { <tr><td colspan="5" class="muted">"Nothing sent yet."</td></tr> }.into_any()
+                }
                 Ok(list) => list.into_iter().map(|d| view! { <DeliveryRow d/> }).collect_view().into_any(),
                 Err(error) => view! { <tr><td colspan="5"><ErrorNotice error/></td></tr> }.into_any(),
             }
@@ -195,8 +206,14 @@ fn DeliveryRow(d: WebhookDelivery) -> impl IntoView {
         (Some(code), None) => format!("HTTP {code}"),
         (None, None) => "—".to_owned(),
     };
-    let next = d.next_attempt_at.filter(|_| d.status == "pending" && d.attempts > 0).map(|at| format!("retry at {}", at.format("%H:%M:%S UTC")));
-    let when = d.last_attempt_at.map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "queued".to_owned());
+    let next = d
+        .next_attempt_at
+        .filter(|_| d.status == "pending" && d.attempts > 0)
+        .map(|at| format!("retry at {}", at.format("%H:%M:%S UTC")));
+    let when = d
+        .last_attempt_at
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "queued".to_owned());
     view! {
         <tr data-status=d.status.clone()>
             <td data-label="Event"><code>{d.event_type.clone()}</code></td>

@@ -5,9 +5,7 @@ use serde_json::json;
 
 /// Runs the claim rules on `claims` under `policy` at `NOW`; the failing reason, if any.
 fn reason_with(p: &WorkspacePolicy, claims: Value) -> Option<Reason> {
-    check_claims(&obj(claims), p, NOW, &mut Trace::default())
-        .err()
-        .map(|(r, _)| r)
+    check_claims(&obj(claims), p, NOW, &mut Trace::default()).err().map(|(r, _)| r)
 }
 
 /// Runs the claim rules under the default policy.
@@ -35,14 +33,8 @@ fn user_id_rules() {
     ] {
         assert_eq!(check(bad.clone()), Err(Reason::InvalidUserId), "{bad}");
     }
-    assert_eq!(
-        validate_user_id(None).map_err(|(r, _)| r),
-        Err(Reason::MissingUserId)
-    );
-    assert_eq!(
-        validate_user_id(Some(&Value::Null)).map_err(|(r, _)| r),
-        Err(Reason::MissingUserId)
-    );
+    assert_eq!(validate_user_id(None).map_err(|(r, _)| r), Err(Reason::MissingUserId));
+    assert_eq!(validate_user_id(Some(&Value::Null)).map_err(|(r, _)| r), Err(Reason::MissingUserId));
 }
 
 /// `user_id` wins over `sub`; an invalid `user_id` fails rather than falling back; null falls back.
@@ -53,50 +45,29 @@ fn user_id_claim_order() {
     assert_eq!(id(json!({"user_id": "a", "sub": "b"})), Ok("a".into()));
     assert_eq!(id(json!({"sub": "b"})), Ok("b".into()));
     assert_eq!(id(json!({"user_id": null, "sub": "b"})), Ok("b".into()));
-    assert_eq!(
-        id(json!({"user_id": 7, "sub": "b"})),
-        Err(Reason::InvalidUserId)
-    );
+    assert_eq!(id(json!({"user_id": 7, "sub": "b"})), Err(Reason::InvalidUserId));
     assert_eq!(id(json!({"name": "x"})), Err(Reason::MissingUserId));
 }
 
 /// `exp` fails at `exp + leeway` and later, and passes just before.
 #[test]
 fn exp_with_leeway() {
-    assert_eq!(
-        reason(json!({"user_id": "u", "exp": NOW - 61})),
-        Some(Reason::TokenExpired)
-    );
-    assert_eq!(
-        reason(json!({"user_id": "u", "exp": NOW - 60})),
-        Some(Reason::TokenExpired)
-    );
+    assert_eq!(reason(json!({"user_id": "u", "exp": NOW - 61})), Some(Reason::TokenExpired));
+    assert_eq!(reason(json!({"user_id": "u", "exp": NOW - 60})), Some(Reason::TokenExpired));
     assert_eq!(reason(json!({"user_id": "u", "exp": NOW - 59})), None);
     assert_eq!(reason(json!({"user_id": "u", "exp": NOW + 3600})), None);
     let mut strict = policy();
     strict.leeway_seconds = 0;
-    assert_eq!(
-        reason_with(&strict, json!({"user_id": "u", "exp": NOW})),
-        Some(Reason::TokenExpired)
-    );
-    assert_eq!(
-        reason_with(&strict, json!({"user_id": "u", "exp": NOW as f64 + 0.5})),
-        None
-    );
+    assert_eq!(reason_with(&strict, json!({"user_id": "u", "exp": NOW})), Some(Reason::TokenExpired));
+    assert_eq!(reason_with(&strict, json!({"user_id": "u", "exp": NOW as f64 + 0.5})), None);
 }
 
 /// `nbf` beyond the leeway is `token_not_yet_valid`; `iat` beyond it is `token_issued_in_future`.
 #[test]
 fn nbf_and_iat() {
-    assert_eq!(
-        reason(json!({"user_id": "u", "nbf": NOW + 61})),
-        Some(Reason::TokenNotYetValid)
-    );
+    assert_eq!(reason(json!({"user_id": "u", "nbf": NOW + 61})), Some(Reason::TokenNotYetValid));
     assert_eq!(reason(json!({"user_id": "u", "nbf": NOW + 60})), None);
-    assert_eq!(
-        reason(json!({"user_id": "u", "iat": NOW + 61})),
-        Some(Reason::TokenIssuedInFuture)
-    );
+    assert_eq!(reason(json!({"user_id": "u", "iat": NOW + 61})), Some(Reason::TokenIssuedInFuture));
     assert_eq!(reason(json!({"user_id": "u", "iat": NOW + 60})), None);
     assert_eq!(reason(json!({"user_id": "u", "iat": NOW - 100_000})), None);
 }
@@ -107,16 +78,9 @@ fn time_claim_types() {
     for claim in ["exp", "nbf", "iat"] {
         let mut c = obj(json!({"user_id": "u"}));
         c.insert(claim.into(), json!("1700000000"));
-        assert_eq!(
-            reason(Value::Object(c)),
-            Some(Reason::MalformedToken),
-            "{claim}"
-        );
+        assert_eq!(reason(Value::Object(c)), Some(Reason::MalformedToken), "{claim}");
     }
-    assert_eq!(
-        reason(json!({"user_id": "u", "exp": null})),
-        Some(Reason::MalformedToken)
-    );
+    assert_eq!(reason(json!({"user_id": "u", "exp": null})), Some(Reason::MalformedToken));
 }
 
 /// `require_exp` (or a lifetime limit) makes a token without `exp` fail with `missing_exp`.
@@ -125,20 +89,11 @@ fn missing_exp() {
     let mut p = policy();
     assert_eq!(reason_with(&p, json!({"user_id": "u"})), None);
     p.require_exp = true;
-    assert_eq!(
-        reason_with(&p, json!({"user_id": "u"})),
-        Some(Reason::MissingExp)
-    );
-    assert_eq!(
-        reason_with(&p, json!({"user_id": "u", "exp": NOW + 10})),
-        None
-    );
+    assert_eq!(reason_with(&p, json!({"user_id": "u"})), Some(Reason::MissingExp));
+    assert_eq!(reason_with(&p, json!({"user_id": "u", "exp": NOW + 10})), None);
     p.require_exp = false;
     p.max_token_lifetime_seconds = Some(3600);
-    assert_eq!(
-        reason_with(&p, json!({"user_id": "u"})),
-        Some(Reason::MissingExp)
-    );
+    assert_eq!(reason_with(&p, json!({"user_id": "u"})), Some(Reason::MissingExp));
 }
 
 /// Lifetime is `exp - iat`, or `exp - now` (with leeway for clock skew) without `iat`.
@@ -147,28 +102,10 @@ fn lifetime() {
     let mut p = policy();
     p.max_token_lifetime_seconds = Some(3600);
     let too_long = Some(Reason::LifetimeTooLong);
-    assert_eq!(
-        reason_with(
-            &p,
-            json!({"user_id": "u", "iat": NOW - 10, "exp": NOW + 3590})
-        ),
-        None
-    );
-    assert_eq!(
-        reason_with(
-            &p,
-            json!({"user_id": "u", "iat": NOW - 10, "exp": NOW + 3591})
-        ),
-        too_long
-    );
-    assert_eq!(
-        reason_with(&p, json!({"user_id": "u", "exp": NOW + 3600 + 60})),
-        None
-    );
-    assert_eq!(
-        reason_with(&p, json!({"user_id": "u", "exp": NOW + 3600 + 61})),
-        too_long
-    );
+    assert_eq!(reason_with(&p, json!({"user_id": "u", "iat": NOW - 10, "exp": NOW + 3590})), None);
+    assert_eq!(reason_with(&p, json!({"user_id": "u", "iat": NOW - 10, "exp": NOW + 3591})), too_long);
+    assert_eq!(reason_with(&p, json!({"user_id": "u", "exp": NOW + 3600 + 60})), None);
+    assert_eq!(reason_with(&p, json!({"user_id": "u", "exp": NOW + 3600 + 61})), too_long);
 }
 
 /// Countersign profile: `iss` optional, but if present must equal the expected issuer.
@@ -176,27 +113,12 @@ fn lifetime() {
 fn issuer_if_present() {
     assert_eq!(reason(json!({"user_id": "u"})), None);
     assert_eq!(reason(json!({"user_id": "u", "iss": "app_test"})), None);
-    assert_eq!(
-        reason(json!({"user_id": "u", "iss": "other"})),
-        Some(Reason::InvalidIssuer)
-    );
-    assert_eq!(
-        reason(json!({"user_id": "u", "iss": ["app_test"]})),
-        Some(Reason::InvalidIssuer)
-    );
+    assert_eq!(reason(json!({"user_id": "u", "iss": "other"})), Some(Reason::InvalidIssuer));
+    assert_eq!(reason(json!({"user_id": "u", "iss": ["app_test"]})), Some(Reason::InvalidIssuer));
     let mut p = policy();
     p.expected_issuer = Some("https://api.example.com".into());
-    assert_eq!(
-        reason_with(&p, json!({"user_id": "u", "iss": "app_test"})),
-        Some(Reason::InvalidIssuer)
-    );
-    assert_eq!(
-        reason_with(
-            &p,
-            json!({"user_id": "u", "iss": "https://api.example.com"})
-        ),
-        None
-    );
+    assert_eq!(reason_with(&p, json!({"user_id": "u", "iss": "app_test"})), Some(Reason::InvalidIssuer));
+    assert_eq!(reason_with(&p, json!({"user_id": "u", "iss": "https://api.example.com"})), None);
 }
 
 /// TalkJS: `iss` required; `tokenType` must be `user` if present.
@@ -204,21 +126,9 @@ fn issuer_if_present() {
 fn talkjs_rules() {
     let mut p = policy();
     p.token_profile = TokenProfile::Talkjs;
-    assert_eq!(
-        reason_with(&p, json!({"sub": "u"})),
-        Some(Reason::InvalidIssuer)
-    );
-    assert_eq!(
-        reason_with(&p, json!({"sub": "u", "iss": "app_test"})),
-        None
-    );
-    assert_eq!(
-        reason_with(
-            &p,
-            json!({"sub": "u", "iss": "app_test", "tokenType": "user"})
-        ),
-        None
-    );
+    assert_eq!(reason_with(&p, json!({"sub": "u"})), Some(Reason::InvalidIssuer));
+    assert_eq!(reason_with(&p, json!({"sub": "u", "iss": "app_test"})), None);
+    assert_eq!(reason_with(&p, json!({"sub": "u", "iss": "app_test", "tokenType": "user"})), None);
     let bad_type = json!({"sub": "u", "iss": "app_test", "tokenType": "admin"});
     assert_eq!(reason_with(&p, bad_type), Some(Reason::InvalidTokenType));
 }

@@ -51,9 +51,7 @@ pub fn inspect_segments(token: &str) -> (Vec<Segment>, Option<Value>, Option<Val
                 ok: false,
                 encoded_bytes: 0,
                 decoded_bytes: None,
-                problem: Some(format!(
-                    "Missing: a JWT has three dot-separated segments and this token has {count}."
-                )),
+                problem: Some(format!("Missing: a JWT has three dot-separated segments and this token has {count}.")),
             });
             continue;
         };
@@ -111,16 +109,10 @@ fn decode_part(part: &str) -> (Option<Vec<u8>>, Option<String>) {
         "characters outside base64url"
     };
     match FORGIVING.decode(cleaned.trim_end_matches('=')) {
-        Ok(bytes) => (
-            Some(bytes),
-            Some(format!(
-                "Not canonical base64url: it contains {found}. Shown as decoded anyway."
-            )),
-        ),
-        Err(_) => (
-            None,
-            Some(format!("Not base64url ({found}); it cannot be decoded.")),
-        ),
+        Ok(bytes) => {
+            (Some(bytes), Some(format!("Not canonical base64url: it contains {found}. Shown as decoded anyway.")))
+        }
+        Err(_) => (None, Some(format!("Not base64url ({found}); it cannot be decoded."))),
     }
 }
 
@@ -129,16 +121,10 @@ fn read_json(bytes: &[u8]) -> (Option<Value>, Option<String>) {
     match parse_strict_object(bytes) {
         Ok(map) => (Some(Value::Object(map)), None),
         Err(strict) => match serde_json::from_slice::<Value>(bytes) {
-            Ok(value @ Value::Object(_)) => (
-                Some(value),
-                Some(format!(
-                    "Not strict JSON ({strict}); shown with the last duplicate."
-                )),
-            ),
-            Ok(other) => (
-                None,
-                Some(format!("Decodes to {}, not a JSON object.", kind(&other))),
-            ),
+            Ok(value @ Value::Object(_)) => {
+                (Some(value), Some(format!("Not strict JSON ({strict}); shown with the last duplicate.")))
+            }
+            Ok(other) => (None, Some(format!("Decodes to {}, not a JSON object.", kind(&other)))),
             Err(e) => (None, Some(format!("Not JSON: {e}."))),
         },
     }

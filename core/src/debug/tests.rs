@@ -16,18 +16,10 @@ fn report(jwt: &str) -> DebugReport {
 /// profile's first claim gave the id and the decision is "accept".
 #[test]
 fn good_token() {
-    let r = report(&token(
-        json!({"user_id": "u_1", "iat": NOW - 30, "exp": NOW + 3600}),
-    ));
-    assert!(r
-        .checks
-        .iter()
-        .all(|c| c.ok && c.reason.is_none() && c.fix.is_none()));
+    let r = report(&token(json!({"user_id": "u_1", "iat": NOW - 30, "exp": NOW + 3600})));
+    assert!(r.checks.iter().all(|c| c.ok && c.reason.is_none() && c.fix.is_none()));
     assert_eq!(r.verdict.decision, "accept");
-    let key = r
-        .key
-        .as_ref()
-        .map(|k| (k.kid.as_str(), k.state.as_str(), k.signature_valid));
+    let key = r.key.as_ref().map(|k| (k.kid.as_str(), k.state.as_str(), k.signature_valid));
     assert_eq!(key, Some(("k_primary", "primary", true)));
     assert_eq!(r.key.map(|k| k.fingerprint), Some(fingerprint(SECRET)));
     assert_eq!(r.profile.user_id_claim.as_deref(), Some("user_id"));
@@ -48,11 +40,7 @@ fn expired_token() {
     assert_eq!(r.times[0].relative, "expired 3 h ago");
     assert!(!r.times[0].ok);
     assert_eq!(r.verdict.decision, "reject");
-    assert!(
-        r.verdict.decision_text.contains("401 token_expired"),
-        "{}",
-        r.verdict.decision_text
-    );
+    assert!(r.verdict.decision_text.contains("401 token_expired"), "{}", r.verdict.decision_text);
 }
 
 /// A broken token is still decoded as far as its bytes allow, each segment's problem named.
@@ -64,11 +52,7 @@ fn broken_token_decodes_as_far_as_possible() {
     assert_eq!(r.verdict.reason, Some(Reason::MalformedToken));
     assert_eq!(r.header, Some(json!({"alg": "HS256"})));
     assert_eq!(r.payload, Some(json!({"user_id": "u1"})));
-    let problems: Vec<_> = r
-        .segments
-        .iter()
-        .map(|s| s.problem.clone().unwrap_or_default())
-        .collect();
+    let problems: Vec<_> = r.segments.iter().map(|s| s.problem.clone().unwrap_or_default()).collect();
     assert!(problems[0].contains("duplicate"), "{problems:?}");
     assert!(problems[1].contains("padding"), "{problems:?}");
     assert!(problems[2].starts_with("Missing"), "{problems:?}");
@@ -81,18 +65,11 @@ fn broken_token_decodes_as_far_as_possible() {
 #[test]
 fn revoked_key_named() {
     let mut p = policy();
-    p.keys.push(VerificationKey::new(
-        "k_old",
-        OTHER.to_vec(),
-        KeyState::Revoked,
-    ));
+    p.keys.push(VerificationKey::new("k_old", OTHER.to_vec(), KeyState::Revoked));
     let jwt = crate::sign::sign_jwt(OTHER, "k_old", &obj(json!({"user_id": "u"})));
     let r = debug(&jwt_request(&jwt), &p, None, NOW);
     assert_eq!(r.verdict.reason, Some(Reason::RevokedKey));
-    let key = r
-        .key
-        .as_ref()
-        .map(|k| (k.kid.as_str(), k.signature_valid, k.verifies_now));
+    let key = r.key.as_ref().map(|k| (k.kid.as_str(), k.signature_valid, k.verifies_now));
     assert_eq!(key, Some(("k_old", true, false)));
 }
 
@@ -102,10 +79,7 @@ fn revoked_key_named() {
 fn other_profiles_that_would_accept() {
     let r = report(&token(json!({"userId": "u_9", "email": "a@b.c"})));
     assert_eq!(r.verdict.reason, Some(Reason::MissingUserId));
-    assert_eq!(
-        r.profile.accepted_by,
-        [TokenProfile::Featurebase, TokenProfile::Fogbender]
-    );
+    assert_eq!(r.profile.accepted_by, [TokenProfile::Featurebase, TokenProfile::Fogbender]);
     assert_eq!(r.profile.user_id_claim, None);
 }
 
@@ -122,10 +96,7 @@ fn modes_and_legacy_input() {
     assert_eq!(r.verdict.decision, "would_reject");
     assert_eq!(r.credential, "user_hash");
     assert_eq!(r.legacy.map(|l| l.hmac_input), Some("u 1".to_string()));
-    assert_eq!(
-        r.checks.last().and_then(|c| c.reason),
-        Some(Reason::InvalidUserHash)
-    );
+    assert_eq!(r.checks.last().and_then(|c| c.reason), Some(Reason::InvalidUserHash));
 }
 
 /// An origin is checked only when given.
@@ -138,11 +109,7 @@ fn origin_checked_when_given() {
     assert!(debug(&req, &p, None, NOW).verdict.verified);
     let r = debug(&req, &p, Some("https://evil.example"), NOW);
     assert_eq!(r.verdict.reason, Some(Reason::OriginNotAllowed));
-    assert!(
-        debug(&req, &p, Some("https://app.example.com"), NOW)
-            .verdict
-            .verified
-    );
+    assert!(debug(&req, &p, Some("https://app.example.com"), NOW).verdict.verified);
 }
 
 /// A test token verifies, carries the primary kid, and its hash covers exactly the user id.
@@ -157,10 +124,7 @@ fn test_tokens_verify() -> Result<(), String> {
         expires_in: Some(600),
     };
     let made = test_token(&p, &req, NOW)?;
-    assert_eq!(
-        (made.kid.as_str(), made.expires_at, made.hmac_input.as_str()),
-        ("k_primary", NOW + 600, "u_7")
-    );
+    assert_eq!((made.kid.as_str(), made.expires_at, made.hmac_input.as_str()), ("k_primary", NOW + 600, "u_7"));
     assert!(report(&made.user_jwt).verdict.verified);
     assert_eq!(made.user_hash, crate::sign::user_hmac(SECRET, "u_7"));
     p.keys.clear();
@@ -172,10 +136,7 @@ fn test_tokens_verify() -> Result<(), String> {
 #[test]
 fn every_reason_has_advice() {
     for reason in Reason::ALL {
-        assert!(
-            !reason.meaning().is_empty() && !reason.fix().is_empty(),
-            "{reason}"
-        );
+        assert!(!reason.meaning().is_empty() && !reason.fix().is_empty(), "{reason}");
     }
     assert_eq!(words(3 * 3600), "3 h");
     assert_eq!(words(-125), "2 min");

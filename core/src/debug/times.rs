@@ -58,13 +58,7 @@ pub fn describe_times(payload: &Map<String, Value>, leeway: i64, now: i64) -> Ve
             let at = secs.floor() as i64;
             let delta = at.saturating_sub(now);
             let (relative, ok) = describe(claim, delta, leeway);
-            Some(TimeClaim {
-                claim: claim.into(),
-                value: value.clone(),
-                at: Some(format_unix(at)),
-                relative,
-                ok,
-            })
+            Some(TimeClaim { claim: claim.into(), value: value.clone(), at: Some(format_unix(at)), relative, ok })
         })
         .collect()
 }
@@ -75,27 +69,17 @@ fn describe(claim: &str, delta: i64, leeway: i64) -> (String, bool) {
     let within = format!("within the {leeway} s leeway");
     match claim {
         "exp" if delta <= -leeway => (format!("expired {span} ago"), false),
-        "exp" if delta <= 0 => (
-            format!("expired {span} ago, {within}: still accepted"),
-            true,
-        ),
+        "exp" if delta <= 0 => (format!("expired {span} ago, {within}: still accepted"), true),
         "exp" => (format!("expires in {span}"), true),
-        "nbf" if delta > leeway => (
-            format!("not valid for another {span}: the signing server's clock may be ahead"),
-            false,
-        ),
+        "nbf" if delta > leeway => {
+            (format!("not valid for another {span}: the signing server's clock may be ahead"), false)
+        }
         "nbf" if delta > 0 => (format!("valid in {span}, {within}: accepted"), true),
         "nbf" => (format!("valid since {span} ago"), true),
-        _ if delta > leeway => (
-            format!(
-                "issued {span} in the future: the signing server's clock is about {span} ahead"
-            ),
-            false,
-        ),
-        _ if delta > 0 => (
-            format!("issued {span} in the future, {within} (clock skew)"),
-            true,
-        ),
+        _ if delta > leeway => {
+            (format!("issued {span} in the future: the signing server's clock is about {span} ahead"), false)
+        }
+        _ if delta > 0 => (format!("issued {span} in the future, {within} (clock skew)"), true),
         _ => (format!("issued {span} ago"), true),
     }
 }

@@ -3,9 +3,7 @@ use crate::testutil::{b64, raw_token, SECRET};
 
 /// The reason a token fails to decode, or `None` if it decodes.
 fn failure(token: &str) -> Option<Reason> {
-    decode_unverified(token, &mut Trace::default())
-        .err()
-        .map(|f| f.reason)
+    decode_unverified(token, &mut Trace::default()).err().map(|f| f.reason)
 }
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -19,11 +17,8 @@ fn decodes_valid_token() {
     let jwt = decode_unverified(&token, &mut trace);
     assert!(jwt
         .as_ref()
-        .is_ok_and(|j| j.signature_valid(&KeySecret::new(SECRET))
-            && !j.signature_valid(&KeySecret::new(b"x"))));
-    assert!(jwt.is_ok_and(|j| j.alg == Alg::Hs256
-        && j.kid().is_none()
-        && j.payload.contains_key("user_id")));
+        .is_ok_and(|j| j.signature_valid(&KeySecret::new(SECRET)) && !j.signature_valid(&KeySecret::new(b"x"))));
+    assert!(jwt.is_ok_and(|j| j.alg == Alg::Hs256 && j.kid().is_none() && j.payload.contains_key("user_id")));
     let (checks, _) = trace.into_parts();
     assert!(checks.len() == 6 && checks.iter().all(|c| c.ok));
 }
@@ -31,36 +26,18 @@ fn decodes_valid_token() {
 /// Over 8 KiB is `token_too_large`, checked before anything else; exactly 8 KiB is not.
 #[test]
 fn size_limit() {
-    assert_eq!(
-        failure(&"a".repeat(MAX_TOKEN_BYTES + 1)),
-        Some(Reason::TokenTooLarge)
-    );
-    assert_eq!(
-        failure(&"a".repeat(MAX_TOKEN_BYTES)),
-        Some(Reason::MalformedToken)
-    );
+    assert_eq!(failure(&"a".repeat(MAX_TOKEN_BYTES + 1)), Some(Reason::TokenTooLarge));
+    assert_eq!(failure(&"a".repeat(MAX_TOKEN_BYTES)), Some(Reason::MalformedToken));
     let big = format!(r#"{{"user_id":"u1","pad":"{}"}}"#, "x".repeat(6200));
-    assert_eq!(
-        failure(&raw_token(HEADER, &big, SECRET)),
-        Some(Reason::TokenTooLarge)
-    );
+    assert_eq!(failure(&raw_token(HEADER, &big, SECRET)), Some(Reason::TokenTooLarge));
 }
 
 /// Anything but exactly three segments is malformed (including the empty string).
 #[test]
 fn segment_counts() {
     let token = raw_token(HEADER, PAYLOAD, SECRET);
-    let two = token
-        .rsplit_once('.')
-        .map(|(a, _)| a.to_string())
-        .unwrap_or_default();
-    for bad in [
-        String::new(),
-        two,
-        format!("{token}.x"),
-        format!("{token}."),
-        "..".to_string(),
-    ] {
+    let two = token.rsplit_once('.').map(|(a, _)| a.to_string()).unwrap_or_default();
+    for bad in [String::new(), two, format!("{token}.x"), format!("{token}."), "..".to_string()] {
         assert_eq!(failure(&bad), Some(Reason::MalformedToken), "{bad}");
     }
 }
@@ -74,23 +51,14 @@ fn bytes_as_sent() {
         format!("{input}.{sig}=")
     };
     let std_alphabet = token.replace('-', "+").replace('_', "/");
-    for bad in [
-        format!(" {token}"),
-        format!("{token}\n"),
-        token.replacen('.', ".\n", 1),
-        padded,
-    ] {
+    for bad in [format!(" {token}"), format!("{token}\n"), token.replacen('.', ".\n", 1), padded] {
         assert_eq!(failure(&bad), Some(Reason::MalformedToken), "{bad:?}");
     }
     if std_alphabet != token {
         assert_eq!(failure(&std_alphabet), Some(Reason::MalformedToken));
     }
     for suffix in ["/", "+", "=", "==", "\t"] {
-        assert_eq!(
-            failure(&format!("{token}{suffix}")),
-            Some(Reason::MalformedToken),
-            "{suffix}"
-        );
+        assert_eq!(failure(&format!("{token}{suffix}")), Some(Reason::MalformedToken), "{suffix}");
     }
 }
 
@@ -104,10 +72,7 @@ fn non_canonical_base64() {
     let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let idx = alphabet.find(last).unwrap_or(0);
     let tweaked = alphabet.chars().nth(idx ^ 1).unwrap_or('B');
-    let bad = format!(
-        "{input}.{}{tweaked}",
-        sig.get(..sig.len() - 1).unwrap_or_default()
-    );
+    let bad = format!("{input}.{}{tweaked}", sig.get(..sig.len() - 1).unwrap_or_default());
     assert_eq!(failure(&bad), Some(Reason::MalformedToken));
 }
 
@@ -123,46 +88,23 @@ fn json_objects_without_duplicates() {
         (HEADER, r#"{"user_id":"u1","user_id":"admin"}"#),
         (HEADER, r#"{"user_id":"u1","org":{"id":1,"id":2}}"#),
     ] {
-        assert_eq!(
-            failure(&raw_token(header, payload, SECRET)),
-            Some(Reason::MalformedToken),
-            "{header} {payload}"
-        );
+        assert_eq!(failure(&raw_token(header, payload, SECRET)), Some(Reason::MalformedToken), "{header} {payload}");
     }
 }
 
 /// `alg` is matched exactly: none, RS/ES/PS and case variants are unsupported; missing is malformed.
 #[test]
 fn algorithms() {
-    for alg in [
-        "none", "RS256", "ES256", "PS256", "EdDSA", "hs256", "Hs256", "HS256 ",
-    ] {
+    for alg in ["none", "RS256", "ES256", "PS256", "EdDSA", "hs256", "Hs256", "HS256 "] {
         let header = format!(r#"{{"alg":"{alg}"}}"#);
-        assert_eq!(
-            failure(&raw_token(&header, PAYLOAD, SECRET)),
-            Some(Reason::UnsupportedAlgorithm),
-            "{alg}"
-        );
+        assert_eq!(failure(&raw_token(&header, PAYLOAD, SECRET)), Some(Reason::UnsupportedAlgorithm), "{alg}");
     }
     let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(PAYLOAD.as_bytes()));
     assert_eq!(failure(&none), Some(Reason::UnsupportedAlgorithm));
-    assert_eq!(
-        failure(&raw_token(r#"{"typ":"JWT"}"#, PAYLOAD, SECRET)),
-        Some(Reason::MalformedToken)
-    );
-    assert_eq!(
-        failure(&raw_token(r#"{"alg":256}"#, PAYLOAD, SECRET)),
-        Some(Reason::MalformedToken)
-    );
+    assert_eq!(failure(&raw_token(r#"{"typ":"JWT"}"#, PAYLOAD, SECRET)), Some(Reason::MalformedToken));
+    assert_eq!(failure(&raw_token(r#"{"alg":256}"#, PAYLOAD, SECRET)), Some(Reason::MalformedToken));
     for alg in ["HS384", "HS512"] {
-        assert_eq!(
-            failure(&raw_token(
-                &format!(r#"{{"alg":"{alg}"}}"#),
-                PAYLOAD,
-                SECRET
-            )),
-            None
-        );
+        assert_eq!(failure(&raw_token(&format!(r#"{{"alg":"{alg}"}}"#), PAYLOAD, SECRET)), None);
     }
 }
 
@@ -171,68 +113,37 @@ fn algorithms() {
 fn unsupported_keeps_parts() {
     let token = raw_token(r#"{"alg":"RS256","kid":"k"}"#, PAYLOAD, SECRET);
     let err = decode_unverified(&token, &mut Trace::default()).err();
-    assert!(err.is_some_and(
-        |f| f.header.is_some() && f.payload.is_some_and(|p| p.contains_key("user_id"))
-    ));
+    assert!(err.is_some_and(|f| f.header.is_some() && f.payload.is_some_and(|p| p.contains_key("user_id"))));
 }
 
 /// `crit` must list only understood, present parameters; `b64:false` is refused.
 #[test]
 fn crit_and_b64() {
     let cases = [
-        (
-            r#"{"alg":"HS256","crit":["exp"],"exp":1}"#,
-            Some(Reason::MalformedToken),
-        ),
+        (r#"{"alg":"HS256","crit":["exp"],"exp":1}"#, Some(Reason::MalformedToken)),
         (r#"{"alg":"HS256","crit":[]}"#, Some(Reason::MalformedToken)),
-        (
-            r#"{"alg":"HS256","crit":"b64","b64":true}"#,
-            Some(Reason::MalformedToken),
-        ),
-        (
-            r#"{"alg":"HS256","crit":["b64"]}"#,
-            Some(Reason::MalformedToken),
-        ),
-        (
-            r#"{"alg":"HS256","crit":["b64","b64"],"b64":true}"#,
-            Some(Reason::MalformedToken),
-        ),
-        (
-            r#"{"alg":"HS256","crit":["b64"],"b64":false}"#,
-            Some(Reason::MalformedToken),
-        ),
-        (
-            r#"{"alg":"HS256","b64":false}"#,
-            Some(Reason::MalformedToken),
-        ),
-        (
-            r#"{"alg":"HS256","b64":"true"}"#,
-            Some(Reason::MalformedToken),
-        ),
+        (r#"{"alg":"HS256","crit":"b64","b64":true}"#, Some(Reason::MalformedToken)),
+        (r#"{"alg":"HS256","crit":["b64"]}"#, Some(Reason::MalformedToken)),
+        (r#"{"alg":"HS256","crit":["b64","b64"],"b64":true}"#, Some(Reason::MalformedToken)),
+        (r#"{"alg":"HS256","crit":["b64"],"b64":false}"#, Some(Reason::MalformedToken)),
+        (r#"{"alg":"HS256","b64":false}"#, Some(Reason::MalformedToken)),
+        (r#"{"alg":"HS256","b64":"true"}"#, Some(Reason::MalformedToken)),
         (r#"{"alg":"HS256","crit":["b64"],"b64":true}"#, None),
         (r#"{"alg":"HS256","b64":true}"#, None),
     ];
     for (header, expected) in cases {
-        assert_eq!(
-            failure(&raw_token(header, PAYLOAD, SECRET)),
-            expected,
-            "{header}"
-        );
+        assert_eq!(failure(&raw_token(header, PAYLOAD, SECRET)), expected, "{header}");
     }
 }
 
 /// A non-string `kid` is malformed; `jwk`, `jku`, `x5u`, `x5c` are ignored, not used.
 #[test]
 fn kid_type_and_ignored_key_headers() {
-    assert_eq!(
-        failure(&raw_token(r#"{"alg":"HS256","kid":7}"#, PAYLOAD, SECRET)),
-        Some(Reason::MalformedToken)
-    );
+    assert_eq!(failure(&raw_token(r#"{"alg":"HS256","kid":7}"#, PAYLOAD, SECRET)), Some(Reason::MalformedToken));
     let header = r#"{"alg":"HS256","jku":"https://evil.example/jwks","x5u":"https://evil.example/c","x5c":["AA"],"jwk":{"kty":"oct","k":"ZXZpbA"}}"#;
     let token = raw_token(header, PAYLOAD, SECRET);
     let jwt = decode_unverified(&token, &mut Trace::default()).ok();
     assert!(
-        jwt.is_some_and(|j| j.signature_valid(&KeySecret::new(SECRET))
-            && !j.signature_valid(&KeySecret::new(b"evil")))
+        jwt.is_some_and(|j| j.signature_valid(&KeySecret::new(SECRET)) && !j.signature_valid(&KeySecret::new(b"evil")))
     );
 }

@@ -9,19 +9,10 @@ use serde_json::json;
 #[test]
 fn sign_jwt_round_trip() {
     let token = sign_jwt(SECRET, "k_primary", &obj(json!({"user_id": "u1"})));
-    let header = token
-        .split('.')
-        .next()
-        .map(|h| URL_SAFE_NO_PAD.decode(h).unwrap_or_default());
-    assert_eq!(
-        header,
-        Some(br#"{"alg":"HS256","typ":"JWT","kid":"k_primary"}"#.to_vec())
-    );
+    let header = token.split('.').next().map(|h| URL_SAFE_NO_PAD.decode(h).unwrap_or_default());
+    assert_eq!(header, Some(br#"{"alg":"HS256","typ":"JWT","kid":"k_primary"}"#.to_vec()));
     let verdict = run(&jwt_request(&token), &policy());
-    assert_eq!(
-        (verdict.outcome, verdict.user_id.as_deref()),
-        (Outcome::Verified, Some("u1"))
-    );
+    assert_eq!((verdict.outcome, verdict.user_id.as_deref()), (Outcome::Verified, Some("u1")));
 }
 
 /// `user_hmac` is lowercase hex HMAC-SHA256 (RFC 4231 test case 2).
@@ -51,22 +42,11 @@ fn signatures_verify_under_each_profile() {
         assert!(sigs.is_ok(), "{profile:?}");
         let Ok(sigs) = sigs else { continue };
         let verdict = run(&jwt_request(&sigs.user_jwt), &p);
-        assert_eq!(
-            verdict.outcome,
-            Outcome::Verified,
-            "{profile:?}: {}",
-            verdict.explanation
-        );
-        assert_eq!(
-            (verdict.user_id.as_deref(), verdict.kid.as_deref()),
-            (Some("u1"), Some("k_primary"))
-        );
+        assert_eq!(verdict.outcome, Outcome::Verified, "{profile:?}: {}", verdict.explanation);
+        assert_eq!((verdict.user_id.as_deref(), verdict.kid.as_deref()), (Some("u1"), Some("k_primary")));
         assert_eq!(sigs.user_hmac, user_hmac(SECRET, "u1"));
         let body = sigs.to_json();
-        assert!(
-            body.pointer("/signatures/userJWT").is_some()
-                && body.pointer("/signatures/userHMAC").is_some()
-        );
+        assert!(body.pointer("/signatures/userJWT").is_some() && body.pointer("/signatures/userHMAC").is_some());
     }
 }
 
@@ -78,12 +58,7 @@ fn signing_errors() {
     assert!(signature_claims(&p, "u", Some(&obj(json!({"user_id": "admin"}))), NOW, None).is_err());
     let mut no_primary = policy();
     no_primary.keys.clear();
-    let req = SignatureRequest {
-        app_id: "a".into(),
-        user_id: "u".into(),
-        attributes: None,
-        expires_in: None,
-    };
+    let req = SignatureRequest { app_id: "a".into(), user_id: "u".into(), attributes: None, expires_in: None };
     assert!(sign_for(&no_primary, &req, NOW).is_err());
 }
 
@@ -91,18 +66,8 @@ fn signing_errors() {
 #[test]
 fn authenticate_bearer_secret() {
     let mut p = policy();
-    p.keys.push(VerificationKey::new(
-        "k_old",
-        OTHER.to_vec(),
-        KeyState::Rotating {
-            expires_at: NOW + 1,
-        },
-    ));
-    p.keys.push(VerificationKey::new(
-        "k_dead",
-        b"dead-secret".to_vec(),
-        KeyState::Revoked,
-    ));
+    p.keys.push(VerificationKey::new("k_old", OTHER.to_vec(), KeyState::Rotating { expires_at: NOW + 1 }));
+    p.keys.push(VerificationKey::new("k_dead", b"dead-secret".to_vec(), KeyState::Revoked));
     let kid = |secret: &[u8], now| authenticate_secret(&p.keys, secret, now).map(|k| k.kid.clone());
     assert_eq!(kid(SECRET, NOW), Some("k_primary".into()));
     assert_eq!(kid(OTHER, NOW), Some("k_old".into()));
@@ -116,24 +81,15 @@ fn authenticate_bearer_secret() {
 #[test]
 fn interop_jsonwebtoken_decodes_ours() {
     use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
-    for (alg, theirs) in [
-        (Alg::Hs256, Algorithm::HS256),
-        (Alg::Hs384, Algorithm::HS384),
-        (Alg::Hs512, Algorithm::HS512),
-    ] {
-        let token = sign_jwt_with(
-            alg,
-            SECRET,
-            Some("k1"),
-            &obj(json!({"user_id": "u1", "exp": NOW + 60})),
-        );
+    for (alg, theirs) in
+        [(Alg::Hs256, Algorithm::HS256), (Alg::Hs384, Algorithm::HS384), (Alg::Hs512, Algorithm::HS512)]
+    {
+        let token = sign_jwt_with(alg, SECRET, Some("k1"), &obj(json!({"user_id": "u1", "exp": NOW + 60})));
         let mut validation = Validation::new(theirs);
         validation.validate_exp = false;
         let decoded = decode::<Value>(&token, &DecodingKey::from_secret(SECRET), &validation);
-        assert!(
-            decoded.is_ok_and(|d| d.claims.get("user_id") == Some(&json!("u1"))
-                && d.header.kid.as_deref() == Some("k1"))
-        );
+        assert!(decoded
+            .is_ok_and(|d| d.claims.get("user_id") == Some(&json!("u1")) && d.header.kid.as_deref() == Some("k1")));
     }
 }
 
@@ -141,12 +97,7 @@ fn interop_jsonwebtoken_decodes_ours() {
 #[test]
 fn signed_tokens_always_expire() {
     let exp_of = |p: &WorkspacePolicy, expires_in: Option<i64>| {
-        let req = SignatureRequest {
-            app_id: "app_test".into(),
-            user_id: "u1".into(),
-            attributes: None,
-            expires_in,
-        };
+        let req = SignatureRequest { app_id: "app_test".into(), user_id: "u1".into(), attributes: None, expires_in };
         let jwt = sign_for(p, &req, NOW).map(|s| s.user_jwt).unwrap_or_default();
         let payload = jwt.split('.').nth(1).unwrap_or_default();
         let bytes = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();

@@ -59,7 +59,12 @@ fn snippets_are_filled_in() {
             assert!(s.code.contains(SECRET_ENV), "{profile:?} {}: the secret is not read from the environment", s.id);
             assert!(s.code.contains("HS256") || s.code.contains("HmacSha256"), "{profile:?} {}", s.id);
             for claim in c.claims() {
-                assert!(s.code.contains(&format!("\"{}\"", claim.name)) || s.code.contains(&format!("{}:", claim.name)), "{profile:?} {}: no {}", s.id, claim.name);
+                assert!(
+                    s.code.contains(&format!("\"{}\"", claim.name)) || s.code.contains(&format!("{}:", claim.name)),
+                    "{profile:?} {}: no {}",
+                    s.id,
+                    claim.name
+                );
             }
             assert!(!s.code.contains("NO_PRIMARY") && !s.code.contains("no primary key"), "{}", s.id);
         }
@@ -68,7 +73,11 @@ fn snippets_are_filled_in() {
         for s in &all.widget {
             assert!(s.code.contains("\"https://cs.example.com/api/v1/identify\""), "{}", s.code);
             assert!(s.code.contains("\"app_test\""), "{}", s.code);
-            assert!(s.code.contains(&format!("'{}'", s.id)) || s.code.contains(&format!("\"{}\"", s.id)), "{}: platform", s.id);
+            assert!(
+                s.code.contains(&format!("'{}'", s.id)) || s.code.contains(&format!("\"{}\"", s.id)),
+                "{}: platform",
+                s.id
+            );
         }
     }
 }

@@ -19,13 +19,7 @@ pub(super) fn verify_hash(
     trace: &mut Trace,
 ) -> Auth {
     let (kid, result) = check(hash, user_id, policy, now, trace);
-    Auth {
-        result,
-        kid,
-        alg: None,
-        header: None,
-        payload: None,
-    }
+    Auth { result, kid, alg: None, header: None, payload: None }
 }
 
 /// The steps of [`verify_hash`]; returns the kid to report and the verified user id.
@@ -69,15 +63,10 @@ fn check(
         return fail(trace, "user_hash", Reason::InvalidUserHash, msg);
     }
     // Check every key, without stopping early, so timing does not depend on which key matched.
-    let matches: Vec<_> = policy
-        .keys
-        .iter()
-        .filter(|k| Alg::Hs256.verify_with(&k.secret, user_id.as_bytes(), &tag))
-        .collect();
+    let matches: Vec<_> =
+        policy.keys.iter().filter(|k| Alg::Hs256.verify_with(&k.secret, user_id.as_bytes(), &tag)).collect();
     if let Some(key) = matches.iter().find(|k| k.verifies_at(now)) {
-        trace.pass("user_hash", || {
-            format!("valid under key {}", Quoted(&key.kid))
-        });
+        trace.pass("user_hash", || format!("valid under key {}", Quoted(&key.kid)));
         return (Some(key.kid.clone()), Ok(user_id));
     }
     if let Some(key) = matches.first() {

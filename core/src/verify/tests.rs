@@ -4,8 +4,7 @@ use super::*;
 use crate::keys::{KeyState, VerificationKey};
 use crate::request::parse_identify_request;
 use crate::testutil::{
-    b64, bare_request, jwt_request, policy, raw_token, run, run_token, run_traced, token, NOW,
-    OTHER, SECRET,
+    b64, bare_request, jwt_request, policy, raw_token, run, run_token, run_traced, token, NOW, OTHER, SECRET,
 };
 use serde_json::json;
 
@@ -17,10 +16,7 @@ fn assert_fails(verdict: &Verdict, reason: Reason, jwt: Option<&str>) {
     assert!(verdict.explanation.len() > 20);
     if let Some(jwt) = jwt {
         for segment in jwt.split('.').filter(|s| s.len() > 8) {
-            assert!(
-                !verdict.explanation.contains(segment),
-                "explanation leaks the token"
-            );
+            assert!(!verdict.explanation.contains(segment), "explanation leaks the token");
         }
     }
 }
@@ -30,15 +26,9 @@ fn assert_fails(verdict: &Verdict, reason: Reason, jwt: Option<&str>) {
 fn verified() {
     let jwt = token(json!({"user_id": "u_1", "exp": NOW + 60}));
     let v = run_traced(&jwt_request(&jwt), &policy());
-    assert_eq!(
-        (v.outcome, v.verified, v.reason),
-        (Outcome::Verified, true, None)
-    );
+    assert_eq!((v.outcome, v.verified, v.reason), (Outcome::Verified, true, None));
     assert_eq!(v.user_id.as_deref(), Some("u_1"));
-    assert_eq!(
-        (v.kid.as_deref(), v.alg.as_deref()),
-        (Some("k_primary"), Some("HS256"))
-    );
+    assert_eq!((v.kid.as_deref(), v.alg.as_deref()), (Some("k_primary"), Some("HS256")));
     assert!(v.explanation.contains("u_1") && v.explanation.contains("k_primary"));
     assert!(v.checks.iter().all(|c| c.ok) && v.checks.iter().any(|c| c.check == "signature"));
     assert!(v.header.is_some() && v.payload.is_some());
@@ -71,11 +61,7 @@ fn token_too_large() {
 /// `alg: none` → `unsupported_algorithm`, with the alg reported for the log.
 #[test]
 fn unsupported_algorithm() {
-    let jwt = format!(
-        "{}.{}.",
-        b64(br#"{"alg":"none"}"#),
-        b64(br#"{"user_id":"u"}"#)
-    );
+    let jwt = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(br#"{"user_id":"u"}"#));
     let v = run_token(&jwt);
     assert_fails(&v, Reason::UnsupportedAlgorithm, Some(&jwt));
     assert_eq!(v.alg.as_deref(), Some("none"));
@@ -85,11 +71,7 @@ fn unsupported_algorithm() {
 /// A `kid` naming no key → `unknown_key`, reporting that kid.
 #[test]
 fn unknown_key() {
-    let jwt = crate::sign::sign_jwt(
-        SECRET,
-        "k_nope",
-        &crate::testutil::obj(json!({"user_id": "u"})),
-    );
+    let jwt = crate::sign::sign_jwt(SECRET, "k_nope", &crate::testutil::obj(json!({"user_id": "u"})));
     let v = run_token(&jwt);
     assert_fails(&v, Reason::UnknownKey, Some(&jwt));
     assert_eq!(v.kid.as_deref(), Some("k_nope"));
@@ -99,34 +81,19 @@ fn unknown_key() {
 #[test]
 fn revoked_key() {
     let mut p = policy();
-    p.keys.push(VerificationKey::new(
-        "k_old",
-        OTHER.to_vec(),
-        KeyState::Revoked,
-    ));
-    let jwt = crate::sign::sign_jwt(
-        OTHER,
-        "k_old",
-        &crate::testutil::obj(json!({"user_id": "u"})),
-    );
+    p.keys.push(VerificationKey::new("k_old", OTHER.to_vec(), KeyState::Revoked));
+    let jwt = crate::sign::sign_jwt(OTHER, "k_old", &crate::testutil::obj(json!({"user_id": "u"})));
     let v = run(&jwt_request(&jwt), &p);
     assert_fails(&v, Reason::RevokedKey, Some(&jwt));
     assert_eq!(v.kid.as_deref(), Some("k_old"));
     assert!(v.explanation.contains("k_old") && v.explanation.contains("revoked"));
-    assert!(
-        v.explanation.contains("k_primary"),
-        "tells which key to use"
-    );
+    assert!(v.explanation.contains("k_primary"), "tells which key to use");
 }
 
 /// A signature made with another secret → `invalid_signature`.
 #[test]
 fn invalid_signature() {
-    let jwt = crate::sign::sign_jwt(
-        OTHER,
-        "k_primary",
-        &crate::testutil::obj(json!({"user_id": "u"})),
-    );
+    let jwt = crate::sign::sign_jwt(OTHER, "k_primary", &crate::testutil::obj(json!({"user_id": "u"})));
     assert_fails(&run_token(&jwt), Reason::InvalidSignature, Some(&jwt));
 }
 
@@ -142,21 +109,13 @@ fn token_expired() {
 /// `nbf` in the future → `token_not_yet_valid`.
 #[test]
 fn token_not_yet_valid() {
-    assert_fails(
-        &run_token(&token(json!({"user_id": "u", "nbf": NOW + 3600}))),
-        Reason::TokenNotYetValid,
-        None,
-    );
+    assert_fails(&run_token(&token(json!({"user_id": "u", "nbf": NOW + 3600}))), Reason::TokenNotYetValid, None);
 }
 
 /// `iat` in the future → `token_issued_in_future`.
 #[test]
 fn token_issued_in_future() {
-    assert_fails(
-        &run_token(&token(json!({"user_id": "u", "iat": NOW + 3600}))),
-        Reason::TokenIssuedInFuture,
-        None,
-    );
+    assert_fails(&run_token(&token(json!({"user_id": "u", "iat": NOW + 3600}))), Reason::TokenIssuedInFuture, None);
 }
 
 /// `require_exp` and no `exp` → `missing_exp`.
@@ -164,11 +123,7 @@ fn token_issued_in_future() {
 fn missing_exp() {
     let mut p = policy();
     p.require_exp = true;
-    assert_fails(
-        &run(&jwt_request(&token(json!({"user_id": "u"}))), &p),
-        Reason::MissingExp,
-        None,
-    );
+    assert_fails(&run(&jwt_request(&token(json!({"user_id": "u"}))), &p), Reason::MissingExp, None);
 }
 
 /// A lifetime beyond the maximum → `lifetime_too_long`.
@@ -183,11 +138,7 @@ fn lifetime_too_long() {
 /// A different `iss` → `invalid_issuer`.
 #[test]
 fn invalid_issuer() {
-    assert_fails(
-        &run_token(&token(json!({"user_id": "u", "iss": "someone-else"}))),
-        Reason::InvalidIssuer,
-        None,
-    );
+    assert_fails(&run_token(&token(json!({"user_id": "u", "iss": "someone-else"}))), Reason::InvalidIssuer, None);
 }
 
 /// TalkJS `tokenType` other than `user` → `invalid_token_type`.
@@ -231,12 +182,7 @@ fn invalid_user_hash() {
     p.hmac_enabled = true;
     let mut req = bare_request();
     req.user_id = Some(json!("u"));
-    for hash in [
-        crate::sign::user_hmac(OTHER, "u"),
-        "zz".repeat(32),
-        String::new(),
-        "abcd".into(),
-    ] {
+    for hash in [crate::sign::user_hmac(OTHER, "u"), "zz".repeat(32), String::new(), "abcd".into()] {
         req.user_hash = Some(hash);
         assert_fails(&run(&req, &p), Reason::InvalidUserHash, None);
     }
@@ -249,14 +195,7 @@ fn origin_not_allowed() {
     p.allowed_origins = vec!["https://app.example.com".into()];
     let mut req = jwt_request(&token(json!({"user_id": "u"})));
     req.platform = Platform::Web;
-    let v = verify(
-        &req,
-        &p,
-        &Context {
-            origin: Some("https://evil.example"),
-            now: NOW,
-        },
-    );
+    let v = verify(&req, &p, &Context { origin: Some("https://evil.example"), now: NOW });
     assert_fails(&v, Reason::OriginNotAllowed, None);
     assert_eq!(v.user_id.as_deref(), Some("u"));
 }
@@ -272,24 +211,10 @@ fn invalid_request() {
 /// Trivial inputs map to missing/malformed/too-large, and a token without `kid` verifies.
 #[test]
 fn short_inputs_and_no_kid() {
-    let produced = [
-        run(&bare_request(), &policy()).reason,
-        run_token("x").reason,
-        run_token(&"a".repeat(9000)).reason,
-    ];
-    assert_eq!(
-        produced,
-        [
-            Some(Reason::MissingToken),
-            Some(Reason::MalformedToken),
-            Some(Reason::TokenTooLarge)
-        ]
-    );
+    let produced = [run(&bare_request(), &policy()).reason, run_token("x").reason, run_token(&"a".repeat(9000)).reason];
+    assert_eq!(produced, [Some(Reason::MissingToken), Some(Reason::MalformedToken), Some(Reason::TokenTooLarge)]);
     let signed_by_raw = raw_token(r#"{"alg":"HS256"}"#, r#"{"user_id":"u"}"#, SECRET);
-    assert!(
-        run_token(&signed_by_raw).verified,
-        "no kid: tries every active key"
-    );
+    assert!(run_token(&signed_by_raw).verified, "no kid: tries every active key");
 }
 
 /// Thousands of single-character mutations of a valid token never panic and never verify.
@@ -303,15 +228,8 @@ fn mutations_never_verify() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let pos = (seed % jwt.len() as u64) as usize;
-        let replacement = alphabet
-            .get((seed >> 32) as usize % alphabet.len())
-            .copied()
-            .unwrap_or('A');
-        let mutated: String = jwt
-            .chars()
-            .enumerate()
-            .map(|(i, c)| if i == pos { replacement } else { c })
-            .collect();
+        let replacement = alphabet.get((seed >> 32) as usize % alphabet.len()).copied().unwrap_or('A');
+        let mutated: String = jwt.chars().enumerate().map(|(i, c)| if i == pos { replacement } else { c }).collect();
         let v = run_token(&mutated);
         assert_eq!(v.verified, mutated == jwt, "{mutated}");
     }

@@ -11,31 +11,16 @@ fn with_attrs(mode: Mode) -> WorkspacePolicy {
     let mut p = policy();
     p.modes = Modes::all(mode);
     p.attributes = vec![
-        AttributeDef {
-            name: "plan".into(),
-            kind: AttributeType::String,
-            secure_only: true,
-        },
-        AttributeDef {
-            name: "seats".into(),
-            kind: AttributeType::Number,
-            secure_only: false,
-        },
-        AttributeDef {
-            name: "since".into(),
-            kind: AttributeType::Datetime,
-            secure_only: false,
-        },
+        AttributeDef { name: "plan".into(), kind: AttributeType::String, secure_only: true },
+        AttributeDef { name: "seats".into(), kind: AttributeType::Number, secure_only: false },
+        AttributeDef { name: "since".into(), kind: AttributeType::Datetime, secure_only: false },
     ];
     p
 }
 
 /// The rejected attributes as (name, reason) pairs.
 fn rejected(v: &Verdict) -> Vec<(&str, &str)> {
-    v.rejected_attributes
-        .iter()
-        .map(|r| (r.name.as_str(), r.reason.as_str()))
-        .collect()
+    v.rejected_attributes.iter().map(|r| (r.name.as_str(), r.reason.as_str())).collect()
 }
 
 /// From a verified JWT: registered claims accepted (secure-only too), wrong types rejected,
@@ -47,10 +32,7 @@ fn signed_claims() {
     );
     let v = run(&jwt_request(&jwt), &with_attrs(Mode::Enforce));
     assert!(v.verified);
-    assert_eq!(
-        v.attributes,
-        obj(json!({"plan": "pro", "since": "2024-01-01T00:00:00Z"}))
-    );
+    assert_eq!(v.attributes, obj(json!({"plan": "pro", "since": "2024-01-01T00:00:00Z"})));
     assert_eq!(rejected(&v), [("seats", "wrong_type")]);
     assert_eq!(v.ignored_attributes, ["nick"]);
 }
@@ -59,15 +41,10 @@ fn signed_claims() {
 #[test]
 fn unsigned_attributes() {
     let mut req = jwt_request(&token(json!({"user_id": "u"})));
-    req.attributes = Some(obj(
-        json!({"plan": "pro", "seats": 4, "since": "soon", "color": "red"}),
-    ));
+    req.attributes = Some(obj(json!({"plan": "pro", "seats": 4, "since": "soon", "color": "red"})));
     let v = run(&req, &with_attrs(Mode::Enforce));
     assert_eq!(v.attributes, obj(json!({"seats": 4})));
-    assert_eq!(
-        rejected(&v),
-        [("plan", "secure_only"), ("since", "wrong_type")]
-    );
+    assert_eq!(rejected(&v), [("plan", "secure_only"), ("since", "wrong_type")]);
     assert_eq!(v.ignored_attributes, ["color"]);
 }
 
@@ -128,17 +105,11 @@ fn unverified_token_claims_are_unsigned() {
 /// A rejected request accepts nothing.
 #[test]
 fn rejected_accepts_nothing() {
-    let mut req = jwt_request(&token(
-        json!({"user_id": "u", "exp": NOW - 3600, "seats": 2}),
-    ));
+    let mut req = jwt_request(&token(json!({"user_id": "u", "exp": NOW - 3600, "seats": 2})));
     req.attributes = Some(obj(json!({"seats": 3})));
     let v = run(&req, &with_attrs(Mode::Enforce));
     assert_eq!(v.outcome, Outcome::Rejected);
-    assert!(
-        v.attributes.is_empty()
-            && v.rejected_attributes.is_empty()
-            && v.ignored_attributes.is_empty()
-    );
+    assert!(v.attributes.is_empty() && v.rejected_attributes.is_empty() && v.ignored_attributes.is_empty());
 }
 
 /// Legacy HMAC authenticates only the user id: secure-only attributes stay rejected.

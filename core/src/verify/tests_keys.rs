@@ -3,9 +3,7 @@
 use super::*;
 use crate::keys::{Alg, KeyState, VerificationKey};
 use crate::sign::{sign_jwt, sign_jwt_with, user_hmac};
-use crate::testutil::{
-    b64, bare_request, jwt_request, obj, policy, run, run_token, NOW, OTHER, SECRET,
-};
+use crate::testutil::{b64, bare_request, jwt_request, obj, policy, run, run_token, NOW, OTHER, SECRET};
 use serde_json::json;
 
 const THIRD: &[u8] = b"third-secret-third-secret-third!";
@@ -13,18 +11,8 @@ const THIRD: &[u8] = b"third-secret-third-secret-third!";
 /// A workspace with a primary, a rotating key (grace until NOW + 100) and a revoked key.
 fn rotated() -> WorkspacePolicy {
     let mut p = policy();
-    p.keys.push(VerificationKey::new(
-        "k_rot",
-        OTHER.to_vec(),
-        KeyState::Rotating {
-            expires_at: NOW + 100,
-        },
-    ));
-    p.keys.push(VerificationKey::new(
-        "k_rev",
-        THIRD.to_vec(),
-        KeyState::Revoked,
-    ));
+    p.keys.push(VerificationKey::new("k_rot", OTHER.to_vec(), KeyState::Rotating { expires_at: NOW + 100 }));
+    p.keys.push(VerificationKey::new("k_rev", THIRD.to_vec(), KeyState::Revoked));
     p
 }
 
@@ -62,18 +50,11 @@ fn no_kid_tries_active_keys() {
 #[test]
 fn rotation_grace_boundary() {
     let p = rotated();
-    for jwt in [
-        sign_jwt(OTHER, "k_rot", &claims()),
-        sign_jwt_with(Alg::Hs256, OTHER, None, &claims()),
-    ] {
+    for jwt in [sign_jwt(OTHER, "k_rot", &claims()), sign_jwt_with(Alg::Hs256, OTHER, None, &claims())] {
         assert!(at(&p, &jwt, NOW + 99).verified);
         let after = at(&p, &jwt, NOW + 100);
         assert_eq!(after.reason, Some(Reason::RevokedKey));
-        assert!(
-            after.explanation.contains("grace period ended"),
-            "{}",
-            after.explanation
-        );
+        assert!(after.explanation.contains("grace period ended"), "{}", after.explanation);
         assert_eq!(after.kid.as_deref(), Some("k_rot"));
     }
 }
@@ -82,22 +63,12 @@ fn rotation_grace_boundary() {
 #[test]
 fn revoked_key_vs_invalid_signature() {
     let p = rotated();
-    assert_eq!(
-        at(&p, &sign_jwt(THIRD, "k_rev", &claims()), NOW).reason,
-        Some(Reason::RevokedKey)
-    );
-    assert_eq!(
-        at(&p, &sign_jwt(SECRET, "k_rev", &claims()), NOW).reason,
-        Some(Reason::InvalidSignature)
-    );
+    assert_eq!(at(&p, &sign_jwt(THIRD, "k_rev", &claims()), NOW).reason, Some(Reason::RevokedKey));
+    assert_eq!(at(&p, &sign_jwt(SECRET, "k_rev", &claims()), NOW).reason, Some(Reason::InvalidSignature));
     let no_kid = at(&p, &sign_jwt_with(Alg::Hs256, THIRD, None, &claims()), NOW);
     assert_eq!(no_kid.reason, Some(Reason::RevokedKey));
     assert!(no_kid.explanation.contains("k_rev"));
-    let unknown_secret = at(
-        &p,
-        &sign_jwt_with(Alg::Hs256, b"nobody", None, &claims()),
-        NOW,
-    );
+    let unknown_secret = at(&p, &sign_jwt_with(Alg::Hs256, b"nobody", None, &claims()), NOW);
     assert_eq!(unknown_secret.reason, Some(Reason::InvalidSignature));
 }
 
@@ -108,11 +79,7 @@ fn no_active_keys() {
     p.keys.clear();
     let jwt = sign_jwt_with(Alg::Hs256, SECRET, None, &claims());
     assert_eq!(at(&p, &jwt, NOW).reason, Some(Reason::UnknownKey));
-    p.keys.push(VerificationKey::new(
-        "k_primary",
-        SECRET.to_vec(),
-        KeyState::Revoked,
-    ));
+    p.keys.push(VerificationKey::new("k_primary", SECRET.to_vec(), KeyState::Revoked));
     assert_eq!(at(&p, &jwt, NOW).reason, Some(Reason::RevokedKey));
 }
 
@@ -131,10 +98,7 @@ fn hs384_and_hs512() {
 fn alg_swap_fails() {
     let jwt = sign_jwt(SECRET, "k_primary", &claims());
     let (_, rest) = jwt.split_once('.').unwrap_or_default();
-    let swapped = format!(
-        "{}.{rest}",
-        b64(br#"{"alg":"HS512","typ":"JWT","kid":"k_primary"}"#)
-    );
+    let swapped = format!("{}.{rest}", b64(br#"{"alg":"HS512","typ":"JWT","kid":"k_primary"}"#));
     assert_eq!(run_token(&swapped).reason, Some(Reason::InvalidSignature));
 }
 
@@ -146,34 +110,19 @@ fn legacy_hmac_hex_cases_and_keys() {
     let mut req = bare_request();
     req.user_id = Some(json!("u_1"));
     let lower = user_hmac(SECRET, "u_1");
-    let mixed: String = lower
-        .chars()
-        .enumerate()
-        .map(|(i, c)| {
-            if i % 2 == 0 {
-                c.to_ascii_uppercase()
-            } else {
-                c
-            }
-        })
-        .collect();
+    let mixed: String =
+        lower.chars().enumerate().map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c }).collect();
     for hash in [lower.clone(), lower.to_uppercase(), mixed] {
         req.user_hash = Some(hash);
         let v = run(&req, &p);
         assert!(v.verified, "{}", v.explanation);
-        assert_eq!(
-            (v.user_id.as_deref(), v.kid.as_deref(), v.alg.as_deref()),
-            (Some("u_1"), Some("k_primary"), None)
-        );
+        assert_eq!((v.user_id.as_deref(), v.kid.as_deref(), v.alg.as_deref()), (Some("u_1"), Some("k_primary"), None));
     }
     req.user_hash = Some(user_hmac(OTHER, "u_1"));
     assert_eq!(run(&req, &p).kid.as_deref(), Some("k_rot"));
     req.user_hash = Some(user_hmac(THIRD, "u_1"));
     let revoked = run(&req, &p);
-    assert_eq!(
-        (revoked.reason, revoked.kid.as_deref()),
-        (Some(Reason::RevokedKey), Some("k_rev"))
-    );
+    assert_eq!((revoked.reason, revoked.kid.as_deref()), (Some(Reason::RevokedKey), Some("k_rev")));
     req.user_hash = Some(user_hmac(SECRET, "u_2"));
     assert_eq!(run(&req, &p).reason, Some(Reason::InvalidUserHash));
 }
@@ -222,13 +171,8 @@ fn interop_jsonwebtoken() {
             parts.get(1).copied().unwrap_or_default(),
             parts.get(2).copied().unwrap_or_default(),
         );
-        let forged_payload = b64(json!({"user_id": "admin", "exp": NOW + 300, "iat": NOW})
-            .to_string()
-            .as_bytes());
-        assert_eq!(
-            run_token(&format!("{h}.{forged_payload}.{s}")).reason,
-            Some(Reason::InvalidSignature)
-        );
+        let forged_payload = b64(json!({"user_id": "admin", "exp": NOW + 300, "iat": NOW}).to_string().as_bytes());
+        assert_eq!(run_token(&format!("{h}.{forged_payload}.{s}")).reason, Some(Reason::InvalidSignature));
         let flipped: String = p
             .char_indices()
             .map(|(i, c)| {
@@ -244,24 +188,12 @@ fn interop_jsonwebtoken() {
             })
             .collect();
         let v = run_token(&format!("{h}.{flipped}.{s}"));
-        assert!(
-            !v.verified
-                && matches!(
-                    v.reason,
-                    Some(Reason::InvalidSignature | Reason::MalformedToken)
-                )
-        );
+        assert!(!v.verified && matches!(v.reason, Some(Reason::InvalidSignature | Reason::MalformedToken)));
         let bad_sig: String = s.chars().rev().collect();
         assert!(!run_token(&format!("{h}.{p}.{bad_sig}")).verified);
         let none = format!("{}.{p}.", b64(br#"{"alg":"none","typ":"JWT"}"#));
         assert_eq!(run_token(&none).reason, Some(Reason::UnsupportedAlgorithm));
-        let none_with_sig = format!(
-            "{}.{p}.{s}",
-            b64(br#"{"alg":"none","typ":"JWT","kid":"k_primary"}"#)
-        );
-        assert_eq!(
-            run_token(&none_with_sig).reason,
-            Some(Reason::UnsupportedAlgorithm)
-        );
+        let none_with_sig = format!("{}.{p}.{s}", b64(br#"{"alg":"none","typ":"JWT","kid":"k_primary"}"#));
+        assert_eq!(run_token(&none_with_sig).reason, Some(Reason::UnsupportedAlgorithm));
     }
 }

@@ -27,16 +27,8 @@ fn mode_outcome_matrix() {
     ];
     for (mode, jwt, outcome, status) in cases {
         let v = run(&jwt_request(jwt), &with_mode(mode));
-        assert_eq!(
-            (v.outcome, v.mode, v.http_status()),
-            (outcome, mode, status),
-            "{mode:?}"
-        );
-        assert_eq!(
-            v.verified,
-            outcome == Outcome::Verified,
-            "verified is truthful in {mode:?}"
-        );
+        assert_eq!((v.outcome, v.mode, v.http_status()), (outcome, mode, status), "{mode:?}");
+        assert_eq!(v.verified, outcome == Outcome::Verified, "verified is truthful in {mode:?}");
         assert_eq!(v.would_reject(), outcome == Outcome::WouldReject);
         assert_eq!(v.http_rejects(), outcome == Outcome::Rejected);
         assert_eq!(v.reason.is_some(), outcome != Outcome::Verified);
@@ -47,11 +39,7 @@ fn mode_outcome_matrix() {
 #[test]
 fn mode_per_platform() {
     let mut p = policy();
-    p.modes = Modes {
-        web: Mode::Off,
-        ios: Mode::Monitor,
-        android: Mode::Enforce,
-    };
+    p.modes = Modes { web: Mode::Off, ios: Mode::Monitor, android: Mode::Enforce };
     let mut req = jwt_request("garbage");
     for (platform, outcome) in [
         (Platform::Web, Outcome::Unverified),
@@ -69,17 +57,10 @@ fn off_mode_keeps_claimed_user() {
     let mut req = crate::testutil::bare_request();
     req.user_id = Some(json!("u_claimed"));
     let v = run(&req, &with_mode(Mode::Off));
-    assert_eq!(
-        (v.outcome, v.user_id.as_deref()),
-        (Outcome::Unverified, Some("u_claimed"))
-    );
+    assert_eq!((v.outcome, v.user_id.as_deref()), (Outcome::Unverified, Some("u_claimed")));
     assert!(v.notes.iter().any(|n| n.contains("Mode is off")));
     req.user_id = Some(json!(12));
-    assert_eq!(
-        run(&req, &with_mode(Mode::Off)).user_id,
-        None,
-        "invalid ids are not reported"
-    );
+    assert_eq!(run(&req, &with_mode(Mode::Off)).user_id, None, "invalid ids are not reported");
 }
 
 /// Response bodies: 200 with `would_reject`/`reason` in monitor; the error envelope with `log_id` when rejected.
@@ -93,23 +74,13 @@ fn response_bodies() {
     assert_eq!(monitor.get("mode"), Some(&json!("monitor")));
     assert_eq!(monitor.get("log_id"), Some(&json!("log_1")));
     let enforce = run(&jwt_request(&bad), &with_mode(Mode::Enforce)).response_body(json!("log_2"));
-    assert_eq!(
-        enforce.pointer("/error/code"),
-        Some(&json!("token_expired"))
-    );
-    assert!(enforce
-        .pointer("/error/message")
-        .is_some_and(|m| m.as_str().is_some_and(|m| !m.is_empty())));
+    assert_eq!(enforce.pointer("/error/code"), Some(&json!("token_expired")));
+    assert!(enforce.pointer("/error/message").is_some_and(|m| m.as_str().is_some_and(|m| !m.is_empty())));
     assert_eq!(enforce.get("log_id"), Some(&json!("log_2")));
     let ok = run(&jwt_request(&token(json!({"user_id": "u"}))), &policy()).response_body(json!(7));
     assert_eq!(ok.get("verified"), Some(&json!(true)));
     assert!(ok.get("would_reject").is_none() && ok.get("reason").is_none());
-    for key in [
-        "user_id",
-        "attributes",
-        "rejected_attributes",
-        "ignored_attributes",
-    ] {
+    for key in ["user_id", "attributes", "rejected_attributes", "ignored_attributes"] {
         assert!(ok.get(key).is_some(), "{key}");
     }
 }
@@ -120,23 +91,15 @@ fn origin_allowlist_through_verify() {
     let mut p = policy();
     let mut req = jwt_request(&token(json!({"user_id": "u"})));
     req.platform = Platform::Web;
-    let at = |p: &WorkspacePolicy, req: &IdentifyRequest, origin| {
-        verify(req, p, &Context { origin, now: NOW })
-    };
+    let at = |p: &WorkspacePolicy, req: &IdentifyRequest, origin| verify(req, p, &Context { origin, now: NOW });
     assert!(at(&p, &req, None).verified, "empty list allows any origin");
     p.allowed_origins = vec!["https://*.example.com".into(), "https://example.com".into()];
     assert!(at(&p, &req, Some("https://example.com")).verified);
     assert!(at(&p, &req, Some("https://shop.example.com")).verified);
     assert_eq!(at(&p, &req, None).reason, Some(Reason::OriginNotAllowed));
-    assert_eq!(
-        at(&p, &req, Some("http://shop.example.com")).reason,
-        Some(Reason::OriginNotAllowed)
-    );
+    assert_eq!(at(&p, &req, Some("http://shop.example.com")).reason, Some(Reason::OriginNotAllowed));
     req.platform = Platform::Android;
-    assert!(
-        at(&p, &req, None).verified,
-        "mobile platforms have no origin"
-    );
+    assert!(at(&p, &req, None).verified, "mobile platforms have no origin");
 }
 
 /// An origin failure in monitor mode is a would-reject, and the token's own result is traced.
@@ -146,18 +109,8 @@ fn origin_failure_in_monitor() {
     p.allowed_origins = vec!["https://app.example.com".into()];
     let mut req = jwt_request(&token(json!({"user_id": "u"})));
     req.platform = Platform::Web;
-    let v = verify_traced(
-        &req,
-        &p,
-        &Context {
-            origin: Some("https://evil.example"),
-            now: NOW,
-        },
-    );
-    assert_eq!(
-        (v.outcome, v.reason),
-        (Outcome::WouldReject, Some(Reason::OriginNotAllowed))
-    );
+    let v = verify_traced(&req, &p, &Context { origin: Some("https://evil.example"), now: NOW });
+    assert_eq!((v.outcome, v.reason), (Outcome::WouldReject, Some(Reason::OriginNotAllowed)));
     assert!(v.checks.iter().any(|c| c.check == "origin" && !c.ok));
     assert!(v.checks.iter().any(|c| c.check == "signature" && c.ok));
 }
@@ -169,8 +122,5 @@ fn body_user_id_ignored_with_jwt() {
     req.user_id = Some(json!("u_body"));
     let v = run(&req, &policy());
     assert_eq!(v.user_id.as_deref(), Some("u_token"));
-    assert!(v
-        .notes
-        .iter()
-        .any(|n| n.contains("user_id in the body ignored")));
+    assert!(v.notes.iter().any(|n| n.contains("user_id in the body ignored")));
 }

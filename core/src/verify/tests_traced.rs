@@ -7,9 +7,7 @@ use crate::keys::{Alg, KeyState, VerificationKey};
 use crate::platform::Modes;
 use crate::profile::TokenProfile;
 use crate::sign::{sign_jwt, sign_jwt_with, user_hmac};
-use crate::testutil::{
-    b64, bare_request, jwt_request, obj, policy, raw_token, token, untraced, NOW, OTHER, SECRET,
-};
+use crate::testutil::{b64, bare_request, jwt_request, obj, policy, raw_token, token, untraced, NOW, OTHER, SECRET};
 use serde_json::json;
 
 /// A workspace with a revoked key, legacy HMAC, one web origin and two attributes.
@@ -18,22 +16,10 @@ fn rich_policy(mode: Mode) -> WorkspacePolicy {
     p.modes = Modes::all(mode);
     p.hmac_enabled = true;
     p.allowed_origins = vec!["https://app.example.com".into()];
-    p.keys.push(VerificationKey::new(
-        "k_old",
-        OTHER.to_vec(),
-        KeyState::Revoked,
-    ));
+    p.keys.push(VerificationKey::new("k_old", OTHER.to_vec(), KeyState::Revoked));
     p.attributes = vec![
-        AttributeDef {
-            name: "plan".into(),
-            kind: AttributeType::String,
-            secure_only: true,
-        },
-        AttributeDef {
-            name: "seats".into(),
-            kind: AttributeType::Number,
-            secure_only: false,
-        },
+        AttributeDef { name: "plan".into(), kind: AttributeType::String, secure_only: true },
+        AttributeDef { name: "seats".into(), kind: AttributeType::Number, secure_only: false },
     ];
     p
 }
@@ -41,32 +27,18 @@ fn rich_policy(mode: Mode) -> WorkspacePolicy {
 /// One request per outcome we can produce: valid, each failure reason, legacy HMAC, with and
 /// without unsigned attributes, a body user id and a stray `user_hash`.
 fn requests() -> Vec<IdentifyRequest> {
-    let valid = token(
-        json!({"user_id": "u_1", "plan": "pro", "seats": 3, "nick": "x",
-        "iat": NOW - 10, "exp": NOW + 600}),
-    );
+    let valid = token(json!({"user_id": "u_1", "plan": "pro", "seats": 3, "nick": "x",
+        "iat": NOW - 10, "exp": NOW + 600}));
     let jwts = [
         valid.clone(),
         token(json!({"sub": "u_2", "seats": "three"})),
         format!("!{valid}"),
         "a.b".to_string(),
         token(json!({"user_id": "u", "pad": "x".repeat(9000)})),
-        format!(
-            "{}.{}.",
-            b64(br#"{"alg":"none"}"#),
-            b64(br#"{"user_id":"u"}"#)
-        ),
-        raw_token(
-            r#"{"alg":"HS256","alg":"HS256"}"#,
-            r#"{"user_id":"u"}"#,
-            SECRET,
-        ),
+        format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(br#"{"user_id":"u"}"#)),
+        raw_token(r#"{"alg":"HS256","alg":"HS256"}"#, r#"{"user_id":"u"}"#, SECRET),
         raw_token(r#"{"alg":"HS256"}"#, r#"["u"]"#, SECRET),
-        raw_token(
-            r#"{"alg":"HS256","crit":["exp"]}"#,
-            r#"{"user_id":"u"}"#,
-            SECRET,
-        ),
+        raw_token(r#"{"alg":"HS256","crit":["exp"]}"#, r#"{"user_id":"u"}"#, SECRET),
         sign_jwt(SECRET, "k_nope", &obj(json!({"user_id": "u"}))),
         sign_jwt(OTHER, "k_old", &obj(json!({"user_id": "u", "plan": "pro"}))),
         sign_jwt(OTHER, "k_primary", &obj(json!({"user_id": "u"}))),
@@ -138,11 +110,7 @@ fn verify_and_verify_traced_agree() {
                         assert!(plain.checks.is_empty(), "{what}");
                         assert!(plain.header.is_none() && plain.payload.is_none(), "{what}");
                         assert!(!traced.checks.is_empty(), "{what}");
-                        assert_eq!(
-                            traced.checks.iter().all(|c| c.ok),
-                            traced.verified,
-                            "{what}"
-                        );
+                        assert_eq!(traced.checks.iter().all(|c| c.ok), traced.verified, "{what}");
                         assert_eq!(untraced(traced), plain, "{what}");
                         checked += 1;
                     }
@@ -157,22 +125,9 @@ fn verify_and_verify_traced_agree() {
 #[test]
 fn traced_keeps_header_and_payload() {
     let jwt = token(json!({"user_id": "u", "exp": NOW - 3600}));
-    let v = verify_traced(
-        &jwt_request(&jwt),
-        &policy(),
-        &Context {
-            origin: None,
-            now: NOW,
-        },
-    );
+    let v = verify_traced(&jwt_request(&jwt), &policy(), &Context { origin: None, now: NOW });
     assert_eq!(v.reason, Some(Reason::TokenExpired));
-    assert_eq!(
-        v.header.as_ref().and_then(|h| h.get("kid")),
-        Some(&json!("k_primary"))
-    );
-    assert_eq!(
-        v.payload.as_ref().and_then(|p| p.get("user_id")),
-        Some(&json!("u"))
-    );
+    assert_eq!(v.header.as_ref().and_then(|h| h.get("kid")), Some(&json!("k_primary")));
+    assert_eq!(v.payload.as_ref().and_then(|p| p.get("user_id")), Some(&json!("u")));
     assert!(v.checks.iter().any(|c| c.check == "exp" && !c.ok));
 }

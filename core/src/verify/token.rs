@@ -16,12 +16,7 @@ const MAX_ALG_CHARS: usize = 32;
 const MAX_KID_CHARS: usize = 128;
 
 /// Verifies a compact JWT against the workspace's keys and claim rules.
-pub(super) fn verify_token(
-    token: &str,
-    policy: &WorkspacePolicy,
-    now: i64,
-    trace: &mut Trace,
-) -> Auth {
+pub(super) fn verify_token(token: &str, policy: &WorkspacePolicy, now: i64, trace: &mut Trace) -> Auth {
     let jwt = match decode_unverified(token, trace) {
         Ok(jwt) => jwt,
         Err(failure) => {
@@ -45,13 +40,7 @@ pub(super) fn verify_token(
     };
     let (kid, key) = select_key(&jwt, &policy.keys, now, trace);
     let result = key.and_then(|_| check_claims(&jwt.payload, policy, now, trace));
-    Auth {
-        result,
-        kid,
-        alg: Some(jwt.alg.as_str().to_string()),
-        header: Some(jwt.header),
-        payload: Some(jwt.payload),
-    }
+    Auth { result, kid, alg: Some(jwt.alg.as_str().to_string()), header: Some(jwt.header), payload: Some(jwt.payload) }
 }
 
 /// Finds the key whose MAC matches. With a `kid`: that key only. Without: every key that may
@@ -64,10 +53,7 @@ fn select_key<'k>(
     trace: &mut Trace,
 ) -> (Option<String>, Result<&'k VerificationKey, Failure>) {
     let kid = jwt.kid();
-    let candidates = || {
-        keys.iter()
-            .filter(move |k| kid.is_none_or(|kid| k.kid == kid))
-    };
+    let candidates = || keys.iter().filter(move |k| kid.is_none_or(|kid| k.kid == kid));
     let active = || candidates().filter(|k| k.verifies_at(now));
     let retired = || candidates().filter(|k| !k.verifies_at(now));
     let primary = || primary_clause(keys);
@@ -86,23 +72,13 @@ fn select_key<'k>(
             );
             return fail(trace, "key", Reason::UnknownKey, msg);
         }
-        (Some(kid), Some(key)) => trace.pass("key", || {
-            format!("kid {} found ({})", Quoted(kid), key.state.as_str())
-        }),
+        (Some(kid), Some(key)) => trace.pass("key", || format!("kid {} found ({})", Quoted(kid), key.state.as_str())),
         (None, _) if active().next().is_none() => {}
-        (None, _) => trace.pass("key", || {
-            format!("no kid: trying {} active key(s)", active().count())
-        }),
+        (None, _) => trace.pass("key", || format!("no kid: trying {} active key(s)", active().count())),
     }
 
     if let Some(key) = active().find(|k| jwt.signature_valid(&k.secret)) {
-        trace.pass("signature", || {
-            format!(
-                "valid under key {} ({})",
-                Quoted(&key.kid),
-                jwt.alg.as_str()
-            )
-        });
+        trace.pass("signature", || format!("valid under key {} ({})", Quoted(&key.kid), jwt.alg.as_str()));
         return (Some(key.kid.clone()), Ok(key));
     }
     if let Some(key) = retired().find(|k| jwt.signature_valid(&k.secret)) {

@@ -104,10 +104,7 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     GUARDED.with(|g| g.set(was_guarded));
     let peak = PEAK.with(Cell::get);
-    (
-        out,
-        usize::try_from(peak.saturating_sub(start)).unwrap_or(0),
-    )
+    (out, usize::try_from(peak.saturating_sub(start)).unwrap_or(0))
 }
 
 /// Runs `f` on `input` under [`measure`] and asserts that its peak stayed within

@@ -34,20 +34,12 @@ fn check(token: &str) {
         Ok(jwt) => {
             assert!(token.len() <= MAX_TOKEN_BYTES);
             assert_eq!(token.matches('.').count(), 2);
-            assert!(token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')));
-            assert_eq!(
-                jwt.header.get("alg").and_then(|a| a.as_str()),
-                Some(jwt.alg.as_str())
-            );
+            assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')));
+            assert_eq!(jwt.header.get("alg").and_then(|a| a.as_str()), Some(jwt.alg.as_str()));
             let (signing_input, signature) = token.rsplit_once('.').unwrap_or_default();
             let signature = URL_SAFE_NO_PAD.decode(signature).unwrap_or_default();
             let expected = independent_mac(jwt.alg, SECRET, signing_input.as_bytes());
-            assert_eq!(
-                jwt.signature_valid(&KeySecret::new(SECRET)),
-                expected == signature
-            );
+            assert_eq!(jwt.signature_valid(&KeySecret::new(SECRET)), expected == signature);
             let resigned = format!(
                 "{signing_input}.{}",
                 URL_SAFE_NO_PAD.encode(independent_mac(jwt.alg, SECRET, signing_input.as_bytes()))
@@ -67,19 +59,13 @@ fn check(token: &str) {
         }
         Err(failure) => {
             assert!(
-                matches!(
-                    failure.reason,
-                    Reason::TokenTooLarge | Reason::MalformedToken | Reason::UnsupportedAlgorithm
-                ),
+                matches!(failure.reason, Reason::TokenTooLarge | Reason::MalformedToken | Reason::UnsupportedAlgorithm),
                 "{:?}",
                 failure.reason
             );
             assert!(!failure.explanation.is_empty());
             if token.len() >= 64 {
-                assert!(
-                    !failure.explanation.contains(token),
-                    "the explanation quotes the token"
-                );
+                assert!(!failure.explanation.contains(token), "the explanation quotes the token");
             }
             let (checks, _) = trace.into_parts();
             let last = checks.last();

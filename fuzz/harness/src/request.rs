@@ -24,27 +24,12 @@ fn check(data: &[u8]) {
     match parse_identify_request(&body) {
         Ok(req) => {
             assert!(!req.app_id.is_empty());
-            assert_eq!(
-                sent("app_id").and_then(Value::as_str),
-                Some(req.app_id.as_str())
-            );
-            assert_eq!(
-                sent("platform").and_then(Value::as_str),
-                Some(req.platform.as_str())
-            );
-            assert_eq!(
-                sent("user_jwt").and_then(Value::as_str),
-                req.user_jwt.as_deref()
-            );
-            assert_eq!(
-                sent("user_hash").and_then(Value::as_str),
-                req.user_hash.as_deref()
-            );
+            assert_eq!(sent("app_id").and_then(Value::as_str), Some(req.app_id.as_str()));
+            assert_eq!(sent("platform").and_then(Value::as_str), Some(req.platform.as_str()));
+            assert_eq!(sent("user_jwt").and_then(Value::as_str), req.user_jwt.as_deref());
+            assert_eq!(sent("user_hash").and_then(Value::as_str), req.user_hash.as_deref());
             assert_eq!(sent("user_id"), req.user_id.as_ref());
-            assert_eq!(
-                sent("attributes").and_then(Value::as_object),
-                req.attributes.as_ref()
-            );
+            assert_eq!(sent("attributes").and_then(Value::as_object), req.attributes.as_ref());
             if let Some(attributes) = &req.attributes {
                 assert!(attributes.len() <= MAX_ATTRIBUTES);
                 let mut bytes = 0;
@@ -59,10 +44,7 @@ fn check(data: &[u8]) {
         Err(err) => {
             assert!(!err.message.is_empty());
             if let Some(app_id) = &err.app_id {
-                assert_eq!(
-                    sent("app_id").and_then(Value::as_str),
-                    Some(app_id.as_str())
-                );
+                assert_eq!(sent("app_id").and_then(Value::as_str), Some(app_id.as_str()));
             }
         }
     }
@@ -71,22 +53,11 @@ fn check(data: &[u8]) {
 /// The request's `Debug` shows its token and hash nowhere the rest of the request does not.
 fn check_debug_redacts(req: &IdentifyRequest) {
     let printed = format!("{req:?}");
-    let without = format!(
-        "{:?}",
-        IdentifyRequest {
-            user_jwt: None,
-            user_hash: None,
-            ..req.clone()
-        }
-    );
+    let without = format!("{:?}", IdentifyRequest { user_jwt: None, user_hash: None, ..req.clone() });
     for secret in [&req.user_jwt, &req.user_hash].into_iter().flatten() {
         // Short values can appear by chance ("<redacted, 1 bytes>" holds many short strings).
-        if secret.len() >= 16 && !secret.contains("redacted") && !without.contains(secret.as_str())
-        {
-            assert!(
-                !printed.contains(secret.as_str()),
-                "Debug shows a credential"
-            );
+        if secret.len() >= 16 && !secret.contains("redacted") && !without.contains(secret.as_str()) {
+            assert!(!printed.contains(secret.as_str()), "Debug shows a credential");
         }
     }
 }

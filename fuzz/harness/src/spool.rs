@@ -39,37 +39,17 @@ fn check(data: &[u8]) {
         (attempt.contact.as_ref().map(|c| c.user_id.as_str()), NAME),
     ];
     for (text, cap) in texts.into_iter().filter_map(|(t, cap)| Some((t?, cap))) {
-        assert!(
-            !text.chars().any(char::is_control),
-            "a control character in {text:?}"
-        );
-        assert!(
-            text.chars().count() <= cap,
-            "{} characters (cap {cap})",
-            text.chars().count()
-        );
+        assert!(!text.chars().any(char::is_control), "a control character in {text:?}");
+        assert!(text.chars().count() <= cap, "{} characters (cap {cap})", text.chars().count());
     }
     let platforms = ["web", "ios", "android", "unknown"];
-    assert!(log
-        .platform
-        .as_deref()
-        .is_none_or(|p| platforms.contains(&p)));
-    assert!(attempt
-        .contact
-        .as_ref()
-        .is_none_or(|c| platforms.contains(&c.platform.as_str())));
-    for value in [
-        &log.attributes_accepted,
-        &log.attributes_rejected,
-        &log.details,
-    ] {
+    assert!(log.platform.as_deref().is_none_or(|p| platforms.contains(&p)));
+    assert!(attempt.contact.as_ref().is_none_or(|c| platforms.contains(&c.platform.as_str())));
+    for value in [&log.attributes_accepted, &log.attributes_rejected, &log.details] {
         assert!(!holds_nul(value));
     }
     if let Some(contact) = &attempt.contact {
-        assert!(contact
-            .attributes
-            .iter()
-            .all(|(k, v)| !k.contains('\0') && !holds_nul(v)));
+        assert!(contact.attributes.iter().all(|(k, v)| !k.contains('\0') && !holds_nul(v)));
     }
     let line = serde_json::to_string(&attempt);
     assert!(line.is_ok(), "a replayed attempt does not serialise");
@@ -80,11 +60,7 @@ fn check(data: &[u8]) {
     // What the spool holds is storable already: replaying it again changes no text. (Numbers
     // are left out: serde_json, without `float_roundtrip`, may re-read a float as a neighbour.)
     let again = parse_spool_line(line.as_bytes()).and_then(|a| serde_json::to_value(a).ok());
-    assert_eq!(
-        again.map(texts_only),
-        Some(texts_only(parsed)),
-        "making an attempt storable is not idempotent"
-    );
+    assert_eq!(again.map(texts_only), Some(texts_only(parsed)), "making an attempt storable is not idempotent");
 }
 
 /// `value` with every number replaced by `null`.
@@ -92,9 +68,7 @@ fn texts_only(value: Value) -> Value {
     match value {
         Value::Number(_) => Value::Null,
         Value::Array(items) => Value::Array(items.into_iter().map(texts_only).collect()),
-        Value::Object(map) => {
-            Value::Object(map.into_iter().map(|(k, v)| (k, texts_only(v))).collect())
-        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, texts_only(v))).collect()),
         other => other,
     }
 }

@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use countersign_core::verdict::Verdict;
 use countersign_core::{
-    parse_identify_request, verify_traced, AttributeDef, AttributeType, Context, IdentifyRequest,
-    KeyState, Mode, Modes, Outcome, Platform, TokenProfile, VerificationKey, WorkspacePolicy,
+    parse_identify_request, verify_traced, AttributeDef, AttributeType, Context, IdentifyRequest, KeyState, Mode,
+    Modes, Outcome, Platform, TokenProfile, VerificationKey, WorkspacePolicy,
 };
 use serde_json::{Map, Value};
 
@@ -24,30 +24,10 @@ const ORIGIN: &str = "https://app.example";
 
 /// The keys a token or hash may be signed with: the policy holds the first four.
 const KEYS: [(&str, &[u8], Option<KeyState>); 5] = [
-    (
-        "k_primary",
-        b"0123456789abcdef0123456789abcdef",
-        Some(KeyState::Primary),
-    ),
-    (
-        "k_rotating",
-        b"fedcba9876543210fedcba9876543210",
-        Some(KeyState::Rotating {
-            expires_at: NOW + 3600,
-        }),
-    ),
-    (
-        "k_expired",
-        b"expired-expired-expired-expired!",
-        Some(KeyState::Rotating {
-            expires_at: NOW - 1,
-        }),
-    ),
-    (
-        "k_revoked",
-        b"revoked-revoked-revoked-revoked!",
-        Some(KeyState::Revoked),
-    ),
+    ("k_primary", b"0123456789abcdef0123456789abcdef", Some(KeyState::Primary)),
+    ("k_rotating", b"fedcba9876543210fedcba9876543210", Some(KeyState::Rotating { expires_at: NOW + 3600 })),
+    ("k_expired", b"expired-expired-expired-expired!", Some(KeyState::Rotating { expires_at: NOW - 1 })),
+    ("k_revoked", b"revoked-revoked-revoked-revoked!", Some(KeyState::Revoked)),
     ("k_foreign", b"not-a-key-of-this-workspace-at-all", None),
 ];
 
@@ -82,20 +62,9 @@ fn check(data: &[u8]) {
     };
     let policy = policy(*settings, *modes);
     let key = usize::from(credential >> 2 & 7) % KEYS.len();
-    let platform = [
-        Platform::Web,
-        Platform::Ios,
-        Platform::Android,
-        Platform::Web,
-    ][usize::from(credential >> 5 & 3)];
-    let origin = (credential & 0x80 == 0)
-        .then_some(ORIGIN)
-        .or(Some("https://evil.example"));
-    let origin = if credential & 0x1c == 0x1c {
-        None
-    } else {
-        origin
-    };
+    let platform = [Platform::Web, Platform::Ios, Platform::Android, Platform::Web][usize::from(credential >> 5 & 3)];
+    let origin = (credential & 0x80 == 0).then_some(ORIGIN).or(Some("https://evil.example"));
+    let origin = if credential & 0x1c == 0x1c { None } else { origin };
     let credential = match credential & 3 {
         0 => Credential::Body,
         1 => Credential::Token,
@@ -109,12 +78,7 @@ fn check(data: &[u8]) {
     let verdict = countersign_core::verify(&req, &policy, &ctx);
     let traced = verify_traced(&req, &policy, &ctx);
     assert_eq!(
-        Verdict {
-            checks: Vec::new(),
-            header: None,
-            payload: None,
-            ..traced.clone()
-        },
+        Verdict { checks: Vec::new(), header: None, payload: None, ..traced.clone() },
         verdict,
         "verify and verify_traced disagree"
     );
@@ -124,11 +88,7 @@ fn check(data: &[u8]) {
         check_not_quoted(&traced, &req);
     }
     if matches!(credential, Credential::Token) && KEYS[key].2.is_none_or(|s| !s.verifies_at(NOW)) {
-        assert!(
-            !verdict.verified,
-            "a token signed by {} verified",
-            KEYS[key].0
-        );
+        assert!(!verdict.verified, "a token signed by {} verified", KEYS[key].0);
     }
 }
 
@@ -162,26 +122,15 @@ fn policy(settings: u8, modes: u8) -> WorkspacePolicy {
         ("email", AttributeType::String, true),
     ]
     .into_iter()
-    .map(|(name, kind, secure_only)| AttributeDef {
-        name: name.into(),
-        kind,
-        secure_only,
-    })
+    .map(|(name, kind, secure_only)| AttributeDef { name: name.into(), kind, secure_only })
     .collect();
-    policy.keys = KEYS
-        .iter()
-        .filter_map(|(kid, secret, state)| state.map(|s| VerificationKey::new(*kid, *secret, s)))
-        .collect();
+    policy.keys =
+        KEYS.iter().filter_map(|(kid, secret, state)| state.map(|s| VerificationKey::new(*kid, *secret, s))).collect();
     policy
 }
 
 /// The identify request `rest` describes under `credential`; `None` when it describes none.
-fn request(
-    credential: &Credential,
-    rest: &[u8],
-    platform: Platform,
-    key: usize,
-) -> Option<IdentifyRequest> {
+fn request(credential: &Credential, rest: &[u8], platform: Platform, key: usize) -> Option<IdentifyRequest> {
     let bare = IdentifyRequest {
         app_id: "app_fuzz".into(),
         platform,
@@ -201,14 +150,8 @@ fn request(
             let mut parts = text.splitn(3, '\n');
             let header = parts.next().unwrap_or_default();
             let payload = parts.next().unwrap_or_default();
-            let attributes = parts
-                .next()
-                .and_then(|a| serde_json::from_str::<Map<String, Value>>(a).ok());
-            Some(IdentifyRequest {
-                user_jwt: Some(sign(header, payload, secret)),
-                attributes,
-                ..bare
-            })
+            let attributes = parts.next().and_then(|a| serde_json::from_str::<Map<String, Value>>(a).ok());
+            Some(IdentifyRequest { user_jwt: Some(sign(header, payload, secret)), attributes, ..bare })
         }
         Credential::Hash => {
             let user_id = std::str::from_utf8(rest).ok()?;
@@ -222,11 +165,7 @@ fn request(
         Credential::RawHash => {
             let text = std::str::from_utf8(rest).ok()?;
             let (user_id, hash) = text.split_once('\n')?;
-            Some(IdentifyRequest {
-                user_id: Some(Value::String(user_id.into())),
-                user_hash: Some(hash.into()),
-                ..bare
-            })
+            Some(IdentifyRequest { user_id: Some(Value::String(user_id.into())), user_hash: Some(hash.into()), ..bare })
         }
     }
 }
@@ -234,11 +173,7 @@ fn request(
 /// `header.payload.signature` over the texts exactly as given, with the header's `alg` when it
 /// is an HMAC one (HS256 otherwise, so refused algorithms still carry a signature).
 fn sign(header: &str, payload: &str, secret: &[u8]) -> String {
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(payload)
-    );
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
     let signature = independent_mac(header_alg(&input), secret, input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
@@ -250,20 +185,11 @@ fn header_alg(signing_input: &str) -> countersign_core::Alg {
         .decode(header)
         .ok()
         .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
-        .and_then(|h| {
-            h.get("alg")
-                .and_then(Value::as_str)
-                .and_then(countersign_core::Alg::parse)
-        })
+        .and_then(|h| h.get("alg").and_then(Value::as_str).and_then(countersign_core::Alg::parse))
         .unwrap_or(countersign_core::Alg::Hs256)
 }
 
-fn check_verdict(
-    v: &Verdict,
-    req: &IdentifyRequest,
-    policy: &WorkspacePolicy,
-    origin: Option<&str>,
-) {
+fn check_verdict(v: &Verdict, req: &IdentifyRequest, policy: &WorkspacePolicy, origin: Option<&str>) {
     let mode = policy.modes.get(req.platform);
     assert_eq!(v.mode, mode);
     assert_eq!(v.verified, v.reason.is_none());
@@ -290,74 +216,38 @@ fn check_verdict(
         let def = policy.attributes.iter().find(|d| &d.name == name);
         assert!(def.is_some(), "unregistered attribute {name:?} accepted");
         if let Some(def) = def {
-            assert!(
-                def.kind.accepts(value),
-                "{name:?} accepted with the wrong type"
-            );
-            assert!(
-                !def.secure_only || signed,
-                "secure-only {name:?} accepted unsigned"
-            );
+            assert!(def.kind.accepts(value), "{name:?} accepted with the wrong type");
+            assert!(!def.secure_only || signed, "secure-only {name:?} accepted unsigned");
         }
     }
 }
 
 /// What must hold of a verified request: an allowed origin, and a credential that a key of the
 /// policy, active now, made.
-fn check_verified(
-    v: &Verdict,
-    req: &IdentifyRequest,
-    policy: &WorkspacePolicy,
-    origin: Option<&str>,
-) {
+fn check_verified(v: &Verdict, req: &IdentifyRequest, policy: &WorkspacePolicy, origin: Option<&str>) {
     assert!(v.user_id.is_some());
     if req.platform == Platform::Web && !policy.allowed_origins.is_empty() {
         assert!(origin.is_some_and(|o| policy.allowed_origins.iter().any(|a| a == o)));
     }
-    let key = v
-        .kid
-        .as_deref()
-        .and_then(|kid| policy.keys.iter().find(|k| k.kid == kid));
-    assert!(
-        key.is_some_and(|k| k.verifies_at(NOW)),
-        "verified without an active key: {:?}",
-        v.kid
-    );
+    let key = v.kid.as_deref().and_then(|kid| policy.keys.iter().find(|k| k.kid == kid));
+    assert!(key.is_some_and(|k| k.verifies_at(NOW)), "verified without an active key: {:?}", v.kid);
     let Some(key) = key else { return };
     let secret = key.secret.expose();
     if let Some(jwt) = &req.user_jwt {
         let alg = v.alg.as_deref().and_then(countersign_core::Alg::parse);
-        assert!(
-            alg.is_some(),
-            "a verified token without an HMAC alg: {:?}",
-            v.alg
-        );
+        assert!(alg.is_some(), "a verified token without an HMAC alg: {:?}", v.alg);
         let (input, signature) = jwt.rsplit_once('.').unwrap_or_default();
         let signature = URL_SAFE_NO_PAD.decode(signature).unwrap_or_default();
         if let Some(alg) = alg {
-            assert_eq!(
-                independent_mac(alg, secret, input.as_bytes()),
-                signature,
-                "forged token verified"
-            );
+            assert_eq!(independent_mac(alg, secret, input.as_bytes()), signature, "forged token verified");
         }
     } else {
-        assert!(
-            policy.hmac_enabled,
-            "a hash verified with legacy HMAC disabled"
-        );
-        let user_id = req
-            .user_id
-            .as_ref()
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        assert!(policy.hmac_enabled, "a hash verified with legacy HMAC disabled");
+        let user_id = req.user_id.as_ref().and_then(Value::as_str).unwrap_or_default();
         assert_eq!(v.user_id.as_deref(), Some(user_id));
         let tag = independent_mac(countersign_core::Alg::Hs256, secret, user_id.as_bytes());
         let hash = req.user_hash.as_deref().unwrap_or_default();
-        assert!(
-            hash.eq_ignore_ascii_case(&hex::encode(tag)),
-            "forged hash verified"
-        );
+        assert!(hash.eq_ignore_ascii_case(&hex::encode(tag)), "forged hash verified");
     }
 }
 

@@ -11,9 +11,7 @@ const MUTATIONS: usize = 3000;
 
 /// The seed files of `target`, sorted by name.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../corpus")
-        .join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus").join(target);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -103,10 +101,7 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
 fn targets_hold_over_seeds_and_mutations() {
     for (name, target) in TARGETS {
         let seeds = seeds(name);
-        assert!(
-            seeds.len() >= 3,
-            "{name}: expected seed files in fuzz/corpus/{name}/"
-        );
+        assert!(seeds.len() >= 3, "{name}: expected seed files in fuzz/corpus/{name}/");
         for seed in &seeds {
             target(seed);
         }

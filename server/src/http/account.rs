@@ -19,25 +19,42 @@ fn current_session(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Changes the caller's password; every other session ends.
-pub async fn change_password(State(state): State<AppState>, Authed(actor): Authed, headers: HeaderMap, Json(body): Json<ChangePasswordRequest>) -> ApiResult<Json<EndedSessions>> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    headers: HeaderMap,
+    Json(body): Json<ChangePasswordRequest>,
+) -> ApiResult<Json<EndedSessions>> {
     let current = current_session(&headers);
     Ok(Json(state.svc.change_password(&actor, current.as_deref(), &body.current_password, &body.new_password).await?))
 }
 
 /// Where the caller is signed in; the request's own session is marked `current`.
-pub async fn list_sessions(State(state): State<AppState>, Authed(actor): Authed, headers: HeaderMap) -> ApiResult<Json<Vec<SessionSummary>>> {
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<SessionSummary>>> {
     let current = current_session(&headers);
     Ok(Json(state.svc.list_sessions(&actor, current.as_deref()).await?))
 }
 
 /// Signs one of the caller's sessions out.
-pub async fn end_session(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn end_session(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     state.svc.end_session(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Signs every other session of the caller out.
-pub async fn end_other_sessions(State(state): State<AppState>, Authed(actor): Authed, headers: HeaderMap) -> ApiResult<Json<EndedSessions>> {
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    headers: HeaderMap,
+) -> ApiResult<Json<EndedSessions>> {
     let current = current_session(&headers);
     Ok(Json(state.svc.end_other_sessions(&actor, current.as_deref()).await?))
 }

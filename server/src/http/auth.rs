@@ -9,22 +9,35 @@ use countersign_service::Actor;
 
 use super::error::ApiResult;
 use super::extract::{Json, Meta};
-use countersign_service::web::session_token;
 use crate::AppState;
+use countersign_service::web::session_token;
 
 /// Creates an account and its first workspace, and signs in.
-pub async fn signup(State(state): State<AppState>, Meta(meta): Meta, Json(body): Json<SignupRequest>) -> ApiResult<Response> {
+pub async fn signup(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(body): Json<SignupRequest>,
+) -> ApiResult<Response> {
     let session = state.svc.signup(&body.email, &body.password, &body.workspace_name, &meta).await?;
     signed_in(&state, session, meta, StatusCode::CREATED).await
 }
 
 /// Signs in with email and password.
-pub async fn login(State(state): State<AppState>, Meta(meta): Meta, Json(body): Json<LoginRequest>) -> ApiResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<Response> {
     let session = state.svc.login(&body.email, &body.password, &meta).await?;
     signed_in(&state, session, meta, StatusCode::OK).await
 }
 
-async fn signed_in(state: &AppState, session: NewSession, meta: countersign_service::RequestMeta, status: StatusCode) -> ApiResult<Response> {
+async fn signed_in(
+    state: &AppState,
+    session: NewSession,
+    meta: countersign_service::RequestMeta,
+    status: StatusCode,
+) -> ApiResult<Response> {
     let cookie = session_cookie(&session, state.svc.settings().secure_cookies, state.svc.clock.now());
     let actor = Actor { account_id: session.account.id, email: session.account.email.clone(), meta };
     let workspaces = state.svc.list_workspaces(&actor).await?;

@@ -20,7 +20,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(request, state).await?;
         if holds_nul(&value) {
-            return Err(ApiError::new(ErrorCode::InvalidRequest, "Text in the body may not contain the NUL character (\\u0000)."));
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "Text in the body may not contain the NUL character (\\u0000).",
+            ));
         }
         T::deserialize(value)
             .map(Json)
@@ -71,7 +74,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Que
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         if parts.uri.query().is_some_and(encodes_nul) {
-            return Err(ApiError::new(ErrorCode::InvalidRequest, "The query string may not contain the NUL character (%00)."));
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "The query string may not contain the NUL character (%00).",
+            ));
         }
         let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(Query(value))

@@ -35,7 +35,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 }
 
 /// Verifies one identify attempt and answers once its log row is durable.
-pub async fn identify(State(state): State<AppState>, Meta(meta): Meta, Origin(origin): Origin, RawBody(body): RawBody) -> ApiResult<Response> {
+pub async fn identify(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Origin(origin): Origin,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
     let started = Instant::now();
     let answer = state.svc.identify(&body, origin.as_deref(), &meta, started).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -43,7 +48,11 @@ pub async fn identify(State(state): State<AppState>, Meta(meta): Meta, Origin(or
 }
 
 /// Signs a user's JWT and legacy HMAC for a backend holding a current secret.
-pub async fn signatures(State(state): State<AppState>, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Response> {
+pub async fn signatures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
     let answer = state.svc.signatures(&body, web::bearer_token(&headers)).await?;
     Ok(axum::Json(answer).into_response())
 }

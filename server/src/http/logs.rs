@@ -17,7 +17,12 @@ use super::extract::{Authed, Json, Path, Query};
 use crate::AppState;
 
 /// The verification log, newest first.
-pub async fn list_logs(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>, Query(filter): Query<LogFilter>) -> ApiResult<Json<Page<LogEntry>>> {
+pub async fn list_logs(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<Uuid>,
+    Query(filter): Query<LogFilter>,
+) -> ApiResult<Json<Page<LogEntry>>> {
     Ok(Json(state.svc.list_logs(&actor, id, &filter).await?))
 }
 

@@ -14,8 +14,8 @@ use countersign_service::ErrorCode;
 use super::csp::{self, CspNonce};
 use super::error::ApiError;
 use super::extract::{request_meta, BearerActor};
-use countersign_service::web::{self, bearer_token, session_token, TrustedProxies};
 use crate::AppState;
+use countersign_service::web::{self, bearer_token, session_token, TrustedProxies};
 
 /// CSRF protection for every state-changing request (OWASP "verifying origin with standard
 /// headers"): a browser always sends `Origin` (or `Sec-Fetch-Site`) on such requests, so one

@@ -34,7 +34,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Every route of the management API, relative to `/api/v1`: one table, so that tests can
 /// walk every route (the cross-tenant matrix) and a new one cannot be left out.
 pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
-    use self::{account::*, auth::*, invitations::*, keys::*, logs::*, settings::*, snippets::*, tokens::*, webhooks::*, workspaces::*};
+    use self::{
+        account::*, auth::*, invitations::*, keys::*, logs::*, settings::*, snippets::*, tokens::*, webhooks::*,
+        workspaces::*,
+    };
     vec![
         ("/auth/signup", post(signup)),
         ("/auth/login", post(login)),

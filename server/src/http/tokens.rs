@@ -10,7 +10,11 @@ use super::extract::{Authed, Json, Path};
 use crate::AppState;
 
 /// Creates a token for the caller; the answer is the only time it is shown.
-pub async fn create_token(State(state): State<AppState>, Authed(actor): Authed, Json(body): Json<CreateTokenRequest>) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+pub async fn create_token(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Json(body): Json<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     Ok((StatusCode::CREATED, Json(state.svc.create_token(&actor, &body.name).await?)))
 }
 
@@ -20,7 +24,11 @@ pub async fn list_tokens(State(state): State<AppState>, Authed(actor): Authed) -
 }
 
 /// Revokes one of the caller's tokens.
-pub async fn revoke_token(State(state): State<AppState>, Authed(actor): Authed, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     state.svc.revoke_token(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

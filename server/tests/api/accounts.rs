@@ -11,7 +11,13 @@ use crate::support::{Auth, TestApp, PASSWORD};
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn signup_creates_account_workspace_and_session(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let reply = app.post("/api/v1/auth/signup", json!({"email": "Ada@Example.com", "password": PASSWORD, "workspace_name": "Acme"}), &Auth::None).await;
+    let reply = app
+        .post(
+            "/api/v1/auth/signup",
+            json!({"email": "Ada@Example.com", "password": PASSWORD, "workspace_name": "Acme"}),
+            &Auth::None,
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(reply.body["account"]["email"], "ada@example.com");
     assert_eq!(reply.body["workspaces"][0]["name"], "Acme");
@@ -25,7 +31,8 @@ async fn signup_creates_account_workspace_and_session(pool: PgPool) {
     assert_eq!(list.body.as_array().map(Vec::len), Some(1));
     assert_eq!(app.audit_count("account.signup").await, 1);
     assert_eq!(app.audit_count("workspace.created").await, 1);
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM accounts").fetch_one(&app.pool).await.unwrap_or_default();
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM accounts").fetch_one(&app.pool).await.unwrap_or_default();
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
 }
 
@@ -34,7 +41,13 @@ async fn signup_creates_account_workspace_and_session(pool: PgPool) {
 async fn duplicate_signup_conflicts(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.signup("ada@example.com", "Acme").await;
-    let reply = app.post("/api/v1/auth/signup", json!({"email": "ADA@example.com", "password": PASSWORD, "workspace_name": "Other"}), &Auth::None).await;
+    let reply = app
+        .post(
+            "/api/v1/auth/signup",
+            json!({"email": "ADA@example.com", "password": PASSWORD, "workspace_name": "Other"}),
+            &Auth::None,
+        )
+        .await;
     assert_eq!((reply.status, reply.code()), (StatusCode::CONFLICT, "conflict"));
     let workspaces: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces").fetch_one(&app.pool).await.unwrap_or(0);
     assert_eq!(workspaces, 1);
@@ -60,7 +73,13 @@ async fn signup_validates_input(pool: PgPool) {
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn signup_can_be_disabled(pool: PgPool) {
     let app = TestApp::with_settings(pool, Settings { allow_signup: false, ..Settings::default() }).await;
-    let reply = app.post("/api/v1/auth/signup", json!({"email": "a@b.io", "password": PASSWORD, "workspace_name": "A"}), &Auth::None).await;
+    let reply = app
+        .post(
+            "/api/v1/auth/signup",
+            json!({"email": "a@b.io", "password": PASSWORD, "workspace_name": "A"}),
+            &Auth::None,
+        )
+        .await;
     assert_eq!((reply.status, reply.code()), (StatusCode::FORBIDDEN, "signup_disabled"));
 }
 
@@ -69,8 +88,12 @@ async fn signup_can_be_disabled(pool: PgPool) {
 async fn login_failures_are_indistinguishable(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.signup("ada@example.com", "Acme").await;
-    let wrong = app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": "wrong-password"}), &Auth::None).await;
-    let unknown = app.post("/api/v1/auth/login", json!({"email": "bob@example.com", "password": "wrong-password"}), &Auth::None).await;
+    let wrong = app
+        .post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": "wrong-password"}), &Auth::None)
+        .await;
+    let unknown = app
+        .post("/api/v1/auth/login", json!({"email": "bob@example.com", "password": "wrong-password"}), &Auth::None)
+        .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body, unknown.body);
     assert_eq!(wrong.status, unknown.status);
@@ -86,10 +109,13 @@ async fn login_is_throttled_per_account(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.signup("ada@example.com", "Acme").await;
     for _ in 0..5 {
-        let reply = app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": "wrong-password"}), &Auth::None).await;
+        let reply = app
+            .post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": "wrong-password"}), &Auth::None)
+            .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     }
-    let reply = app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": PASSWORD}), &Auth::None).await;
+    let reply =
+        app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": PASSWORD}), &Auth::None).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
     let wait: u64 = reply.headers["retry-after"].to_str().ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     assert!((1..=900).contains(&wait), "{wait}");
@@ -104,9 +130,11 @@ async fn login_is_throttled_per_ip(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.signup("ada@example.com", "Acme").await;
     for i in 0..countersign_service::throttle::MAX_FAILURES_PER_IP {
-        app.post("/api/v1/auth/login", json!({"email": format!("guess{i}@example.com"), "password": "x"}), &Auth::None).await;
+        app.post("/api/v1/auth/login", json!({"email": format!("guess{i}@example.com"), "password": "x"}), &Auth::None)
+            .await;
     }
-    let reply = app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": PASSWORD}), &Auth::None).await;
+    let reply =
+        app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": PASSWORD}), &Auth::None).await;
     assert_eq!(reply.code(), "rate_limited");
 }
 
@@ -154,11 +182,29 @@ async fn cross_site_requests_are_refused(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (session, _) = app.signup("ada@example.com", "Acme").await;
     let body = Some(json!({"name": "Evil"}));
-    let foreign = app.send(Method::POST, "/api/v1/workspaces", body.clone(), &session, &[("origin", "https://evil.example")]).await;
+    let foreign = app
+        .send(Method::POST, "/api/v1/workspaces", body.clone(), &session, &[("origin", "https://evil.example")])
+        .await;
     assert_eq!((foreign.status, foreign.code()), (StatusCode::FORBIDDEN, "csrf_failed"));
-    let cross_site = app.send(Method::POST, "/api/v1/workspaces", body.clone(), &session, &[("origin", ""), ("sec-fetch-site", "cross-site")]).await;
+    let cross_site = app
+        .send(
+            Method::POST,
+            "/api/v1/workspaces",
+            body.clone(),
+            &session,
+            &[("origin", ""), ("sec-fetch-site", "cross-site")],
+        )
+        .await;
     assert_eq!(cross_site.code(), "csrf_failed");
-    let login = app.send(Method::POST, "/api/v1/auth/login", Some(json!({"email": "ada@example.com", "password": PASSWORD})), &Auth::None, &[("origin", "https://evil.example")]).await;
+    let login = app
+        .send(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"email": "ada@example.com", "password": PASSWORD})),
+            &Auth::None,
+            &[("origin", "https://evil.example")],
+        )
+        .await;
     assert_eq!(login.code(), "csrf_failed", "login CSRF is refused too");
     let list = app.get("/api/v1/workspaces", &session).await;
     assert_eq!(list.body.as_array().map(Vec::len), Some(1), "nothing was created");
@@ -193,7 +239,10 @@ async fn bearer_header_beside_the_cookie_does_not_skip_csrf(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (session, _) = app.signup("ada@example.com", "Acme").await;
     let (mallory, _) = app.signup("mallory@example.com", "Evil Corp").await;
-    let token = app.post("/api/v1/tokens", json!({"name": "own"}), &mallory).await.body["token"].as_str().unwrap_or("").to_owned();
+    let token = app.post("/api/v1/tokens", json!({"name": "own"}), &mallory).await.body["token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     let Auth::Cookie(cookie) = &session else { panic!("signup returns a session cookie") };
     for bearer in ["cs_pat_bogus".to_owned(), token] {
         let authorization = format!("Bearer {bearer}");
@@ -221,7 +270,15 @@ async fn bogus_bearer_does_not_skip_csrf(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.signup("ada@example.com", "Acme").await;
     let evil = [("origin", "https://evil.example"), ("authorization", "Bearer cs_pat_bogus")];
-    let login = app.send(Method::POST, "/api/v1/auth/login", Some(json!({"email": "ada@example.com", "password": PASSWORD})), &Auth::None, &evil).await;
+    let login = app
+        .send(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"email": "ada@example.com", "password": PASSWORD})),
+            &Auth::None,
+            &evil,
+        )
+        .await;
     assert_eq!((login.status, login.code()), (StatusCode::FORBIDDEN, "csrf_failed"));
     assert!(!login.headers.contains_key("set-cookie"));
 }

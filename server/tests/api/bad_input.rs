@@ -8,7 +8,8 @@ use sqlx::PgPool;
 use crate::support::{Auth, TestApp, ORIGIN};
 
 fn post_raw(path: &str, body: impl Into<Body>, auth: &Auth) -> Request<Body> {
-    let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json").header(header::ORIGIN, ORIGIN);
+    let mut request =
+        Request::post(path).header(header::CONTENT_TYPE, "application/json").header(header::ORIGIN, ORIGIN);
     if let Auth::Cookie(token) = auth {
         request = request.header(header::COOKIE, format!("cs_session={token}"));
     }
@@ -34,7 +35,12 @@ async fn malformed_bodies(pool: PgPool) {
         ("/api/v1/account/password", r#"{"current_password": "x"}"#),
     ] {
         let reply = app.raw(post_raw(path, body, &session)).await;
-        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{path} {body}: {}", reply.body);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{path} {body}: {}",
+            reply.body
+        );
         assert!(reply.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM members").fetch_one(&app.pool).await.unwrap_or(-1);
@@ -58,10 +64,7 @@ async fn oversize_body(pool: PgPool) {
 async fn unknown_things(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (session, workspace) = app.signup("ada@example.com", "Acme").await;
-    for path in [
-        "/api/v1/workspaces/not-a-uuid/members".to_owned(),
-        "/api/v1/nothing-here".to_owned(),
-    ] {
+    for path in ["/api/v1/workspaces/not-a-uuid/members".to_owned(), "/api/v1/nothing-here".to_owned()] {
         let reply = app.get(&path, &session).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(reply.code(), "not_found", "{path}");

@@ -73,7 +73,8 @@ async fn answers_that_can_hold_secrets_are_not_stored(pool: PgPool) {
 async fn hsts_only_over_https(pool: PgPool) {
     let plain = TestApp::new(pool.clone()).await;
     assert!(!plain.get("/healthz", &Auth::None).await.headers.contains_key("strict-transport-security"));
-    let https = TestApp::with_env(pool, Settings::default(), &[("COUNTERSIGN_PUBLIC_URL", "https://cs.example.com")]).await;
+    let https =
+        TestApp::with_env(pool, Settings::default(), &[("COUNTERSIGN_PUBLIC_URL", "https://cs.example.com")]).await;
     let health = https.get("/healthz", &Auth::None).await;
     let identify = https.send(Method::POST, "/api/v1/identify", Some(serde_json::json!({})), &Auth::None, &[]).await;
     for reply in [&health, &identify] {

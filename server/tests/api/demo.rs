@@ -14,9 +14,22 @@ async fn the_demo_has_a_day_of_traffic_and_seeds_once(pool: PgPool) {
     };
     let total = rows("SELECT count(*) FROM verification_log").await;
     assert!(total > 400, "a day of traffic: {total} rows");
-    assert!(rows("SELECT count(DISTINCT date_trunc('hour', at)) FROM verification_log").await >= 24, "spread over the day");
-    assert_eq!(rows("SELECT sum(attempts)::bigint FROM log_rollup_hour").await, total, "every attempt went through the writer");
-    for (platform, outcome) in [("web", "verified"), ("web", "rejected"), ("ios", "verified"), ("ios", "would_reject"), ("android", "unverified")] {
+    assert!(
+        rows("SELECT count(DISTINCT date_trunc('hour', at)) FROM verification_log").await >= 24,
+        "spread over the day"
+    );
+    assert_eq!(
+        rows("SELECT sum(attempts)::bigint FROM log_rollup_hour").await,
+        total,
+        "every attempt went through the writer"
+    );
+    for (platform, outcome) in [
+        ("web", "verified"),
+        ("web", "rejected"),
+        ("ios", "verified"),
+        ("ios", "would_reject"),
+        ("android", "unverified"),
+    ] {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE platform = $1 AND outcome = $2")
             .bind(platform)
             .bind(outcome)
@@ -26,11 +39,21 @@ async fn the_demo_has_a_day_of_traffic_and_seeds_once(pool: PgPool) {
         assert!(n > 0, "{platform} {outcome}");
     }
     for reason in ["revoked_key", "invalid_signature", "origin_not_allowed", "token_expired"] {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE reason = $1").bind(reason).fetch_one(&pool).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE reason = $1")
+            .bind(reason)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         assert!(n > 0, "{reason}");
     }
-    assert_eq!(rows("SELECT count(*) FROM workspace_keys WHERE state = 'rotating'").await, 1, "a rotation in its grace period");
-    assert!(rows("SELECT count(*) FROM verification_log WHERE attributes_rejected::text LIKE '%secure_only%'").await > 0);
+    assert_eq!(
+        rows("SELECT count(*) FROM workspace_keys WHERE state = 'rotating'").await,
+        1,
+        "a rotation in its grace period"
+    );
+    assert!(
+        rows("SELECT count(*) FROM verification_log WHERE attributes_rejected::text LIKE '%secure_only%'").await > 0
+    );
 
     app.svc.seed_demo("demo@countersign.local", "countersign-demo", "Demo workspace").await.unwrap();
     assert_eq!(rows("SELECT count(*) FROM verification_log").await, total, "a second run changes nothing");

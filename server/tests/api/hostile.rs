@@ -44,12 +44,20 @@ fn poisoned_bodies(ws: &Workspace) -> Vec<(Vec<u8>, Headers)> {
     let nul_claims = json!({"user_id": "u\u{0}1", "plan": "p\u{0}ro", "na\u{0}me": "x"});
     let valid_claims = json!({"user_id": "victim", "plan": "pro\u{0}", "seats\u{0}": 1});
     let tokens = [
-        raw_jwt(&ws.secret, format!(r#"{{"alg":"HS256","kid":"{}\u0000x"}}"#, ws.kid).as_bytes(), br#"{"user_id":"u"}"#),
+        raw_jwt(
+            &ws.secret,
+            format!(r#"{{"alg":"HS256","kid":"{}\u0000x"}}"#, ws.kid).as_bytes(),
+            br#"{"user_id":"u"}"#,
+        ),
         raw_jwt(&ws.secret, br#"{"alg":"HS256\u0000","kid":"k"}"#, br#"{"user_id":"u"}"#),
         raw_jwt(&ws.secret, br#"{"alg":"HS256"}"#, br#"{"user_id":"u","\u0000dup":1,"\u0000dup":2}"#),
         raw_jwt(&ws.secret, br#"{"alg":"HS256"}"#, br#"{"user_id":"\ud800"}"#),
         raw_jwt(&ws.secret, br#"{"alg":"HS256"}"#, b"{\"user_id\":\"\xff\xfe\"}"),
-        raw_jwt(&ws.secret, format!(r#"{{"alg":"HS256","kid":"{}"}}"#, ws.kid).as_bytes(), nul_claims.to_string().as_bytes()),
+        raw_jwt(
+            &ws.secret,
+            format!(r#"{{"alg":"HS256","kid":"{}"}}"#, ws.kid).as_bytes(),
+            nul_claims.to_string().as_bytes(),
+        ),
         jwt(&ws.secret, &ws.kid, valid_claims),
         "\u{0}.\u{0}.\u{0}".to_owned(),
     ];
@@ -67,8 +75,12 @@ fn poisoned_bodies(ws: &Workspace) -> Vec<(Vec<u8>, Headers)> {
     bodies.extend([
         json!({"app_id": app_id, "platform": "web\u{0}"}).to_string().into_bytes(),
         json!({"app_id": app_id, "platform": "w\u{0}".repeat(5000)}).to_string().into_bytes(),
-        json!({"app_id": app_id, "platform": "ios", "user_id": "a\u{0}b", "user_hash": "\u{0}"}).to_string().into_bytes(),
-        json!({"app_id": app_id, "platform": "ios", "user_jwt": "x", "attributes": {"\u{0}": "\u{0}"}}).to_string().into_bytes(),
+        json!({"app_id": app_id, "platform": "ios", "user_id": "a\u{0}b", "user_hash": "\u{0}"})
+            .to_string()
+            .into_bytes(),
+        json!({"app_id": app_id, "platform": "ios", "user_jwt": "x", "attributes": {"\u{0}": "\u{0}"}})
+            .to_string()
+            .into_bytes(),
         format!(r#"{{"app_id":"{app_id}","platform":"web","user_jwt":"\ud800"}}"#).into_bytes(),
         [format!(r#"{{"app_id":"{app_id}","platform":"web","user_jwt":""#).as_bytes(), b"\xff\"}"].concat(),
         [format!(r#"{{"app_id":"{app_id}","platform":""#).as_bytes(), b"\xc3\x28\"}"].concat(),
@@ -102,7 +114,8 @@ async fn poisoned_attempts_never_cost_a_neighbour_a_row(pool: PgPool) {
                     let token = jwt(&secret, &kid, json!({"user_id": format!("neighbour-{client}")}));
                     let reply = app.identify(json!({"app_id": app_id, "platform": "web", "user_jwt": token})).await;
                     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-                    acknowledged.push(reply.body["log_id"].as_str().unwrap_or_default().parse::<Uuid>().expect("log_id"));
+                    acknowledged
+                        .push(reply.body["log_id"].as_str().unwrap_or_default().parse::<Uuid>().expect("log_id"));
                 }
                 acknowledged
             })
@@ -150,16 +163,18 @@ async fn poisoned_attempts_never_cost_a_neighbour_a_row(pool: PgPool) {
         assert_eq!(stored, ids.len() as i64, "every acknowledged {owner} attempt is committed");
     }
     assert_eq!(app.svc.spooled_attempts().await, 0, "nothing waits in the spool");
-    let dump: Vec<String> = sqlx::query_scalar("SELECT row_to_json(v)::text FROM verification_log v WHERE id = ANY($1)")
-        .bind(&poisoned_logged)
-        .fetch_all(&app.pool)
-        .await
-        .expect("rows");
+    let dump: Vec<String> =
+        sqlx::query_scalar("SELECT row_to_json(v)::text FROM verification_log v WHERE id = ANY($1)")
+            .bind(&poisoned_logged)
+            .fetch_all(&app.pool)
+            .await
+            .expect("rows");
     assert!(dump.iter().all(|row| !row.contains("\\u0000")), "no NUL is stored");
-    let platforms: Vec<String> = sqlx::query_scalar("SELECT DISTINCT platform FROM verification_log WHERE platform IS NOT NULL")
-        .fetch_all(&app.pool)
-        .await
-        .expect("platforms");
+    let platforms: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT platform FROM verification_log WHERE platform IS NOT NULL")
+            .fetch_all(&app.pool)
+            .await
+            .expect("platforms");
     assert!(platforms.iter().all(|p| ["web", "ios", "android", "unknown"].contains(&p.as_str())), "{platforms:?}");
 }
 
@@ -190,11 +205,20 @@ async fn management_api_refuses_nul_with_a_400(pool: PgPool) {
         (Method::POST, debug.clone(), json!({"platform": "web\u{0}", "user_jwt": "a.b.c"})),
         (Method::POST, debug.clone(), json!({"platform": "web", "user_jwt": "\u{0}", "user_id": "\u{0}"})),
         (Method::POST, "/api/v1/auth/login".into(), json!({"email": "a\u{0}@b.c", "password": "\u{0}"})),
-        (Method::POST, "/api/v1/auth/signup".into(), json!({"email": "n\u{0}@b.c", "password": "correct-horse-battery", "workspace_name": "x"})),
+        (
+            Method::POST,
+            "/api/v1/auth/signup".into(),
+            json!({"email": "n\u{0}@b.c", "password": "correct-horse-battery", "workspace_name": "x"}),
+        ),
     ];
     for (method, path, body) in cases {
         let reply = app.send(method.clone(), &path, Some(body.clone()), &ws.owner, &[]).await;
-        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{method} {path} {body}: {}", reply.body);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{method} {path} {body}: {}",
+            reply.body
+        );
     }
     for path in [
         format!("/api/v1/workspaces/{id}/attributes/pl%00an"),
@@ -209,7 +233,8 @@ async fn management_api_refuses_nul_with_a_400(pool: PgPool) {
             assert!(!reply.code().is_empty(), "{method} {path}: a JSON error");
         }
     }
-    let workspaces: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces").fetch_one(&app.pool).await.expect("count");
+    let workspaces: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM workspaces").fetch_one(&app.pool).await.expect("count");
     let defs: i64 = sqlx::query_scalar("SELECT count(*) FROM attributes").fetch_one(&app.pool).await.expect("count");
     assert_eq!((workspaces, defs), (1, 0), "nothing changed");
 }
@@ -222,7 +247,8 @@ async fn request_bounds(pool: PgPool) {
     let ws = app.workspace("owner@example.com").await;
     let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}));
     let many: serde_json::Map<String, Value> = (0..300).map(|i| (format!("n{i}"), json!(1))).collect();
-    let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token, "attributes": many})).await;
+    let reply =
+        app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token, "attributes": many})).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", reply.body);
     assert_eq!(app.log_row(&reply.body["log_id"]).await.map(|r| r.1), Some(Some("invalid_request".into())));
     for app_id in ["x".repeat(60 * 1024), "app id".into(), "app\u{0}".into()] {

@@ -12,8 +12,14 @@ use crate::support::{jwt, now, Auth, TestApp};
 async fn verified_attempt_is_logged_and_stored(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ws = app.workspace("owner@example.com").await;
-    app.post(&format!("/api/v1/workspaces/{}/attributes", ws.id), json!({"name": "plan", "type": "string", "secure_only": true}), &ws.owner).await;
-    let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "u-1", "exp": now() + 600, "plan": "pro", "nickname": "ada"}));
+    app.post(
+        &format!("/api/v1/workspaces/{}/attributes", ws.id),
+        json!({"name": "plan", "type": "string", "secure_only": true}),
+        &ws.owner,
+    )
+    .await;
+    let token =
+        jwt(&ws.secret, &ws.kid, json!({"user_id": "u-1", "exp": now() + 600, "plan": "pro", "nickname": "ada"}));
     let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["verified"], true);
@@ -27,7 +33,10 @@ async fn verified_attempt_is_logged_and_stored(pool: PgPool) {
     assert_eq!(contact.body["attributes"], json!({"plan": "pro"}));
     assert_eq!(contact.body["verified"], true);
     assert_eq!(contact.body["last_platform"], "web");
-    let dump: String = sqlx::query_scalar("SELECT row_to_json(v)::text FROM verification_log v").fetch_one(&app.pool).await.unwrap_or_default();
+    let dump: String = sqlx::query_scalar("SELECT row_to_json(v)::text FROM verification_log v")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap_or_default();
     assert!(!dump.contains(&token) && !dump.contains(&ws.secret), "the log never holds the token or the secret");
 }
 
@@ -70,15 +79,22 @@ async fn secure_only_attributes_need_a_signature(pool: PgPool) {
     let unsigned = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_id": "u-2", "attributes": {"plan": "enterprise", "seats": "many", "color": "red"}})).await;
     assert_eq!(unsigned.status, StatusCode::OK, "{}", unsigned.body);
     assert_eq!(unsigned.body["verified"], false);
-    let rejected: Vec<(String, String)> = unsigned.body["rejected_attributes"].as_array().cloned().unwrap_or_default().iter()
-        .map(|r| (r["name"].as_str().unwrap_or("").into(), r["reason"].as_str().unwrap_or("").into())).collect();
+    let rejected: Vec<(String, String)> = unsigned.body["rejected_attributes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap_or("").into(), r["reason"].as_str().unwrap_or("").into()))
+        .collect();
     assert!(rejected.contains(&("plan".into(), "secure_only".into())), "{rejected:?}");
     assert!(rejected.contains(&("seats".into(), "wrong_type".into())), "{rejected:?}");
     let contact = app.get(&format!("/api/v1/workspaces/{}/contacts/u-2", ws.id), &ws.owner).await;
     assert!(contact.body["attributes"].get("plan").is_none(), "{}", contact.body);
 
     let signed = jwt(&ws.secret, &ws.kid, json!({"user_id": "u-2", "plan": "enterprise"}));
-    let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": signed, "attributes": {"seats": 5}})).await;
+    let reply = app
+        .identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": signed, "attributes": {"seats": 5}}))
+        .await;
     assert_eq!(reply.body["attributes"], json!({"plan": "enterprise", "seats": 5}));
     let contact = app.get(&format!("/api/v1/workspaces/{}/contacts/u-2", ws.id), &ws.owner).await;
     assert_eq!(contact.body["attributes"], json!({"plan": "enterprise", "seats": 5}));
@@ -92,14 +108,22 @@ async fn bad_identify_input(pool: PgPool) {
     use axum::http::{header, Request};
     let app = TestApp::new(pool).await;
     let ws = app.workspace("owner@example.com").await;
-    let raw = |body: String| Request::post("/api/v1/identify").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).expect("request");
-    let count = || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM verification_log").fetch_one(&app.pool).await.unwrap_or(-1) };
+    let raw = |body: String| {
+        Request::post("/api/v1/identify")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM verification_log").fetch_one(&app.pool).await.unwrap_or(-1)
+    };
 
     let garbage = app.raw(raw("{nope".into())).await;
     assert_eq!((garbage.status, garbage.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
     let unknown = app.identify(json!({"app_id": "app_nope", "platform": "web", "user_jwt": "a.b.c"})).await;
     assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "unknown_app"));
-    let huge = app.raw(raw(json!({"app_id": ws.app_id, "platform": "web", "pad": "x".repeat(70_000)}).to_string())).await;
+    let huge =
+        app.raw(raw(json!({"app_id": ws.app_id, "platform": "web", "pad": "x".repeat(70_000)}).to_string())).await;
     assert_eq!((huge.status, huge.code()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
     assert_eq!(count().await, 0, "none of those wrote a row");
 
@@ -128,15 +152,24 @@ async fn rotation_and_revocation_through_identify(pool: PgPool) {
     let ws = app.workspace("owner@example.com").await;
     let old_token = jwt(&ws.secret, &ws.kid, json!({"user_id": "u-3"}));
     let body = json!({"app_id": ws.app_id, "platform": "ios", "user_jwt": old_token});
-    let rotated = app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 600}), &ws.owner).await;
+    let rotated =
+        app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 600}), &ws.owner).await;
     assert_eq!(app.identify(body.clone()).await.body["verified"], true, "inside the grace period");
-    let new_token = jwt(rotated.body["secret"].as_str().unwrap_or(""), rotated.body["kid"].as_str().unwrap_or(""), json!({"user_id": "u-3"}));
-    assert_eq!(app.identify(json!({"app_id": ws.app_id, "platform": "ios", "user_jwt": new_token})).await.body["verified"], true);
+    let new_token = jwt(
+        rotated.body["secret"].as_str().unwrap_or(""),
+        rotated.body["kid"].as_str().unwrap_or(""),
+        json!({"user_id": "u-3"}),
+    );
+    assert_eq!(
+        app.identify(json!({"app_id": ws.app_id, "platform": "ios", "user_jwt": new_token})).await.body["verified"],
+        true
+    );
     app.svc.clock.advance(chrono::Duration::seconds(601));
     let after = app.identify(body.clone()).await;
     assert_eq!((after.status, after.code()), (StatusCode::UNAUTHORIZED, "revoked_key"), "{}", after.body);
     let keys = app.get(&format!("/api/v1/workspaces/{}/keys", ws.id), &ws.owner).await;
-    let new_key = keys.body.as_array().and_then(|k| k.iter().find(|k| k["state"] == "primary").cloned()).unwrap_or_default();
+    let new_key =
+        keys.body.as_array().and_then(|k| k.iter().find(|k| k["state"] == "primary").cloned()).unwrap_or_default();
     assert_eq!(new_key["verifications_24h"], 1, "the Keys list counts verifications per key");
     assert!(new_key["last_used_at"].is_string());
 }
@@ -165,7 +198,11 @@ async fn every_acknowledged_attempt_has_its_row(pool: PgPool) {
     for task in tasks {
         ids.push(task.await.unwrap_or_default().parse::<uuid::Uuid>().unwrap_or_default());
     }
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)").bind(&ids).fetch_one(&app.pool).await.unwrap_or(0);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
+        .bind(&ids)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap_or(0);
     assert_eq!(stored, 300);
     let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts").fetch_one(&app.pool).await.unwrap_or(0);
     assert_eq!(contacts, 40);
@@ -180,7 +217,8 @@ async fn signatures_endpoint(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ws = app.workspace("owner@example.com").await;
     let body = json!({"app_id": ws.app_id, "user_id": "u-9", "expires_in": 300});
-    let signed = app.send(Method::POST, "/api/v1/signatures", Some(body.clone()), &Auth::Bearer(ws.secret.clone()), &[]).await;
+    let signed =
+        app.send(Method::POST, "/api/v1/signatures", Some(body.clone()), &Auth::Bearer(ws.secret.clone()), &[]).await;
     assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
     let token = signed.body["signatures"]["userJWT"].as_str().unwrap_or("").to_owned();
     let verified = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await;
@@ -188,8 +226,17 @@ async fn signatures_endpoint(pool: PgPool) {
     let hmac = signed.body["signatures"]["userHMAC"].as_str().unwrap_or("");
     assert_eq!(hmac, countersign_core::user_hmac(ws.secret.as_bytes(), "u-9"));
 
-    let wrong = app.send(Method::POST, "/api/v1/signatures", Some(body), &Auth::Bearer("cs_sk_wrong".into()), &[]).await;
-    let unknown = app.send(Method::POST, "/api/v1/signatures", Some(json!({"app_id": "app_nope", "user_id": "u-9"})), &Auth::Bearer("cs_sk_wrong".into()), &[]).await;
+    let wrong =
+        app.send(Method::POST, "/api/v1/signatures", Some(body), &Auth::Bearer("cs_sk_wrong".into()), &[]).await;
+    let unknown = app
+        .send(
+            Method::POST,
+            "/api/v1/signatures",
+            Some(json!({"app_id": "app_nope", "user_id": "u-9"})),
+            &Auth::Bearer("cs_sk_wrong".into()),
+            &[],
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body, unknown.body);
     assert_eq!(wrong.status, unknown.status);
@@ -203,7 +250,8 @@ async fn signed_tokens_always_expire(pool: PgPool) {
     use base64::Engine;
     let app = TestApp::new(pool).await;
     let ws = app.workspace("owner@example.com").await;
-    let rotated = app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 3600}), &ws.owner).await;
+    let rotated =
+        app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 3600}), &ws.owner).await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let claims_of = |reply: &crate::support::Reply| -> Value {
         let token = reply.body["signatures"]["userJWT"].as_str().unwrap_or_default();
@@ -243,15 +291,27 @@ async fn logs_and_debugger(pool: PgPool) {
     let rejected = app.get(&format!("{base}?outcome=rejected"), &ws.owner).await;
     assert_eq!(rejected.body["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(rejected.body["items"][0]["reason"], "invalid_signature");
-    assert_eq!(app.get(&format!("{base}?reason=invalid_signature&platform=ios"), &ws.owner).await.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        app.get(&format!("{base}?reason=invalid_signature&platform=ios"), &ws.owner).await.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     assert_eq!(app.get(&format!("{base}?outcome=bogus"), &ws.owner).await.code(), "invalid_request");
 
-    let debug = app.post(&format!("/api/v1/workspaces/{}/debug", ws.id), json!({"platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "dbg"}))}), &ws.owner).await;
+    let debug = app
+        .post(
+            &format!("/api/v1/workspaces/{}/debug", ws.id),
+            json!({"platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "dbg"}))}),
+            &ws.owner,
+        )
+        .await;
     assert_eq!(debug.status, StatusCode::OK, "{}", debug.body);
     assert_eq!(debug.body["verdict"]["verified"], true);
     assert_eq!(debug.body["header"]["kid"], ws.kid.as_str());
     assert!(debug.body["checks"].as_array().is_some_and(|c| !c.is_empty()));
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&app.pool).await.unwrap_or(0);
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&app.pool).await.unwrap_or(0);
     assert_eq!(total, 4, "the debugger writes no log row");
 }
 
@@ -262,9 +322,12 @@ async fn security_settings_rules(pool: PgPool) {
     let ws = app.workspace("owner@example.com").await;
     let path = format!("/api/v1/workspaces/{}/security", ws.id);
     let defaults = app.get(&path, &ws.owner).await.body;
-    assert_eq!(defaults, json!({"modes": {"web": "enforce", "ios": "enforce", "android": "enforce"}, "hmac_enabled": false,
+    assert_eq!(
+        defaults,
+        json!({"modes": {"web": "enforce", "ios": "enforce", "android": "enforce"}, "hmac_enabled": false,
         "leeway_seconds": 60, "require_exp": false, "max_token_lifetime_seconds": null, "allowed_origins": [],
-        "token_profile": "countersign", "user_id_claims": [], "expected_issuer": null}));
+        "token_profile": "countersign", "user_id_claims": [], "expected_issuer": null})
+    );
     for bad in [
         json!({"leeway_seconds": -1}),
         json!({"allowed_origins": ["not an origin"]}),
@@ -287,7 +350,10 @@ async fn security_settings_rules(pool: PgPool) {
     let (stranger, _) = app.signup("stranger@example.com", "Other").await;
     assert_eq!(app.get(&path, &stranger).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get(&format!("/api/v1/workspaces/{}/logs", ws.id), &stranger).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/api/v1/workspaces/{}/contacts/u-1", ws.id), &stranger).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/workspaces/{}/contacts/u-1", ws.id), &stranger).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let reply = app.put(&path, json!({"modes": {"web": "off"}}), &ws.owner).await;
     assert_eq!(reply.code(), "invalid_request", "partial bodies are refused");
@@ -328,15 +394,34 @@ async fn data_plane_answers_carry_security_headers(pool: PgPool) {
     let cross_site = [("origin", "https://evil.example.com")];
     let body = json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token});
     let verified = app.send(Method::POST, "/api/v1/identify", Some(body), &ws.owner, &cross_site).await;
-    assert_eq!((verified.status, verified.body["verified"].clone()), (StatusCode::OK, json!(true)), "{}", verified.body);
-    let garbage = Request::post("/api/v1/identify").header(header::CONTENT_TYPE, "application/json").body(Body::from("{nope")).expect("request");
+    assert_eq!(
+        (verified.status, verified.body["verified"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{}",
+        verified.body
+    );
+    let garbage = Request::post("/api/v1/identify")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{nope"))
+        .expect("request");
     let huge = Request::post("/api/v1/signatures").body(Body::from("x".repeat(70_000))).expect("request");
     let replies = [
         ("verified", verified, StatusCode::OK),
         ("garbage", app.raw(garbage).await, StatusCode::BAD_REQUEST),
         ("huge", app.raw(huge).await, StatusCode::PAYLOAD_TOO_LARGE),
         ("wrong method", app.get("/api/v1/identify", &Auth::None).await, StatusCode::METHOD_NOT_ALLOWED),
-        ("refused signature", app.send(Method::POST, "/api/v1/signatures", Some(json!({"app_id": "x", "user_id": "u"})), &Auth::None, &[]).await, StatusCode::UNAUTHORIZED),
+        (
+            "refused signature",
+            app.send(
+                Method::POST,
+                "/api/v1/signatures",
+                Some(json!({"app_id": "x", "user_id": "u"})),
+                &Auth::None,
+                &[],
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+        ),
     ];
     for (what, reply, status) in replies {
         assert_eq!(reply.status, status, "{what}: {}", reply.body);

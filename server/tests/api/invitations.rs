@@ -22,7 +22,10 @@ async fn new_account_accepts_with_own_password(pool: PgPool) {
     let token = created.body["token"].as_str().unwrap_or("").to_owned();
     assert!(token.starts_with("cs_inv_") && token.len() > 40, "{token}");
     assert_eq!(created.body["url"], format!("http://127.0.0.1:3000/invite?token={token}"));
-    assert_eq!((created.body["email"].as_str(), created.body["status"].as_str()), (Some("dev@example.com"), Some("pending")));
+    assert_eq!(
+        (created.body["email"].as_str(), created.body["status"].as_str()),
+        (Some("dev@example.com"), Some("pending"))
+    );
     assert_eq!(created.body["emailed"], false, "no mail relay is configured");
 
     let hashed: bool = sqlx::query_scalar("SELECT token_hash = sha256(convert_to($1, 'UTF8')) FROM invitations")
@@ -34,13 +37,18 @@ async fn new_account_accepts_with_own_password(pool: PgPool) {
     let listed = app.get(&base, &owner).await;
     assert!(listed.body[0].get("token").is_none() && !listed.body.to_string().contains(&token), "never listed again");
     assert_eq!(listed.body[0]["invited_by"], "owner@example.com");
-    assert_eq!(app.get(&format!("/api/v1/workspaces/{ws}/members"), &owner).await.body.as_array().map(Vec::len), Some(1), "nobody added yet");
+    assert_eq!(
+        app.get(&format!("/api/v1/workspaces/{ws}/members"), &owner).await.body.as_array().map(Vec::len),
+        Some(1),
+        "nobody added yet"
+    );
 
     let no_password = app.post(ACCEPT, json!({"token": token}), &Auth::None).await;
     assert_eq!((no_password.status, no_password.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
     let weak = app.post(ACCEPT, json!({"token": token, "password": "short"}), &Auth::None).await;
     assert_eq!(weak.code(), "invalid_request");
-    let other_email = app.post(ACCEPT, json!({"token": token, "password": PASSWORD, "email": "eve@example.com"}), &Auth::None).await;
+    let other_email =
+        app.post(ACCEPT, json!({"token": token, "password": PASSWORD, "email": "eve@example.com"}), &Auth::None).await;
     assert_eq!(other_email.code(), "invalid_request", "{}", other_email.body);
 
     let accepted = app.post(ACCEPT, json!({"token": token, "password": PASSWORD}), &Auth::None).await;
@@ -53,10 +61,14 @@ async fn new_account_accepts_with_own_password(pool: PgPool) {
     assert_eq!(app.get("/api/v1/workspaces", &dev).await.body[0]["role"], "developer", "signed in");
     app.login("dev@example.com", PASSWORD).await;
 
-    let again = app.post(ACCEPT, json!({"token": token, "password": PASSWORD, "email": "x@example.com"}), &Auth::None).await;
+    let again =
+        app.post(ACCEPT, json!({"token": token, "password": PASSWORD, "email": "x@example.com"}), &Auth::None).await;
     assert_eq!((again.status, again.code()), (StatusCode::GONE, "invitation_used"));
     let listed = app.get(&base, &owner).await;
-    assert_eq!((listed.body[0]["status"].as_str(), listed.body[0]["accepted_by"].as_str()), (Some("accepted"), Some("dev@example.com")));
+    assert_eq!(
+        (listed.body[0]["status"].as_str(), listed.body[0]["accepted_by"].as_str()),
+        (Some("accepted"), Some("dev@example.com"))
+    );
     assert_eq!(app.audit_count("invitation.created").await, 1);
     assert_eq!(app.audit_count("invitation.accepted").await, 1);
     let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts").fetch_one(&app.pool).await.unwrap_or(-1);
@@ -74,14 +86,19 @@ async fn open_link_joins_signed_in_account_or_asks_for_email(pool: PgPool) {
     let joined = app.post(ACCEPT, json!({"token": token, "password": "ignored-when-signed-in"}), &bob).await;
     assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
     assert!(joined.headers.get("set-cookie").is_none(), "the existing session stays");
-    assert_eq!((joined.body["account"]["email"].as_str(), joined.body["workspace"]["role"].as_str()), (Some("bob@example.com"), Some("support")));
+    assert_eq!(
+        (joined.body["account"]["email"].as_str(), joined.body["workspace"]["role"].as_str()),
+        (Some("bob@example.com"), Some("support"))
+    );
     app.login("bob@example.com", PASSWORD).await;
     assert_eq!(app.get("/api/v1/workspaces", &bob).await.body.as_array().map(Vec::len), Some(2));
 
     let token = app.invite(&ws, &owner, None, "developer").await;
     let no_email = app.post(ACCEPT, json!({"token": token, "password": PASSWORD}), &Auth::None).await;
     assert_eq!((no_email.status, no_email.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
-    let accepted = app.post(ACCEPT, json!({"token": token, "password": PASSWORD, "email": " Carol@Example.com "}), &Auth::None).await;
+    let accepted = app
+        .post(ACCEPT, json!({"token": token, "password": PASSWORD, "email": " Carol@Example.com "}), &Auth::None)
+        .await;
     assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.body);
     assert_eq!(accepted.body["account"]["email"], "carol@example.com");
     let stale = app.post(ACCEPT, json!({"token": "cs_inv_nonsense"}), &Auth::Cookie("ended-session".into())).await;
@@ -97,7 +114,12 @@ async fn revoked_expired_and_unknown_links(pool: PgPool) {
     let revoked = app.invite(&ws, &owner, Some("r@example.com"), "support").await;
     let expiring = app.invite(&ws, &owner, Some("e@example.com"), "support").await;
     let list = app.get(&base, &owner).await;
-    let revoked_id = list.body.as_array().and_then(|l| l.iter().find(|i| i["email"] == "r@example.com")).map(|i| i["id"].as_str().unwrap_or("").to_owned()).unwrap_or_default();
+    let revoked_id = list
+        .body
+        .as_array()
+        .and_then(|l| l.iter().find(|i| i["email"] == "r@example.com"))
+        .map(|i| i["id"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
     assert_eq!(app.delete(&format!("{base}/{revoked_id}"), &owner).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.delete(&format!("{base}/{revoked_id}"), &owner).await.status, StatusCode::NO_CONTENT, "idempotent");
     let reply = app.post(ACCEPT, json!({"token": revoked, "password": PASSWORD}), &Auth::None).await;
@@ -108,7 +130,13 @@ async fn revoked_expired_and_unknown_links(pool: PgPool) {
     let owner = app.login("owner@example.com", PASSWORD).await;
     let reply = app.post(ACCEPT, json!({"token": expiring, "password": PASSWORD}), &Auth::None).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::GONE, "invitation_expired"));
-    let statuses: Vec<String> = app.get(&base, &owner).await.body.as_array().map(|l| l.iter().map(|i| i["status"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default();
+    let statuses: Vec<String> = app
+        .get(&base, &owner)
+        .await
+        .body
+        .as_array()
+        .map(|l| l.iter().map(|i| i["status"].as_str().unwrap_or("").to_owned()).collect())
+        .unwrap_or_default();
     assert_eq!(statuses, ["expired", "revoked"]);
 
     let reply = app.post(ACCEPT, json!({"token": "cs_inv_not-a-real-token", "password": PASSWORD}), &Auth::None).await;
@@ -157,7 +185,13 @@ async fn link_is_emailed_through_the_relay(pool: PgPool) {
     let smtp = countersign_service::mail::SmtpSettings { addr, from: "countersign@example.com".into() };
     let app = TestApp::with_settings(pool, Settings { smtp: Some(smtp), ..Settings::default() }).await;
     let (owner, ws) = app.signup("owner@example.com", "Acme").await;
-    let created = app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"email": "dev@example.com", "role": "developer"}), &owner).await;
+    let created = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            json!({"email": "dev@example.com", "role": "developer"}),
+            &owner,
+        )
+        .await;
     assert_eq!(created.body["emailed"], true, "{}", created.body);
     let (envelope, message) = received.await.expect("relay");
     assert_eq!(envelope, ["MAIL FROM:<countersign@example.com>", "RCPT TO:<dev@example.com>"]);

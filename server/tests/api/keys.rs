@@ -34,13 +34,15 @@ async fn rotation_overlap_follows_the_clock(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (owner, ws) = app.signup("owner@example.com", "Acme").await;
     let old_kid = keys(&app, &ws, &owner).await[0]["kid"].as_str().unwrap_or("").to_owned();
-    let rotated = app.post(&format!("/api/v1/workspaces/{ws}/keys/rotate"), json!({"grace_seconds": 3600}), &owner).await;
+    let rotated =
+        app.post(&format!("/api/v1/workspaces/{ws}/keys/rotate"), json!({"grace_seconds": 3600}), &owner).await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     assert!(rotated.body["secret"].as_str().unwrap_or("").starts_with("cs_sk_"));
     assert_eq!(rotated.body["previous"]["state"], "rotating");
 
     let workspace_id: Uuid = ws.parse().unwrap_or_default();
-    let state_of = |keys: &[countersign_core::VerificationKey], kid: &str| keys.iter().find(|k| k.kid == kid).map(|k| k.state);
+    let state_of =
+        |keys: &[countersign_core::VerificationKey], kid: &str| keys.iter().find(|k| k.kid == kid).map(|k| k.state);
     let now = || app.svc.clock.now().timestamp();
     let material = app.svc.verification_keys(workspace_id).await.unwrap_or_default();
     let old = material.iter().find(|k| k.kid == old_kid).cloned();
@@ -77,7 +79,8 @@ async fn immediate_revocation(pool: PgPool) {
     assert_eq!(app.audit_count("key.revoked").await, 1);
     let unknown = app.post(&format!("/api/v1/workspaces/{ws}/keys/k_nope/revoke"), json!({}), &owner).await;
     assert_eq!(unknown.code(), "not_found");
-    let bad_grace = app.post(&format!("/api/v1/workspaces/{ws}/keys/rotate"), json!({"grace_seconds": -1}), &owner).await;
+    let bad_grace =
+        app.post(&format!("/api/v1/workspaces/{ws}/keys/rotate"), json!({"grace_seconds": -1}), &owner).await;
     assert_eq!(bad_grace.code(), "invalid_request");
 }
 
@@ -114,13 +117,21 @@ async fn role_matrix_for_keys(pool: PgPool) {
         let kid = keys(&app, &ws, &auth).await[0]["kid"].as_str().unwrap_or("").to_owned();
         let reveal = app.get(&format!("/api/v1/workspaces/{ws}/keys/{kid}/secret"), &auth).await;
         assert_eq!(reveal.status == StatusCode::OK, permits(role, Action::RevealSecret), "{role:?} reveal");
-        let rotate = app.post(&format!("/api/v1/workspaces/{ws}/keys/rotate"), json!({"grace_seconds": 60}), &auth).await;
+        let rotate =
+            app.post(&format!("/api/v1/workspaces/{ws}/keys/rotate"), json!({"grace_seconds": 60}), &auth).await;
         assert_eq!(rotate.status == StatusCode::OK, permits(role, Action::RotateOrRevokeKey), "{role:?} rotate");
         if rotate.status == StatusCode::OK {
-            assert_eq!(rotate.body.get("secret").is_some(), permits(role, Action::RevealSecret), "{role:?} sees the new secret");
+            assert_eq!(
+                rotate.body.get("secret").is_some(),
+                permits(role, Action::RevealSecret),
+                "{role:?} sees the new secret"
+            );
             let new_kid = rotate.body["kid"].as_str().unwrap_or("").to_owned();
             let old = rotate.body["previous"]["kid"].as_str().unwrap_or("").to_owned();
-            assert_eq!(app.post(&format!("/api/v1/workspaces/{ws}/keys/{old}/revoke"), json!({}), &auth).await.status, StatusCode::OK);
+            assert_eq!(
+                app.post(&format!("/api/v1/workspaces/{ws}/keys/{old}/revoke"), json!({}), &auth).await.status,
+                StatusCode::OK
+            );
             assert!(!new_kid.is_empty());
         } else {
             assert_eq!(rotate.code(), "forbidden");
@@ -168,7 +179,10 @@ async fn ciphertext_is_bound_to_its_workspace(pool: PgPool) {
     assert_eq!((reply.status, reply.code()), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
     assert!(!reply.body.to_string().contains("cs_sk_"));
     let ada_kid = keys(&app, &ada_ws, &ada).await[0]["kid"].as_str().unwrap_or("").to_owned();
-    assert_eq!(app.get(&format!("/api/v1/workspaces/{ada_ws}/keys/{ada_kid}/secret"), &ada).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/api/v1/workspaces/{ada_ws}/keys/{ada_kid}/secret"), &ada).await.status,
+        StatusCode::OK
+    );
 }
 
 /// `rekey` moves every secret to a new master key; the old key alone then opens nothing.
@@ -183,9 +197,12 @@ async fn master_key_rotation_round_trip(pool: PgPool) {
     let old_key = countersign_server::config::parse_key(countersign_server::config::DEV_MASTER_KEY).unwrap_or([0; 32]);
     let new_key = [7u8; 32];
     let both = Keyring { current: MasterKey::new(new_key), previous: Some(MasterKey::new(old_key)) };
-    let migrating = Service::new(pool.clone(), Clock::system(), Settings::default(), both).unwrap_or_else(|e| panic!("{e}"));
+    let migrating =
+        Service::new(pool.clone(), Clock::system(), Settings::default(), both).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(migrating.rekey_all().await.unwrap_or(0), 2 - 1, "one workspace, one key");
-    let new_only = Service::new(pool.clone(), Clock::system(), Settings::default(), Keyring::single(MasterKey::new(new_key))).unwrap_or_else(|e| panic!("{e}"));
+    let new_only =
+        Service::new(pool.clone(), Clock::system(), Settings::default(), Keyring::single(MasterKey::new(new_key)))
+            .unwrap_or_else(|e| panic!("{e}"));
     let workspace_id: Uuid = ws.parse().unwrap_or_default();
     let opened = new_only.verification_keys(workspace_id).await.unwrap_or_default();
     assert_eq!(opened.len(), 1);
@@ -229,7 +246,12 @@ async fn import_refuses_weak_secrets_and_is_audited(pool: PgPool) {
     let repeated = "ab".repeat(24);
     for weak in ["too-short", repeated.as_str(), "0123456789abcdef0123456789abcdef\n"] {
         let reply = app.post(&path, json!({"secret": weak, "primary": true}), &ws.owner).await;
-        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{weak:?}: {}", reply.body);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{weak:?}: {}",
+            reply.body
+        );
         assert!(!reply.body.to_string().contains(weak.trim()), "the refusal quotes the secret: {}", reply.body);
     }
     assert_eq!(app.audit_count("key.imported").await, 0, "a refused import is not audited");
@@ -237,7 +259,12 @@ async fn import_refuses_weak_secrets_and_is_audited(pool: PgPool) {
 
     let mine = "verify-only-secret-0123456789abcdefghij";
     let imported = app.post(&path, json!({"secret": mine, "primary": false}), &ws.owner).await;
-    assert_eq!((imported.status, &imported.body["state"]), (StatusCode::CREATED, &json!("rotating")), "{}", imported.body);
+    assert_eq!(
+        (imported.status, &imported.body["state"]),
+        (StatusCode::CREATED, &json!("rotating")),
+        "{}",
+        imported.body
+    );
     let kid = imported.body["kid"].as_str().unwrap_or_default().to_owned();
     let audit = app.get(&format!("/api/v1/workspaces/{}/audit?action=key.imported", ws.id), &ws.owner).await;
     let items = audit.body["items"].as_array().cloned().unwrap_or_default();
@@ -283,7 +310,10 @@ async fn reveal_refuses_cross_site(pool: PgPool) {
         let reply = get(headers).await;
         assert_eq!(reply.status, StatusCode::OK, "{headers:?}: {}", reply.body);
     }
-    let token = app.post("/api/v1/tokens", json!({"name": "ops"}), &owner).await.body["token"].as_str().unwrap_or("").to_owned();
+    let token = app.post("/api/v1/tokens", json!({"name": "ops"}), &owner).await.body["token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     let bearer = app.send(Method::GET, &path, None, &Auth::Bearer(token), &[("origin", "https://evil.example")]).await;
     assert_eq!(bearer.status, StatusCode::OK, "a bearer token carries no ambient authority: {}", bearer.body);
     assert_eq!(app.audit_count("key.revealed").await, 3);

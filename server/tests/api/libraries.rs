@@ -21,7 +21,11 @@ pub fn python() -> OsString {
         return python;
     }
     let venv = repo_root().join(".local/venv/bin/python");
-    if venv.exists() { venv.into_os_string() } else { OsString::from("python3") }
+    if venv.exists() {
+        venv.into_os_string()
+    } else {
+        OsString::from("python3")
+    }
 }
 
 /// `node`.

@@ -16,16 +16,19 @@ async fn identify_is_limited_per_workspace(pool: PgPool) {
     let app = TestApp::with_settings(pool, settings).await;
     let busy = app.workspace("busy@example.com").await;
     let quiet = app.workspace("quiet@example.com").await;
-    let body = |ws: &crate::support::Workspace| {
-        json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}))})
-    };
+    let body = |ws: &crate::support::Workspace| json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}))});
     let mut limited = 0;
     for _ in 0..12 {
         let reply = app.identify(body(&busy)).await;
         if reply.status == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(reply.code(), "rate_limited");
             assert!(reply.body.get("log_id").is_none(), "a refused attempt writes no row");
-            let wait: u64 = reply.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let wait: u64 = reply
+                .headers
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             assert!(wait >= 1, "Retry-After in whole seconds");
             limited += 1;
         } else {
@@ -33,7 +36,8 @@ async fn identify_is_limited_per_workspace(pool: PgPool) {
         }
     }
     assert!(limited >= 5, "the limit of 5/s refused {limited} of 12 calls");
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&app.pool).await.expect("count");
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&app.pool).await.expect("count");
     assert_eq!(rows, 12 - limited);
     assert_eq!(app.identify(body(&quiet)).await.status, StatusCode::OK, "another workspace is not limited");
 }
@@ -47,7 +51,9 @@ async fn signatures_are_limited_per_workspace(pool: PgPool) {
     let bearer = Auth::Bearer(ws.secret.clone());
     let mut statuses = Vec::new();
     for _ in 0..8 {
-        let reply = app.send(Method::POST, "/api/v1/signatures", Some(json!({"app_id": ws.app_id, "user_id": "u"})), &bearer, &[]).await;
+        let reply = app
+            .send(Method::POST, "/api/v1/signatures", Some(json!({"app_id": ws.app_id, "user_id": "u"})), &bearer, &[])
+            .await;
         statuses.push(reply.status);
         if reply.status == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(reply.code(), "rate_limited");

@@ -97,7 +97,8 @@ async fn reserved_characters_in_filters_and_paging(pool: PgPool) {
         assert_eq!(count(&first), 2, "{user}: {}", first.body);
         let cursor = first.body["next_cursor"].as_str().expect("a second page").to_owned();
         let second = app.get(&format!("{base}?user_id={}&limit=2&cursor={}", enc(user), enc(&cursor)), &ws.owner).await;
-        let rest: Vec<&str> = second.body["items"].as_array().into_iter().flatten().filter_map(|i| i["user_id"].as_str()).collect();
+        let rest: Vec<&str> =
+            second.body["items"].as_array().into_iter().flatten().filter_map(|i| i["user_id"].as_str()).collect();
         let expected = if user == "a b" { 2 } else { 1 };
         assert_eq!(rest.len(), expected, "{user}: {}", second.body);
         assert!(rest.iter().all(|u| *u == user), "the filter holds on the next page: {rest:?}");
@@ -122,7 +123,12 @@ async fn every_filter(pool: PgPool) {
         (50, "verified", "android", None, "u-1", "kid-a", "https://a.example"),
     ];
     for (hours_ago, outcome, platform, reason, user_id, kid, origin) in rows {
-        insert(&app.pool, &ws, Row { at: now - Duration::hours(hours_ago), outcome, platform, reason, user_id, kid, origin }).await;
+        insert(
+            &app.pool,
+            &ws,
+            Row { at: now - Duration::hours(hours_ago), outcome, platform, reason, user_id, kid, origin },
+        )
+        .await;
     }
     let base = format!("/api/v1/workspaces/{}/logs", ws.id);
     let from = enc(&(now - Duration::days(5)).to_rfc3339());
@@ -152,7 +158,20 @@ async fn every_filter(pool: PgPool) {
     assert_eq!(count(&app.get(&format!("{base}?from=&to=&outcome="), &ws.owner).await), 5, "blank is not given");
     assert_eq!(count(&app.get(&format!("{base}?from={}", since(10)), &ws.owner).await), 4);
     assert_eq!(count(&app.get(&format!("{base}?from={}&to={}", since(10), since(2)), &ws.owner).await), 2);
-    insert(&app.pool, &ws, Row { at: now - Duration::days(9), outcome: "verified", platform: "web", reason: None, user_id: "old", kid: "kid-a", origin: "https://a.example" }).await;
+    insert(
+        &app.pool,
+        &ws,
+        Row {
+            at: now - Duration::days(9),
+            outcome: "verified",
+            platform: "web",
+            reason: None,
+            user_id: "old",
+            kid: "kid-a",
+            origin: "https://a.example",
+        },
+    )
+    .await;
     assert_eq!(count(&app.get(&format!("{base}?user_id=old"), &ws.owner).await), 0, "older than the default week");
     assert_eq!(count(&app.get(&format!("{base}?user_id=old&from={}", since(24 * 10)), &ws.owner).await), 1);
     // A `datetime-local` value (what the dashboard's form sends) is read as UTC.
@@ -165,7 +184,13 @@ async fn every_filter(pool: PgPool) {
     loop {
         let reply = app.get(&format!("{base}?kid=kid-a&from={from}&limit=1&cursor={}", enc(&cursor)), &ws.owner).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        seen.extend(reply.body["items"].as_array().into_iter().flatten().map(|i| (i["at"].as_str().map(str::to_owned), i["kid"].clone())));
+        seen.extend(
+            reply.body["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| (i["at"].as_str().map(str::to_owned), i["kid"].clone())),
+        );
         match reply.body["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
             None => break,
@@ -207,7 +232,12 @@ async fn hostile_filters(pool: PgPool) {
             &format!("user_id={long}"),
         ] {
             let reply = app.get(&format!("{base}{sep}{query}"), &ws.owner).await;
-            assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{base}{sep}{query}: {}", reply.body);
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::BAD_REQUEST, "invalid_request"),
+                "{base}{sep}{query}: {}",
+                reply.body
+            );
             assert!(reply.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
     }
@@ -239,7 +269,8 @@ async fn download(app: &TestApp, path: &str, auth: &Auth) -> (StatusCode, String
 
 /// Splits one CSV document into records of cells (RFC 4180 quoting).
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let (mut rows, mut row, mut cell, mut quoted, mut chars) = (Vec::new(), Vec::new(), String::new(), false, text.chars().peekable());
+    let (mut rows, mut row, mut cell, mut quoted, mut chars) =
+        (Vec::new(), Vec::new(), String::new(), false, text.chars().peekable());
     while let Some(c) = chars.next() {
         match (c, quoted) {
             ('"', true) if chars.peek() == Some(&'"') => {
@@ -269,13 +300,40 @@ async fn export_csv_and_ndjson(pool: PgPool) {
     for i in 0..2500 {
         let (outcome, platform) = if i % 2 == 0 { ("verified", "web") } else { ("rejected", "ios") };
         let reason = (outcome == "rejected").then_some("invalid_signature");
-        insert(&app.pool, &ws, Row { at: now - Duration::seconds(i), outcome, platform, reason, user_id: &format!("u-{i}"), kid: "kid-a", origin: "https://a.example" }).await;
+        insert(
+            &app.pool,
+            &ws,
+            Row {
+                at: now - Duration::seconds(i),
+                outcome,
+                platform,
+                reason,
+                user_id: &format!("u-{i}"),
+                kid: "kid-a",
+                origin: "https://a.example",
+            },
+        )
+        .await;
     }
     let hostile = "=HYPERLINK(\"https://evil.example\",\"click\"), \"quoted\"";
-    insert(&app.pool, &ws, Row { at: now - Duration::hours(1), outcome: "rejected", platform: "web", reason: Some("invalid_signature"), user_id: hostile, kid: "@kid", origin: "-1+2" }).await;
+    insert(
+        &app.pool,
+        &ws,
+        Row {
+            at: now - Duration::hours(1),
+            outcome: "rejected",
+            platform: "web",
+            reason: Some("invalid_signature"),
+            user_id: hostile,
+            kid: "@kid",
+            origin: "-1+2",
+        },
+    )
+    .await;
     let export = format!("/api/v1/workspaces/{}/logs/export", ws.id);
 
-    let (status, kind, disposition, text) = download(&app, &format!("{export}?format=csv&outcome=rejected"), &ws.owner).await;
+    let (status, kind, disposition, text) =
+        download(&app, &format!("{export}?format=csv&outcome=rejected"), &ws.owner).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(kind.starts_with("text/csv"), "{kind}");
     assert!(disposition.starts_with("attachment;") && disposition.contains(".csv"), "{disposition}");
@@ -290,7 +348,8 @@ async fn export_csv_and_ndjson(pool: PgPool) {
     assert_eq!((evil[6].as_str(), evil[11].as_str()), ("'@kid", "'-1+2"));
     assert!(text.lines().skip(1).all(|l| l.starts_with('"')), "every cell is quoted");
 
-    let (status, kind, _, text) = download(&app, &format!("{export}?format=ndjson&platform=web&user_id=u-4&limit=10"), &ws.owner).await;
+    let (status, kind, _, text) =
+        download(&app, &format!("{export}?format=ndjson&platform=web&user_id=u-4&limit=10"), &ws.owner).await;
     assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/x-ndjson"));
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect();
     assert_eq!(lines.len(), 1, "{text}");
@@ -381,7 +440,9 @@ async fn live_tail_across_instances(pool: PgPool) {
     let first = TestApp::new(pool.clone()).await;
     let second = TestApp::new(pool).await;
     let ws = first.workspace("owner@example.com").await;
-    let mut tail = open_tail(&second, &format!("/api/v1/workspaces/{}/logs/tail?user_id={}", ws.id, enc("x+y")), &ws.owner, None).await;
+    let mut tail =
+        open_tail(&second, &format!("/api/v1/workspaces/{}/logs/tail?user_id={}", ws.id, enc("x+y")), &ws.owner, None)
+            .await;
     for user in ["x+y", "x y", "x+y"] {
         let reply = first.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": user}))})).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);

@@ -3,9 +3,9 @@
 
 mod accounts;
 mod bad_input;
-mod demo;
 mod browser;
 mod debugger;
+mod demo;
 mod hostile;
 mod identify;
 mod invitations;
@@ -19,9 +19,9 @@ mod migration;
 mod pg_restart;
 mod resilience;
 mod row_security;
-mod stats;
 mod sessions;
 mod snippets;
+mod stats;
 mod support;
 mod tenants;
 mod throttle;

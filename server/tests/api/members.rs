@@ -34,12 +34,20 @@ async fn team(pool: PgPool) -> Team {
 }
 
 async fn account_id(app: &TestApp, email: &str) -> String {
-    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE email = $1").bind(email).fetch_one(&app.pool).await.expect("account");
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.pool)
+        .await
+        .expect("account");
     id.to_string()
 }
 
 fn expected(role: Role, action: Action, ok: StatusCode) -> StatusCode {
-    if permits(role, action) { ok } else { StatusCode::FORBIDDEN }
+    if permits(role, action) {
+        ok
+    } else {
+        StatusCode::FORBIDDEN
+    }
 }
 
 /// Every role × member action answers as the permission table says, and changes nothing when refused.
@@ -50,7 +58,11 @@ async fn role_matrix_for_members(pool: PgPool) {
     for (role, auth, _) in &sessions {
         let list = app.get(&base, auth).await;
         assert_eq!(list.status, expected(*role, Action::View, StatusCode::OK), "{role:?} list");
-        assert_eq!(app.get(&format!("/api/v1/workspaces/{workspace}/audit"), auth).await.status, StatusCode::OK, "{role:?} audit");
+        assert_eq!(
+            app.get(&format!("/api/v1/workspaces/{workspace}/audit"), auth).await.status,
+            StatusCode::OK,
+            "{role:?} audit"
+        );
 
         let invitations = format!("/api/v1/workspaces/{workspace}/invitations");
         let list = app.get(&invitations, auth).await;
@@ -63,7 +75,8 @@ async fn role_matrix_for_members(pool: PgPool) {
             continue;
         }
         let token = invite.body["token"].as_str().unwrap_or("");
-        let accepted = app.post("/api/v1/invitations/accept", json!({"token": token, "password": PASSWORD}), &Auth::None).await;
+        let accepted =
+            app.post("/api/v1/invitations/accept", json!({"token": token, "password": PASSWORD}), &Auth::None).await;
         assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.body);
         let account = accepted.body["account"]["id"].as_str().unwrap_or("").to_owned();
         let change = app.put(&format!("{base}/{account}"), json!({"role": "developer"}), auth).await;
@@ -81,7 +94,11 @@ async fn role_matrix_for_members(pool: PgPool) {
     // Developer and support cannot change or remove others either.
     for (role, auth, _) in &sessions[2..] {
         let target = &sessions[1].2;
-        assert_eq!(app.put(&format!("{base}/{target}"), json!({"role": "support"}), auth).await.status, StatusCode::FORBIDDEN, "{role:?}");
+        assert_eq!(
+            app.put(&format!("{base}/{target}"), json!({"role": "support"}), auth).await.status,
+            StatusCode::FORBIDDEN,
+            "{role:?}"
+        );
         assert_eq!(app.delete(&format!("{base}/{target}"), auth).await.status, StatusCode::FORBIDDEN, "{role:?}");
     }
     assert_eq!(app.audit_count("invitation.created").await, 5);
@@ -122,10 +139,16 @@ async fn existing_accounts_join_only_by_accepting(pool: PgPool) {
     let base = format!("/api/v1/workspaces/{workspace}/members");
     let token = app.invite(&workspace, &owner, Some("VICTIM@example.com"), "admin").await;
     assert_eq!(app.get(&base, &owner).await.body.as_array().map(Vec::len), Some(1), "nobody was added");
-    assert_eq!(app.get(&base, &squatter).await.status, StatusCode::NOT_FOUND, "the account registered first is not attached");
+    assert_eq!(
+        app.get(&base, &squatter).await.status,
+        StatusCode::NOT_FOUND,
+        "the account registered first is not attached"
+    );
 
     // Signed out, the link cannot take over the existing account or reset its password.
-    let taken = app.post("/api/v1/invitations/accept", json!({"token": token, "password": "another-password-1"}), &Auth::None).await;
+    let taken = app
+        .post("/api/v1/invitations/accept", json!({"token": token, "password": "another-password-1"}), &Auth::None)
+        .await;
     assert_eq!((taken.status, taken.code()), (StatusCode::CONFLICT, "conflict"));
     app.login("victim@example.com", PASSWORD).await;
 
@@ -134,7 +157,13 @@ async fn existing_accounts_join_only_by_accepting(pool: PgPool) {
     assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
     assert_eq!(joined.body["workspace"]["role"], "admin");
     assert_eq!(joined.body["account_created"], false);
-    let again = app.post(&format!("/api/v1/workspaces/{workspace}/invitations"), json!({"email": "victim@example.com", "role": "support"}), &owner).await;
+    let again = app
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/invitations"),
+            json!({"email": "victim@example.com", "role": "support"}),
+            &owner,
+        )
+        .await;
     assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "conflict"), "already a member");
 }
 
@@ -143,7 +172,13 @@ async fn existing_accounts_join_only_by_accepting(pool: PgPool) {
 async fn members_cannot_be_added_directly(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (owner, workspace) = app.signup("owner@example.com", "Acme").await;
-    let reply = app.post(&format!("/api/v1/workspaces/{workspace}/members"), json!({"email": "x@example.com", "role": "admin"}), &owner).await;
+    let reply = app
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/members"),
+            json!({"email": "x@example.com", "role": "admin"}),
+            &owner,
+        )
+        .await;
     assert_eq!((reply.status, reply.code()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
     let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts").fetch_one(&app.pool).await.unwrap_or(-1);
     assert_eq!(accounts, 1);
@@ -165,7 +200,12 @@ async fn cross_tenant_is_not_found(pool: PgPool) {
         app.get(&format!("/api/v1/workspaces/{ada_ws}/members"), &bob).await,
         app.get(&format!("/api/v1/workspaces/{ada_ws}/audit"), &bob).await,
         app.get(&format!("/api/v1/workspaces/{ada_ws}/invitations"), &bob).await,
-        app.post(&format!("/api/v1/workspaces/{ada_ws}/invitations"), json!({"email": "x@y.io", "role": "owner"}), &bob).await,
+        app.post(
+            &format!("/api/v1/workspaces/{ada_ws}/invitations"),
+            json!({"email": "x@y.io", "role": "owner"}),
+            &bob,
+        )
+        .await,
         app.delete(&format!("/api/v1/workspaces/{ada_ws}/invitations/{ada_invitation}"), &bob).await,
         app.put(&format!("/api/v1/workspaces/{ada_ws}/members/{ada_account}"), json!({"role": "support"}), &bob).await,
         app.delete(&format!("/api/v1/workspaces/{ada_ws}/members/{ada_account}"), &bob).await,
@@ -197,7 +237,9 @@ async fn audit_log_pages(pool: PgPool) {
     assert_eq!(items[0]["target"], "m2@example.com");
     assert_eq!(items[0]["actor_email"], "owner@example.com");
     let cursor = page.body["next_cursor"].as_str().unwrap_or("").to_owned();
-    let next = app.get(&format!("/api/v1/workspaces/{workspace}/audit?action=invitation.&limit=2&cursor={cursor}"), &owner).await;
+    let next = app
+        .get(&format!("/api/v1/workspaces/{workspace}/audit?action=invitation.&limit=2&cursor={cursor}"), &owner)
+        .await;
     assert_eq!(next.body["items"][0]["target"], "m0@example.com");
     assert!(next.body["next_cursor"].is_null());
     let bad = app.get(&format!("/api/v1/workspaces/{workspace}/audit?limit=500"), &owner).await;

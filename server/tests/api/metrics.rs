@@ -38,7 +38,9 @@ impl Scrape {
     }
 
     fn identify(&self, outcome: &str, reason: &str, platform: &str) -> f64 {
-        self.value(&format!("countersign_identify_total{{outcome=\"{outcome}\",platform=\"{platform}\",reason=\"{reason}\"}}"))
+        self.value(&format!(
+            "countersign_identify_total{{outcome=\"{outcome}\",platform=\"{platform}\",reason=\"{reason}\"}}"
+        ))
     }
 }
 
@@ -78,7 +80,10 @@ async fn every_metric_is_exposed_with_its_type(pool: PgPool) {
 
     let ws = app.workspace("owner@example.com").await;
     let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "u-1", "exp": now() + 600}));
-    assert_eq!(app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await.status,
+        StatusCode::OK
+    );
     let scrape = Scrape::take(&app).await;
     assert!(scrape.text.contains("# TYPE countersign_identify_total counter\n"), "{}", scrape.text);
     assert_eq!(scrape.identify("verified", "none", "web"), 1.0, "{}", scrape.text);
@@ -116,12 +121,15 @@ async fn identify_traffic_moves_the_counters_by_the_right_amounts(pool: PgPool) 
     app.wait_until_stored(&logged).await;
 
     let after = Scrape::take(&app).await;
-    let moved = |outcome: &str, reason: &str, platform: &str| after.identify(outcome, reason, platform) - before.identify(outcome, reason, platform);
+    let moved = |outcome: &str, reason: &str, platform: &str| {
+        after.identify(outcome, reason, platform) - before.identify(outcome, reason, platform)
+    };
     assert_eq!(moved("verified", "none", "web"), 3.0, "{}", after.text);
     assert_eq!(moved("rejected", "invalid_signature", "ios"), 2.0, "{}", after.text);
     assert_eq!(moved("rejected", "invalid_request", "android"), 1.0, "{}", after.text);
     assert_eq!(moved("would_reject", "invalid_signature", "android"), 1.0, "{}", after.text);
-    let counted: f64 = after.samples.iter().filter(|(s, _)| s.starts_with("countersign_identify_total{")).map(|(_, v)| v).sum();
+    let counted: f64 =
+        after.samples.iter().filter(|(s, _)| s.starts_with("countersign_identify_total{")).map(|(_, v)| v).sum();
     assert_eq!(counted, 7.0, "no other identify series moved:\n{}", after.text);
 
     // Latency is observed for every attempt that reached a verdict (the malformed one did not).

@@ -36,12 +36,19 @@ fn vendor_secret(prefix: &str) -> String {
 /// (with `extra` settings), web in monitor mode; and register `email` as a secure-only
 /// attribute, so the test sees signed attributes arrive.
 async fn migrate(app: &TestApp, ws: &Workspace, secret: &str, profile: &str, extra: Value) {
-    let imported = app.post(&format!("/api/v1/workspaces/{}/keys/import", ws.id), json!({"secret": secret, "primary": true}), &ws.owner).await;
+    let imported = app
+        .post(
+            &format!("/api/v1/workspaces/{}/keys/import", ws.id),
+            json!({"secret": secret, "primary": true}),
+            &ws.owner,
+        )
+        .await;
     assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.body);
     let attribute = json!({"name": "email", "type": "string", "secure_only": true});
     let created = app.post(&format!("/api/v1/workspaces/{}/attributes", ws.id), attribute, &ws.owner).await;
     assert!(created.status.is_success(), "{}", created.body);
-    let mut changes = json!({"token_profile": profile, "modes": {"web": "monitor", "ios": "enforce", "android": "enforce"}});
+    let mut changes =
+        json!({"token_profile": profile, "modes": {"web": "monitor", "ios": "enforce", "android": "enforce"}});
     if let (Some(changes), Some(extra)) = (changes.as_object_mut(), extra.as_object()) {
         changes.extend(extra.clone());
     }
@@ -54,9 +61,22 @@ async fn identify(app: &TestApp, ws: &Workspace, token: &str) -> crate::support:
 
 /// The token verifies under its own profile (monitor, then enforce); under `wrong` it is a
 /// would-reject in monitor mode and a 401 under enforce, both with `reason`.
-async fn verifies_only_under_its_profile(app: &TestApp, ws: &Workspace, token: &str, profile: &str, wrong: &str, reason: &str, signed_email: bool) {
+async fn verifies_only_under_its_profile(
+    app: &TestApp,
+    ws: &Workspace,
+    token: &str,
+    profile: &str,
+    wrong: &str,
+    reason: &str,
+    signed_email: bool,
+) {
     let reply = identify(app, ws, token).await;
-    assert_eq!((reply.status, &reply.body["verified"]), (StatusCode::OK, &json!(true)), "{profile} in monitor: {}", reply.body);
+    assert_eq!(
+        (reply.status, &reply.body["verified"]),
+        (StatusCode::OK, &json!(true)),
+        "{profile} in monitor: {}",
+        reply.body
+    );
     assert_eq!(reply.body["user_id"], USER_ID, "{}", reply.body);
     if signed_email {
         assert_eq!(reply.body["attributes"]["email"], EMAIL, "a signed attribute: {}", reply.body);
@@ -65,16 +85,31 @@ async fn verifies_only_under_its_profile(app: &TestApp, ws: &Workspace, token: &
     app.set_security(ws, json!({"token_profile": wrong})).await;
     let reply = identify(app, ws, token).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    assert_eq!((&reply.body["verified"], &reply.body["would_reject"]), (&json!(false), &json!(true)), "{profile} token under {wrong}: {}", reply.body);
+    assert_eq!(
+        (&reply.body["verified"], &reply.body["would_reject"]),
+        (&json!(false), &json!(true)),
+        "{profile} token under {wrong}: {}",
+        reply.body
+    );
     assert_eq!(reply.body["reason"], reason, "{profile} token under {wrong}: {}", reply.body);
 
     app.set_security(ws, json!({"modes": {"web": "enforce", "ios": "enforce", "android": "enforce"}})).await;
     let reply = identify(app, ws, token).await;
-    assert_eq!((reply.status, reply.code()), (StatusCode::UNAUTHORIZED, reason), "{profile} token under {wrong}, enforced: {}", reply.body);
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::UNAUTHORIZED, reason),
+        "{profile} token under {wrong}, enforced: {}",
+        reply.body
+    );
 
     app.set_security(ws, json!({"token_profile": profile})).await;
     let reply = identify(app, ws, token).await;
-    assert_eq!((reply.status, &reply.body["verified"]), (StatusCode::OK, &json!(true)), "{profile} enforced: {}", reply.body);
+    assert_eq!(
+        (reply.status, &reply.body["verified"]),
+        (StatusCode::OK, &json!(true)),
+        "{profile} enforced: {}",
+        reply.body
+    );
 }
 
 /// Intercom: PyJWT signs `user_id`, `email`, `exp`; under TalkJS's profile (which requires

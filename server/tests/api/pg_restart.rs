@@ -68,7 +68,13 @@ impl PrivateCluster {
     fn ctl(&self, action: &str) {
         let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.data.display());
         let log = self.data.join("server.log");
-        run(self.pg("pg_ctl").arg("-D").arg(&self.data).arg("-l").arg(log).args(["-w", "-m", "fast", "-o", &options, action]));
+        run(self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(log)
+            .args(["-w", "-m", "fast", "-o", &options, action]));
     }
 
     fn pg(&self, program: &str) -> Command {
@@ -116,7 +122,8 @@ async fn postgres_restart_under_load_loses_no_acknowledged_attempt() {
                     let token = jwt(&ws.1, &ws.2, json!({"user_id": format!("user-{client}")}));
                     let reply = app.identify(json!({"app_id": ws.0, "platform": "web", "user_jwt": token})).await;
                     match reply.status {
-                        StatusCode::OK => acknowledged.push(reply.body["log_id"].as_str().unwrap_or("").parse::<Uuid>().expect("log_id")),
+                        StatusCode::OK => acknowledged
+                            .push(reply.body["log_id"].as_str().unwrap_or("").parse::<Uuid>().expect("log_id")),
                         // Refused attempts carry no promise; they must say so.
                         _ => {
                             assert_eq!(reply.code(), "unavailable", "{}", reply.body);
@@ -202,7 +209,11 @@ async fn long_outage_answers_in_milliseconds_and_loses_nothing() {
     assert_eq!((ready.status, ready.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
     assert!(asked.elapsed() < Duration::from_millis(100), "readyz answered in {:?}", asked.elapsed());
     let metrics = app.get("/metrics", &crate::support::Auth::None).await;
-    assert!(metrics.body.as_str().is_some_and(|m| m.contains("countersign_database_breaker_open 1")), "{}", metrics.body);
+    assert!(
+        metrics.body.as_str().is_some_and(|m| m.contains("countersign_database_breaker_open 1")),
+        "{}",
+        metrics.body
+    );
     tokio::time::sleep(outage - acquire_timeout).await;
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.ctl("start");
@@ -218,7 +229,12 @@ async fn long_outage_answers_in_milliseconds_and_loses_nothing() {
     let mut latencies: Vec<Duration> = answers.iter().map(|(latency, _)| *latency).collect();
     latencies.sort();
     let p99 = latencies[latencies.len() * 99 / 100];
-    println!("{} attempts, p50 {:?}, p99 {p99:?}, max {:?}", latencies.len(), latencies[latencies.len() / 2], latencies.last());
+    println!(
+        "{} attempts, p50 {:?}, p99 {p99:?}, max {:?}",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies.last()
+    );
     assert!(latencies.len() > 500, "the load was real: {} attempts", latencies.len());
     assert!(p99 < Duration::from_millis(100), "p99 {p99:?} during an outage longer than the pool timeout");
 

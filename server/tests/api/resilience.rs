@@ -15,11 +15,13 @@ async fn instances_converge_within_a_second(pool: PgPool) {
     let a = TestApp::new(pool.clone()).await;
     let b = TestApp::new(pool).await;
     let ws = a.workspace("owner@example.com").await;
-    let body = json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}))});
+    let body =
+        json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}))});
     assert_eq!(b.identify(body.clone()).await.body["verified"], true, "instance B has the workspace in memory");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let rotated = a.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 0}), &ws.owner).await;
+    let rotated =
+        a.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 0}), &ws.owner).await;
     assert_eq!(rotated.status, StatusCode::OK);
     let changed = Instant::now();
     loop {
@@ -49,11 +51,13 @@ async fn outage_loses_no_acknowledged_attempt(pool: PgPool) {
     let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| panic!("admin connection: {e}"));
     let cut = |allow: bool| format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {allow}");
     sqlx::query(&cut(false)).execute(&mut admin).await.unwrap_or_default();
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
-        .bind(&database)
-        .execute(&mut admin)
-        .await
-        .unwrap_or_default();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&database)
+    .execute(&mut admin)
+    .await
+    .unwrap_or_default();
 
     let mut acknowledged = Vec::new();
     for _ in 0..30 {

@@ -114,11 +114,13 @@ async fn a_confined_transaction_changes_only_its_workspace(pool: PgPool) {
     assert_eq!((b_secure, b_invitations), (false, 1), "B is untouched");
 
     let mut tx = confined(&pool, &a).await;
-    let refused = sqlx::query("INSERT INTO attributes (workspace_id, name, type, created_at) VALUES ($1, 'injected', 'string', now())")
-        .bind(b_id)
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
+    let refused = sqlx::query(
+        "INSERT INTO attributes (workspace_id, name, type, created_at) VALUES ($1, 'injected', 'string', now())",
+    )
+    .bind(b_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
     assert!(refused.to_string().contains("row-level security"), "{refused}");
 }
 
@@ -147,11 +149,12 @@ async fn the_tenant_role_is_denied_beyond_its_grants(pool: PgPool) {
     let renamed = sqlx::query("UPDATE workspaces SET name = 'taken'").execute(&mut *tx).await.unwrap();
     assert_eq!(renamed.rows_affected(), 0);
     let a_id: Uuid = a.id.parse().unwrap();
-    let refused = sqlx::query("INSERT INTO attributes (workspace_id, name, type, created_at) VALUES ($1, 'x', 'string', now())")
-        .bind(a_id)
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
+    let refused =
+        sqlx::query("INSERT INTO attributes (workspace_id, name, type, created_at) VALUES ($1, 'x', 'string', now())")
+            .bind(a_id)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
     assert!(refused.to_string().contains("row-level security"), "{refused}");
 }
 

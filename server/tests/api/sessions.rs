@@ -32,14 +32,21 @@ async fn list_and_end_sessions(pool: PgPool) {
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["user_agent"], "Laptop");
     assert!(!list.body.to_string().contains("id_hash"));
-    let phone_id = sessions.iter().find(|s| s["user_agent"] == "Phone").map(|s| s["id"].as_str().unwrap_or("").to_owned()).unwrap_or_default();
+    let phone_id = sessions
+        .iter()
+        .find(|s| s["user_agent"] == "Phone")
+        .map(|s| s["id"].as_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
 
     let (bob, _) = app.signup("bob@example.com", "Bobco").await;
     let foreign = app.delete(&format!("/api/v1/account/sessions/{phone_id}"), &bob).await;
     assert_eq!((foreign.status, foreign.code()), (StatusCode::NOT_FOUND, "not_found"));
     assert_eq!(app.get("/api/v1/workspaces", &phone).await.status, StatusCode::OK, "bob ended nothing");
 
-    assert_eq!(app.delete(&format!("/api/v1/account/sessions/{phone_id}"), &laptop).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/api/v1/account/sessions/{phone_id}"), &laptop).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.get("/api/v1/workspaces", &phone).await.code(), "unauthorized");
     assert_eq!(app.delete(&format!("/api/v1/account/sessions/{phone_id}"), &laptop).await.code(), "not_found");
 
@@ -60,7 +67,8 @@ async fn password_change_ends_other_sessions(pool: PgPool) {
     let (here, _) = app.signup("ada@example.com", "Acme").await;
     let elsewhere = app.login("ada@example.com", PASSWORD).await;
     let path = "/api/v1/account/password";
-    let wrong = app.post(path, json!({"current_password": "not-my-password", "new_password": NEW_PASSWORD}), &here).await;
+    let wrong =
+        app.post(path, json!({"current_password": "not-my-password", "new_password": NEW_PASSWORD}), &here).await;
     assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
     let weak = app.post(path, json!({"current_password": PASSWORD, "new_password": "short"}), &here).await;
     assert_eq!((weak.status, weak.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
@@ -70,11 +78,13 @@ async fn password_change_ends_other_sessions(pool: PgPool) {
     assert_eq!((changed.status, changed.body["ended"].as_u64()), (StatusCode::OK, Some(1)), "{}", changed.body);
     assert_eq!(app.get("/api/v1/workspaces", &here).await.status, StatusCode::OK, "this session stays");
     assert_eq!(app.get("/api/v1/workspaces", &elsewhere).await.code(), "unauthorized");
-    let old = app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": PASSWORD}), &Auth::None).await;
+    let old =
+        app.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": PASSWORD}), &Auth::None).await;
     assert_eq!(old.code(), "invalid_credentials");
     app.login("ada@example.com", NEW_PASSWORD).await;
     assert_eq!(app.audit_count("account.password_changed").await, 1);
-    let unauthenticated = app.post(path, json!({"current_password": NEW_PASSWORD, "new_password": PASSWORD}), &Auth::None).await;
+    let unauthenticated =
+        app.post(path, json!({"current_password": NEW_PASSWORD, "new_password": PASSWORD}), &Auth::None).await;
     assert_eq!(unauthenticated.code(), "unauthorized");
 }
 
@@ -84,9 +94,17 @@ async fn password_change_is_throttled(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (here, _) = app.signup("ada@example.com", "Acme").await;
     for _ in 0..countersign_service::throttle::MAX_FAILURES_PER_PAIR {
-        let reply = app.post("/api/v1/account/password", json!({"current_password": "guess-guess", "new_password": NEW_PASSWORD}), &here).await;
+        let reply = app
+            .post(
+                "/api/v1/account/password",
+                json!({"current_password": "guess-guess", "new_password": NEW_PASSWORD}),
+                &here,
+            )
+            .await;
         assert_eq!(reply.code(), "invalid_credentials");
     }
-    let reply = app.post("/api/v1/account/password", json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}), &here).await;
+    let reply = app
+        .post("/api/v1/account/password", json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}), &here)
+        .await;
     assert_eq!((reply.status, reply.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
 }

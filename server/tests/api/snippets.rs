@@ -17,7 +17,11 @@ async fn snippets(app: &TestApp, ws: &Workspace) -> Value {
 
 /// The code of the server snippet `id`.
 fn code<'a>(all: &'a Value, id: &str) -> &'a str {
-    all["server"].as_array().and_then(|s| s.iter().find(|s| s["id"] == id)).and_then(|s| s["code"].as_str()).unwrap_or_else(|| panic!("no {id} snippet: {all}"))
+    all["server"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == id))
+        .and_then(|s| s["code"].as_str())
+        .unwrap_or_else(|| panic!("no {id} snippet: {all}"))
 }
 
 /// Runs a snippet's code as a file with `COUNTERSIGN_SECRET` set; returns the token it prints.
@@ -57,12 +61,16 @@ async fn snippets_follow_the_workspace(pool: PgPool) {
     assert_eq!(reply.status, StatusCode::OK, "every role sees snippets: {}", reply.body);
 
     app.set_security(&ws, json!({"token_profile": "talkjs", "expected_issuer": "https://backend.example"})).await;
-    let rotated = app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 0}), &ws.owner).await;
+    let rotated =
+        app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 0}), &ws.owner).await;
     let new_kid = rotated.body["kid"].as_str().unwrap_or_default();
     let all = snippets(&app, &ws).await;
     assert_eq!((&all["context"]["kid"], &all["context"]["token_profile"]), (&json!(new_kid), &json!("talkjs")));
     let python = code(&all, "python");
-    assert!(python.contains("\"sub\": str(user[\"id\"])") && python.contains("\"iss\": \"https://backend.example\""), "{python}");
+    assert!(
+        python.contains("\"sub\": str(user[\"id\"])") && python.contains("\"iss\": \"https://backend.example\""),
+        "{python}"
+    );
 }
 
 /// Under each profile, the Node (`jsonwebtoken`), Python (PyJWT) and Ruby (`jwt`) snippets, run
@@ -74,12 +82,21 @@ async fn node_python_and_ruby_snippets_verify_under_every_profile(pool: PgPool) 
     let ws = app.workspace("owner@example.com").await;
     for profile in countersign_core::TokenProfile::ALL {
         let claims = if profile == countersign_core::TokenProfile::Custom { json!(["account_ref"]) } else { json!([]) };
-        app.set_security(&ws, json!({"token_profile": profile.as_str(), "user_id_claims": claims, "max_token_lifetime_seconds": 3600})).await;
+        app.set_security(
+            &ws,
+            json!({"token_profile": profile.as_str(), "user_id_claims": claims, "max_token_lifetime_seconds": 3600}),
+        )
+        .await;
         let all = snippets(&app, &ws).await;
         for (id, file) in [("node", "snippet.cjs"), ("python", "snippet.py"), ("ruby", "snippet.rb")] {
             let token = run_snippet(code(&all, id), file, &ws.secret);
             let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await;
-            assert_eq!((reply.status, &reply.body["verified"]), (StatusCode::OK, &json!(true)), "{profile:?} {id}: {}", reply.body);
+            assert_eq!(
+                (reply.status, &reply.body["verified"]),
+                (StatusCode::OK, &json!(true)),
+                "{profile:?} {id}: {}",
+                reply.body
+            );
             assert_eq!(reply.body["user_id"], countersign_core::snippets::EXAMPLE_USER_ID, "{profile:?} {id}");
         }
     }

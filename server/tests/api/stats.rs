@@ -44,7 +44,9 @@ async fn mixed_traffic(app: &TestApp, ws: &Workspace, n: usize) -> Vec<uuid::Uui
     let mut ids = Vec::new();
     for task in tasks {
         let reply = task.await.unwrap();
-        ids.push(reply["log_id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("no log_id: {reply}")));
+        ids.push(
+            reply["log_id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("no log_id: {reply}")),
+        );
     }
     app.wait_until_stored(&ids).await;
     ids
@@ -125,7 +127,12 @@ async fn bad_stats_queries_are_refused(pool: PgPool) {
         "bucket=%FF%FE",
     ] {
         let reply = app.get(&format!("{path}?{query}"), &ws.owner).await;
-        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{query}: {}", reply.body);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{query}: {}",
+            reply.body
+        );
     }
     let stranger = app.workspace("stranger@example.com").await;
     let reply = app.get(&path, &stranger.owner).await;
@@ -146,15 +153,20 @@ async fn the_overview_names_the_risks_from_the_rollups(pool: PgPool) {
         o["headline"]["detail"],
         "Android is off: 10 unverified identities in the last 24 hours — anyone can impersonate these users."
     );
-    let platform = |name: &str| o["platforms"].as_array().unwrap().iter().find(|p| p["platform"] == name).unwrap().clone();
+    let platform =
+        |name: &str| o["platforms"].as_array().unwrap().iter().find(|p| p["platform"] == name).unwrap().clone();
     assert_eq!(platform("web")["totals"], json!({"verified": 10, "unverified": 0, "would_reject": 0, "rejected": 10}));
     assert!(platform("web")["first_verified_at"].is_string());
     assert!(platform("android")["first_verified_at"].is_null(), "Android never verified");
-    let series_total: i64 = platform("web")["series"].as_array().unwrap().iter().map(|p| p["counts"]["verified"].as_i64().unwrap()).sum();
+    let series_total: i64 =
+        platform("web")["series"].as_array().unwrap().iter().map(|p| p["counts"]["verified"].as_i64().unwrap()).sum();
     assert_eq!(series_total, 10, "the chart holds every verified attempt");
     let readiness = platform("ios")["readiness"].clone();
     assert_eq!(readiness["ready"], false);
-    assert_eq!(readiness["verdict"], "Not ready: 100 % would be rejected, all from 7 users with invalid signature. Fix that first.");
+    assert_eq!(
+        readiness["verdict"],
+        "Not ready: 100 % would be rejected, all from 7 users with invalid signature. Fix that first."
+    );
     assert!(platform("web")["readiness"].is_null(), "only monitored platforms are judged");
     let group = o["failures"].as_array().unwrap().iter().find(|g| g["reason"] == "invalid_signature").unwrap().clone();
     assert_eq!(group["attempts"], 20);

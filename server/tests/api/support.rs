@@ -1,6 +1,5 @@
 //! The test harness: an app on a fresh database, and a small request builder.
 
-
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -58,7 +57,8 @@ impl TestApp {
     /// An app with the given service settings and server environment variables.
     pub async fn with_env(pool: PgPool, mut settings: Settings, env: &[(&str, &str)]) -> TestApp {
         settings.spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
-        let config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).expect("config");
+        let config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+            .expect("config");
         let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
         let state = AppState::new(leptos_options, svc.clone(), config);
@@ -67,7 +67,14 @@ impl TestApp {
 
     /// Sends a request with the dashboard's `Origin` (as a browser would) unless `headers`
     /// says otherwise.
-    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, auth: &Auth, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        auth: &Auth,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("user-agent")) {
             request = request.header(header::USER_AGENT, "integration-test");
@@ -94,7 +101,14 @@ impl TestApp {
     }
 
     /// Sends a request as if over a TCP connection from `peer`.
-    pub async fn send_from(&self, peer: &str, method: Method, path: &str, body: Value, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send_from(
+        &self,
+        peer: &str,
+        method: Method,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let peer: std::net::SocketAddr = format!("{peer}:40000").parse().expect("peer address");
         let mut request = Request::builder()
             .method(method)
@@ -114,7 +128,11 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         Reply { status, headers, body }
     }
 
@@ -136,7 +154,13 @@ impl TestApp {
 
     /// Signs up `email` with a first workspace; returns the session cookie and workspace id.
     pub async fn signup(&self, email: &str, workspace: &str) -> (Auth, String) {
-        let reply = self.post("/api/v1/auth/signup", json!({"email": email, "password": PASSWORD, "workspace_name": workspace}), &Auth::None).await;
+        let reply = self
+            .post(
+                "/api/v1/auth/signup",
+                json!({"email": email, "password": PASSWORD, "workspace_name": workspace}),
+                &Auth::None,
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         let workspace_id = reply.body["workspaces"][0]["id"].as_str().expect("workspace id").to_owned();
         (session_of(&reply), workspace_id)
@@ -151,7 +175,9 @@ impl TestApp {
 
     /// Invites `email` to a workspace with `role`; returns the invitation's token.
     pub async fn invite(&self, workspace: &str, by: &Auth, email: Option<&str>, role: &str) -> String {
-        let reply = self.post(&format!("/api/v1/workspaces/{workspace}/invitations"), json!({"email": email, "role": role}), by).await;
+        let reply = self
+            .post(&format!("/api/v1/workspaces/{workspace}/invitations"), json!({"email": email, "role": role}), by)
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body["token"].as_str().expect("token").to_owned()
     }
@@ -159,7 +185,8 @@ impl TestApp {
     /// Invites `email` and accepts as a new account with [`PASSWORD`]; returns its session.
     pub async fn join(&self, workspace: &str, by: &Auth, email: &str, role: &str) -> Auth {
         let token = self.invite(workspace, by, Some(email), role).await;
-        let reply = self.post("/api/v1/invitations/accept", json!({"token": token, "password": PASSWORD}), &Auth::None).await;
+        let reply =
+            self.post("/api/v1/invitations/accept", json!({"token": token, "password": PASSWORD}), &Auth::None).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         session_of(&reply)
     }
@@ -177,14 +204,22 @@ impl TestApp {
             if stored == acknowledged.len() as i64 && self.svc.spooled_attempts().await == 0 {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "only {stored} of {} acknowledged rows reached Postgres", acknowledged.len());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {stored} of {} acknowledged rows reached Postgres",
+                acknowledged.len()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
 
     /// Number of audit rows with this action.
     pub async fn audit_count(&self, action: &str) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1").bind(action).fetch_one(&self.pool).await.expect("count")
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
+            .bind(action)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
     }
 }
 
@@ -234,13 +269,18 @@ impl TestApp {
 
     /// Calls identify with a body; no cookie, the widget's origin.
     pub async fn identify(&self, body: Value) -> Reply {
-        self.send(Method::POST, "/api/v1/identify", Some(body), &Auth::None, &[("origin", "https://app.example.com")]).await
+        self.send(Method::POST, "/api/v1/identify", Some(body), &Auth::None, &[("origin", "https://app.example.com")])
+            .await
     }
 
     /// The verification log row with this id, if committed.
     pub async fn log_row(&self, log_id: &Value) -> Option<(String, Option<String>, Option<String>)> {
         let id: uuid::Uuid = log_id.as_str()?.parse().ok()?;
-        sqlx::query_as("SELECT outcome, reason, user_id FROM verification_log WHERE id = $1").bind(id).fetch_optional(&self.pool).await.ok()?
+        sqlx::query_as("SELECT outcome, reason, user_id FROM verification_log WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .ok()?
     }
 }
 

@@ -37,7 +37,12 @@ async fn victim_state(pool: &PgPool, workspace: &str, account: &str) -> Vec<Stri
     ];
     let mut state = Vec::new();
     for query in queries {
-        let digest: Option<String> = sqlx::query_scalar(query).bind(workspace).bind(account).fetch_one(pool).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+        let digest: Option<String> = sqlx::query_scalar(query)
+            .bind(workspace)
+            .bind(account)
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
         state.push(digest.unwrap_or_default());
     }
     state
@@ -58,20 +63,42 @@ struct Victim {
 async fn victim(app: &TestApp) -> Victim {
     let workspace = app.workspace("victim@example.com").await;
     let (ws, owner) = (&workspace.id, &workspace.owner);
-    app.post(&format!("/api/v1/workspaces/{ws}/attributes"), json!({"name": "plan", "type": "string", "secure_only": true}), owner).await;
-    let invitation = app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"role": "developer"}), owner).await;
-    let invitation_id = invitation.body["invitation"]["id"].as_str().or(invitation.body["id"].as_str()).unwrap_or_default().to_owned();
+    app.post(
+        &format!("/api/v1/workspaces/{ws}/attributes"),
+        json!({"name": "plan", "type": "string", "secure_only": true}),
+        owner,
+    )
+    .await;
+    let invitation =
+        app.post(&format!("/api/v1/workspaces/{ws}/invitations"), json!({"role": "developer"}), owner).await;
+    let invitation_id =
+        invitation.body["invitation"]["id"].as_str().or(invitation.body["id"].as_str()).unwrap_or_default().to_owned();
     let token = jwt(&workspace.secret, &workspace.kid, json!({"user_id": "victim-user"}));
-    assert_eq!(app.identify(json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": token})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.identify(json!({"app_id": workspace.app_id, "platform": "web", "user_jwt": token})).await.status,
+        StatusCode::OK
+    );
     let members = app.get(&format!("/api/v1/workspaces/{ws}/members"), owner).await;
     let account = members.body[0]["account_id"].as_str().unwrap_or_default().to_owned();
-    let hook = app.post(&format!("/api/v1/workspaces/{ws}/webhooks"), json!({"url": "http://127.0.0.1:9/victim", "events": ["key.revoked"]}), owner).await;
+    let hook = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/webhooks"),
+            json!({"url": "http://127.0.0.1:9/victim", "events": ["key.revoked"]}),
+            owner,
+        )
+        .await;
     let hook_id = hook.body["id"].as_str().unwrap_or_default().to_owned();
     let pat = app.post("/api/v1/tokens", json!({"name": "ci"}), owner).await;
     let pat_id = pat.body["id"].as_str().unwrap_or_default().to_owned();
     let sessions = app.get("/api/v1/account/sessions", owner).await;
     let session_id = sessions.body[0]["id"].as_str().unwrap_or_default().to_owned();
-    for (what, id) in [("invitation", &invitation_id), ("webhook", &hook_id), ("account", &account), ("token", &pat_id), ("session", &session_id)] {
+    for (what, id) in [
+        ("invitation", &invitation_id),
+        ("webhook", &hook_id),
+        ("account", &account),
+        ("token", &pat_id),
+        ("session", &session_id),
+    ] {
         assert!(!id.is_empty(), "the victim's {what} id");
     }
     Victim { workspace, invitation_id, hook_id, account, pat_id, session_id }
@@ -79,7 +106,8 @@ async fn victim(app: &TestApp) -> Victim {
 
 /// An app whose webhooks may target loopback (the victim's endpoint is local).
 async fn app_with_local_webhooks(pool: PgPool) -> TestApp {
-    TestApp::with_settings(pool, countersign_service::Settings { webhooks_allow_private: true, ..Default::default() }).await
+    TestApp::with_settings(pool, countersign_service::Settings { webhooks_allow_private: true, ..Default::default() })
+        .await
 }
 
 /// The body a route needs to get past its own validation and reach the permission check.
@@ -92,7 +120,9 @@ fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
         ("PUT", "security") => security.clone(),
         ("POST", "attributes") => json!({"name": "stolen", "type": "string", "secure_only": false}),
         ("PUT", "{name}") => json!({"type": "number", "secure_only": false}),
-        ("POST", "webhooks") | ("PUT", "{hook_id}") => json!({"url": "http://127.0.0.1:9/mallory", "events": ["key.revoked"]}),
+        ("POST", "webhooks") | ("PUT", "{hook_id}") => {
+            json!({"url": "http://127.0.0.1:9/mallory", "events": ["key.revoked"]})
+        }
         ("POST", "debug") => json!({"platform": "web", "user_jwt": "a.b.c"}),
         ("POST", "token") => json!({"user_id": "mallory-test"}),
         ("GET", _) | ("DELETE", _) => return None,
@@ -143,7 +173,12 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
             if reply.status == StatusCode::METHOD_NOT_ALLOWED {
                 continue;
             }
-            assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "not_found"), "{method} {route}: {}", reply.body);
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::NOT_FOUND, "not_found"),
+                "{method} {route}: {}",
+                reply.body
+            );
             probed += 1;
         }
         assert!(probed > 0, "{route}: no method answered");
@@ -170,8 +205,19 @@ async fn every_server_function_hides_another_workspace(pool: PgPool) {
         // Functions that act on the caller alone, or that end the caller's own session.
         if matches!(
             name,
-            "whoami" | "login" | "signup" | "logout" | "create_workspace" | "list_workspaces" | "list_tokens" | "create_token"
-                | "list_sessions" | "end_other_sessions" | "change_password" | "preview_invitation" | "accept_invitation"
+            "whoami"
+                | "login"
+                | "signup"
+                | "logout"
+                | "create_workspace"
+                | "list_workspaces"
+                | "list_tokens"
+                | "create_token"
+                | "list_sessions"
+                | "end_other_sessions"
+                | "change_password"
+                | "preview_invitation"
+                | "accept_invitation"
         ) {
             continue;
         }
@@ -181,13 +227,33 @@ async fn every_server_function_hides_another_workspace(pool: PgPool) {
             _ => ws.as_str(),
         };
         let form = [
-            ("workspace", ws.as_str()), ("id", id), ("kid", victim.kid.as_str()), ("account", account.as_str()),
-            ("invitation", invitation_id.as_str()), ("hook", hook_id.as_str()), ("name", "plan"), ("user_id", "victim-user"), ("role", "developer"),
-            ("grace_seconds", "0"), ("kind", "string"), ("secure_only", "true"), ("email", "mallory@example.com"),
-            ("web", "off"), ("ios", "off"), ("android", "off"), ("token_profile", "countersign"), ("leeway_seconds", "60"),
-            ("max_token_lifetime_seconds", ""), ("allowed_origins", ""), ("user_id_claims", ""), ("expected_issuer", ""),
-            ("secret", "mallory-0123456789abcdefghijklmnopqrstuv"), ("primary", "true"),
-            ("url", "http://127.0.0.1:9/mallory"), ("events[0]", "key.revoked"), ("enabled", "true"),
+            ("workspace", ws.as_str()),
+            ("id", id),
+            ("kid", victim.kid.as_str()),
+            ("account", account.as_str()),
+            ("invitation", invitation_id.as_str()),
+            ("hook", hook_id.as_str()),
+            ("name", "plan"),
+            ("user_id", "victim-user"),
+            ("role", "developer"),
+            ("grace_seconds", "0"),
+            ("kind", "string"),
+            ("secure_only", "true"),
+            ("email", "mallory@example.com"),
+            ("web", "off"),
+            ("ios", "off"),
+            ("android", "off"),
+            ("token_profile", "countersign"),
+            ("leeway_seconds", "60"),
+            ("max_token_lifetime_seconds", ""),
+            ("allowed_origins", ""),
+            ("user_id_claims", ""),
+            ("expected_issuer", ""),
+            ("secret", "mallory-0123456789abcdefghijklmnopqrstuv"),
+            ("primary", "true"),
+            ("url", "http://127.0.0.1:9/mallory"),
+            ("events[0]", "key.revoked"),
+            ("enabled", "true"),
         ];
         let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
         let mut request = axum::http::Request::builder()
@@ -201,7 +267,8 @@ async fn every_server_function_hides_another_workspace(pool: PgPool) {
         let body = if method == Method::GET { axum::body::Body::empty() } else { axum::body::Body::from(body) };
         let reply = app.raw(request.body(body).expect("request")).await;
         // `not_found`, or for a look-up that answers "none" (`find_contact`), nothing.
-        let hidden = reply.body["code"].as_str() == Some("not_found") || (reply.status == StatusCode::OK && reply.body.is_null());
+        let hidden = reply.body["code"].as_str() == Some("not_found")
+            || (reply.status == StatusCode::OK && reply.body.is_null());
         assert!(hidden, "{name} ({path}): {} {}", reply.status, reply.body);
     }
     assert_eq!(victim_state(&app.pool, &ws, &account).await, before, "nothing of the victim changed");

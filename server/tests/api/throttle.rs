@@ -50,14 +50,17 @@ async fn concurrent_guesses_are_counted(pool: PgPool) {
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(guess("ada@example.com").to_string()))
             .expect("request");
-        attempts.spawn(async move { router.oneshot(request).await.map(|r| r.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR) });
+        attempts.spawn(async move {
+            router.oneshot(request).await.map(|r| r.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        });
     }
     let statuses = attempts.join_all().await;
     let tried = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
     let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     assert_eq!(tried + refused, 20, "{statuses:?}");
     assert!(tried as i64 <= MAX_FAILURES_PER_PAIR, "{tried} guesses were checked");
-    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures").fetch_one(&app.pool).await.unwrap_or(-1);
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM login_failures").fetch_one(&app.pool).await.unwrap_or(-1);
     assert_eq!(recorded, tried as i64, "refused attempts are not kept");
 }
 
@@ -71,7 +74,9 @@ async fn one_email_from_many_addresses(pool: PgPool) {
         let reply = app.send_from(&peer, Method::POST, LOGIN, guess("ada@example.com"), &[]).await;
         assert_eq!(reply.code(), "invalid_credentials", "{i}");
     }
-    let reply = app.send_from("203.0.113.1", Method::POST, LOGIN, json!({"email": "ada@example.com", "password": PASSWORD}), &[]).await;
+    let reply = app
+        .send_from("203.0.113.1", Method::POST, LOGIN, json!({"email": "ada@example.com", "password": PASSWORD}), &[])
+        .await;
     assert_eq!((reply.status, reply.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
     let other = app.send_from("203.0.113.1", Method::POST, LOGIN, guess("bob@example.com"), &[]).await;
     assert_eq!(other.code(), "invalid_credentials", "other emails are not affected");
@@ -86,10 +91,11 @@ async fn forwarded_for_only_from_trusted_proxies(pool: PgPool) {
     let forwarded = [("x-forwarded-for", "203.0.113.7")];
     app.send_from("198.51.100.9", Method::POST, LOGIN, guess("ada@example.com"), &forwarded).await;
     app.send_from("10.1.2.3", Method::POST, LOGIN, guess("ada@example.com"), &forwarded).await;
-    let ips: Vec<String> = sqlx::query_scalar("SELECT ip FROM audit_log WHERE action = 'account.login_failed' ORDER BY id")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap_or_default();
+    let ips: Vec<String> =
+        sqlx::query_scalar("SELECT ip FROM audit_log WHERE action = 'account.login_failed' ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap_or_default();
     assert_eq!(ips, ["198.51.100.9", "203.0.113.7"]);
     // Throttling follows the forwarded client: the proxy's other clients are not affected.
     for _ in 1..MAX_FAILURES_PER_PAIR {
@@ -98,6 +104,7 @@ async fn forwarded_for_only_from_trusted_proxies(pool: PgPool) {
     let login = json!({"email": "ada@example.com", "password": PASSWORD});
     let throttled = app.send_from("10.1.2.3", Method::POST, LOGIN, login.clone(), &forwarded).await;
     assert_eq!(throttled.code(), "rate_limited");
-    let other_client = app.send_from("10.1.2.3", Method::POST, LOGIN, login, &[("x-forwarded-for", "192.0.2.44")]).await;
+    let other_client =
+        app.send_from("10.1.2.3", Method::POST, LOGIN, login, &[("x-forwarded-for", "192.0.2.44")]).await;
     assert_eq!(other_client.status, StatusCode::OK, "{}", other_client.body);
 }

@@ -17,7 +17,10 @@ async fn token_lifecycle(pool: PgPool) {
     assert!(token.starts_with("cs_pat_") && token.len() > 40);
     let id = created.body["id"].as_str().unwrap_or("").to_owned();
 
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM personal_access_tokens").fetch_one(&app.pool).await.unwrap_or_default();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM personal_access_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap_or_default();
     assert_eq!(stored.len(), 32, "only a SHA-256 is stored");
     assert!(!String::from_utf8_lossy(&stored).contains(&token));
 
@@ -26,7 +29,8 @@ async fn token_lifecycle(pool: PgPool) {
     let list = app.send(Method::GET, "/api/v1/tokens", None, &bearer, &[]).await;
     assert_eq!(list.body[0]["name"], "incident script");
     assert!(list.body[0].get("token").is_none(), "the token is never listed");
-    let made = app.send(Method::POST, "/api/v1/workspaces", Some(json!({"name": "Scripted"})), &bearer, &no_origin).await;
+    let made =
+        app.send(Method::POST, "/api/v1/workspaces", Some(json!({"name": "Scripted"})), &bearer, &no_origin).await;
     assert_eq!(made.status, StatusCode::CREATED, "bearer requests need no Origin");
 
     let revoked = app.delete(&format!("/api/v1/tokens/{id}"), &session).await;

@@ -37,15 +37,27 @@ impl Receiver {
         let handler = move |headers: HeaderMap, body: String| {
             let seen = seen.clone();
             async move {
-                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                let header =
+                    |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                 let mut seen = seen.lock().expect("lock");
-                seen.push(Received { id: header("webhook-id"), timestamp: header("webhook-timestamp"), signature: header("webhook-signature"), body });
-                if seen.len() <= failures { (StatusCode::INTERNAL_SERVER_ERROR, "try again") } else { (StatusCode::OK, "ok") }
+                seen.push(Received {
+                    id: header("webhook-id"),
+                    timestamp: header("webhook-timestamp"),
+                    signature: header("webhook-signature"),
+                    body,
+                });
+                if seen.len() <= failures {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "try again")
+                } else {
+                    (StatusCode::OK, "ok")
+                }
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, axum::Router::new().route("/hooks", axum::routing::post(handler))).await });
+        tokio::spawn(async move {
+            axum::serve(listener, axum::Router::new().route("/hooks", axum::routing::post(handler))).await
+        });
         Receiver { url, got }
     }
 
@@ -99,8 +111,16 @@ async fn add_endpoint(app: &TestApp, ws: &Workspace, url: &str, events: &[&str])
 }
 
 const ALL_EVENTS: [&str; 10] = [
-    "key.rotated", "key.revoked", "key.revealed", "key.imported", "security.changed", "attribute.changed", "member.changed",
-    "alert.revoked_key_presented", "alert.rejection_spike", "alert.traffic_stopped",
+    "key.rotated",
+    "key.revoked",
+    "key.revealed",
+    "key.imported",
+    "security.changed",
+    "attribute.changed",
+    "member.changed",
+    "alert.revoked_key_presented",
+    "alert.rejection_spike",
+    "alert.traffic_stopped",
 ];
 
 /// Every audited change a webhook reports arrives once, signed, with its type; a change that
@@ -121,25 +141,52 @@ async fn every_event_is_delivered_once_and_signed(pool: PgPool) {
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     assert_eq!(app.get(&format!("{base}/keys/{}/secret", ws.kid), &ws.owner).await.status, StatusCode::OK);
     assert_eq!(app.post(&format!("{base}/keys/{}/revoke", ws.kid), json!({}), &ws.owner).await.status, StatusCode::OK);
-    let imported = app.post(&format!("{base}/keys/import"), json!({"secret": "imported-0123456789abcdefghijklmnopqrstuv", "primary": false}), &ws.owner).await;
+    let imported = app
+        .post(
+            &format!("{base}/keys/import"),
+            json!({"secret": "imported-0123456789abcdefghijklmnopqrstuv", "primary": false}),
+            &ws.owner,
+        )
+        .await;
     assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.body);
     app.set_security(&ws, json!({"modes": {"web": "enforce", "ios": "off", "android": "off"}})).await;
-    let attribute = app.post(&format!("{base}/attributes"), json!({"name": "plan", "type": "string", "secure_only": false}), &ws.owner).await;
+    let attribute = app
+        .post(&format!("{base}/attributes"), json!({"name": "plan", "type": "string", "secure_only": false}), &ws.owner)
+        .await;
     assert_eq!(attribute.status, StatusCode::CREATED, "{}", attribute.body);
     app.join(&ws.id, &ws.owner, "dev@example.com", "developer").await;
     // A change that fails commits nothing, and sends nothing.
-    assert_eq!(app.post(&format!("{base}/keys/k_missing/revoke"), json!({}), &ws.owner).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.post(&format!("{base}/keys/k_missing/revoke"), json!({}), &ws.owner).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let got = receiver.wait_for(7).await;
     assert_eq!(got.len(), 7, "each change exactly once: {got:?}");
-    let mut types: Vec<String> = got.iter().map(|g| assert_signed(&secret, g)["type"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut types: Vec<String> =
+        got.iter().map(|g| assert_signed(&secret, g)["type"].as_str().unwrap_or_default().to_owned()).collect();
     types.sort();
-    assert_eq!(types, ["attribute.changed", "key.imported", "key.revealed", "key.revoked", "key.rotated", "member.changed", "security.changed"]);
+    assert_eq!(
+        types,
+        [
+            "attribute.changed",
+            "key.imported",
+            "key.revealed",
+            "key.revoked",
+            "key.rotated",
+            "member.changed",
+            "security.changed"
+        ]
+    );
     let mut ids: Vec<&str> = got.iter().map(|g| g.id.as_str()).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 7, "distinct webhook-ids");
-    let revoked = got.iter().map(|g| serde_json::from_str::<Value>(&g.body).unwrap_or_default()).find(|b| b["type"] == "key.revoked").expect("revoked");
+    let revoked = got
+        .iter()
+        .map(|g| serde_json::from_str::<Value>(&g.body).unwrap_or_default())
+        .find(|b| b["type"] == "key.revoked")
+        .expect("revoked");
     assert_eq!(revoked["data"]["target"].as_str(), Some(ws.kid.as_str()));
     assert_eq!(revoked["data"]["actor"]["email"].as_str(), Some("owner@example.com"));
     assert_eq!(revoked["workspace_id"].as_str(), Some(ws.id.as_str()));
@@ -148,7 +195,10 @@ async fn every_event_is_delivered_once_and_signed(pool: PgPool) {
     assert_eq!(log.status, StatusCode::OK);
     let log = log.body.as_array().cloned().unwrap_or_default();
     assert_eq!(log.len(), 7);
-    assert!(log.iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1 && d["response_code"] == 200), "{log:?}");
+    assert!(
+        log.iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1 && d["response_code"] == 200),
+        "{log:?}"
+    );
 }
 
 /// A receiver that answers 500 gets the event again after the backoff; the log shows it.
@@ -167,7 +217,11 @@ async fn a_failed_delivery_is_retried(pool: PgPool) {
     assert_eq!(got[0].id, got[1].id, "the retry carries the same webhook-id");
     assert_eq!(assert_signed(&secret, &got[1])["type"], "webhook.test");
     let log = app.get(&format!("{}/{hook_id}/deliveries", hooks_path(&ws)), &ws.owner).await.body;
-    assert_eq!((log[0]["status"].as_str(), log[0]["attempts"].as_i64(), log[0]["response_code"].as_i64()), (Some("delivered"), Some(2), Some(200)), "{log}");
+    assert_eq!(
+        (log[0]["status"].as_str(), log[0]["attempts"].as_i64(), log[0]["response_code"].as_i64()),
+        (Some("delivered"), Some(2), Some(200)),
+        "{log}"
+    );
     let endpoint = &app.get(&hooks_path(&ws), &ws.owner).await.body[0];
     assert_eq!(endpoint["consecutive_failures"], 0);
 }
@@ -182,7 +236,10 @@ async fn two_instances_deliver_each_event_once(pool: PgPool) {
     let (hook_id, secret) = add_endpoint(&first, &ws, &receiver.url, &["key.revoked"]).await;
     for i in 0..30 {
         let app = if i % 2 == 0 { &first } else { &second };
-        assert_eq!(app.post(&format!("{}/{hook_id}/test", hooks_path(&ws)), json!({}), &ws.owner).await.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            app.post(&format!("{}/{hook_id}/test", hooks_path(&ws)), json!({}), &ws.owner).await.status,
+            StatusCode::ACCEPTED
+        );
     }
     let got = receiver.wait_for(30).await;
     assert_eq!(got.len(), 30);
@@ -213,10 +270,26 @@ async fn repeated_failure_disables_the_endpoint(pool: PgPool) {
     assert_eq!(app.audit_count("webhook.disabled").await, 1, "the server's action is audited");
     // A disabled endpoint gets no events.
     app.post(&format!("/api/v1/workspaces/{}/keys/{}/revoke", ws.id, ws.kid), json!({}), &ws.owner).await;
-    let enabled = app.put(&format!("{}/{hook_id}", hooks_path(&ws)), json!({"url": receiver.url, "events": ["key.revoked"], "enabled": true}), &ws.owner).await;
+    let enabled = app
+        .put(
+            &format!("{}/{hook_id}", hooks_path(&ws)),
+            json!({"url": receiver.url, "events": ["key.revoked"], "enabled": true}),
+            &ws.owner,
+        )
+        .await;
     assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
-    assert_eq!((enabled.body["enabled"].as_bool(), enabled.body["disabled_reason"].is_null(), enabled.body["consecutive_failures"].as_i64()), (Some(true), true, Some(0)));
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE event_type = 'key.revoked'").fetch_one(&app.pool).await.expect("count");
+    assert_eq!(
+        (
+            enabled.body["enabled"].as_bool(),
+            enabled.body["disabled_reason"].is_null(),
+            enabled.body["consecutive_failures"].as_i64()
+        ),
+        (Some(true), true, Some(0))
+    );
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE event_type = 'key.revoked'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
     assert_eq!(pending, 0, "the revocation while disabled was not queued");
 }
 
@@ -228,7 +301,13 @@ async fn alerts_from_the_rollups_are_raised_once(pool: PgPool) {
     let second = local_app(pool.clone()).await;
     let receiver = Receiver::start(0).await;
     let ws = first.workspace("owner@example.com").await;
-    let (_, secret) = add_endpoint(&first, &ws, &receiver.url, &["alert.revoked_key_presented", "alert.rejection_spike", "alert.traffic_stopped"]).await;
+    let (_, secret) = add_endpoint(
+        &first,
+        &ws,
+        &receiver.url,
+        &["alert.revoked_key_presented", "alert.rejection_spike", "alert.traffic_stopped"],
+    )
+    .await;
     let rows = [
         // A revoked key presented a minute ago; a spike of rejections; web traffic that stopped
         // 30 minutes ago.
@@ -256,10 +335,15 @@ async fn alerts_from_the_rollups_are_raised_once(pool: PgPool) {
     assert_eq!(a.expect("check") + b.expect("check"), 3, "three alerts, each raised by one instance");
     assert_eq!(first.svc.check_alerts().await.expect("check"), 0, "throttled");
     let got = receiver.wait_for(3).await;
-    let mut types: Vec<String> = got.iter().map(|g| assert_signed(&secret, g)["type"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut types: Vec<String> =
+        got.iter().map(|g| assert_signed(&secret, g)["type"].as_str().unwrap_or_default().to_owned()).collect();
     types.sort();
     assert_eq!(types, ["alert.rejection_spike", "alert.revoked_key_presented", "alert.traffic_stopped"]);
-    let revoked = got.iter().map(|g| serde_json::from_str::<Value>(&g.body).unwrap_or_default()).find(|b| b["type"] == "alert.revoked_key_presented").expect("alert");
+    let revoked = got
+        .iter()
+        .map(|g| serde_json::from_str::<Value>(&g.body).unwrap_or_default())
+        .find(|b| b["type"] == "alert.revoked_key_presented")
+        .expect("alert");
     assert_eq!(revoked["data"]["kid"], "k_old");
 }
 
@@ -281,7 +365,8 @@ async fn private_targets_are_refused(pool: PgPool) {
         let reply = app.post(&hooks_path(&ws), json!({"url": url, "events": ["key.revoked"]}), &ws.owner).await;
         assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{url}: {}", reply.body);
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints").fetch_one(&app.pool).await.expect("count");
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints").fetch_one(&app.pool).await.expect("count");
     assert_eq!(count, 0);
 }
 
@@ -314,7 +399,13 @@ async fn hostile_input_is_refused(pool: PgPool) {
             axum::http::Request::post(path.as_str())
                 .header("origin", crate::support::ORIGIN)
                 .header("content-type", "application/json")
-                .header("cookie", match &ws.owner { Auth::Cookie(t) => format!("cs_session={t}"), _ => String::new() })
+                .header(
+                    "cookie",
+                    match &ws.owner {
+                        Auth::Cookie(t) => format!("cs_session={t}"),
+                        _ => String::new(),
+                    },
+                )
                 .body(axum::body::Body::from("{\"url\": "))
                 .expect("request"),
         )
@@ -327,7 +418,8 @@ async fn hostile_input_is_refused(pool: PgPool) {
     }
     let missing = app.post(&format!("{path}/{}/test", uuid::Uuid::new_v4()), json!({}), &ws.owner).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints").fetch_one(&app.pool).await.expect("count");
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints").fetch_one(&app.pool).await.expect("count");
     assert_eq!(count, 0);
 }
 
@@ -341,7 +433,10 @@ async fn only_owners_and_admins_manage_webhooks(pool: PgPool) {
     for role in ["developer", "support"] {
         let member = app.join(&ws.id, &ws.owner, &format!("{role}@example.com"), role).await;
         assert_eq!(app.get(&path, &member).await.status, StatusCode::FORBIDDEN, "{role}");
-        assert_eq!(app.post(&path, json!({"url": "http://127.0.0.1:9/x", "events": ["key.revoked"]}), &member).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.post(&path, json!({"url": "http://127.0.0.1:9/x", "events": ["key.revoked"]}), &member).await.status,
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(app.delete(&format!("{path}/{hook_id}"), &member).await.status, StatusCode::FORBIDDEN);
         assert_eq!(app.get(&format!("{path}/{hook_id}/deliveries"), &member).await.status, StatusCode::FORBIDDEN);
     }
@@ -371,18 +466,26 @@ async fn silent_and_verbose_receivers_are_bounded(pool: PgPool) {
     let verbose = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let verbose_url = format!("http://{}/hooks", verbose.local_addr().expect("addr"));
     let huge = "x".repeat(1 << 20);
-    let router = axum::Router::new().route("/hooks", axum::routing::post(move || async move { (StatusCode::INTERNAL_SERVER_ERROR, huge) }));
+    let router = axum::Router::new()
+        .route("/hooks", axum::routing::post(move || async move { (StatusCode::INTERNAL_SERVER_ERROR, huge) }));
     tokio::spawn(async move { axum::serve(verbose, router).await });
 
     let (silent_id, _) = add_endpoint(&app, &ws, &silent_url, &["key.revoked"]).await;
     let (verbose_id, _) = add_endpoint(&app, &ws, &verbose_url, &["key.revoked"]).await;
     let started = Instant::now();
     for hook in [&silent_id, &verbose_id] {
-        assert_eq!(app.post(&format!("{}/{hook}/test", hooks_path(&ws)), json!({}), &ws.owner).await.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            app.post(&format!("{}/{hook}/test", hooks_path(&ws)), json!({}), &ws.owner).await.status,
+            StatusCode::ACCEPTED
+        );
     }
     let silent_log = first_attempt(&app, &ws, &silent_id, started).await;
     assert!(started.elapsed() >= Duration::from_secs(10), "gave up only after the timeout");
-    assert_eq!((silent_log["status"].as_str(), silent_log["response_code"].as_i64()), (Some("pending"), None), "{silent_log}");
+    assert_eq!(
+        (silent_log["status"].as_str(), silent_log["response_code"].as_i64()),
+        (Some("pending"), None),
+        "{silent_log}"
+    );
     assert_eq!(silent_log["error"], "No answer within 10 seconds.");
     assert!(silent_log["next_attempt_at"].is_string(), "retried later: {silent_log}");
     let verbose_log = first_attempt(&app, &ws, &verbose_id, started).await;

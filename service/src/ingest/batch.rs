@@ -85,13 +85,18 @@ pub(super) enum Ids {
 /// [`Ids::MaybeStored`], so a commit that did happen is never duplicated.
 pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shard: i16) -> Result<(), sqlx::Error> {
     static NEW: LazyLock<String> = LazyLock::new(|| BATCH_SQL.replace("{on_conflict}", ""));
-    static MAYBE_STORED: LazyLock<String> = LazyLock::new(|| BATCH_SQL.replace("{on_conflict}", "ON CONFLICT DO NOTHING"));
+    static MAYBE_STORED: LazyLock<String> =
+        LazyLock::new(|| BATCH_SQL.replace("{on_conflict}", "ON CONFLICT DO NOTHING"));
     if batch.attempts.is_empty() {
         return Ok(());
     }
     let logs: Vec<_> = batch.attempts.iter().map(|a| &a.log).collect();
-    let text = |f: fn(&countersign_proto::LogEntry) -> &Option<String>| logs.iter().map(|l| f(l).as_deref()).collect::<Vec<_>>();
-    let json = |f: fn(&countersign_proto::LogEntry) -> &serde_json::Value| logs.iter().map(|l| f(l).to_string()).collect::<Vec<_>>();
+    let text = |f: fn(&countersign_proto::LogEntry) -> &Option<String>| {
+        logs.iter().map(|l| f(l).as_deref()).collect::<Vec<_>>()
+    };
+    let json = |f: fn(&countersign_proto::LogEntry) -> &serde_json::Value| {
+        logs.iter().map(|l| f(l).to_string()).collect::<Vec<_>>()
+    };
     let contacts = &batch.contacts;
     let sql: &'static str = match ids {
         Ids::New => &NEW,
@@ -117,7 +122,12 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shar
         .bind(logs.iter().map(|l| l.latency_us).collect::<Vec<_>>())
         .bind(contacts.iter().map(|c| c.workspace_id).collect::<Vec<_>>())
         .bind(contacts.iter().map(|c| c.user_id.as_str()).collect::<Vec<_>>())
-        .bind(contacts.iter().map(|c| serde_json::to_string(&c.attributes).unwrap_or_else(|_| "{}".to_owned())).collect::<Vec<_>>())
+        .bind(
+            contacts
+                .iter()
+                .map(|c| serde_json::to_string(&c.attributes).unwrap_or_else(|_| "{}".to_owned()))
+                .collect::<Vec<_>>(),
+        )
         .bind(contacts.iter().map(|c| c.verified).collect::<Vec<_>>())
         .bind(contacts.iter().map(|c| c.first_seen).collect::<Vec<_>>())
         .bind(contacts.iter().map(|c| c.last_seen).collect::<Vec<_>>())
@@ -144,7 +154,12 @@ pub(super) enum Fate {
 /// Writes a refused batch again in halves, then halves of the halves, until every row is
 /// committed or found to be refused alone: one bad row costs its neighbours a few statements,
 /// never their place in the log. Every contact is written (a first try may have skipped some).
-pub(super) async fn write_split(pool: &PgPool, attempts: &[Attempt], used_keys: &[(String, DateTime<Utc>)], shard: i16) -> Vec<Fate> {
+pub(super) async fn write_split(
+    pool: &PgPool,
+    attempts: &[Attempt],
+    used_keys: &[(String, DateTime<Utc>)],
+    shard: i16,
+) -> Vec<Fate> {
     let mut fates = vec![Fate::Stored; attempts.len()];
     let halves = |start: usize, end: usize| {
         let mid = start + (end - start) / 2;

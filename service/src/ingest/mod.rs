@@ -103,7 +103,8 @@ impl Ingest {
     /// neither Postgres nor the spool could take it. Every string is made storable first.
     pub async fn record(&self, attempt: Attempt) -> ServiceResult<()> {
         let (done, acked) = oneshot::channel();
-        let unavailable = || ServiceError::new(ErrorCode::Unavailable, "The verification log cannot be written; try again shortly.");
+        let unavailable =
+            || ServiceError::new(ErrorCode::Unavailable, "The verification log cannot be written; try again shortly.");
         let attempt = attempt.into_storable();
         self.queue.send(Job { attempt, done }).await.map_err(|_| unavailable())?;
         match acked.await {
@@ -176,7 +177,8 @@ struct Writer {
 impl Writer {
     async fn commit(self: Arc<Self>, jobs: Vec<Job>, shard: i16) {
         self.metrics.batch_size.observe(jobs.len() as f64);
-        let (attempts, acks): (Vec<Attempt>, Vec<oneshot::Sender<bool>>) = jobs.into_iter().map(|j| (j.attempt, j.done)).unzip();
+        let (attempts, acks): (Vec<Attempt>, Vec<oneshot::Sender<bool>>) =
+            jobs.into_iter().map(|j| (j.attempt, j.done)).unzip();
         let used_keys = self.key_use.due(&attempts);
         let durable = if self.breaker.is_open() {
             // The database is known to be down: spool at once instead of waiting for the pool.
@@ -199,7 +201,13 @@ impl Writer {
 
     /// A batch Postgres did not take: spooled whole when the database is unreachable; split and
     /// retried when Postgres refused its rows, so one bad row never takes others with it.
-    async fn after_failure(&self, attempts: &[Attempt], err: sqlx::Error, used_keys: Vec<(String, DateTime<Utc>)>, shard: i16) -> Vec<bool> {
+    async fn after_failure(
+        &self,
+        attempts: &[Attempt],
+        err: sqlx::Error,
+        used_keys: Vec<(String, DateTime<Utc>)>,
+        shard: i16,
+    ) -> Vec<bool> {
         if !is_outage(&err) {
             tracing::warn!(error = %err, rows = attempts.len(), "database refused a batch; splitting it");
             let fates = write_split(&self.pool, attempts, &used_keys, shard).await;

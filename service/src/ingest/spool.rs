@@ -135,7 +135,13 @@ fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
 
 /// Every second, moves spooled attempts into Postgres, then empties the spool. A row Postgres
 /// refuses on its own is quarantined, so it can never hold back the rows behind it.
-pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Metrics>, breaker: Arc<Breaker>, shard: i16) {
+pub(super) async fn replay_loop(
+    pool: PgPool,
+    spool: Arc<Spool>,
+    metrics: Arc<Metrics>,
+    breaker: Arc<Breaker>,
+    shard: i16,
+) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         // While the database is known to be down, a replay would only hold the spool's lock
@@ -156,7 +162,8 @@ pub(super) async fn replay_loop(pool: PgPool, spool: Arc<Spool>, metrics: Arc<Me
         let mut replayed = true;
         for chunk in attempts.chunks(MAX_BATCH) {
             // Every contact is written: the replay may not know what was skipped before.
-            let err = match write_batch(&pool, &Batch::new(chunk, |_| true, Vec::new()), Ids::MaybeStored, shard).await {
+            let err = match write_batch(&pool, &Batch::new(chunk, |_| true, Vec::new()), Ids::MaybeStored, shard).await
+            {
                 Ok(()) => continue,
                 Err(err) => err,
             };

@@ -40,7 +40,8 @@ impl Attempt {
         make_json_storable(&mut log.attributes_rejected);
         make_json_storable(&mut log.details);
         if let Some(contact) = &mut self.contact {
-            contact.user_id = storable_owned(Some(std::mem::take(&mut contact.user_id)), MAX_NAME_CHARS).unwrap_or_default();
+            contact.user_id =
+                storable_owned(Some(std::mem::take(&mut contact.user_id)), MAX_NAME_CHARS).unwrap_or_default();
             contact.platform = storable_platform(&contact.platform).to_owned();
             make_map_storable(&mut contact.attributes);
         }

@@ -130,37 +130,43 @@ impl Service {
         }
         let service = self.clone();
         let start = Cursor { criteria, left, header_sent: false };
-        Ok((format, futures_util::stream::unfold(Some(start), move |state| {
-            let service = service.clone();
-            async move {
-                let mut cursor = state?;
-                let mut chunk = String::new();
-                if !cursor.header_sent && format == ExportFormat::Csv {
-                    chunk.push_str(CSV_HEADER);
-                }
-                cursor.header_sent = true;
-                if cursor.left == 0 {
-                    return (!chunk.is_empty()).then_some((Ok(chunk), None));
-                }
-                let rows = match service.confined_log_rows(workspace_id, &cursor.criteria, cursor.left.min(EXPORT_PAGE_ROWS)).await {
-                    Ok(rows) => rows,
-                    Err(err) => return Some((Err(err), None)),
-                };
-                chunk.push_str(&render(format, &rows));
-                cursor.left -= rows.len() as i64;
-                let next = match rows.last() {
-                    Some(last) if rows.len() as i64 == EXPORT_PAGE_ROWS && cursor.left > 0 => {
-                        cursor.criteria.before = Some((last.at, last.id));
-                        Some(cursor)
+        Ok((
+            format,
+            futures_util::stream::unfold(Some(start), move |state| {
+                let service = service.clone();
+                async move {
+                    let mut cursor = state?;
+                    let mut chunk = String::new();
+                    if !cursor.header_sent && format == ExportFormat::Csv {
+                        chunk.push_str(CSV_HEADER);
                     }
-                    _ => None,
-                };
-                if chunk.is_empty() {
-                    return None;
+                    cursor.header_sent = true;
+                    if cursor.left == 0 {
+                        return (!chunk.is_empty()).then_some((Ok(chunk), None));
+                    }
+                    let rows = match service
+                        .confined_log_rows(workspace_id, &cursor.criteria, cursor.left.min(EXPORT_PAGE_ROWS))
+                        .await
+                    {
+                        Ok(rows) => rows,
+                        Err(err) => return Some((Err(err), None)),
+                    };
+                    chunk.push_str(&render(format, &rows));
+                    cursor.left -= rows.len() as i64;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() as i64 == EXPORT_PAGE_ROWS && cursor.left > 0 => {
+                            cursor.criteria.before = Some((last.at, last.id));
+                            Some(cursor)
+                        }
+                        _ => None,
+                    };
+                    if chunk.is_empty() {
+                        return None;
+                    }
+                    Some((Ok(chunk), next))
                 }
-                Some((Ok(chunk), next))
-            }
-        })))
+            }),
+        ))
     }
 }
 

@@ -107,7 +107,9 @@ fn text(name: &str, value: &Option<String>) -> ServiceResult<Option<String>> {
     match value.as_deref().filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) if v.contains('\0') => Err(ServiceError::invalid(format!("{name} may not contain the NUL character."))),
-        Some(v) if v.chars().count() > MAX_TEXT_CHARS => Err(ServiceError::invalid(format!("{name} may be {MAX_TEXT_CHARS} characters at most."))),
+        Some(v) if v.chars().count() > MAX_TEXT_CHARS => {
+            Err(ServiceError::invalid(format!("{name} may be {MAX_TEXT_CHARS} characters at most.")))
+        }
         Some(v) => Ok(Some(v.to_owned())),
     }
 }
@@ -140,7 +142,8 @@ pub fn decode_cursor(cursor: &str) -> ServiceResult<(DateTime<Utc>, Uuid)> {
 }
 
 /// The columns of a log row, in the order of `LogEntry`.
-pub const LOG_COLUMNS: &str = "id, at, outcome, reason, explanation, platform, kid, alg, user_id, attributes_accepted, \
+pub const LOG_COLUMNS: &str =
+    "id, at, outcome, reason, explanation, platform, kid, alg, user_id, attributes_accepted, \
      attributes_rejected, details, origin, ip, user_agent, latency_us";
 
 impl LogCriteria {

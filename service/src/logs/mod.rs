@@ -20,7 +20,12 @@ use crate::{Actor, Service};
 
 impl Service {
     /// A page of the verification log, newest first.
-    pub async fn list_logs(&self, actor: &Actor, workspace_id: Uuid, filter: &LogFilter) -> ServiceResult<Page<LogEntry>> {
+    pub async fn list_logs(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        filter: &LogFilter,
+    ) -> ServiceResult<Page<LogEntry>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let limit = filter.page_size()?;
         let criteria = filter.criteria(self.clock.now())?;
@@ -33,7 +38,12 @@ impl Service {
 
     /// [`log_rows`] in a transaction of its own, confined to the workspace: for a stream's
     /// later pages, after the caller was authorized when the stream began.
-    async fn confined_log_rows(&self, workspace_id: Uuid, criteria: &LogCriteria, limit: i64) -> ServiceResult<Vec<LogEntry>> {
+    async fn confined_log_rows(
+        &self,
+        workspace_id: Uuid,
+        criteria: &LogCriteria,
+        limit: i64,
+    ) -> ServiceResult<Vec<LogEntry>> {
         let mut tx = self.pool.begin().await?;
         crate::tenant::confine(&mut tx, workspace_id).await?;
         log_rows(&mut tx, workspace_id, criteria, limit).await
@@ -63,9 +73,15 @@ impl Service {
 /// none, and no log row is read; otherwise only the span of those hours is scanned. This keeps
 /// searches that match little or nothing fast without an index per filter on the log, whose
 /// every index is paid for by each identify.
-async fn log_rows(conn: &mut PgConnection, workspace_id: Uuid, criteria: &LogCriteria, limit: i64) -> ServiceResult<Vec<LogEntry>> {
+async fn log_rows(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    criteria: &LogCriteria,
+    limit: i64,
+) -> ServiceResult<Vec<LogEntry>> {
     let mut criteria = criteria.clone();
-    if criteria.outcome.is_some() || criteria.platform.is_some() || criteria.reason.is_some() || criteria.kid.is_some() {
+    if criteria.outcome.is_some() || criteria.platform.is_some() || criteria.reason.is_some() || criteria.kid.is_some()
+    {
         let upper = match (criteria.to, criteria.before) {
             (Some(to), Some((at, _))) => Some(to.min(at + Duration::microseconds(1))),
             (to, before) => to.or(before.map(|(at, _)| at + Duration::microseconds(1))),
@@ -97,7 +113,11 @@ async fn log_rows(conn: &mut PgConnection, workspace_id: Uuid, criteria: &LogCri
 }
 
 /// Verified attempts per kid in the 24 hours before `now`, from the minute rollup.
-pub(crate) async fn key_usage_24h(conn: &mut PgConnection, workspace_id: Uuid, now: DateTime<Utc>) -> ServiceResult<Vec<(String, i64)>> {
+pub(crate) async fn key_usage_24h(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<(String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT kid, sum(attempts)::bigint FROM log_rollup_minute
           WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''

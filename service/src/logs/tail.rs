@@ -133,7 +133,12 @@ impl Service {
     }
 
     /// The newest `CATCH_UP_ROWS` rows after `after` matching `criteria`, oldest first.
-    async fn rows_after(&self, workspace_id: Uuid, criteria: &LogCriteria, after: (DateTime<Utc>, Uuid)) -> ServiceResult<Vec<LogEntry>> {
+    async fn rows_after(
+        &self,
+        workspace_id: Uuid,
+        criteria: &LogCriteria,
+        after: (DateTime<Utc>, Uuid),
+    ) -> ServiceResult<Vec<LogEntry>> {
         let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {LOG_COLUMNS} FROM verification_log"));
         criteria.push_where(&mut sql, workspace_id);
         sql.push(" AND at >= ").push_bind(after.0);
@@ -221,12 +226,15 @@ mod tests {
     /// The tail's filter agrees with the SQL one on each field.
     #[test]
     fn matches() {
-        let filter = LogFilter { outcome: Some("rejected".into()), user_id: Some("a+b".into()), ..LogFilter::default() };
+        let filter =
+            LogFilter { outcome: Some("rejected".into()), user_id: Some("a+b".into()), ..LogFilter::default() };
         let criteria = filter.criteria(Utc::now()).unwrap();
         assert!(criteria.matches(&entry("rejected", "web", "a+b")));
         assert!(!criteria.matches(&entry("verified", "web", "a+b")));
         assert!(!criteria.matches(&entry("rejected", "web", "a b")));
-        let origin = LogFilter { origin: Some("https://a.example".into()), ..LogFilter::default() }.criteria(Utc::now()).unwrap();
+        let origin = LogFilter { origin: Some("https://a.example".into()), ..LogFilter::default() }
+            .criteria(Utc::now())
+            .unwrap();
         assert!(!origin.matches(&entry("rejected", "web", "a")), "no origin is not a match");
     }
 }

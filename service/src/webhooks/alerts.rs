@@ -55,7 +55,9 @@ impl Service {
         .await?;
         for (workspace_id, kid, attempts) in revoked {
             let data = serde_json::json!({ "kid": kid, "attempts": attempts, "window_minutes": REJECTION_SPIKE_WINDOW_MINUTES });
-            raised += self.raise(workspace_id, &format!("revoked_key:{kid}"), 1, EventType::RevokedKeyPresented, now, data).await? as usize;
+            raised += self
+                .raise(workspace_id, &format!("revoked_key:{kid}"), 1, EventType::RevokedKeyPresented, now, data)
+                .await? as usize;
         }
 
         let spikes: Vec<(Uuid, i64)> = sqlx::query_as(
@@ -77,7 +79,8 @@ impl Service {
                 "window_minutes": REJECTION_SPIKE_WINDOW_MINUTES,
                 "threshold": REJECTION_SPIKE_THRESHOLD,
             });
-            raised += self.raise(workspace_id, "rejection_spike", 1, EventType::RejectionSpike, now, data).await? as usize;
+            raised +=
+                self.raise(workspace_id, "rejection_spike", 1, EventType::RejectionSpike, now, data).await? as usize;
         }
 
         let quiet_since = now - chrono::Duration::minutes(QUIET_MINUTES);
@@ -96,14 +99,24 @@ impl Service {
         for (workspace_id, platform, previous_hour) in stopped {
             let data = serde_json::json!({ "platform": platform, "verified_previous_hour": previous_hour, "quiet_minutes": QUIET_MINUTES });
             // The condition lasts about an hour after traffic stops: one alert covers it.
-            raised += self.raise(workspace_id, &format!("traffic_stopped:{platform}"), 2, EventType::TrafficStopped, now, data).await? as usize;
+            raised += self
+                .raise(workspace_id, &format!("traffic_stopped:{platform}"), 2, EventType::TrafficStopped, now, data)
+                .await? as usize;
         }
         Ok(raised)
     }
 
     /// Raises one alert unless it was raised within `throttle_hours`: claims the throttle mark
     /// and enqueues the event in one transaction; whether this call raised it.
-    async fn raise(&self, workspace_id: Uuid, alert: &str, throttle_hours: i64, event: EventType, now: DateTime<Utc>, data: serde_json::Value) -> ServiceResult<bool> {
+    async fn raise(
+        &self,
+        workspace_id: Uuid,
+        alert: &str,
+        throttle_hours: i64,
+        event: EventType,
+        now: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> ServiceResult<bool> {
         let mut tx = self.webhook_pool.begin().await?;
         let claimed: Option<i32> = sqlx::query_scalar(
             "INSERT INTO webhook_alerts AS a (workspace_id, alert, last_sent_at) VALUES ($1, $2, $3)

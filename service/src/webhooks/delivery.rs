@@ -102,15 +102,23 @@ impl Service {
                 .bind(answer.excerpt)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1").bind(due.endpoint_id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1")
+                    .bind(due.endpoint_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             outcome => {
                 let (code, excerpt, error) = match outcome {
-                    Ok(answer) => (Some(i32::from(answer.status)), Some(answer.excerpt), format!("The receiver answered HTTP {}.", answer.status)),
+                    Ok(answer) => (
+                        Some(i32::from(answer.status)),
+                        Some(answer.excerpt),
+                        format!("The receiver answered HTTP {}.", answer.status),
+                    ),
                     Err(error) => (None, None, error),
                 };
                 let given_up = attempts as u32 >= webhook::MAX_ATTEMPTS;
-                let next = (!given_up).then(|| now + chrono::Duration::seconds(webhook::retry_delay_seconds(attempts as u32)));
+                let next =
+                    (!given_up).then(|| now + chrono::Duration::seconds(webhook::retry_delay_seconds(attempts as u32)));
                 sqlx::query(
                     "UPDATE webhook_deliveries SET status = CASE WHEN $3 THEN 'failed' ELSE 'pending' END, attempts = $2,
                             last_attempt_at = $4, next_attempt_at = $5, response_code = $6, response_excerpt = $7, error = $8
@@ -179,7 +187,12 @@ impl Service {
 }
 
 /// Resolves, checks and connects to the target's addresses (only checked ones), then POSTs.
-async fn post(target: &Target, allow_private: bool, headers: &[(&str, String)], body: String) -> Result<Answer, String> {
+async fn post(
+    target: &Target,
+    allow_private: bool,
+    headers: &[(&str, String)],
+    body: String,
+) -> Result<Answer, String> {
     let addrs = resolve(target, allow_private).await?;
     let mut last_error = String::from("No address to connect to.");
     for addr in addrs {
@@ -188,7 +201,8 @@ async fn post(target: &Target, allow_private: bool, headers: &[(&str, String)], 
                 return match target.scheme {
                     Scheme::Http => send(stream, target, headers, body).await,
                     Scheme::Https => {
-                        let name = rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| "Invalid TLS server name.".to_owned())?;
+                        let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+                            .map_err(|_| "Invalid TLS server name.".to_owned())?;
                         let tls = tokio_rustls::TlsConnector::from(tls_config()?)
                             .connect(name, stream)
                             .await
@@ -203,8 +217,15 @@ async fn post(target: &Target, allow_private: bool, headers: &[(&str, String)], 
     Err(last_error)
 }
 
-async fn send<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(io: S, target: &Target, headers: &[(&str, String)], body: String) -> Result<Answer, String> {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| format!("HTTP error: {}", short(&e.to_string())))?;
+async fn send<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    io: S,
+    target: &Target,
+    headers: &[(&str, String)],
+    body: String,
+) -> Result<Answer, String> {
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| format!("HTTP error: {}", short(&e.to_string())))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });

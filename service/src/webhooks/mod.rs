@@ -78,17 +78,24 @@ fn parse_events(events: &[String]) -> ServiceResult<Vec<String>> {
             return Err(ServiceError::invalid(format!("Unknown event {shown:?}; events are {}.", known.join(", "))));
         }
     }
-    Ok(EventType::SUBSCRIBABLE.iter().map(|e| e.as_str()).filter(|e| events.iter().any(|n| n == e)).map(str::to_owned).collect())
+    Ok(EventType::SUBSCRIBABLE
+        .iter()
+        .map(|e| e.as_str())
+        .filter(|e| events.iter().any(|n| n == e))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Resolves a target's host and checks every address it resolves to; the addresses to
 /// connect to (only these: a second lookup could answer differently).
 pub(crate) async fn resolve(target: &Target, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
-    let addrs: Vec<SocketAddr> = match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((target.host.as_str(), target.port))).await {
-        Ok(Ok(addrs)) => addrs.collect(),
-        Ok(Err(_)) => return Err(format!("The host {} does not resolve.", target.host)),
-        Err(_) => return Err(format!("Resolving {} timed out.", target.host)),
-    };
+    let addrs: Vec<SocketAddr> =
+        match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((target.host.as_str(), target.port))).await
+        {
+            Ok(Ok(addrs)) => addrs.collect(),
+            Ok(Err(_)) => return Err(format!("The host {} does not resolve.", target.host)),
+            Err(_) => return Err(format!("Resolving {} timed out.", target.host)),
+        };
     if addrs.is_empty() {
         return Err(format!("The host {} does not resolve.", target.host));
     }
@@ -129,7 +136,13 @@ fn new_event_id() -> String {
 
 /// Queues `event` for every enabled endpoint of the workspace subscribed to it, on `conn`: in
 /// the transaction of the change it reports, so it is delivered if and only if that commits.
-pub(crate) async fn enqueue(conn: &mut PgConnection, workspace_id: Uuid, event: EventType, at: DateTime<Utc>, data: serde_json::Value) -> ServiceResult<()> {
+pub(crate) async fn enqueue(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    event: EventType,
+    at: DateTime<Utc>,
+    data: serde_json::Value,
+) -> ServiceResult<()> {
     let event_id = new_event_id();
     sqlx::query(
         "INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type, payload, next_attempt_at, created_at)
@@ -163,20 +176,30 @@ impl Service {
     /// The workspace's webhook endpoints, oldest first.
     pub async fn list_webhooks(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<WebhookEndpoint>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
-        let rows: Vec<EndpointRow> = sqlx::query_as(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = $1 ORDER BY created_at, id"))
-            .bind(workspace_id)
-            .fetch_all(tenant.conn())
-            .await?;
+        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(workspace_id)
+        .fetch_all(tenant.conn())
+        .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// Adds an endpoint with a new signing secret, returned this once.
-    pub async fn create_webhook(&self, actor: &Actor, workspace_id: Uuid, request: &WebhookRequest) -> ServiceResult<CreatedWebhook> {
+    pub async fn create_webhook(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        request: &WebhookRequest,
+    ) -> ServiceResult<CreatedWebhook> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         let events = parse_events(&request.events)?;
         self.check_webhook_url(&request.url).await?;
         let tx = tenant.conn();
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = $1").bind(workspace_id).fetch_one(&mut *tx).await?;
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
         if count >= MAX_ENDPOINTS {
             return Err(ServiceError::invalid(format!("A workspace has at most {MAX_ENDPOINTS} webhook endpoints.")));
         }
@@ -206,7 +229,13 @@ impl Service {
 
     /// Replaces an endpoint's URL and events; `enabled: true` re-enables it (clearing its
     /// failure count), `false` pauses it.
-    pub async fn update_webhook(&self, actor: &Actor, workspace_id: Uuid, hook_id: Uuid, request: &WebhookRequest) -> ServiceResult<WebhookEndpoint> {
+    pub async fn update_webhook(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        hook_id: Uuid,
+        request: &WebhookRequest,
+    ) -> ServiceResult<WebhookEndpoint> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         let events = parse_events(&request.events)?;
         self.check_webhook_url(&request.url).await?;
@@ -240,13 +269,16 @@ impl Service {
     pub async fn delete_webhook(&self, actor: &Actor, workspace_id: Uuid, hook_id: Uuid) -> ServiceResult<()> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         let tx = tenant.conn();
-        let url: Option<String> = sqlx::query_scalar("DELETE FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2 RETURNING url")
-            .bind(workspace_id)
-            .bind(hook_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let url: Option<String> =
+            sqlx::query_scalar("DELETE FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2 RETURNING url")
+                .bind(workspace_id)
+                .bind(hook_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let url = url.ok_or_else(|| ServiceError::not_found("Webhook"))?;
-        let entry = NewAuditEntry::workspace(actor, workspace_id, "webhook.deleted").target(hook_id.to_string()).details(serde_json::json!({ "url": url }));
+        let entry = NewAuditEntry::workspace(actor, workspace_id, "webhook.deleted")
+            .target(hook_id.to_string())
+            .details(serde_json::json!({ "url": url }));
         audit::insert(tx, self.clock.now(), entry).await?;
         tenant.commit().await?;
         Ok(())
@@ -254,7 +286,12 @@ impl Service {
 
     /// Queues a `webhook.test` event for one endpoint (delivered even while it is disabled,
     /// to check a fix before re-enabling it).
-    pub async fn test_webhook(&self, actor: &Actor, workspace_id: Uuid, hook_id: Uuid) -> ServiceResult<WebhookDelivery> {
+    pub async fn test_webhook(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        hook_id: Uuid,
+    ) -> ServiceResult<WebhookDelivery> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         let now = self.clock.now();
         let event_id = new_event_id();
@@ -279,14 +316,20 @@ impl Service {
     }
 
     /// An endpoint's most recent deliveries, newest first.
-    pub async fn list_webhook_deliveries(&self, actor: &Actor, workspace_id: Uuid, hook_id: Uuid) -> ServiceResult<Vec<WebhookDelivery>> {
+    pub async fn list_webhook_deliveries(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        hook_id: Uuid,
+    ) -> ServiceResult<Vec<WebhookDelivery>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         let tx = tenant.conn();
-        let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2")
-            .bind(workspace_id)
-            .bind(hook_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace_id)
+                .bind(hook_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
             return Err(ServiceError::not_found("Webhook"));
         }
@@ -303,7 +346,10 @@ impl Service {
 
     /// Re-seals every webhook signing secret under the keyring's current master key.
     pub(crate) async fn rekey_webhooks(&self) -> ServiceResult<usize> {
-        let rows: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as("SELECT id, workspace_id, sealed_secret FROM webhook_endpoints").fetch_all(&self.pool).await?;
+        let rows: Vec<(Uuid, Uuid, Vec<u8>)> =
+            sqlx::query_as("SELECT id, workspace_id, sealed_secret FROM webhook_endpoints")
+                .fetch_all(&self.pool)
+                .await?;
         for (id, workspace_id, sealed) in &rows {
             let secret = self.keyring.open(*workspace_id, &seal_id(*id), sealed)?;
             sqlx::query("UPDATE webhook_endpoints SET sealed_secret = $2 WHERE id = $1 AND sealed_secret = $3")

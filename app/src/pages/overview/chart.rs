@@ -8,8 +8,12 @@ const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 140.0;
 
 /// Outcomes bottom to top, with their CSS class and label.
-const LAYERS: [(&str, &str); 4] =
-    [("verified", "verified"), ("unverified", "unverified"), ("would-reject", "would reject"), ("rejected", "rejected")];
+const LAYERS: [(&str, &str); 4] = [
+    ("verified", "verified"),
+    ("unverified", "unverified"),
+    ("would-reject", "would reject"),
+    ("rejected", "rejected"),
+];
 
 fn layer_values(point: &SeriesPoint) -> [i64; 4] {
     let c = &point.counts;
