@@ -22,6 +22,8 @@ pub struct Config {
     pub allow_signup: bool,
     /// `COUNTERSIGN_LOG` (tracing filter syntax).
     pub log: String,
+    /// `COUNTERSIGN_LOG_FORMAT`: `text` (default) or `json`, one object per line.
+    pub log_format: LogFormat,
     /// `COUNTERSIGN_SESSION_IDLE_MINUTES`.
     pub session_idle_minutes: i64,
     /// `COUNTERSIGN_SESSION_MAX_HOURS`.
@@ -41,6 +43,15 @@ pub struct Config {
     /// `COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE`: webhooks may target private and loopback
     /// addresses, over http too (local receivers in tests; never in production).
     pub webhooks_allow_private: bool,
+}
+
+/// How log lines are written to standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the request's span (and its id) in each.
+    Json,
 }
 
 /// A development-only master key (base64 of 32 fixed bytes). Never use it in production.
@@ -94,7 +105,18 @@ impl Config {
             addr,
             public_url,
             allow_signup: parse_bool("COUNTERSIGN_ALLOW_SIGNUP", &get("COUNTERSIGN_ALLOW_SIGNUP", "true"))?,
-            log: get("COUNTERSIGN_LOG", "info"),
+            log: {
+                let filter = get("COUNTERSIGN_LOG", "info");
+                tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| {
+                    format!("COUNTERSIGN_LOG must be a log filter like info or countersign=debug,warn ({e})")
+                })?;
+                filter
+            },
+            log_format: match get("COUNTERSIGN_LOG_FORMAT", "text").as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => return Err(format!("COUNTERSIGN_LOG_FORMAT must be text or json (got {other:?})")),
+            },
             session_idle_minutes: parse_positive(
                 "COUNTERSIGN_SESSION_IDLE_MINUTES",
                 &get("COUNTERSIGN_SESSION_IDLE_MINUTES", "720"),
@@ -228,6 +250,9 @@ mod tests {
             ("COUNTERSIGN_IDENTIFY_RATE_LIMIT", "999"),
             ("COUNTERSIGN_IDENTIFY_RATE_LIMIT", "fast"),
             ("COUNTERSIGN_SIGNATURES_RATE_LIMIT", "0"),
+            ("COUNTERSIGN_LOG_FORMAT", "yaml"),
+            ("COUNTERSIGN_LOG", "countersign=loud"),
+            ("COUNTERSIGN_LOG_RETENTION_DAYS", "0"),
         ] {
             let err = config(&[(name, value)]).err().unwrap_or_default();
             assert!(err.starts_with(name), "{name}: {err}");

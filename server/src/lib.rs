@@ -66,7 +66,8 @@ pub fn app(state: AppState) -> Router {
     let trusted = Arc::new(state.config.trusted_proxies.clone());
     // Merged after hardening, so the data plane skips the layers meant for the dashboard.
     let data_plane = http::data_plane_routes(&state);
-    let router = http::harden(router, &state).merge(data_plane).with_state(state);
+    let router = http::request_id::with_access_log(http::harden(router, &state)).merge(data_plane);
+    let router = http::request_id::with_request_ids(router).with_state(state);
     if trusted.is_empty() {
         router
     } else {

@@ -22,9 +22,11 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest pause while a request body arrives.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets the requests under way
-/// finish. Every request carries its peer's `ConnectInfo<SocketAddr>`.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets the
+/// requests under way finish (an identify answers only once its row is committed, so every
+/// acknowledged row is durable), for at most `drain`. Every request carries its peer's
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>, drain: Duration) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -56,5 +58,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still under way after {} s: stopping anyway", drain.as_secs());
+    }
 }

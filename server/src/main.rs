@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use countersign_server::config::LogFormat;
 use countersign_server::{app, AppState, Config};
 use countersign_service::{Clock, Service};
 use sqlx::postgres::PgPoolOptions;
@@ -15,8 +16,55 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const DEMO_EMAIL: &str = "demo@countersign.local";
 const DEMO_PASSWORD: &str = "countersign-demo";
 
+/// What `--help` prints.
+const USAGE: &str = "\
+Countersign: identity verification for embedded messengers.
+
+Usage: countersign-server [COMMAND]
+
+Commands:
+  serve       migrate, then serve the API and the dashboard (the default)
+  migrate     apply the database migrations and exit
+  seed-demo   migrate, then create or refresh the demo workspace and print its login
+  rekey       re-encrypt every secret under COUNTERSIGN_MASTER_KEY (after a master key change)
+  help        print this text (also -h, --help)
+
+Configuration comes from the environment only; every setting has a development default:
+  DATABASE_URL                        postgres://postgres@127.0.0.1:5432/countersign
+  COUNTERSIGN_MASTER_KEY              base64 of 32 random bytes; encrypts secrets at rest (set it!)
+  COUNTERSIGN_OLD_MASTER_KEY          the previous master key, during a change
+  COUNTERSIGN_ADDR                    host:port to listen on (127.0.0.1:3000)
+  COUNTERSIGN_PUBLIC_URL              the dashboard's URL as browsers see it (https turns on HSTS, Secure cookies)
+  COUNTERSIGN_ALLOW_SIGNUP            true or false (true)
+  COUNTERSIGN_LOG                     log filter, like info or countersign_service=debug (info)
+  COUNTERSIGN_LOG_FORMAT              text or json (text)
+  COUNTERSIGN_SESSION_IDLE_MINUTES    sign-out after this idle time (720)
+  COUNTERSIGN_SESSION_MAX_HOURS       sign-out after this time in all (168)
+  COUNTERSIGN_SPOOL_DIR               where log rows wait while Postgres is unreachable (spool)
+  COUNTERSIGN_LOG_RETENTION_DAYS      verification log retention (30)
+  COUNTERSIGN_TRUSTED_PROXIES         comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed
+  COUNTERSIGN_IDENTIFY_RATE_LIMIT     identify calls per second per workspace, at least 1000
+  COUNTERSIGN_SIGNATURES_RATE_LIMIT   signatures calls per second per workspace
+  COUNTERSIGN_SMTP_ADDR, _SMTP_FROM   the relay invitations are emailed through
+  COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE  let webhooks reach private addresses (tests only)
+
+A bad value stops start-up with one line naming the variable (exit status 2).
+";
+
+/// How long `serve` waits, after SIGTERM or Ctrl-C, for the requests under way to finish.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    if matches!(command.as_str(), "help" | "-h" | "--help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if !matches!(command.as_str(), "serve" | "migrate" | "seed-demo" | "rekey") {
+        eprintln!("countersign: unknown command {command:?}; see countersign-server --help");
+        return ExitCode::from(2);
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(line) => {
@@ -24,10 +72,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
-        .init();
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_span_list(false).init(),
+    }
     match run(&command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(line) => {
@@ -62,8 +112,7 @@ async fn run(command: &str, config: Config) -> Result<(), String> {
             println!("Re-encrypted {count} secrets under the current COUNTERSIGN_MASTER_KEY.");
             Ok(())
         }
-        "serve" => serve(svc, config).await,
-        other => Err(format!("unknown command {other:?}; use serve, migrate, seed-demo or rekey")),
+        _ => serve(svc, config).await,
     }
 }
 
@@ -71,11 +120,13 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
     if config.master_key_is_dev_default {
         tracing::warn!("COUNTERSIGN_MASTER_KEY is not set: using the built-in DEVELOPMENT key. Secrets at rest are NOT protected. Set it in production.");
     }
-    // cargo-leptos bakes the site's settings into the binary; a plain `cargo build` does not,
-    // so fall back to the project's own (LEPTOS_SITE_ROOT still applies).
-    let mut leptos_options = match leptos::config::get_configuration(None) {
-        Ok(conf) => conf.leptos_options,
-        Err(_) => leptos::config::LeptosOptions::builder()
+    // cargo-leptos bakes the site's settings into the binary; a plain `cargo build` does not
+    // (and leptos would complain on standard error), so fall back to the project's own
+    // (LEPTOS_SITE_ROOT still applies).
+    let baked = option_env!("LEPTOS_OUTPUT_NAME").and_then(|_| leptos::config::get_configuration(None).ok());
+    let mut leptos_options = match baked {
+        Some(conf) => conf.leptos_options,
+        None => leptos::config::LeptosOptions::builder()
             .output_name("countersign")
             .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
             .build(),
@@ -97,9 +148,27 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
     let state = AppState::new(leptos_options, svc, config);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("Countersign listening on {addr}; dashboard at {public_url}");
-    countersign_server::listen::serve(listener, app(state), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+    countersign_server::listen::serve(listener, app(state), shutdown_signal(), DRAIN_TIMEOUT).await;
+    tracing::info!("Countersign stopped");
     Ok(())
+}
+
+/// Completes on SIGTERM (what service managers and orchestrators send) or Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: no new connections; finishing the requests under way");
 }

@@ -210,3 +210,133 @@ async fn slow_clients_are_cut_off(pool: PgPool) {
     let (status, _) = post(server.1, "/healthz", "").await.expect("healthz");
     assert_eq!(status, 200, "the server still serves");
 }
+
+/// SIGTERM under load: the server stops taking connections, finishes the requests under way and
+/// exits 0, and every identify it acknowledged with a `log_id` has its row.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn sigterm_under_load_loses_no_acknowledged_row(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let Provisioned { body, .. } = provision(pool.clone()).await;
+    let mut server = start(&url).await;
+    let port = server.1;
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                // Until the server refuses connections: each request opens its own.
+                while let Some((status, reply)) = post(port, "/api/v1/identify", &body).await {
+                    if let (200, Some(id)) = (status, reply["log_id"].as_str()) {
+                        acknowledged.push(id.parse::<uuid::Uuid>().expect("log_id is a uuid"));
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let killed = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop within 30 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.expect("client"));
+    }
+    assert!(acknowledged.len() > 100, "only {} identify calls answered before SIGTERM", acknowledged.len());
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
+        .bind(&acknowledged)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, acknowledged.len() as i64, "acknowledged rows missing after SIGTERM");
+    println!("{} acknowledged identify calls, all stored", acknowledged.len());
+}
+
+/// `--help` lists the commands and settings; an unknown command or a bad setting stops with one
+/// line naming it and exit status 2.
+#[test]
+fn help_and_bad_configuration() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_countersign-server"));
+        command.args(args).env_remove("COUNTERSIGN_LOG");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().expect("runs")
+    };
+    let help = run(&["--help"], &[]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success());
+    for needle in ["serve", "migrate", "seed-demo", "rekey", "DATABASE_URL", "COUNTERSIGN_LOG_FORMAT"] {
+        assert!(text.contains(needle), "--help does not mention {needle}");
+    }
+    let unknown = run(&["launch"], &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown command \"launch\""));
+    for (name, value) in
+        [("COUNTERSIGN_ADDR", "nowhere"), ("COUNTERSIGN_LOG_FORMAT", "xml"), ("COUNTERSIGN_MASTER_KEY", "short")]
+    {
+        let bad = run(&["migrate"], &[(name, value)]);
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(bad.status.code(), Some(2), "{name}={value}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}={value}: {stderr}");
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    }
+}
+
+/// `COUNTERSIGN_LOG_FORMAT=json`: every line on standard error is one JSON object, and a
+/// request's line carries its request id.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn json_logs_carry_the_request_id(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("COUNTERSIGN_ADDR", format!("127.0.0.1:{port}"))
+        .env("COUNTERSIGN_LOG", "info")
+        .env("COUNTERSIGN_LOG_FORMAT", "json")
+        .env("COUNTERSIGN_SPOOL_DIR", std::env::temp_dir().join(format!("countersign-spool-{port}")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let mut server = Server(child, port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut stream = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(stream) => stream,
+            Err(_) => {
+                assert!(Instant::now() < deadline, "server did not come up");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let request =
+            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: json-log-check\r\nConnection: close\r\n\r\n";
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.expect("read");
+        assert!(String::from_utf8_lossy(&reply).to_ascii_lowercase().contains("x-request-id: json-log-check"));
+        break;
+    }
+    Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().expect("kill runs");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["span"]["request_id"] == "json-log-check" && line["fields"]["status"] == 200),
+        "no line for the request: {stderr}"
+    );
+}

@@ -156,16 +156,17 @@ impl Service {
         drop(tenant);
         let request = parse_identify_request(&with_app_id(body, &snapshot.policy.app_id))
             .map_err(|e| ServiceError::invalid(e.message))?;
-        let origin =
-            match body.get("origin") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(origin)) if origin.len() <= MAX_DEBUG_ORIGIN_BYTES => {
-                    Some(origin.as_str()).filter(|o| !o.is_empty())
-                }
-                Some(_) => return Err(ServiceError::invalid(format!(
+        let origin = match body.get("origin") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(origin)) if origin.len() <= MAX_DEBUG_ORIGIN_BYTES => {
+                Some(origin.as_str()).filter(|o| !o.is_empty())
+            }
+            Some(_) => {
+                return Err(ServiceError::invalid(format!(
                     "origin must be a string of at most {MAX_DEBUG_ORIGIN_BYTES} bytes, e.g. https://app.example.com."
-                ))),
-            };
+                )))
+            }
+        };
         Ok(debug(&request, &snapshot.policy, origin, self.clock.now().timestamp()))
     }
 

@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod keys;
 pub mod logs;
 pub mod middleware;
+pub mod request_id;
 pub mod settings;
 pub mod snippets;
 pub mod tokens;

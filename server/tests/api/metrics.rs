@@ -1,7 +1,7 @@
 //! `GET /metrics`: every documented metric is exposed with its labels, and identify traffic
 //! moves the counters and histograms by exactly the number of attempts sent.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -147,4 +147,25 @@ async fn identify_traffic_moves_the_counters_by_the_right_amounts(pool: PgPool) 
     assert_eq!(after.value("countersign_log_spooled"), 0.0);
     assert_eq!(after.value("countersign_log_dead_letters_total"), 0.0);
     assert_eq!(after.value("countersign_database_breaker_open"), 0.0);
+}
+
+/// Every response carries `X-Request-Id`: the caller's own when it is sane, a fresh one
+/// (distinct per request) otherwise, on the dashboard's routes and on the data plane alike.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn every_response_carries_a_request_id(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let id = |reply: &crate::support::Reply| {
+        reply.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let kept = app.send(Method::GET, "/healthz", None, &Auth::None, &[("x-request-id", "lb-7f3a.2_x")]).await;
+    assert_eq!(id(&kept), "lb-7f3a.2_x");
+    let long = "a".repeat(65);
+    for hostile in ["has space", "quote\"", long.as_str()] {
+        let replaced = app.send(Method::GET, "/healthz", None, &Auth::None, &[("x-request-id", hostile)]).await;
+        assert!(!id(&replaced).is_empty() && id(&replaced) != hostile, "{hostile:?} was echoed");
+    }
+    let first = app.get("/api/v1/me", &Auth::None).await;
+    let second = app.identify(json!({"app_id": "app_nothing_here", "platform": "web"})).await;
+    assert!(!id(&first).is_empty() && !id(&second).is_empty());
+    assert_ne!(id(&first), id(&second));
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::rollup::Rollups;
 use super::Attempt;
 
 /// The merged contact write of a batch: later attempts' attributes override earlier ones.
@@ -84,9 +85,14 @@ pub(super) enum Ids {
 /// Writes the batch in one statement. A live batch that fails is spooled and replayed with
 /// [`Ids::MaybeStored`], so a commit that did happen is never duplicated.
 pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shard: i16) -> Result<(), sqlx::Error> {
-    static NEW: LazyLock<String> = LazyLock::new(|| BATCH_SQL.replace("{on_conflict}", ""));
-    static MAYBE_STORED: LazyLock<String> =
-        LazyLock::new(|| BATCH_SQL.replace("{on_conflict}", "ON CONFLICT DO NOTHING"));
+    static NEW: LazyLock<String> = LazyLock::new(|| [LOG_SQL, LIVE_ROLLUPS_SQL, CONTACTS_SQL].concat());
+    static MAYBE_STORED: LazyLock<String> = LazyLock::new(|| {
+        let returning = "
+            ON CONFLICT DO NOTHING
+            RETURNING workspace_id, at, outcome, reason, platform, kid, user_id
+         ";
+        [LOG_SQL, returning, REPLAY_ROLLUPS_SQL, CONTACTS_SQL].concat()
+    });
     if batch.attempts.is_empty() {
         return Ok(());
     }
@@ -102,7 +108,7 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shar
         Ids::New => &NEW,
         Ids::MaybeStored => &MAYBE_STORED,
     };
-    sqlx::query(sql)
+    let query = sqlx::query(sql)
         .bind(logs.iter().map(|l| l.id).collect::<Vec<_>>())
         .bind(batch.attempts.iter().map(|a| a.workspace_id).collect::<Vec<_>>())
         .bind(logs.iter().map(|l| l.at).collect::<Vec<_>>())
@@ -134,9 +140,36 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shar
         .bind(contacts.iter().map(|c| c.platform.as_str()).collect::<Vec<_>>())
         .bind(batch.used_keys.iter().map(|(kid, _)| kid.as_str()).collect::<Vec<_>>())
         .bind(batch.used_keys.iter().map(|(_, at)| *at).collect::<Vec<_>>())
-        .bind(shard)
-        .execute(pool)
-        .await?;
+        .bind(shard);
+    let query = match ids {
+        Ids::New => {
+            let rollups = Rollups::of(batch.attempts.iter().map(|a| (a.workspace_id, &a.log)));
+            let (minutes, hours) = (rollups.minute_columns(), rollups.hour_columns());
+            let (first_at, last_at) = rollups.hour_spans();
+            let (user_rows, users) = rollups.hour_users();
+            query
+                .bind(minutes.workspace_ids)
+                .bind(minutes.buckets)
+                .bind(minutes.platforms)
+                .bind(minutes.outcomes)
+                .bind(minutes.reasons)
+                .bind(minutes.kids)
+                .bind(minutes.attempts)
+                .bind(hours.workspace_ids)
+                .bind(hours.buckets)
+                .bind(hours.platforms)
+                .bind(hours.outcomes)
+                .bind(hours.reasons)
+                .bind(hours.kids)
+                .bind(hours.attempts)
+                .bind(first_at)
+                .bind(last_at)
+                .bind(user_rows)
+                .bind(users)
+        }
+        Ids::MaybeStored => query,
+    };
+    query.execute(pool).await?;
     Ok(())
 }
 
@@ -184,8 +217,8 @@ pub(super) async fn write_split(
     fates
 }
 
-/// The batch statement; `{on_conflict}` is filled per [`Ids`].
-const BATCH_SQL: &str = "WITH log AS (
+/// The log rows of a batch; a replay adds `ON CONFLICT DO NOTHING` and `RETURNING` (below).
+const LOG_SQL: &str = "WITH log AS (
             INSERT INTO verification_log (id, workspace_id, at, outcome, reason, explanation, platform, kid, alg, user_id,
                    attributes_accepted, attributes_rejected, details, origin, ip, user_agent, latency_us)
             SELECT id, ws, at, outcome, reason, explanation, platform, kid, alg, user_id,
@@ -194,10 +227,35 @@ const BATCH_SQL: &str = "WITH log AS (
                           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
                           $15::text[], $16::text[], $17::int4[])
                    AS t(id, ws, at, outcome, reason, explanation, platform, kid, alg, user_id, accepted, rejected,
-                        details, origin, ip, user_agent, latency_us)
-            {on_conflict}
-            RETURNING workspace_id, at, outcome, reason, platform, kid, user_id
-         ), minute AS (
+                        details, origin, ip, user_agent, latency_us)";
+
+/// A live batch's rollups, grouped by the writer ([`Rollups`]): one row per group.
+const LIVE_ROLLUPS_SQL: &str = "), minute AS (
+            INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
+            SELECT ws, bucket, platform, outcome, reason, kid, $27, attempts
+              FROM UNNEST($28::uuid[], $29::timestamptz[], $30::text[], $31::text[], $32::text[], $33::text[],
+                          $34::int8[]) AS t(ws, bucket, platform, outcome, reason, kid, attempts)
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
+               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts
+         ), hour AS (
+            INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts, users, first_at, last_at)
+            SELECT g.ws, g.bucket, g.platform, g.outcome, g.reason, g.kid, $27, g.attempts, u.users, g.first_at, g.last_at
+              FROM UNNEST($35::uuid[], $36::timestamptz[], $37::text[], $38::text[], $39::text[], $40::text[],
+                          $41::int8[], $42::timestamptz[], $43::timestamptz[])
+                   WITH ORDINALITY AS g(ws, bucket, platform, outcome, reason, kid, attempts, first_at, last_at, n)
+              LEFT JOIN (SELECT n, bit_or(countersign_user_bit(user_id)) AS users
+                           FROM UNNEST($44::int8[], $45::text[]) AS t(n, user_id) GROUP BY n) u ON u.n = g.n
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
+               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
+                             users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
+                                          WHEN EXCLUDED.users IS NULL THEN r.users
+                                          ELSE r.users | EXCLUDED.users END,
+                             first_at = least(r.first_at, EXCLUDED.first_at),
+                             last_at = greatest(r.last_at, EXCLUDED.last_at)
+         ";
+
+/// A replay's rollups, grouped from the rows actually inserted (one already stored is not counted).
+const REPLAY_ROLLUPS_SQL: &str = "), minute AS (
             -- Counts only the rows inserted above (a replayed row already stored is not),
             -- in key order so that two batches in flight lock shared rows in the same order.
             INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
@@ -218,7 +276,10 @@ const BATCH_SQL: &str = "WITH log AS (
                                           ELSE r.users | EXCLUDED.users END,
                              first_at = least(r.first_at, EXCLUDED.first_at),
                              last_at = greatest(r.last_at, EXCLUDED.last_at)
-         ), contact AS (
+         ";
+
+/// Contacts and keys' `last_used_at`, the same for both kinds of batch.
+const CONTACTS_SQL: &str = "), contact AS (
             INSERT INTO contacts (workspace_id, user_id, attributes, verified, first_seen_at, last_seen_at, last_platform)
             SELECT ws, user_id, attributes::jsonb, verified, first_seen, last_seen, platform
               FROM UNNEST($18::uuid[], $19::text[], $20::text[], $21::bool[], $22::timestamptz[], $23::timestamptz[],
@@ -287,6 +348,14 @@ mod tests {
         write_batch(&pool, &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored, 0).await.unwrap();
         assert_eq!(log_rows(&pool).await, 3, "the replay adds only the row that was missing");
         assert_eq!(rolled_up(&pool).await, (3, 3), "each committed row is counted once by each rollup");
+        let (sketched, logged): (String, String) = sqlx::query_as(
+            "SELECT (SELECT bit_or(users)::text FROM log_rollup_hour),
+                    (SELECT bit_or(countersign_user_bit(user_id))::text FROM verification_log)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(sketched, logged, "live and replayed batches sketch users alike");
     }
 
     /// A batch Postgres refuses because of one row is split until only that row is left out:

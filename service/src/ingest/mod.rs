@@ -11,6 +11,7 @@
 mod batch;
 mod breaker;
 mod recent;
+mod rollup;
 mod spool;
 mod storable;
 
