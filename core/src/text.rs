@@ -78,6 +78,19 @@ fn replace_nul(s: &mut String) {
     }
 }
 
+/// A count with thousands separators, for sentences: 1204 → "1,204".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = if n < 0 { String::from("-") } else { String::new() };
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,17 +133,4 @@ mod tests {
         assert_eq!(value, json!({"a\u{FFFD}": ["x\u{FFFD}y", {"k": "\u{FFFD}"}], "n": 1, "line": "a\nb"}));
         assert!(!value.to_string().contains("\\u0000"));
     }
-}
-
-/// A count with thousands separators, for sentences: 1204 → "1,204".
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = if n < 0 { String::from("-") } else { String::new() };
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -177,11 +177,14 @@ pub fn readiness(platform: &str, totals: &OutcomeCounts, reasons: Vec<ReasonCoun
     Readiness { would_reject_rate: rate, ready, verdict, reasons }
 }
 
+/// (kid, state, created_at, expires_at) of a key.
+pub type KeyRow = (String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// What the overview knows about a workspace's configuration.
 pub struct Posture<'a> {
     pub settings: &'a SecuritySettings,
     /// (kid, state, created_at, expires_at) of every key.
-    pub keys: &'a [(String, String, DateTime<Utc>, Option<DateTime<Utc>>)],
+    pub keys: &'a [KeyRow],
     /// (name, secure_only) of every registered attribute.
     pub attributes: &'a [(String, bool)],
     /// Attempts signed with a revoked or retired key in the range, with the last one's time and the top IPs.
@@ -438,7 +441,7 @@ impl Service {
         .bind(MAX_FAILURE_GROUPS)
         .fetch_all(&mut *conn)
         .await?;
-        let keys: Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        let keys: Vec<KeyRow> = sqlx::query_as(
             "SELECT kid, state, created_at, expires_at FROM workspace_keys WHERE workspace_id = $1 ORDER BY created_at",
         )
         .bind(workspace_id)

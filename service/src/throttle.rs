@@ -23,6 +23,9 @@ pub const MAX_FAILURES_PER_IP: i64 = 100;
 /// The sliding window of login throttling.
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
 
+/// Recent failures for the (email, IP) pair, the email and the IP, and the first of each.
+type FailureCounts = (i64, i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A recorded attempt: counts as a failure until [`Service::attempt_succeeded`] removes it.
 #[derive(Debug)]
 #[must_use]
@@ -40,7 +43,7 @@ impl Service {
             .fetch_one(&self.pool)
             .await?;
         let since = now - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-        let counts: (i64, i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+        let counts: FailureCounts =
             sqlx::query_as(
                 "SELECT count(*) FILTER (WHERE email = $1 AND ip = $2),
                     count(*) FILTER (WHERE email = $1),

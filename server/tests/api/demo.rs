@@ -1,5 +1,7 @@
 //! The demo workspace: a day of traffic through the real identify path, seeded once.
 
+#![allow(clippy::unwrap_used)]
+
 use sqlx::PgPool;
 
 use crate::support::TestApp;

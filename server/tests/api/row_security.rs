@@ -2,6 +2,8 @@
 //! one workspace (`countersign_service::tenant`) can neither see nor change another's rows, even
 //! with a query that names no workspace at all.
 
+#![allow(clippy::unwrap_used)]
+
 use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};

@@ -1,6 +1,8 @@
 //! Traffic stats: the rollups the log writer maintains count every committed row exactly once,
 //! and `GET .../stats` and the Keys page read them.
 
+#![allow(clippy::unwrap_used)]
+
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
