@@ -43,9 +43,8 @@ impl Service {
             .fetch_one(&self.pool)
             .await?;
         let since = now - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-        let counts: FailureCounts =
-            sqlx::query_as(
-                "SELECT count(*) FILTER (WHERE email = $1 AND ip = $2),
+        let counts: FailureCounts = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE email = $1 AND ip = $2),
                     count(*) FILTER (WHERE email = $1),
                     count(*) FILTER (WHERE ip = $2),
                     min(at) FILTER (WHERE email = $1 AND ip = $2),
@@ -53,12 +52,12 @@ impl Service {
                     min(at) FILTER (WHERE ip = $2)
                FROM login_failures
               WHERE at > $3 AND (email = $1 OR ip = $2)",
-            )
-            .bind(email)
-            .bind(ip)
-            .bind(since)
-            .fetch_one(&self.pool)
-            .await?;
+        )
+        .bind(email)
+        .bind(ip)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
         let (pair, by_email, by_ip, pair_oldest, email_oldest, ip_oldest) = counts;
         let oldest = if pair > MAX_FAILURES_PER_PAIR {
             pair_oldest
