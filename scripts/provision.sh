@@ -31,6 +31,18 @@ install_toolchain() {
   fi
 }
 
+# binaryen's wasm-opt, which cargo-leptos runs on release builds (from npm: the packaged
+# versions are too old to read what Rust 1.95 emits), under .local/binaryen.
+BINARYEN_VERSION=123.0.0
+install_wasm_opt() {
+  local prefix="$LOCAL/binaryen"
+  if [ "$("$prefix/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+    say "Installing binaryen $BINARYEN_VERSION (wasm-opt) under .local/binaryen"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION" >/dev/null
+  fi
+  export PATH="$prefix/node_modules/.bin:$PATH"
+}
+
 install_node_packages() {
   # Every dev dependency of end2end/package.json, installed exactly as the lock pins them.
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] || [ ! -d "$ROOT/end2end/node_modules/@axe-core/playwright" ]; then

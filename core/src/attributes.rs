@@ -85,6 +85,8 @@ pub(crate) struct AttributeSorter<'d> {
     pub rejected: Vec<RejectedAttribute>,
     /// Unregistered names.
     pub ignored: Vec<String>,
+    /// Names accepted from an unsigned source: each would be refused were it secure-only.
+    pub unsigned: Vec<String>,
     /// Remarks (a later duplicate of a name already decided).
     pub notes: Vec<String>,
     /// Every name decided so far.
@@ -139,6 +141,9 @@ impl<'d> AttributeSorter<'d> {
                 self.rejected.push(RejectedAttribute { name: name.into_owned(), reason: reason.to_string() })
             }
             None => {
+                if !signed {
+                    self.unsigned.push(name.to_string());
+                }
                 self.accepted.insert(name.into_owned(), value.into_owned());
             }
         }
@@ -199,6 +204,7 @@ mod tests {
         assert_eq!(s.ignored, ["nick"]);
         let rejected: Vec<_> = s.rejected.iter().map(|r| (r.name.as_str(), r.reason.as_str())).collect();
         assert_eq!(rejected, [("plan", "secure_only"), ("seats", "wrong_type")]);
+        assert_eq!(s.unsigned, ["beta"], "only what was accepted unsigned counts");
     }
 
     /// Signed: secure-only accepted; the first (signed) source wins over a later unsigned one,
@@ -216,6 +222,7 @@ mod tests {
         s.add(&defs, "seats".into(), Cow::Owned(json!(4)), false, "attributes");
         assert_eq!(s.accepted.get("seats"), Some(&json!(3)));
         assert_eq!(s.notes.len(), 1, "a duplicate that is not secure-only is only noted");
+        assert!(s.unsigned.is_empty(), "signed values, and unsigned copies of them, are not unsigned updates");
     }
 
     /// The wire shape of a definition uses `type`.

@@ -128,6 +128,8 @@ pub struct Verdict {
     pub rejected_attributes: Vec<RejectedAttribute>,
     /// Names of attributes that are not registered in the workspace (dropped silently).
     pub ignored_attributes: Vec<String>,
+    /// Accepted attributes that arrived unsigned (the secure-only preview counts them).
+    pub unsigned_attributes: Vec<String>,
     /// Remarks that did not change the verdict.
     pub notes: Vec<String>,
     /// Ordered trace of checks, for the token debugger.

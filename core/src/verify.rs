@@ -120,6 +120,7 @@ fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut tr
         attributes: sorter.accepted,
         rejected_attributes: sorter.rejected,
         ignored_attributes: sorter.ignored,
+        unsigned_attributes: sorter.unsigned,
         notes,
         checks,
         header: header.filter(|_| recording).map(Value::Object),

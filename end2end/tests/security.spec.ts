@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import { shoot } from './support';
 
 /** An owner relaxes Android, registers a secure-only attribute, and sees an unsigned identify in the log and contact. */
 test('security settings, attributes, log and contact', async ({ page }) => {
@@ -48,4 +49,15 @@ test('security settings, attributes, log and contact', async ({ page }) => {
   await page.getByLabel('User id').fill('droid-7');
   await page.getByRole('button', { name: 'Look up' }).click();
   await expect(page.getByTestId('contact-attributes')).toHaveText('{"seats":3}');
+
+  // Marking seats secure-only first shows what that would have refused, and asks to confirm.
+  await page.getByRole('link', { name: 'Attributes' }).click();
+  const seats = page.locator('tr[data-attribute=seats]');
+  await expect(seats.getByTestId('unsigned-updates')).toHaveText('1: secure-only would have rejected them');
+  await shoot(page, 'attributes-preview');
+  const confirm = seats.getByLabel('Reject these 1 unsigned updates from now on');
+  await confirm.check();
+  await seats.getByRole('button', { name: 'Make secure only' }).click();
+  await expect(seats).toContainText('refused when unsigned');
+  await expect(seats.getByRole('button', { name: 'Allow unsigned' })).toBeVisible();
 });

@@ -336,6 +336,26 @@ pub struct Stats {
     pub items: Vec<StatsItem>,
 }
 
+/// `GET /api/v1/workspaces/{id}/stats/attributes`: per registered attribute, the updates that
+/// arrived unsigned over the last days (what marking it secure-only would have refused).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeStats {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Every registered attribute, by name.
+    pub items: Vec<AttributeUsage>,
+}
+
+/// One attribute's unsigned updates in an [`AttributeStats`] window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeUsage {
+    pub name: String,
+    pub secure_only: bool,
+    /// Accepted updates that arrived unsigned: each would have been rejected were the
+    /// attribute secure-only.
+    pub unsigned_updates: i64,
+}
+
 /// Attempts of one bucket with one platform, outcome, reason and kid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatsItem {

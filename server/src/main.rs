@@ -132,6 +132,14 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
             .build(),
     };
     leptos_options.site_addr = config.addr;
+    // A build with hashed asset names leaves their manifest beside the binary; serving it is
+    // what lets browsers cache those assets for good.
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        leptos_options.hash_files = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.join(&*leptos_options.hash_file)))
+            .is_some_and(|manifest| manifest.is_file());
+    }
     svc.maintain_log_partitions(config.log_retention_days).await.map_err(|e| e.to_string())?;
     let maintenance = svc.clone();
     let retention = config.log_retention_days;

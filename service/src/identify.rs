@@ -82,8 +82,16 @@ impl Service {
                 log.explanation = err.message.clone();
                 log.latency_us = elapsed_us(started);
                 let log_id = log.id;
-                self.record(Attempt { workspace_id: snapshot.workspace_id, log, contact: None }, "invalid_request")
-                    .await?;
+                self.record(
+                    Attempt {
+                        workspace_id: snapshot.workspace_id,
+                        log,
+                        contact: None,
+                        unsigned_attributes: Vec::new(),
+                    },
+                    "invalid_request",
+                )
+                .await?;
                 let body = json!({"error": {"code": "invalid_request", "message": err.message}, "log_id": log_id});
                 return Ok(IdentifyResponse { status: 400, body });
             }
@@ -106,7 +114,8 @@ impl Service {
         log.user_id = verdict.user_id;
         log.attributes_accepted = Value::Object(verdict.attributes);
         log.latency_us = elapsed_us(started);
-        self.ingest.record(Attempt { workspace_id: snapshot.workspace_id, log, contact }).await?;
+        let unsigned_attributes = verdict.unsigned_attributes;
+        self.ingest.record(Attempt { workspace_id: snapshot.workspace_id, log, contact, unsigned_attributes }).await?;
         self.metrics.identify_seconds.observe(started.elapsed().as_secs_f64());
         Ok(answer)
     }

@@ -185,8 +185,8 @@ pub struct Posture<'a> {
     pub settings: &'a SecuritySettings,
     /// (kid, state, created_at, expires_at) of every key.
     pub keys: &'a [KeyRow],
-    /// (name, secure_only) of every registered attribute.
-    pub attributes: &'a [(String, bool)],
+    /// (name, secure_only, unsigned updates in the last 7 days) of every registered attribute.
+    pub attributes: &'a [(String, bool, i64)],
     /// Attempts signed with a revoked or retired key in the range, with the last one's time and the top IPs.
     pub revoked_presented: Option<(i64, DateTime<Utc>, Vec<String>)>,
 }
@@ -297,18 +297,29 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "/logs?reason=revoked_key",
         ));
     }
-    let exposed: Vec<&str> = posture
+    let exposed: Vec<&(String, bool, i64)> = posture
         .attributes
         .iter()
-        .filter(|(name, secure_only)| !secure_only && SENSITIVE_NAMES.contains(&name.to_ascii_lowercase().as_str()))
-        .map(|(name, _)| name.as_str())
+        .filter(|(name, secure_only, _)| !secure_only && SENSITIVE_NAMES.contains(&name.to_ascii_lowercase().as_str()))
         .collect();
     if !exposed.is_empty() {
+        let names: Vec<&str> = exposed.iter().map(|(name, _, _)| name.as_str()).collect();
+        let evidence: Vec<String> = exposed
+            .iter()
+            .filter(|(_, _, unsigned)| *unsigned > 0)
+            .map(|(name, _, unsigned)| format!("{name} {}", plural(*unsigned, "time", "times")))
+            .collect();
+        let seen = if evidence.is_empty() {
+            String::new()
+        } else {
+            format!("In the last 7 days, updates arrived unsigned: {}. ", evidence.join(", "))
+        };
         items.push(item(
             "warning",
-            format!("Sensitive attributes arrive unsigned: {}", exposed.join(", ")),
-            "Anyone can set these from the browser. Mark them secure-only so only your signed tokens can set them."
-                .into(),
+            format!("Sensitive attributes arrive unsigned: {}", names.join(", ")),
+            format!(
+                "{seen}Anyone can set these from the browser. Mark them secure-only so only your signed tokens can set them."
+            ),
             "/attributes",
         ));
     }
@@ -447,11 +458,18 @@ impl Service {
         .bind(workspace_id)
         .fetch_all(&mut *conn)
         .await?;
-        let attributes: Vec<(String, bool)> =
-            sqlx::query_as("SELECT name, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
-                .bind(workspace_id)
-                .fetch_all(&mut *conn)
-                .await?;
+        let attributes: Vec<(String, bool, i64)> = sqlx::query_as(
+            "SELECT a.name, a.secure_only, coalesce(sum(r.unsigned_updates), 0)::bigint
+               FROM attributes a
+               LEFT JOIN attribute_rollup_hour r
+                 ON r.workspace_id = a.workspace_id AND r.name = a.name AND r.bucket >= $2
+              WHERE a.workspace_id = $1
+              GROUP BY a.name, a.secure_only ORDER BY a.name",
+        )
+        .bind(workspace_id)
+        .bind(now - Duration::days(crate::stats::ATTRIBUTE_PREVIEW_DAYS))
+        .fetch_all(&mut *conn)
+        .await?;
         let revoked = groups.iter().find(|g| g.0 == Reason::RevokedKey.as_str());
         let revoked_presented = match revoked {
             Some((_, attempts, _, _, last, _, _)) => {
@@ -673,7 +691,7 @@ mod tests {
         let tight = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
         let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
         let posture =
-            Posture { settings: &tight, keys: &keys, attributes: &[("plan".into(), true)], revoked_presented: None };
+            Posture { settings: &tight, keys: &keys, attributes: &[("plan".into(), true, 0)], revoked_presented: None };
         assert!(checklist(&posture, &[], now(), Range::Day).is_empty());
 
         let mut loose = settings(Mode::Off, Mode::Monitor, Mode::Enforce);
@@ -690,7 +708,7 @@ mod tests {
                 Some(now() + Duration::hours(20)),
             ),
         ];
-        let attributes = vec![("email".to_owned(), false), ("color".to_owned(), false)];
+        let attributes = vec![("email".to_owned(), false, 12), ("color".to_owned(), false, 3)];
         let posture = Posture {
             settings: &loose,
             keys: &keys,
@@ -715,6 +733,7 @@ mod tests {
             ]
         );
         assert!(items[1].detail.contains("203.0.113.9"));
+        assert!(items[6].detail.contains("email 12 times"), "{}", items[6].detail);
         assert_eq!(items[1].fix_path, "/logs?reason=revoked_key");
         assert!(items.last().unwrap().detail.contains("20 hours"));
     }

@@ -55,10 +55,12 @@ impl Service {
             .bind(now - Duration::days(retention_days))
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM log_rollup_hour WHERE bucket < $1")
-            .bind(now - Duration::days(retention_days + 1))
-            .execute(&self.pool)
-            .await?;
+        for table in ["log_rollup_hour", "attribute_rollup_hour"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
+                .bind(now - Duration::days(retention_days + 1))
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 }

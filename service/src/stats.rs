@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use countersign_core::policy::Action;
-use countersign_proto::{Stats, StatsItem};
+use countersign_proto::{AttributeStats, AttributeUsage, Stats, StatsItem};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -14,6 +14,9 @@ use crate::{Actor, Service};
 const SKETCH_BITS: f64 = 4096.0;
 /// Most items one stats answer holds; a wider query is asked to narrow down.
 const MAX_ITEMS: usize = 20_000;
+
+/// The window of the secure-only preview: "unsigned updates in the last 7 days".
+pub const ATTRIBUTE_PREVIEW_DAYS: i64 = 7;
 
 /// Query of `GET .../stats`: RFC 3339 bounds (default: the last 24 hours) and a bucket.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -113,6 +116,31 @@ pub fn stats_range(query: &StatsQuery, now: DateTime<Utc>) -> ServiceResult<(Buc
 type Row = (DateTime<Utc>, String, String, String, String, i64, Option<i64>);
 
 impl Service {
+    /// Every registered attribute with its unsigned updates over the last
+    /// [`ATTRIBUTE_PREVIEW_DAYS`] days (whole hours), from the attribute rollup.
+    pub async fn attribute_stats(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<AttributeStats> {
+        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let to = self.clock.now();
+        let from = to.duration_trunc(Duration::hours(1)).unwrap_or(to) - Duration::days(ATTRIBUTE_PREVIEW_DAYS);
+        let rows: Vec<(String, bool, i64)> = sqlx::query_as(
+            "SELECT a.name, a.secure_only, coalesce(sum(r.unsigned_updates), 0)::bigint
+               FROM attributes a
+               LEFT JOIN attribute_rollup_hour r
+                 ON r.workspace_id = a.workspace_id AND r.name = a.name AND r.bucket >= $2
+              WHERE a.workspace_id = $1
+              GROUP BY a.name, a.secure_only ORDER BY a.name",
+        )
+        .bind(workspace_id)
+        .bind(from)
+        .fetch_all(tenant.conn())
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|(name, secure_only, unsigned_updates)| AttributeUsage { name, secure_only, unsigned_updates })
+            .collect();
+        Ok(AttributeStats { from, to, items })
+    }
+
     /// Attempts per bucket by platform, outcome, reason and kid, with distinct-user estimates
     /// for hour and day buckets.
     pub async fn stats(&self, actor: &Actor, workspace_id: Uuid, query: &StatsQuery) -> ServiceResult<Stats> {

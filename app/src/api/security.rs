@@ -109,16 +109,40 @@ pub async fn create_attribute(
     Ok(ssr::service()?.create_attribute(&ssr::actor().await?, workspace, &def).await?)
 }
 
-/// Turns an attribute's secure-only flag on or off.
+/// Per registered attribute, its unsigned updates over the last 7 days.
+#[server(prefix = "/ui")]
+pub async fn get_attribute_stats(workspace: Uuid) -> Result<countersign_proto::AttributeStats, AppError> {
+    Ok(ssr::service()?.attribute_stats(&ssr::actor().await?, workspace).await?)
+}
+
+/// Turns an attribute's secure-only flag on or off. Turning it on when unsigned updates of it
+/// arrived in the last 7 days needs `confirm`: those would have been rejected.
 #[server(prefix = "/ui")]
 pub async fn set_secure_only(
     workspace: Uuid,
     name: String,
     kind: AttributeType,
     secure_only: bool,
+    confirm: Option<String>,
 ) -> Result<AttributeDef, AppError> {
+    let svc = ssr::service()?;
+    let actor = ssr::actor().await?;
+    if secure_only && confirm.is_none() {
+        let stats = svc.attribute_stats(&actor, workspace).await?;
+        let unsigned = stats.items.iter().find(|a| a.name == name).map_or(0, |a| a.unsigned_updates);
+        if unsigned > 0 {
+            return Err(AppError {
+                code: "confirmation_required".into(),
+                message: format!(
+                    "{} unsigned updates of {name} arrived in the last 7 days; secure-only, each would have been \
+                     rejected. Tick the confirmation to go ahead.",
+                    countersign_core::text::thousands(unsigned)
+                ),
+            });
+        }
+    }
     let update = countersign_proto::AttributeUpdate { kind, secure_only };
-    Ok(ssr::service()?.update_attribute(&ssr::actor().await?, workspace, &name, &update).await?)
+    Ok(svc.update_attribute(&actor, workspace, &name, &update).await?)
 }
 
 /// Removes an attribute.

@@ -1,12 +1,13 @@
 //! `/w/:ws/attributes`: the attribute registry and which attributes only a signature may set.
 
 use countersign_core::policy::{permits, Action};
+use countersign_core::text::thousands;
 use countersign_core::{AttributeDef, AttributeType};
 use countersign_proto::WorkspaceSummary;
 use leptos::prelude::*;
 
 use super::{workspace_page, ErrorNotice};
-use crate::api::{list_attributes, CreateAttribute, DeleteAttribute, SetSecureOnly};
+use crate::api::{get_attribute_stats, list_attributes, CreateAttribute, DeleteAttribute, SetSecureOnly};
 
 /// The attributes page.
 #[component]
@@ -24,10 +25,9 @@ fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
     let toggle = ServerAction::<SetSecureOnly>::new();
     let delete = ServerAction::<DeleteAttribute>::new();
     let id = ws.id;
-    let attributes = Resource::new(
-        move || (create.version().get(), toggle.version().get(), delete.version().get()),
-        move |_| list_attributes(id),
-    );
+    let versions = move || (create.version().get(), toggle.version().get(), delete.version().get());
+    let attributes = Resource::new(versions, move |_| list_attributes(id));
+    let usage = Resource::new(versions, move |_| get_attribute_stats(id));
     let error = move || {
         let c = create.value().get().and_then(Result::err);
         let t = toggle.value().get().and_then(Result::err);
@@ -36,11 +36,21 @@ fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
     };
     let rows = move || {
         Suspend::new(async move {
+            // Without the counts the rows still show; the preview then asks no confirmation.
+            let usage = usage.await.map(|stats| stats.items).unwrap_or_default();
+            let unsigned_of = |name: &str| usage.iter().find(|u| u.name == name).map_or(0, |u| u.unsigned_updates);
             match attributes.await {
-            Ok(list) if list.is_empty() => view! { <tr><td colspan="4" class="muted">"No attributes yet: unregistered attributes are ignored."</td></tr> }.into_any(),
-            Ok(list) => list.into_iter().map(|a| view! { <AttributeRow a ws=id can_change toggle delete/> }).collect_view().into_any(),
-            Err(error) => view! { <tr><td colspan="4"><ErrorNotice error/></td></tr> }.into_any(),
-        }
+                Ok(list) if list.is_empty() => view! { <tr><td colspan="5" class="muted">"No attributes yet: unregistered attributes are ignored."</td></tr> }.into_any(),
+                Ok(list) => list
+                    .into_iter()
+                    .map(|a| {
+                        let unsigned = unsigned_of(&a.name);
+                        view! { <AttributeRow a unsigned ws=id can_change toggle delete/> }
+                    })
+                    .collect_view()
+                    .into_any(),
+                Err(error) => view! { <tr><td colspan="5"><ErrorNotice error/></td></tr> }.into_any(),
+            }
         })
     };
     let types = TYPES.into_iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view();
@@ -49,8 +59,8 @@ fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
         <p class="muted">"Registered attributes are stored on contacts. A secure-only attribute is accepted only from inside a verified JWT, never from the widget's unsigned data."</p>
         {error}
         <table class="table" data-testid="attributes">
-            <thead><tr><th>"Name"</th><th>"Type"</th><th>"Secure only"</th><th></th></tr></thead>
-            <tbody><Transition fallback=|| view! { <tr><td colspan="4">"Loading…"</td></tr> }>{rows}</Transition></tbody>
+            <thead><tr><th>"Name"</th><th>"Type"</th><th>"Secure only"</th><th>"Unsigned updates, 7 days"</th><th></th></tr></thead>
+            <tbody><Transition fallback=|| view! { <tr><td colspan="5">"Loading…"</td></tr> }>{rows}</Transition></tbody>
         </table>
         {can_change.then(|| view! {
             <section class="card">
@@ -69,9 +79,12 @@ fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
     }
 }
 
+/// One attribute. `unsigned` is how many updates of it arrived unsigned in the last 7 days:
+/// marking it secure-only shows that figure and asks to confirm it first.
 #[component]
 fn AttributeRow(
     a: AttributeDef,
+    unsigned: i64,
     ws: uuid::Uuid,
     can_change: bool,
     toggle: ServerAction<SetSecureOnly>,
@@ -87,6 +100,10 @@ fn AttributeRow(
                     <input type="hidden" name="name" value=name_a/>
                     <input type="hidden" name="kind" value=a.kind.as_str()/>
                     <input type="hidden" name="secure_only" value=(!a.secure_only).to_string()/>
+                    {(!a.secure_only && unsigned > 0).then(|| view! {
+                        <label class="check"><input type="checkbox" name="confirm" required/>
+                            {format!(" Reject these {} unsigned updates from now on", thousands(unsigned))}</label>
+                    })}
                     <button type="submit">{label}</button>
                 </ActionForm>
                 <ActionForm action=delete>
@@ -102,7 +119,17 @@ fn AttributeRow(
             <td><code>{a.name.clone()}</code></td>
             <td>{a.kind.as_str()}</td>
             <td>{if a.secure_only { "yes" } else { "no" }}</td>
+            <td data-testid="unsigned-updates">{unsigned_words(&a, unsigned)}</td>
             <td>{actions}</td>
         </tr>
+    }
+}
+
+/// The unsigned-updates cell: what secure-only would have refused, or what it did.
+fn unsigned_words(a: &AttributeDef, unsigned: i64) -> String {
+    match (a.secure_only, unsigned) {
+        (true, _) => "refused when unsigned".to_owned(),
+        (false, 0) => "none".to_owned(),
+        (false, n) => format!("{}: secure-only would have rejected them", thousands(n)),
     }
 }

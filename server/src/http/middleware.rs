@@ -91,10 +91,14 @@ static SECURITY_HEADERS: LazyLock<[(HeaderName, HeaderValue); 4]> = LazyLock::ne
 /// Two years, subdomains included: browsers then never try plain http (RFC 6797).
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
+/// How long a browser keeps a static asset whose name carries its content's hash.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 /// Security headers on every response. Each request gets a fresh CSP nonce, which the
 /// dashboard's renderer puts on its scripts and an HTML answer's policy names. Nothing but
 /// the static assets under `/pkg/` may be cached: any other answer can show a secret (a
-/// server function's, or a signed-in page).
+/// server function's, or a signed-in page). Those assets are kept for a year when their names
+/// are hashed (a new build has new names), and revalidated on every use otherwise.
 pub async fn security_headers(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let cacheable = request.uri().path().starts_with("/pkg/");
     let nonce = CspNonce::mint();
@@ -106,6 +110,10 @@ pub async fn security_headers(State(state): State<AppState>, mut request: Reques
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let https = state.config.public_url.starts_with("https://");
+    if cacheable && response.status().is_success() {
+        let policy = if state.leptos_options.hash_files { IMMUTABLE } else { "no-cache" };
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
     add_security_headers(response.headers_mut(), https, html.then_some(&nonce), cacheable);
     response
 }

@@ -66,6 +66,7 @@ pub fn v1_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/workspaces/{id}/attributes/{name}", put(update_attribute).delete(delete_attribute)),
         ("/workspaces/{id}/logs", get(list_logs)),
         ("/workspaces/{id}/stats", get(stats)),
+        ("/workspaces/{id}/stats/attributes", get(attribute_stats)),
         ("/workspaces/{id}/overview", get(overview)),
         ("/workspaces/{id}/logs/export", get(export_logs)),
         ("/workspaces/{id}/logs/tail", get(tail_logs)),

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use countersign_core::debug::{DebugReport, TestToken};
 use countersign_core::AttributeDef;
-use countersign_proto::{AttributeUpdate, Contact, Overview, SecuritySettings, Stats};
+use countersign_proto::{AttributeStats, AttributeUpdate, Contact, Overview, SecuritySettings, Stats};
 use countersign_service::stats::StatsQuery;
 use uuid::Uuid;
 
@@ -78,6 +78,15 @@ pub async fn stats(
     Query(query): Query<StatsQuery>,
 ) -> ApiResult<Json<Stats>> {
     Ok(Json(state.svc.stats(&actor, id, &query).await?))
+}
+
+/// Per registered attribute, its unsigned updates over the last 7 days.
+pub async fn attribute_stats(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<AttributeStats>> {
+    Ok(Json(state.svc.attribute_stats(&actor, id).await?))
 }
 
 /// Query of `GET .../overview`.

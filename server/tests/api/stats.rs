@@ -182,3 +182,52 @@ async fn the_overview_names_the_risks_from_the_rollups(pool: PgPool) {
         assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", bad.body);
     }
 }
+
+/// The secure-only preview: per registered attribute, how many updates arrived unsigned in the
+/// last 7 days. Signed values and unsigned copies of signed ones do not count; once the
+/// attribute is secure-only, unsigned updates are refused and stop adding up.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn attribute_stats_count_unsigned_updates(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ws = app.workspace("owner@example.com").await;
+    app.set_security(&ws, json!({"modes": {"web": "off", "ios": "enforce", "android": "enforce"}})).await;
+    let attributes = format!("/api/v1/workspaces/{}/attributes", ws.id);
+    for name in ["plan", "email"] {
+        let created =
+            app.post(&attributes, json!({"name": name, "type": "string", "secure_only": false}), &ws.owner).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    let unsigned = json!({"app_id": ws.app_id, "platform": "web", "user_id": "u-1", "attributes": {"plan": "pro"}});
+    let signed = jwt(&ws.secret, &ws.kid, json!({"user_id": "u-2", "plan": "team"}));
+    let mut acknowledged = Vec::new();
+    for body in [
+        unsigned.clone(),
+        unsigned.clone(),
+        json!({"app_id": ws.app_id, "platform": "web", "user_jwt": signed, "attributes": {"plan": "free", "email": "a@b.c"}}),
+    ] {
+        let reply = app.identify(body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        acknowledged.push(reply.body["log_id"].as_str().unwrap().parse().unwrap());
+    }
+    app.wait_until_stored(&acknowledged).await;
+    let path = format!("/api/v1/workspaces/{}/stats/attributes", ws.id);
+    let stats = app.get(&path, &ws.owner).await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+    assert_eq!(
+        stats.body["items"],
+        json!([
+            {"name": "email", "secure_only": false, "unsigned_updates": 1},
+            {"name": "plan", "secure_only": false, "unsigned_updates": 2},
+        ]),
+        "the signed plan and its unsigned copy are not unsigned updates"
+    );
+
+    let made_secure =
+        app.put(&format!("{attributes}/plan"), json!({"type": "string", "secure_only": true}), &ws.owner).await;
+    assert_eq!(made_secure.status, StatusCode::OK, "{}", made_secure.body);
+    let refused = app.identify(unsigned).await;
+    assert_eq!(refused.body["rejected_attributes"][0]["reason"], "secure_only", "{}", refused.body);
+    app.wait_until_stored(&[refused.body["log_id"].as_str().unwrap().parse().unwrap()]).await;
+    let after = app.get(&path, &ws.owner).await;
+    assert_eq!(after.body["items"][1], json!({"name": "plan", "secure_only": true, "unsigned_updates": 2}));
+}

@@ -89,7 +89,7 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shar
     static MAYBE_STORED: LazyLock<String> = LazyLock::new(|| {
         let returning = "
             ON CONFLICT DO NOTHING
-            RETURNING workspace_id, at, outcome, reason, platform, kid, user_id
+            RETURNING id, workspace_id, at, outcome, reason, platform, kid, user_id
          ";
         [LOG_SQL, returning, REPLAY_ROLLUPS_SQL, CONTACTS_SQL].concat()
     });
@@ -143,10 +143,11 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shar
         .bind(shard);
     let query = match ids {
         Ids::New => {
-            let rollups = Rollups::of(batch.attempts.iter().map(|a| (a.workspace_id, &a.log)));
+            let rollups = Rollups::of(batch.attempts);
             let (minutes, hours) = (rollups.minute_columns(), rollups.hour_columns());
             let (first_at, last_at) = rollups.hour_spans();
             let (user_rows, users) = rollups.hour_users();
+            let attributes = rollups.attribute_columns();
             query
                 .bind(minutes.workspace_ids)
                 .bind(minutes.buckets)
@@ -166,8 +167,16 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shar
                 .bind(last_at)
                 .bind(user_rows)
                 .bind(users)
+                .bind(attributes.workspace_ids)
+                .bind(attributes.buckets)
+                .bind(attributes.names)
+                .bind(attributes.updates)
         }
-        Ids::MaybeStored => query,
+        Ids::MaybeStored => {
+            let unsigned = batch.attempts.iter().flat_map(|a| a.unsigned_attributes.iter().map(|n| (a.log.id, n)));
+            let (ids, names): (Vec<Uuid>, Vec<&str>) = unsigned.map(|(id, name)| (id, name.as_str())).unzip();
+            query.bind(ids).bind(names)
+        }
     };
     query.execute(pool).await?;
     Ok(())
@@ -252,6 +261,12 @@ const LIVE_ROLLUPS_SQL: &str = "), minute AS (
                                           ELSE r.users | EXCLUDED.users END,
                              first_at = least(r.first_at, EXCLUDED.first_at),
                              last_at = greatest(r.last_at, EXCLUDED.last_at)
+         ), attribute AS (
+            INSERT INTO attribute_rollup_hour AS r (workspace_id, bucket, name, shard, unsigned_updates)
+            SELECT ws, bucket, name, $27, updates
+              FROM UNNEST($46::uuid[], $47::timestamptz[], $48::text[], $49::int8[]) AS t(ws, bucket, name, updates)
+            ON CONFLICT (workspace_id, name, bucket, shard)
+               DO UPDATE SET unsigned_updates = r.unsigned_updates + EXCLUDED.unsigned_updates
          ";
 
 /// A replay's rollups, grouped from the rows actually inserted (one already stored is not counted).
@@ -276,6 +291,13 @@ const REPLAY_ROLLUPS_SQL: &str = "), minute AS (
                                           ELSE r.users | EXCLUDED.users END,
                              first_at = least(r.first_at, EXCLUDED.first_at),
                              last_at = greatest(r.last_at, EXCLUDED.last_at)
+         ), attribute AS (
+            INSERT INTO attribute_rollup_hour AS r (workspace_id, bucket, name, shard, unsigned_updates)
+            SELECT log.workspace_id, date_trunc('hour', log.at), u.name, $27, count(*)
+              FROM log JOIN UNNEST($28::uuid[], $29::text[]) AS u(id, name) ON u.id = log.id
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            ON CONFLICT (workspace_id, name, bucket, shard)
+               DO UPDATE SET unsigned_updates = r.unsigned_updates + EXCLUDED.unsigned_updates
          ";
 
 /// Contacts and keys' `last_used_at`, the same for both kinds of batch.
@@ -337,14 +359,17 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
-        let attempts = vec![attempt(workspace_id), attempt(workspace_id)];
+        let mut attempts = vec![attempt(workspace_id), attempt(workspace_id)];
+        for attempt in &mut attempts {
+            attempt.unsigned_attributes = vec!["plan".into()];
+        }
         let batch = Batch::new(&attempts, |_| true, Vec::new());
         write_batch(&pool, &batch, Ids::New, 0).await.unwrap();
         assert_eq!(log_rows(&pool).await, 2);
 
         assert!(write_batch(&pool, &batch, Ids::New, 0).await.is_err(), "a live batch must not pass over a stored id");
         let mut replay = attempts.clone();
-        replay.push(attempt(workspace_id));
+        replay.push(Attempt { unsigned_attributes: vec!["plan".into(), "email".into()], ..attempt(workspace_id) });
         write_batch(&pool, &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored, 0).await.unwrap();
         assert_eq!(log_rows(&pool).await, 3, "the replay adds only the row that was missing");
         assert_eq!(rolled_up(&pool).await, (3, 3), "each committed row is counted once by each rollup");
@@ -356,6 +381,13 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(sketched, logged, "live and replayed batches sketch users alike");
+        let unsigned: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT name, sum(unsigned_updates)::bigint FROM attribute_rollup_hour GROUP BY name ORDER BY name",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(unsigned, [("email".to_owned(), 1), ("plan".to_owned(), 3)], "unsigned updates counted once");
     }
 
     /// A batch Postgres refuses because of one row is split until only that row is left out:

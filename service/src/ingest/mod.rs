@@ -57,6 +57,10 @@ pub struct Attempt {
     pub workspace_id: Uuid,
     pub log: LogEntry,
     pub contact: Option<ContactUpdate>,
+    /// Accepted attributes that arrived unsigned, counted per hour for the secure-only preview
+    /// (absent from lines spooled before it existed).
+    #[serde(default)]
+    pub unsigned_attributes: Vec<String>,
 }
 
 /// What an accepted attempt writes to its contact.
@@ -293,5 +297,5 @@ pub(crate) fn test_attempt(workspace_id: Uuid, user_id: &str) -> Attempt {
         user_agent: None,
         latency_us: 1,
     };
-    Attempt { workspace_id, log, contact: None }
+    Attempt { workspace_id, log, contact: None, unsigned_attributes: Vec::new() }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use uuid::Uuid;
 
-use countersign_proto::LogEntry;
+use super::Attempt;
 
 /// What a rollup row counts: the log's columns it groups by (absent text stored as `''`).
 type Group<'a> = (Uuid, DateTime<Utc>, &'a str, &'a str, &'a str, &'a str);
@@ -28,13 +28,16 @@ struct HourRow<'a> {
 pub(super) struct Rollups<'a> {
     minutes: BTreeMap<Group<'a>, i64>,
     hours: BTreeMap<Group<'a>, HourRow<'a>>,
+    /// Unsigned updates per (workspace, hour, attribute name).
+    attributes: BTreeMap<(Uuid, DateTime<Utc>, &'a str), i64>,
 }
 
 impl<'a> Rollups<'a> {
-    /// Groups the rows of a batch whose every row is inserted.
-    pub(super) fn of(rows: impl IntoIterator<Item = (Uuid, &'a LogEntry)>) -> Rollups<'a> {
+    /// Groups the attempts of a batch whose every row is inserted.
+    pub(super) fn of(attempts: &'a [Attempt]) -> Rollups<'a> {
         let mut rollups = Rollups::default();
-        for (workspace_id, log) in rows {
+        for Attempt { workspace_id, log, unsigned_attributes, .. } in attempts {
+            let workspace_id = *workspace_id;
             let columns = |bucket| {
                 (
                     workspace_id,
@@ -46,7 +49,11 @@ impl<'a> Rollups<'a> {
                 )
             };
             *rollups.minutes.entry(columns(truncate(log.at, TimeDelta::minutes(1)))).or_default() += 1;
-            let hour = rollups.hours.entry(columns(truncate(log.at, TimeDelta::hours(1)))).or_default();
+            let hour_bucket = truncate(log.at, TimeDelta::hours(1));
+            for name in unsigned_attributes {
+                *rollups.attributes.entry((workspace_id, hour_bucket, name.as_str())).or_default() += 1;
+            }
+            let hour = rollups.hours.entry(columns(hour_bucket)).or_default();
             hour.attempts += 1;
             hour.first_at = Some(hour.first_at.map_or(log.at, |at| at.min(log.at)));
             hour.last_at = Some(hour.last_at.map_or(log.at, |at| at.max(log.at)));
@@ -73,6 +80,18 @@ impl<'a> Rollups<'a> {
         self.hours.values().map(span).unzip()
     }
 
+    /// The unsigned updates per attribute and hour, as the statement's parallel arrays.
+    pub(super) fn attribute_columns(&self) -> AttributeColumns<'a> {
+        let mut columns = AttributeColumns::default();
+        for (&(workspace_id, bucket, name), &updates) in &self.attributes {
+            columns.workspace_ids.push(workspace_id);
+            columns.buckets.push(bucket);
+            columns.names.push(name);
+            columns.updates.push(updates);
+        }
+        columns
+    }
+
     /// The distinct user ids of each hour row, as (1-based row number, user id) pairs.
     pub(super) fn hour_users(&self) -> (Vec<i64>, Vec<&'a str>) {
         let mut numbers = Vec::new();
@@ -85,6 +104,15 @@ impl<'a> Rollups<'a> {
         }
         (numbers, users)
     }
+}
+
+/// Attribute rollup rows as one array per column.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct AttributeColumns<'a> {
+    pub workspace_ids: Vec<Uuid>,
+    pub buckets: Vec<DateTime<Utc>>,
+    pub names: Vec<&'a str>,
+    pub updates: Vec<i64>,
 }
 
 /// Rollup rows as one array per column, the shape `UNNEST` takes.
@@ -125,27 +153,29 @@ fn truncate(at: DateTime<Utc>, unit: TimeDelta) -> DateTime<Utc> {
 mod tests {
     use super::*;
 
-    fn entry(at: &str, outcome: &str, user_id: Option<&str>) -> LogEntry {
-        let mut log = crate::ingest::test_attempt(Uuid::nil(), "u").log;
-        log.at = at.parse().unwrap();
-        log.outcome = outcome.into();
-        log.user_id = user_id.map(str::to_owned);
-        log
+    fn entry(at: &str, outcome: &str, user_id: Option<&str>) -> Attempt {
+        let mut attempt = crate::ingest::test_attempt(Uuid::nil(), "u");
+        attempt.log.at = at.parse().unwrap();
+        attempt.log.outcome = outcome.into();
+        attempt.log.user_id = user_id.map(str::to_owned);
+        attempt
     }
 
     /// Rows group by minute and by hour; an hour row spans its first and last attempt and
-    /// lists each user once.
+    /// lists each user once; unsigned attribute updates count per name and hour.
     #[test]
     fn groups_by_minute_and_hour() {
-        let ws = Uuid::nil();
-        let logs = [
+        let mut attempts = [
             entry("2026-11-29T10:15:59.900Z", "verified", Some("a")),
             entry("2026-11-29T10:15:01Z", "verified", Some("a")),
             entry("2026-11-29T10:59:00Z", "verified", Some("b")),
             entry("2026-11-29T10:20:00Z", "rejected", None),
             entry("2026-11-29T11:00:00Z", "verified", Some("a")),
         ];
-        let rollups = Rollups::of(logs.iter().map(|log| (ws, log)));
+        attempts[0].unsigned_attributes = vec!["plan".into(), "email".into()];
+        attempts[2].unsigned_attributes = vec!["plan".into()];
+        attempts[4].unsigned_attributes = vec!["plan".into()];
+        let rollups = Rollups::of(&attempts);
         let minutes = rollups.minute_columns();
         let time = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         assert_eq!(
@@ -159,5 +189,9 @@ mod tests {
         let (first, last) = rollups.hour_spans();
         assert_eq!((first[1], last[1]), (time("2026-11-29T10:15:01Z"), time("2026-11-29T10:59:00Z")));
         assert_eq!(rollups.hour_users(), (vec![2, 2, 3], vec!["a", "b", "a"]));
+        let attributes = rollups.attribute_columns();
+        assert_eq!(attributes.names, vec!["email", "plan", "plan"]);
+        assert_eq!(attributes.updates, vec![1, 2, 1]);
+        assert_eq!(attributes.buckets[2], time("2026-11-29T11:00:00Z"));
     }
 }

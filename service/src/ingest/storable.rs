@@ -39,6 +39,9 @@ impl Attempt {
         make_json_storable(&mut log.attributes_accepted);
         make_json_storable(&mut log.attributes_rejected);
         make_json_storable(&mut log.details);
+        for name in &mut self.unsigned_attributes {
+            *name = storable_owned(Some(std::mem::take(name)), MAX_NAME_CHARS).unwrap_or_default();
+        }
         if let Some(contact) = &mut self.contact {
             contact.user_id =
                 storable_owned(Some(std::mem::take(&mut contact.user_id)), MAX_NAME_CHARS).unwrap_or_default();
@@ -88,7 +91,9 @@ mod tests {
         let mut attributes = serde_json::Map::new();
         attributes.insert(nul.into(), json!(nul));
         let contact = ContactUpdate { user_id: nul.into(), attributes, verified: false, platform: "x".into() };
-        let attempt = Attempt { workspace_id: Uuid::nil(), log, contact: Some(contact) }.into_storable();
+        let attempt =
+            Attempt { workspace_id: Uuid::nil(), log, contact: Some(contact), unsigned_attributes: Vec::new() }
+                .into_storable();
         let text = serde_json::to_string(&attempt).unwrap_or_default();
         assert!(!text.contains("\\u0000"), "{text}");
         assert_eq!(attempt.log.platform.as_deref(), Some("unknown"));
