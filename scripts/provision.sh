@@ -84,6 +84,17 @@ install_interop_tools() {
   fi
 }
 
+# schemathesis (PyPI), in the same private venv, for scripts/api-conformance.
+SCHEMATHESIS_VERSION=4.32.5
+install_schemathesis() {
+  local venv="$LOCAL/venv"
+  [ -x "$venv/bin/python" ] || install_interop_tools
+  if [ "$("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $3}')" != "$SCHEMATHESIS_VERSION" ]; then
+    say "Installing schemathesis $SCHEMATHESIS_VERSION (.local/venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
 install_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     say "Installing Debian's chromium for the browser tests"

@@ -53,9 +53,9 @@ test('security settings, attributes, log and contact', async ({ page }) => {
   // Marking seats secure-only first shows what that would have refused, and asks to confirm.
   await page.getByRole('link', { name: 'Attributes' }).click();
   const seats = page.locator('tr[data-attribute=seats]');
-  await expect(seats.getByTestId('unsigned-updates')).toHaveText('1: secure-only would have rejected them');
+  await expect(seats.getByTestId('unsigned-updates')).toHaveText('1 would be rejected');
   await shoot(page, 'attributes-preview');
-  const confirm = seats.getByLabel('Reject these 1 unsigned updates from now on');
+  const confirm = seats.getByLabel('Confirm: reject unsigned updates (1 in 7 days)');
   await confirm.check();
   await seats.getByRole('button', { name: 'Make secure only' }).click();
   await expect(seats).toContainText('refused when unsigned');

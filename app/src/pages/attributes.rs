@@ -58,7 +58,7 @@ fn Attributes(ws: WorkspaceSummary) -> impl IntoView {
         <h1>"Attributes"</h1>
         <p class="muted">"Registered attributes are stored on contacts. A secure-only attribute is accepted only from inside a verified JWT, never from the widget's unsigned data."</p>
         {error}
-        <table class="table" data-testid="attributes">
+        <table class="table attributes" data-testid="attributes">
             <thead><tr><th>"Name"</th><th>"Type"</th><th>"Secure only"</th><th>"Unsigned updates, 7 days"</th><th></th></tr></thead>
             <tbody><Transition fallback=|| view! { <tr><td colspan="5">"Loading…"</td></tr> }>{rows}</Transition></tbody>
         </table>
@@ -102,7 +102,7 @@ fn AttributeRow(
                     <input type="hidden" name="secure_only" value=(!a.secure_only).to_string()/>
                     {(!a.secure_only && unsigned > 0).then(|| view! {
                         <label class="check"><input type="checkbox" name="confirm" required/>
-                            {format!(" Reject these {} unsigned updates from now on", thousands(unsigned))}</label>
+                            {format!(" Confirm: reject unsigned updates ({} in 7 days)", thousands(unsigned))}</label>
                     })}
                     <button type="submit">{label}</button>
                 </ActionForm>
@@ -130,6 +130,6 @@ fn unsigned_words(a: &AttributeDef, unsigned: i64) -> String {
     match (a.secure_only, unsigned) {
         (true, _) => "refused when unsigned".to_owned(),
         (false, 0) => "none".to_owned(),
-        (false, n) => format!("{}: secure-only would have rejected them", thousands(n)),
+        (false, n) => format!("{} would be rejected", thousands(n)),
     }
 }
