@@ -1,6 +1,9 @@
 //! The Countersign dashboard: Leptos pages rendered on the server and hydrated in the browser,
 //! and the server functions they call (thin adapters over `countersign-service`).
 
+// The overview's view type nests deeper than the default limit allows in the release wasm build.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 mod pages;
