@@ -9,6 +9,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod db;
 mod demo;
 pub mod error;
 pub mod identify;
@@ -37,7 +38,6 @@ pub mod workspaces;
 use std::sync::Arc;
 
 use chrono::Duration;
-use sqlx::PgPool;
 
 pub use clock::Clock;
 pub use error::{ErrorCode, ServiceError, ServiceResult};
@@ -76,6 +76,9 @@ pub struct Settings {
     /// Whether webhooks may target private, loopback and link-local addresses, over plain
     /// http too (`COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE=1`: local receivers in tests only).
     pub webhooks_allow_private: bool,
+    /// A connection straight to Postgres (bypassing any pooler) for what needs a session: the
+    /// configuration listener's `LISTEN`. `None`: the main pool's connection options.
+    pub direct_database_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -91,6 +94,7 @@ impl Default for Settings {
             signatures_rate_limit: DEFAULT_SIGNATURES_RATE_LIMIT,
             smtp: None,
             webhooks_allow_private: false,
+            direct_database_url: None,
         }
     }
 }
@@ -113,10 +117,10 @@ pub struct Actor {
 /// The application: a pool, a clock and the settings. Cheap to clone.
 #[derive(Clone)]
 pub struct Service {
-    pub pool: PgPool,
+    pub pool: db::Db,
     /// A few connections of their own for webhook delivery and alert checks, so that slow
     /// receivers or an outage never take connections from requests.
-    webhook_pool: PgPool,
+    webhook_pool: db::Db,
     pub clock: Clock,
     settings: Arc<Settings>,
     keyring: Arc<crypto::Keyring>,
@@ -138,7 +142,13 @@ pub struct Service {
 impl Service {
     /// Builds the service and starts its background tasks: the log writers, the spool
     /// replayer and the configuration listener (so it must run inside a Tokio runtime).
-    pub fn new(pool: PgPool, clock: Clock, settings: Settings, keyring: crypto::Keyring) -> ServiceResult<Self> {
+    pub fn new(
+        pool: impl Into<db::Db>,
+        clock: Clock,
+        settings: Settings,
+        keyring: crypto::Keyring,
+    ) -> ServiceResult<Self> {
+        let pool: db::Db = pool.into();
         let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
         let breaker = Arc::new(ingest::Breaker::default());
         let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone(), breaker.clone());

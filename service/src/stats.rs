@@ -133,7 +133,7 @@ impl Service {
                   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 LIMIT $5"
             }
         };
-        let rows: Vec<Row> = sqlx::query_as(sql)
+        let rows: Vec<Row> = crate::db::query_as(sql)
             .bind(workspace_id)
             .bind(from)
             .bind(to)

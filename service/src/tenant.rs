@@ -42,7 +42,7 @@ impl Service {
         let mut tx = self.pool.begin().await?;
         confine(&mut tx, workspace_id).await?;
         let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM members WHERE workspace_id = $1 AND account_id = $2")
+            crate::db::query_scalar("SELECT role FROM members WHERE workspace_id = $1 AND account_id = $2")
                 .bind(workspace_id)
                 .bind(actor.account_id)
                 .fetch_optional(&mut *tx)
@@ -58,7 +58,7 @@ impl Service {
 /// Confines the rest of the current transaction to one workspace's rows (both settings end
 /// with the transaction, so a pooled connection never carries them to another request).
 pub async fn confine(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
-    sqlx::query(
+    crate::db::query(
         "SELECT set_config('role', 'countersign_tenant', true), set_config('countersign.workspace_id', $1, true)",
     )
     .bind(workspace_id.to_string())

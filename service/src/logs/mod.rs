@@ -56,7 +56,7 @@ impl Service {
         if user_id.contains('\0') {
             return Err(ServiceError::not_found("Contact"));
         }
-        let row: Option<Contact> = sqlx::query_as(
+        let row: Option<Contact> = crate::db::query_as(
             "SELECT user_id, attributes, verified, first_seen_at, last_seen_at, last_platform
                FROM contacts WHERE workspace_id = $1 AND user_id = $2",
         )
@@ -86,7 +86,7 @@ async fn log_rows(
             (Some(to), Some((at, _))) => Some(to.min(at + Duration::microseconds(1))),
             (to, before) => to.or(before.map(|(at, _)| at + Duration::microseconds(1))),
         };
-        let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+        let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = crate::db::query_as(
             "SELECT min(bucket), max(bucket) FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= date_trunc('hour', $2) AND ($3::timestamptz IS NULL OR bucket < $3)
                 AND ($4::text IS NULL OR outcome = $4) AND ($5::text IS NULL OR platform = $5)
@@ -109,7 +109,7 @@ async fn log_rows(
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM verification_log", filter::LOG_COLUMNS));
     criteria.push_where(&mut sql, workspace_id);
     sql.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
-    Ok(sql.build_query_as().fetch_all(conn).await?)
+    Ok(sql.build_query_as().persistent(crate::db::statements_are_named()).fetch_all(conn).await?)
 }
 
 /// Verified attempts per kid in the 24 hours before `now`, from the minute rollup.
@@ -118,7 +118,7 @@ pub(crate) async fn key_usage_24h(
     workspace_id: Uuid,
     now: DateTime<Utc>,
 ) -> ServiceResult<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::db::query_as(
         "SELECT kid, sum(attempts)::bigint FROM log_rollup_minute
           WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
           GROUP BY kid",
