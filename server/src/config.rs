@@ -14,6 +14,9 @@ pub struct Config {
     /// `COUNTERSIGN_DIRECT_DATABASE_URL`: a connection straight to Postgres, for what needs a
     /// session (LISTEN, migrations); `None` means `DATABASE_URL`.
     pub direct_database_url: Option<String>,
+    /// `COUNTERSIGN_READ_DATABASE_URL`: a read replica for dashboard reads (log pages,
+    /// exports, stats, contact look-ups); `None`: everything reads the primary.
+    pub read_database_url: Option<String>,
     /// `COUNTERSIGN_MASTER_KEY`: 32 bytes, base64; encrypts workspace secrets at rest.
     pub master_key: [u8; 32],
     /// `COUNTERSIGN_OLD_MASTER_KEY`: the previous master key during a change (still opens).
@@ -114,9 +117,12 @@ impl Config {
         if db_pooler == countersign_service::db::Pooler::Transaction && direct_database_url.is_none() {
             return Err("COUNTERSIGN_DB_POOLER=transaction needs COUNTERSIGN_DIRECT_DATABASE_URL, a connection that bypasses the pooler (migrations and LISTEN need a session)".to_owned());
         }
-        for (name, url) in
-            [("DATABASE_URL", lookup("DATABASE_URL")), ("COUNTERSIGN_DIRECT_DATABASE_URL", direct_database_url.clone())]
-        {
+        let read_database_url = lookup("COUNTERSIGN_READ_DATABASE_URL").filter(|v| !v.trim().is_empty());
+        for (name, url) in [
+            ("DATABASE_URL", lookup("DATABASE_URL")),
+            ("COUNTERSIGN_DIRECT_DATABASE_URL", direct_database_url.clone()),
+            ("COUNTERSIGN_READ_DATABASE_URL", read_database_url.clone()),
+        ] {
             if let Some(url) = url.filter(|v| !v.is_empty()) {
                 if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                     return Err(format!("{name} must be a postgres:// URL"));
@@ -127,6 +133,7 @@ impl Config {
             database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/countersign"),
             db_pooler,
             direct_database_url,
+            read_database_url,
             master_key,
             old_master_key,
             master_key_is_dev_default,
@@ -285,6 +292,7 @@ mod tests {
             ("COUNTERSIGN_DB_POOLER", "statement"),
             ("COUNTERSIGN_DB_POOLER", "transaction"),
             ("COUNTERSIGN_DIRECT_DATABASE_URL", "mysql://db/countersign"),
+            ("COUNTERSIGN_READ_DATABASE_URL", "replica:5432"),
         ] {
             let err = config(&[(name, value)]).err().unwrap_or_default();
             assert!(err.starts_with(name), "{name}: {err}");

@@ -38,6 +38,8 @@ Configuration comes from the environment only; every setting has a development d
                                       runs in a transaction (none)
   COUNTERSIGN_DIRECT_DATABASE_URL     straight to Postgres, for migrations and LISTEN (DATABASE_URL); required
                                       with COUNTERSIGN_DB_POOLER=transaction
+  COUNTERSIGN_READ_DATABASE_URL       a read replica for log pages, exports, stats and contact look-ups (unset:
+                                      the primary); COUNTERSIGN_DB_POOLER applies to it too
   COUNTERSIGN_MASTER_KEY              base64 of 32 random bytes; encrypts secrets at rest (set it!)
   COUNTERSIGN_OLD_MASTER_KEY          the previous master key, during a change
   COUNTERSIGN_ADDR                    host:port to listen on (127.0.0.1:3000)
@@ -115,8 +117,18 @@ async fn run(command: &str, config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;
     let db = Db::new(pool, config.db_pooler);
-    let svc =
+    let mut svc =
         Service::new(db, Clock::system(), config.service_settings(), config.keyring()).map_err(|e| e.to_string())?;
+    if let Some(url) = &config.read_database_url {
+        let options: PgConnectOptions =
+            url.parse().map_err(|e| format!("COUNTERSIGN_READ_DATABASE_URL is not a usable URL: {e}"))?;
+        // Lazy: a replica that is down fails the reads it serves, not the start-up.
+        let replica = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy_with(config.db_pooler.connect_options(options));
+        svc = svc.with_read_replica(Db::new(replica, config.db_pooler));
+    }
     match command {
         "migrate" => Ok(()),
         "seed-demo" => {

@@ -710,3 +710,119 @@ async fn postgres_restart_behind_the_pooler_loses_no_acknowledged_row() {
     drop((a, b));
     drop(cluster);
 }
+
+/// A primary and its streaming replica (`pg_basebackup -R`), each a throw-away cluster.
+struct Replicated {
+    primary: PooledCluster,
+    replica_data: std::path::PathBuf,
+    replica_port: u16,
+}
+
+impl Replicated {
+    fn start() -> Replicated {
+        let primary = PooledCluster::start();
+        let replica_data = primary.dir.join("replica");
+        let replica_port = free_port();
+        run(primary
+            .as_postgres(&primary.bin.join("pg_basebackup"))
+            .args(["-h", "127.0.0.1", "-p", &primary.port.to_string(), "-U", "postgres", "-X", "stream", "-R", "-D"])
+            .arg(&replica_data));
+        let options = format!("-p {replica_port} -k {} -c listen_addresses=127.0.0.1", replica_data.display());
+        run(primary
+            .as_postgres(&primary.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&replica_data)
+            .arg("-l")
+            .arg(replica_data.join("server.log"))
+            .args(["-w", "-o", &options, "start"]));
+        Replicated { primary, replica_data, replica_port }
+    }
+
+    fn replica_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.replica_port)
+    }
+}
+
+impl Drop for Replicated {
+    fn drop(&mut self) {
+        let _ = self
+            .primary
+            .as_postgres(&self.primary.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.replica_data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// With `COUNTERSIGN_READ_DATABASE_URL` on a streaming replica, the log page reads the replica:
+/// while its replay is paused it shows what the replica has (not the primary's newer rows) and
+/// says how far behind it is once that is over a few seconds; resumed, it shows everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_page_reads_the_replica_and_shows_its_lag() {
+    let cluster = Replicated::start();
+    let primary_url = cluster.primary.direct_url();
+    let server =
+        start_with(&[("DATABASE_URL", primary_url.clone()), ("COUNTERSIGN_READ_DATABASE_URL", cluster.replica_url())])
+            .await;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&primary_url).await.expect("connect");
+    let replica = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&cluster.replica_url())
+        .await
+        .expect("connect to the replica");
+    let Provisioned { admin, owner, workspace, body } = provision(pool.clone()).await;
+    let admin = admin.with_read_replica(replica.clone().into());
+    let page = |admin: Service| {
+        let owner = owner.clone();
+        async move {
+            admin
+                .list_logs(&owner, workspace.id, &countersign_service::logs::LogFilter::default())
+                .await
+                .expect("log page")
+                .items
+                .len()
+        }
+    };
+
+    for _ in 0..6 {
+        let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
+        assert_eq!(status, 200, "{reply}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while page(admin.clone()).await < 6 {
+        assert!(Instant::now() < deadline, "the replica never showed the first rows");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    sqlx::query("SELECT pg_wal_replay_pause()").execute(&replica).await.expect("pause replay");
+    for _ in 0..4 {
+        let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
+        assert_eq!(status, 200, "{reply}");
+    }
+    let on_primary: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&pool).await.expect("count");
+    assert_eq!(on_primary, 10);
+    assert_eq!(page(admin.clone()).await, 6, "the log page reads the replica, whose replay is paused");
+
+    // Over a few seconds behind, the page says so.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let lag = loop {
+        if let Some(lag) = admin.log_replica_lag_notice(&owner, workspace.id).await.expect("lag") {
+            break lag;
+        }
+        assert!(Instant::now() < deadline, "no lag notice while the replica's replay was paused");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(lag >= 5, "{lag} s");
+
+    sqlx::query("SELECT pg_wal_replay_resume()").execute(&replica).await.expect("resume replay");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while page(admin.clone()).await < 10 {
+        assert!(Instant::now() < deadline, "the replica did not catch up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(admin.log_replica_lag_notice(&owner, workspace.id).await.expect("lag"), None);
+    println!("the log page read the replica: 6 rows while paused (10 on the primary), lag notice at {lag} s");
+    drop(server);
+}

@@ -116,7 +116,7 @@ impl Service {
     /// Attempts per bucket by platform, outcome, reason and kid, with distinct-user estimates
     /// for hour and day buckets.
     pub async fn stats(&self, actor: &Actor, workspace_id: Uuid, query: &StatsQuery) -> ServiceResult<Stats> {
-        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant_read(actor, workspace_id, Action::View).await?;
         let (bucket, from, to) = stats_range(query, self.clock.now())?;
         let sql = match bucket {
             Bucket::Minute => {

@@ -53,6 +53,20 @@ impl Service {
         }
         Ok(Tenant { tx, role })
     }
+
+    /// [`Service::tenant`] for dashboard reads that may lag a little (log pages, exports,
+    /// stats, contact look-ups): the role is checked on the primary (a removed member loses
+    /// access at once), then the transaction is opened on the read replica when one is
+    /// configured (`COUNTERSIGN_READ_DATABASE_URL`), confined alike.
+    pub async fn tenant_read(&self, actor: &Actor, workspace_id: Uuid, action: Action) -> ServiceResult<Tenant> {
+        let checked = self.tenant(actor, workspace_id, action).await?;
+        let Some(replica) = &self.read_pool else { return Ok(checked) };
+        let role = checked.role;
+        drop(checked);
+        let mut tx = replica.begin().await?;
+        confine(&mut tx, workspace_id).await?;
+        Ok(Tenant { tx, role })
+    }
 }
 
 /// Confines the rest of the current transaction to one workspace's rows (both settings end

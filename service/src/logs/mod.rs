@@ -26,7 +26,7 @@ impl Service {
         workspace_id: Uuid,
         filter: &LogFilter,
     ) -> ServiceResult<Page<LogEntry>> {
-        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant_read(actor, workspace_id, Action::View).await?;
         let limit = filter.page_size()?;
         let criteria = filter.criteria(self.clock.now())?;
         let rows = log_rows(tenant.conn(), workspace_id, &criteria, limit + 1).await?;
@@ -44,14 +44,17 @@ impl Service {
         criteria: &LogCriteria,
         limit: i64,
     ) -> ServiceResult<Vec<LogEntry>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match &self.read_pool {
+            Some(replica) => replica.begin().await?,
+            None => self.pool.begin().await?,
+        };
         crate::tenant::confine(&mut tx, workspace_id).await?;
         log_rows(&mut tx, workspace_id, criteria, limit).await
     }
 
     /// A stored contact by user id.
     pub async fn get_contact(&self, actor: &Actor, workspace_id: Uuid, user_id: &str) -> ServiceResult<Contact> {
-        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant_read(actor, workspace_id, Action::View).await?;
         // No stored user id holds NUL (Postgres text cannot).
         if user_id.contains('\0') {
             return Err(ServiceError::not_found("Contact"));
