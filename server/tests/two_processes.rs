@@ -513,8 +513,8 @@ async fn json_logs_carry_the_request_id(pool: PgPool) {
     );
 }
 
-/// A throw-away Postgres cluster (initdb, pg_ctl; as the `postgres` user when run as root) with
-/// its own PgBouncer in transaction mode in front, for the restart test.
+/// A throw-away Postgres cluster (initdb, pg_ctl; as the `postgres` user when run as root),
+/// with its own PgBouncer in transaction mode in front for the restart test.
 struct PooledCluster {
     bin: std::path::PathBuf,
     dir: std::path::PathBuf,
@@ -523,7 +523,7 @@ struct PooledCluster {
 }
 
 impl PooledCluster {
-    fn start() -> PooledCluster {
+    fn start(with_pooler: bool) -> PooledCluster {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .into_iter()
@@ -547,6 +547,9 @@ impl PooledCluster {
             "UTF8",
         ]));
         cluster.ctl("start");
+        if !with_pooler {
+            return cluster;
+        }
         let ini = cluster.dir.join("pgbouncer.ini");
         std::fs::write(cluster.dir.join("userlist.txt"), "\"postgres\" \"\"\n").expect("userlist");
         std::fs::write(
@@ -636,7 +639,7 @@ async fn postgres_restart_behind_the_pooler_loses_no_acknowledged_row() {
     if pooler_url("postgres://x/y", "postgres_restart_behind_the_pooler_loses_no_acknowledged_row").is_none() {
         return;
     }
-    let cluster = PooledCluster::start();
+    let cluster = PooledCluster::start(true);
     let direct = cluster.direct_url();
     let (a, b) =
         (start_pooled(&cluster.pooler_url(), &direct).await, start_pooled(&cluster.pooler_url(), &direct).await);
@@ -720,7 +723,7 @@ struct Replicated {
 
 impl Replicated {
     fn start() -> Replicated {
-        let primary = PooledCluster::start();
+        let primary = PooledCluster::start(false);
         let replica_data = primary.dir.join("replica");
         let replica_port = free_port();
         run(primary
