@@ -385,50 +385,87 @@ impl Service {
     }
 
     /// Follows configuration changes until the process ends: by `LISTEN` on the direct
-    /// connection while it can, else by polling the versions; reconnects by itself.
+    /// connection while it can, else by polling the versions; reconnects by itself. Connection
+    /// attempts run beside the polling, so a slow or refused one never pauses it.
     pub async fn listen_for_config_changes(self, ready: Option<tokio::sync::oneshot::Sender<()>>) {
+        type Connecting = std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<Result<PgListener, sqlx::Error>, tokio::time::error::Elapsed>>
+                    + Send,
+            >,
+        >;
+        enum Step {
+            Connected(Result<Result<PgListener, sqlx::Error>, tokio::time::error::Elapsed>),
+            Poll,
+        }
         let mut ready = ready;
         let mut listener: Option<PgListener> = None;
+        let mut connecting: Option<Connecting> = None;
         let mut next_attempt = Instant::now();
         self.set_change_feed(ChangeFeed::Poll);
         loop {
-            if listener.is_none() && Instant::now() >= next_attempt {
-                match tokio::time::timeout(LISTEN_CONNECT_TIMEOUT, self.connect_listener()).await {
-                    Ok(Ok(connected)) => {
-                        listener = Some(connected);
-                        self.set_change_feed(ChangeFeed::Listen);
-                        // What changed while nobody listened.
-                        self.poll_config_versions().await;
-                    }
-                    Ok(Err(err)) => {
-                        tracing::warn!(error = %err, "configuration listener cannot LISTEN; polling for changes meanwhile");
-                        next_attempt = Instant::now() + LISTEN_RETRY;
-                    }
-                    Err(_) => {
-                        tracing::warn!("configuration listener cannot connect in time; polling for changes meanwhile");
-                        next_attempt = Instant::now() + LISTEN_RETRY;
-                    }
-                }
-                if let Some(tx) = ready.take() {
-                    let _ = tx.send(());
-                }
-            }
-            match listener.as_mut() {
-                Some(connected) => match connected.try_recv().await {
+            if let Some(connected) = listener.as_mut() {
+                match connected.try_recv().await {
                     Ok(Some(notification)) => self.config.evict(notification.payload()),
-                    // The connection was lost and LISTEN re-established: catch up.
-                    Ok(None) => self.poll_config_versions().await,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "configuration listener lost its connection; polling until it is back");
+                    // `Ok(None)`: the connection was lost (no eager reconnect: reconnecting
+                    // is done below, beside the polling).
+                    lost => {
+                        if let Err(err) = lost {
+                            tracing::warn!(error = %err, "configuration listener lost its connection; polling until it is back");
+                        } else {
+                            tracing::warn!("configuration listener lost its connection; polling until it is back");
+                        }
                         listener = None;
                         self.set_change_feed(ChangeFeed::Poll);
                         self.poll_config_versions().await;
-                        next_attempt = Instant::now() + POLL_INTERVAL;
                     }
-                },
-                None => {
-                    tokio::time::sleep(POLL_INTERVAL).await;
-                    self.poll_config_versions().await;
+                }
+                continue;
+            }
+            if connecting.is_none() && Instant::now() >= next_attempt {
+                let svc = self.clone();
+                connecting = Some(Box::pin(async move {
+                    tokio::time::timeout(LISTEN_CONNECT_TIMEOUT, svc.connect_listener()).await
+                }));
+            }
+            let step = {
+                let attempt = async {
+                    match connecting.as_mut() {
+                        Some(attempt) => attempt.await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    result = attempt => Step::Connected(result),
+                    () = tokio::time::sleep(POLL_INTERVAL) => Step::Poll,
+                }
+            };
+            match step {
+                Step::Poll => self.poll_config_versions().await,
+                Step::Connected(result) => {
+                    connecting = None;
+                    match result {
+                        Ok(Ok(connected)) => {
+                            listener = Some(connected);
+                            self.set_change_feed(ChangeFeed::Listen);
+                            // What changed while nobody listened.
+                            self.poll_config_versions().await;
+                            next_attempt = Instant::now() + POLL_INTERVAL;
+                        }
+                        Ok(Err(err)) => {
+                            tracing::warn!(error = %err, "configuration listener cannot LISTEN; polling for changes meanwhile");
+                            next_attempt = Instant::now() + LISTEN_RETRY;
+                        }
+                        Err(_) => {
+                            tracing::warn!(
+                                "configuration listener cannot connect in time; polling for changes meanwhile"
+                            );
+                            next_attempt = Instant::now() + LISTEN_RETRY;
+                        }
+                    }
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
                 }
             }
         }
@@ -440,6 +477,8 @@ impl Service {
             Some(url) => PgListener::connect(url).await?,
             None => PgListener::connect_with(&self.pool).await?,
         };
+        // A lost connection is reported, and reconnected beside the polling.
+        listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
         Ok(listener)
     }
@@ -502,6 +541,40 @@ mod tests {
             countersign_core::KeyState::Revoked,
             "the cached snapshot must not hold the key as it was"
         );
+    }
+
+    /// An instance that cannot LISTEN at all (its direct connection is refused) polls the
+    /// versions instead: another instance's revocation still reaches its snapshot within a
+    /// second, and it says it is polling.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn without_listen_a_revocation_arrives_by_polling(pool: PgPool) {
+        let (admin, owner) = service(pool.clone()).await;
+        let workspace = admin.list_workspaces(&owner).await.unwrap_or_default().remove(0);
+        let kid = admin.list_keys(&owner, workspace.id).await.unwrap_or_default().remove(0).kid;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let settings = Settings {
+            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
+            direct_database_url: Some(format!("postgres://postgres@127.0.0.1:{closed}/nowhere")),
+            ..Settings::default()
+        };
+        let polling = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let before = polling.snapshot(&workspace.app_id).await.unwrap().unwrap();
+        assert!(before.policy.keys.iter().all(|k| k.state != countersign_core::KeyState::Revoked));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(polling.config_change_feed(), ChangeFeed::Poll);
+
+        admin.revoke_key(&owner, workspace.id, &kid).await.unwrap();
+        let revoked = Instant::now();
+        loop {
+            let snapshot = polling.snapshot(&workspace.app_id).await.unwrap().unwrap();
+            if snapshot.policy.keys.iter().any(|k| k.kid == kid && k.state == countersign_core::KeyState::Revoked) {
+                break;
+            }
+            assert!(revoked.elapsed() < Duration::from_secs(1), "still not revoked after {:?}", revoked.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(polling.metrics.render().contains("countersign_config_changes_mode{mode=\"poll\"} 1"));
+        assert_eq!(admin.config_change_feed(), ChangeFeed::Listen);
     }
 
     /// A flood of distinct app ids keeps the cache within its bounds, and ids that cannot be
