@@ -23,7 +23,8 @@ pub struct Metrics {
     /// How configuration changes reach this instance: `mode="listen"` (NOTIFY) or
     /// `mode="poll"` (the per-workspace version, every half second); the active one is 1.
     pub config_changes: IntGaugeVec,
-    /// Polls of the configuration versions (only while LISTEN is unavailable).
+    /// Polls of the configuration versions (while LISTEN is unavailable, and once per
+    /// (re)connection).
     pub config_polls: IntCounter,
 }
 
@@ -61,7 +62,7 @@ impl Metrics {
         )?;
         let config_polls = IntCounter::new(
             "countersign_config_polls_total",
-            "Polls of the per-workspace configuration versions, made while LISTEN is unavailable.",
+            "Polls of the per-workspace configuration versions: every 400 ms while LISTEN is unavailable, and once on each (re)connection.",
         )?;
         registry.register(Box::new(config_changes.clone()))?;
         registry.register(Box::new(config_polls.clone()))?;
