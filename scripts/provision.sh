@@ -141,3 +141,65 @@ provision_postgres() {
   psql "postgres://postgres@127.0.0.1:$port/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'countersign'" | grep -q 1 \
     || psql "postgres://postgres@127.0.0.1:$port/postgres" -qc "CREATE DATABASE countersign"
 }
+
+# The command that stops the private PgBouncer, when this shell started it.
+PRIVATE_POOLER_STARTED=()
+stop_private_pooler() {
+  if [ "${#PRIVATE_POOLER_STARTED[@]}" -gt 0 ]; then "${PRIVATE_POOLER_STARTED[@]}" >/dev/null 2>&1 || true; fi
+}
+
+# Debian's PgBouncer in transaction mode in front of DATABASE_URL's server (config, pid and log
+# under .local/pgbouncer, trust auth, on a free port). Exports COUNTERSIGN_TEST_POOLER_URL, which
+# the multi-instance tests (server/tests/two_processes.rs) run through. Call after
+# provision_postgres.
+provision_pooler() {
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    say "Installing Debian's pgbouncer for the multi-instance tests"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null \
+      || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null; }
+  fi
+  local bouncer dir port=56432 runas=() hostport host pgport
+  bouncer="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+  dir="$LOCAL/pgbouncer"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then runas=(runuser -u postgres --); chown postgres "$dir"; fi
+  hostport="${DATABASE_URL#*@}"
+  hostport="${hostport%%/*}"
+  host="${hostport%:*}"
+  pgport="${hostport##*:}"
+  [ "$pgport" = "$hostport" ] && pgport=5432
+  if [ -f "$dir/pgbouncer.pid" ] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null \
+    && grep -q "^\* = host=$host port=$pgport\$" "$dir/pgbouncer.ini" 2>/dev/null; then
+    port="$(sed -n 's/^listen_port = //p' "$dir/pgbouncer.ini")"
+  else
+    if [ -f "$dir/pgbouncer.pid" ]; then kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true; sleep 0.5; fi
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    say "Starting PgBouncer (pool_mode = transaction) on 127.0.0.1:$port"
+    echo '"postgres" ""' >"$dir/userlist.txt"
+    cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=$host port=$pgport
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 2000
+default_pool_size = 20
+server_reset_query =
+server_idle_timeout = 10
+server_login_retry = 1
+ignore_startup_parameters = extra_float_digits,options
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"/*
+    "${runas[@]}" "$bouncer" -d "$dir/pgbouncer.ini"
+    for _ in $(seq 50); do [ -s "$dir/pgbouncer.pid" ] && break; sleep 0.1; done
+    PRIVATE_POOLER_STARTED=(kill "$(cat "$dir/pgbouncer.pid")")
+  fi
+  export COUNTERSIGN_TEST_POOLER_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}

@@ -6,8 +6,17 @@ use std::net::SocketAddr;
 /// The server's configuration.
 #[derive(Clone)]
 pub struct Config {
-    /// `DATABASE_URL`.
+    /// `DATABASE_URL`: the main connection pool (may go through a connection pooler).
     pub database_url: String,
+    /// `COUNTERSIGN_DB_POOLER`: what sits in front of Postgres on `DATABASE_URL` (`none` or
+    /// `transaction`, for PgBouncer's `pool_mode = transaction`).
+    pub db_pooler: countersign_service::db::Pooler,
+    /// `COUNTERSIGN_DIRECT_DATABASE_URL`: a connection straight to Postgres, for what needs a
+    /// session (LISTEN, migrations); `None` means `DATABASE_URL`.
+    pub direct_database_url: Option<String>,
+    /// `COUNTERSIGN_READ_DATABASE_URL`: a read replica for dashboard reads (log pages,
+    /// exports, stats, contact look-ups); `None`: everything reads the primary.
+    pub read_database_url: Option<String>,
     /// `COUNTERSIGN_MASTER_KEY`: 32 bytes, base64; encrypts workspace secrets at rest.
     pub master_key: [u8; 32],
     /// `COUNTERSIGN_OLD_MASTER_KEY`: the previous master key during a change (still opens).
@@ -97,8 +106,34 @@ impl Config {
             }
             None => None,
         };
+        let db_pooler =
+            countersign_service::db::Pooler::parse(&get("COUNTERSIGN_DB_POOLER", "none")).ok_or_else(|| {
+                format!(
+                    "COUNTERSIGN_DB_POOLER must be none or transaction (got {:?})",
+                    lookup("COUNTERSIGN_DB_POOLER").unwrap_or_default()
+                )
+            })?;
+        let direct_database_url = lookup("COUNTERSIGN_DIRECT_DATABASE_URL").filter(|v| !v.trim().is_empty());
+        if db_pooler == countersign_service::db::Pooler::Transaction && direct_database_url.is_none() {
+            return Err("COUNTERSIGN_DB_POOLER=transaction needs COUNTERSIGN_DIRECT_DATABASE_URL, a connection that bypasses the pooler (migrations and LISTEN need a session)".to_owned());
+        }
+        let read_database_url = lookup("COUNTERSIGN_READ_DATABASE_URL").filter(|v| !v.trim().is_empty());
+        for (name, url) in [
+            ("DATABASE_URL", lookup("DATABASE_URL")),
+            ("COUNTERSIGN_DIRECT_DATABASE_URL", direct_database_url.clone()),
+            ("COUNTERSIGN_READ_DATABASE_URL", read_database_url.clone()),
+        ] {
+            if let Some(url) = url.filter(|v| !v.is_empty()) {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(format!("{name} must be a postgres:// URL"));
+                }
+            }
+        }
         Ok(Config {
             database_url: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/countersign"),
+            db_pooler,
+            direct_database_url,
+            read_database_url,
             master_key,
             old_master_key,
             master_key_is_dev_default,
@@ -165,6 +200,7 @@ impl Config {
             signatures_rate_limit: self.signatures_rate_limit,
             smtp: self.smtp.clone(),
             webhooks_allow_private: self.webhooks_allow_private,
+            direct_database_url: self.direct_database_url.clone(),
         }
     }
 }
@@ -253,10 +289,30 @@ mod tests {
             ("COUNTERSIGN_LOG_FORMAT", "yaml"),
             ("COUNTERSIGN_LOG", "countersign=loud"),
             ("COUNTERSIGN_LOG_RETENTION_DAYS", "0"),
+            ("COUNTERSIGN_DB_POOLER", "statement"),
+            ("COUNTERSIGN_DB_POOLER", "transaction"),
+            ("COUNTERSIGN_DIRECT_DATABASE_URL", "mysql://db/countersign"),
+            ("COUNTERSIGN_READ_DATABASE_URL", "replica:5432"),
         ] {
             let err = config(&[(name, value)]).err().unwrap_or_default();
             assert!(err.starts_with(name), "{name}: {err}");
         }
+    }
+
+    /// Behind a transaction-mode pooler, with the direct URL set.
+    #[test]
+    fn transaction_pooler() -> Result<(), String> {
+        let c = config(&[
+            ("COUNTERSIGN_DB_POOLER", "transaction"),
+            ("COUNTERSIGN_DIRECT_DATABASE_URL", "postgres://postgres@db:5432/countersign"),
+        ])?;
+        assert_eq!(c.db_pooler, countersign_service::db::Pooler::Transaction);
+        assert_eq!(
+            c.service_settings().direct_database_url.as_deref(),
+            Some("postgres://postgres@db:5432/countersign")
+        );
+        assert_eq!(config(&[])?.db_pooler, countersign_service::db::Pooler::None);
+        Ok(())
     }
 
     /// An https public URL turns on Secure cookies.

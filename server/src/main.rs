@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use countersign_server::config::LogFormat;
 use countersign_server::{app, AppState, Config};
+use countersign_service::db::Db;
 use countersign_service::{Clock, Service};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection;
 
 /// Identify allocates many small, short-lived values per request on every worker thread;
 /// mimalloc's per-thread heaps serve them faster than glibc malloc.
@@ -31,6 +33,13 @@ Commands:
 
 Configuration comes from the environment only; every setting has a development default:
   DATABASE_URL                        postgres://postgres@127.0.0.1:5432/countersign
+  COUNTERSIGN_DB_POOLER               none or transaction: a pooler in transaction mode (PgBouncer pool_mode =
+                                      transaction) sits on DATABASE_URL; statements are then unnamed and each
+                                      runs in a transaction (none)
+  COUNTERSIGN_DIRECT_DATABASE_URL     straight to Postgres, for migrations and LISTEN (DATABASE_URL); required
+                                      with COUNTERSIGN_DB_POOLER=transaction
+  COUNTERSIGN_READ_DATABASE_URL       a read replica for log pages, exports, stats and contact look-ups (unset:
+                                      the primary); COUNTERSIGN_DB_POOLER applies to it too
   COUNTERSIGN_MASTER_KEY              base64 of 32 random bytes; encrypts secrets at rest (set it!)
   COUNTERSIGN_OLD_MASTER_KEY          the previous master key, during a change
   COUNTERSIGN_ADDR                    host:port to listen on (127.0.0.1:3000)
@@ -88,18 +97,38 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: &str, config: Config) -> Result<(), String> {
+    // Migrations take a session advisory lock: on the direct connection, never through a pooler.
+    let direct_url = config.direct_database_url.as_deref().unwrap_or(&config.database_url);
+    let direct_name =
+        if config.direct_database_url.is_some() { "COUNTERSIGN_DIRECT_DATABASE_URL" } else { "DATABASE_URL" };
+    let mut direct =
+        sqlx::PgConnection::connect(direct_url).await.map_err(|e| format!("cannot connect to {direct_name}: {e}"))?;
+    countersign_service::MIGRATOR.run(&mut direct).await.map_err(|e| format!("migrations failed: {e}"))?;
+    let _ = direct.close().await;
+    let options: PgConnectOptions =
+        config.database_url.parse().map_err(|e| format!("DATABASE_URL is not a usable URL: {e}"))?;
     let pool = PgPoolOptions::new()
         .max_connections(20)
         .acquire_timeout(std::time::Duration::from_secs(5))
         // A broken connection fails its query and is replaced; a ping before every use would
         // cost a round trip per group commit.
         .test_before_acquire(false)
-        .connect(&config.database_url)
+        .connect_with(config.db_pooler.connect_options(options))
         .await
         .map_err(|e| format!("cannot connect to DATABASE_URL: {e}"))?;
-    countersign_service::MIGRATOR.run(&pool).await.map_err(|e| format!("migrations failed: {e}"))?;
-    let svc =
-        Service::new(pool, Clock::system(), config.service_settings(), config.keyring()).map_err(|e| e.to_string())?;
+    let db = Db::new(pool, config.db_pooler);
+    let mut svc =
+        Service::new(db, Clock::system(), config.service_settings(), config.keyring()).map_err(|e| e.to_string())?;
+    if let Some(url) = &config.read_database_url {
+        let options: PgConnectOptions =
+            url.parse().map_err(|e| format!("COUNTERSIGN_READ_DATABASE_URL is not a usable URL: {e}"))?;
+        // Lazy: a replica that is down fails the reads it serves, not the start-up.
+        let replica = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy_with(config.db_pooler.connect_options(options));
+        svc = svc.with_read_replica(Db::new(replica, config.db_pooler));
+    }
     match command {
         "migrate" => Ok(()),
         "seed-demo" => {

@@ -1,4 +1,6 @@
-//! Two server processes on one database: a key rotation takes effect on both within a second.
+//! Two server processes on one database: a key rotation takes effect on both within a second,
+//! directly and through PgBouncer in transaction mode (`COUNTERSIGN_TEST_POOLER_URL`, which
+//! scripts/test sets), even while the configuration listener's connection keeps being cut.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,10 +26,55 @@ fn free_port() -> u16 {
 }
 
 async fn start(database_url: &str) -> Server {
+    start_with(&[("DATABASE_URL", database_url.to_owned())]).await
+}
+
+/// A server on `direct`'s database through the test pooler (transaction mode), with `direct`
+/// as its direct URL (migrations, LISTEN).
+async fn start_pooled(pooler: &str, direct: &str) -> Server {
+    start_with(&[
+        ("DATABASE_URL", pooler.to_owned()),
+        ("COUNTERSIGN_DB_POOLER", "transaction".to_owned()),
+        ("COUNTERSIGN_DIRECT_DATABASE_URL", direct.to_owned()),
+    ])
+    .await
+}
+
+/// The test pooler's URL for the database of `direct`, or `None` (with a note) when no pooler
+/// was provided.
+fn pooler_url(direct: &str, test: &str) -> Option<String> {
+    let Some(base) = std::env::var("COUNTERSIGN_TEST_POOLER_URL").ok().filter(|v| !v.is_empty()) else {
+        println!("{test}: skipped, COUNTERSIGN_TEST_POOLER_URL is not set (scripts/test sets it)");
+        return None;
+    };
+    let database = direct.rsplit_once('/').map(|(_, d)| d)?;
+    Some(format!("{}/{database}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base)))
+}
+
+/// Closes the pooler's server connections to the test's database when the test ends (passed
+/// or not), so that sqlx can drop the database: PgBouncer keeps idle ones open otherwise.
+struct PoolerConnections(String);
+
+impl Drop for PoolerConnections {
+    fn drop(&mut self) {
+        let Ok(base) = std::env::var("DATABASE_URL") else { return };
+        let admin = format!("{}/postgres", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+        let sql = format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            self.0.replace('\'', "")
+        );
+        let _ = Command::new("psql").args([admin.as_str(), "-qtAc", sql.as_str()]).stdout(Stdio::null()).status();
+    }
+}
+
+async fn start_with(env: &[(&str, String)]) -> Server {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_countersign-server"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let child = command
         .arg("serve")
-        .env("DATABASE_URL", database_url)
         .env("COUNTERSIGN_ADDR", format!("127.0.0.1:{port}"))
         .env("COUNTERSIGN_LOG", "warn")
         .env("COUNTERSIGN_SPOOL_DIR", std::env::temp_dir().join(format!("countersign-spool-{port}")))
@@ -109,23 +156,136 @@ async fn rotation_reaches_both_processes_within_a_second(pool: PgPool) {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     admin.rotate_key(&owner, workspace.id, Some(0)).await.expect("rotate");
-    let rotated = Instant::now();
-    for server in [&a, &b] {
+    let took = refused_by_all(&[&a, &b], &body, Instant::now()).await;
+    println!("both processes converged in {took:?}");
+}
+
+/// Waits until every server refuses `body` with `revoked_key`; fails if one still accepts it a
+/// second after `changed`. Returns how long it took.
+async fn refused_by_all(servers: &[&Server], body: &str, changed: Instant) -> Duration {
+    for server in servers {
         loop {
-            let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
+            let (status, reply) = post(server.1, "/api/v1/identify", body).await.expect("identify");
             if status == 401 {
                 assert_eq!(reply["error"]["code"], "revoked_key");
                 break;
             }
             assert!(
-                rotated.elapsed() < Duration::from_secs(1),
-                "process on port {} still accepts the revoked key",
-                server.1
+                changed.elapsed() < Duration::from_secs(1),
+                "process on port {} still accepts the revoked key after {:?}",
+                server.1,
+                changed.elapsed()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    println!("both processes converged in {:?}", rotated.elapsed());
+    changed.elapsed()
+}
+
+/// `n` identify calls spread over `servers` by 16 concurrent clients; every one must verify
+/// (concurrent transactions make the pooler hand out its server connections in turn).
+async fn identify_many(servers: &[&Server], body: &str, n: usize) {
+    let ports: Vec<u16> = servers.iter().map(|s| s.1).collect();
+    let clients: Vec<_> = (0..16)
+        .map(|client| {
+            let (ports, body) = (ports.clone(), body.to_owned());
+            tokio::spawn(async move {
+                for i in (client..n).step_by(16) {
+                    let port = ports[i % ports.len()];
+                    let (status, reply) = post(port, "/api/v1/identify", &body).await.expect("identify");
+                    assert_eq!((status, reply["verified"].clone()), (200, json!(true)), "{reply}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("client");
+    }
+}
+
+/// Two processes behind PgBouncer in transaction mode: they start (migrations and LISTEN on the
+/// direct URL), verify under concurrency, say so on /readyz, and a rotation with no grace
+/// reaches both within a second.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn rotation_through_a_transaction_pooler_reaches_both_within_a_second(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let Some(pooled) = pooler_url(&url, "rotation_through_a_transaction_pooler") else { return };
+    let _closing = PoolerConnections(url.rsplit_once('/').map(|(_, d)| d.to_owned()).unwrap_or_default());
+    let (a, b) = (start_pooled(&pooled, &url).await, start_pooled(&pooled, &url).await);
+    let Provisioned { admin, owner, workspace, body } = provision(pool.clone()).await;
+
+    identify_many(&[&a, &b], &body, 400).await;
+    for server in [&a, &b] {
+        let (status, ready) = post(server.1, "/readyz", "").await.expect("readyz");
+        assert_eq!(status, 200, "{ready}");
+        assert_eq!(
+            (ready["db_pooler"].as_str(), ready["config_changes"].as_str()),
+            (Some("transaction"), Some("listen"))
+        );
+    }
+    // Every acknowledged attempt was committed through the pooler.
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&pool).await.expect("count");
+    assert!(stored >= 400, "{stored} log rows for 400 acknowledged attempts");
+
+    admin.rotate_key(&owner, workspace.id, Some(0)).await.expect("rotate");
+    let took = refused_by_all(&[&a, &b], &body, Instant::now()).await;
+    println!("through the pooler, both processes converged in {took:?}");
+}
+
+/// The configuration listener's connection is cut again and again (pg_terminate_backend in a
+/// loop): the instances poll meanwhile, and a revocation still reaches both within a second.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn revocation_converges_while_the_listener_is_cut(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let _closing = PoolerConnections(url.rsplit_once('/').map(|(_, d)| d.to_owned()).unwrap_or_default());
+    let (a, b) = match pooler_url(&url, "revocation_converges_while_the_listener_is_cut (through the pooler)") {
+        Some(pooled) => (start_pooled(&pooled, &url).await, start_pooled(&pooled, &url).await),
+        None => (start(&url).await, start(&url).await),
+    };
+    let Provisioned { admin, owner, workspace, body } = provision(pool.clone()).await;
+    identify_many(&[&a, &b], &body, 32).await;
+
+    let cutting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let cutter = tokio::spawn({
+        let (pool, cutting) = (pool.clone(), cutting.clone());
+        async move {
+            let mut cut = 0i64;
+            while cutting.load(std::sync::atomic::Ordering::Relaxed) {
+                cut += sqlx::query_scalar::<_, i64>(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                      WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            cut
+        }
+    });
+    // Let the cuts take hold: each instance now polls most of the time.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let metrics = raw_get(a.1, "/metrics").await;
+    assert!(metrics.contains("countersign_config_polls_total"), "{metrics}");
+
+    let kid = admin.list_keys(&owner, workspace.id).await.expect("keys")[0].kid.clone();
+    admin.revoke_key(&owner, workspace.id, &kid).await.expect("revoke");
+    let took = refused_by_all(&[&a, &b], &body, Instant::now()).await;
+    cutting.store(false, std::sync::atomic::Ordering::Relaxed);
+    let cut = cutter.await.expect("cutter");
+    assert!(cut > 2, "the listener's connection was cut only {cut} times");
+    println!("listener cut {cut} times; both processes refused the revoked key within {took:?}");
+}
+
+/// The raw body of a GET.
+async fn raw_get(port: u16, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    String::from_utf8_lossy(&raw).into_owned()
 }
 
 /// Resident memory of a process, from /proc.
@@ -275,15 +435,27 @@ fn help_and_bad_configuration() {
     let help = run(&["--help"], &[]);
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(help.status.success());
-    for needle in ["serve", "migrate", "seed-demo", "rekey", "DATABASE_URL", "COUNTERSIGN_LOG_FORMAT"] {
+    for needle in [
+        "serve",
+        "migrate",
+        "seed-demo",
+        "rekey",
+        "DATABASE_URL",
+        "COUNTERSIGN_LOG_FORMAT",
+        "COUNTERSIGN_DB_POOLER",
+        "COUNTERSIGN_DIRECT_DATABASE_URL",
+    ] {
         assert!(text.contains(needle), "--help does not mention {needle}");
     }
     let unknown = run(&["launch"], &[]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown command \"launch\""));
-    for (name, value) in
-        [("COUNTERSIGN_ADDR", "nowhere"), ("COUNTERSIGN_LOG_FORMAT", "xml"), ("COUNTERSIGN_MASTER_KEY", "short")]
-    {
+    for (name, value) in [
+        ("COUNTERSIGN_ADDR", "nowhere"),
+        ("COUNTERSIGN_LOG_FORMAT", "xml"),
+        ("COUNTERSIGN_MASTER_KEY", "short"),
+        ("COUNTERSIGN_DB_POOLER", "statement"),
+    ] {
         let bad = run(&["migrate"], &[(name, value)]);
         let stderr = String::from_utf8_lossy(&bad.stderr);
         assert_eq!(bad.status.code(), Some(2), "{name}={value}: {stderr}");
@@ -339,4 +511,321 @@ async fn json_logs_carry_the_request_id(pool: PgPool) {
         lines.iter().any(|line| line["span"]["request_id"] == "json-log-check" && line["fields"]["status"] == 200),
         "no line for the request: {stderr}"
     );
+}
+
+/// A throw-away Postgres cluster (initdb, pg_ctl; as the `postgres` user when run as root),
+/// with its own PgBouncer in transaction mode in front for the restart test.
+struct PooledCluster {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+    bouncer_port: u16,
+}
+
+impl PooledCluster {
+    fn start(with_pooler: bool) -> PooledCluster {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path().join("bin"))
+            .filter(|bin| bin.join("initdb").exists())
+            .max()
+            .expect("PostgreSQL server binaries under /usr/lib/postgresql/*/bin");
+        let dir = std::env::temp_dir().join(format!("countersign-pooled-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("data")).expect("cluster dir");
+        let cluster = PooledCluster { bin, dir, port: free_port(), bouncer_port: free_port() };
+        if is_root() {
+            run(Command::new("chown").args(["-R", "postgres"]).arg(&cluster.dir));
+        }
+        run(cluster.as_postgres(&cluster.bin.join("initdb")).arg("-D").arg(cluster.dir.join("data")).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ]));
+        cluster.ctl("start");
+        if !with_pooler {
+            return cluster;
+        }
+        let ini = cluster.dir.join("pgbouncer.ini");
+        std::fs::write(cluster.dir.join("userlist.txt"), "\"postgres\" \"\"\n").expect("userlist");
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {}\n\
+                 unix_socket_dir =\nauth_type = trust\nauth_file = {dir}/userlist.txt\npool_mode = transaction\n\
+                 default_pool_size = 20\nmax_client_conn = 500\nserver_reset_query =\nserver_login_retry = 1\n\
+                 ignore_startup_parameters = extra_float_digits,options\nlogfile = {dir}/pgbouncer.log\n\
+                 pidfile = {dir}/pgbouncer.pid\n",
+                cluster.port,
+                cluster.bouncer_port,
+                dir = cluster.dir.display()
+            ),
+        )
+        .expect("pgbouncer.ini");
+        if is_root() {
+            run(Command::new("chown").args(["-R", "postgres"]).arg(&cluster.dir));
+        }
+        let bouncer = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("pgbouncer");
+        run(cluster.as_postgres(std::path::Path::new(bouncer)).arg("-d").arg(&ini));
+        cluster
+    }
+
+    fn direct_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn pooler_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.bouncer_port)
+    }
+
+    /// `pg_ctl <action>`; `restart` uses fast shutdown (aborts open transactions, closes every
+    /// connection).
+    fn ctl(&self, action: &str) {
+        let data = self.dir.join("data");
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, data.display());
+        run(self
+            .as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(data.join("server.log"))
+            .args(["-w", "-m", "fast", "-o", &options, action]));
+    }
+
+    fn as_postgres(&self, program: &std::path::Path) -> Command {
+        if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+}
+
+impl Drop for PooledCluster {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pgbouncer.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let data = self.dir.join("data");
+        let _ =
+            self.as_postgres(&self.bin.join("pg_ctl")).arg("-D").arg(&data).args(["-m", "immediate", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Two processes behind PgBouncer in transaction mode while Postgres restarts under load:
+/// every identify they acknowledged is in Postgres afterwards, and a revocation made after the
+/// restart still reaches both within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_behind_the_pooler_loses_no_acknowledged_row() {
+    if pooler_url("postgres://x/y", "postgres_restart_behind_the_pooler_loses_no_acknowledged_row").is_none() {
+        return;
+    }
+    let cluster = PooledCluster::start(true);
+    let direct = cluster.direct_url();
+    let (a, b) =
+        (start_pooled(&cluster.pooler_url(), &direct).await, start_pooled(&cluster.pooler_url(), &direct).await);
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&direct).await.expect("connect");
+    let Provisioned { admin, owner, workspace, body } = provision(pool.clone()).await;
+
+    let ports = [a.1, b.1];
+    let load_until = Instant::now() + Duration::from_secs(4);
+    let clients: Vec<_> = (0..8)
+        .map(|client| {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let (mut acknowledged, mut refused) = (Vec::new(), 0);
+                let mut i = client;
+                while Instant::now() < load_until {
+                    i += 1;
+                    let (status, reply) = post(ports[i % 2], "/api/v1/identify", &body).await.expect("identify");
+                    match status {
+                        200 => acknowledged
+                            .push(reply["log_id"].as_str().unwrap_or("").parse::<uuid::Uuid>().expect("log_id")),
+                        _ => {
+                            // Refused attempts carry no promise; they must say so.
+                            assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
+                            refused += 1;
+                        }
+                    }
+                }
+                (acknowledged, refused)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.ctl("restart");
+        cluster
+    })
+    .await
+    .expect("restart");
+    assert!(Instant::now() < load_until, "the restart finished while the load still ran");
+    let (mut acknowledged, mut refused) = (Vec::new(), 0);
+    for client in clients {
+        let (ids, no) = client.await.expect("client");
+        acknowledged.extend(ids);
+        refused += no;
+    }
+    assert!(acknowledged.len() > 100, "the load was real: {} acknowledged", acknowledged.len());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_log WHERE id = ANY($1)")
+            .bind(&acknowledged)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+        if stored == acknowledged.len() as i64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stored} of {} acknowledged rows stored 30 s after the restart",
+            acknowledged.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("{} acknowledged through the pooler across a restart ({refused} refused), all stored", acknowledged.len());
+
+    let kid = admin.list_keys(&owner, workspace.id).await.expect("keys")[0].kid.clone();
+    admin.revoke_key(&owner, workspace.id, &kid).await.expect("revoke");
+    let took = refused_by_all(&[&a, &b], &body, Instant::now()).await;
+    println!("after the restart, both processes refused the revoked key within {took:?}");
+    drop((a, b));
+    drop(cluster);
+}
+
+/// A primary and its streaming replica (`pg_basebackup -R`), each a throw-away cluster.
+struct Replicated {
+    primary: PooledCluster,
+    replica_data: std::path::PathBuf,
+    replica_port: u16,
+}
+
+impl Replicated {
+    fn start() -> Replicated {
+        let primary = PooledCluster::start(false);
+        let replica_data = primary.dir.join("replica");
+        let replica_port = free_port();
+        run(primary
+            .as_postgres(&primary.bin.join("pg_basebackup"))
+            .args(["-h", "127.0.0.1", "-p", &primary.port.to_string(), "-U", "postgres", "-X", "stream", "-R", "-D"])
+            .arg(&replica_data));
+        let options = format!("-p {replica_port} -k {} -c listen_addresses=127.0.0.1", replica_data.display());
+        run(primary
+            .as_postgres(&primary.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&replica_data)
+            .arg("-l")
+            .arg(replica_data.join("server.log"))
+            .args(["-w", "-o", &options, "start"]));
+        Replicated { primary, replica_data, replica_port }
+    }
+
+    fn replica_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.replica_port)
+    }
+}
+
+impl Drop for Replicated {
+    fn drop(&mut self) {
+        let _ = self
+            .primary
+            .as_postgres(&self.primary.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.replica_data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// With `COUNTERSIGN_READ_DATABASE_URL` on a streaming replica, the log page reads the replica:
+/// while its replay is paused it shows what the replica has (not the primary's newer rows) and
+/// says how far behind it is once that is over a few seconds; resumed, it shows everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_page_reads_the_replica_and_shows_its_lag() {
+    let cluster = Replicated::start();
+    let primary_url = cluster.primary.direct_url();
+    let server =
+        start_with(&[("DATABASE_URL", primary_url.clone()), ("COUNTERSIGN_READ_DATABASE_URL", cluster.replica_url())])
+            .await;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&primary_url).await.expect("connect");
+    let replica = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&cluster.replica_url())
+        .await
+        .expect("connect to the replica");
+    let Provisioned { admin, owner, workspace, body } = provision(pool.clone()).await;
+    let admin = admin.with_read_replica(replica.clone().into());
+    let page = |admin: Service| {
+        let owner = owner.clone();
+        async move {
+            admin
+                .list_logs(&owner, workspace.id, &countersign_service::logs::LogFilter::default())
+                .await
+                .expect("log page")
+                .items
+                .len()
+        }
+    };
+
+    for _ in 0..6 {
+        let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
+        assert_eq!(status, 200, "{reply}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while page(admin.clone()).await < 6 {
+        assert!(Instant::now() < deadline, "the replica never showed the first rows");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    sqlx::query("SELECT pg_wal_replay_pause()").execute(&replica).await.expect("pause replay");
+    for _ in 0..4 {
+        let (status, reply) = post(server.1, "/api/v1/identify", &body).await.expect("identify");
+        assert_eq!(status, 200, "{reply}");
+    }
+    let on_primary: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&pool).await.expect("count");
+    assert_eq!(on_primary, 10);
+    assert_eq!(page(admin.clone()).await, 6, "the log page reads the replica, whose replay is paused");
+
+    // Over a few seconds behind, the page says so.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let lag = loop {
+        if let Some(lag) = admin.log_replica_lag_notice(&owner, workspace.id).await.expect("lag") {
+            break lag;
+        }
+        assert!(Instant::now() < deadline, "no lag notice while the replica's replay was paused");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(lag >= 5, "{lag} s");
+
+    sqlx::query("SELECT pg_wal_replay_resume()").execute(&replica).await.expect("resume replay");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while page(admin.clone()).await < 10 {
+        assert!(Instant::now() < deadline, "the replica did not catch up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(admin.log_replica_lag_notice(&owner, workspace.id).await.expect("lag"), None);
+    println!("the log page read the replica: 6 rows while paused (10 on the primary), lag notice at {lag} s");
+    drop(server);
 }

@@ -84,7 +84,7 @@ impl Service {
         let email = email.trim().to_lowercase();
         let attempt = self.begin_attempt(&email, meta.ip.as_deref().unwrap_or_default()).await?;
         let row: Option<AccountRow> =
-            sqlx::query_as("SELECT id, email, password_hash FROM accounts WHERE lower(email) = $1")
+            crate::db::query_as("SELECT id, email, password_hash FROM accounts WHERE lower(email) = $1")
                 .bind(&email)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -133,7 +133,7 @@ impl Service {
         let token = random::token("");
         let now = self.clock.now();
         let expires_at = now + self.settings().session_absolute;
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, expires_at, ip, user_agent)
              VALUES ($1, $2, $3, $3, $4, $5, $6)",
         )
@@ -153,7 +153,7 @@ impl Service {
     pub async fn authenticate_session(&self, token: &str, meta: &RequestMeta) -> ServiceResult<Actor> {
         let now = self.clock.now();
         let idle_since = now - self.settings().session_idle;
-        let row: Option<(Uuid, String)> = sqlx::query_as(
+        let row: Option<(Uuid, String)> = crate::db::query_as(
             "UPDATE sessions s SET last_seen_at = $2
                FROM accounts a
               WHERE s.id_hash = $1 AND a.id = s.account_id AND s.expires_at > $2 AND s.last_seen_at > $3
@@ -172,13 +172,16 @@ impl Service {
 
     /// Ends a session (logout). Ending an unknown session is not an error.
     pub async fn logout(&self, token: &str) -> ServiceResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(random::digest(token)).execute(&self.pool).await?;
+        crate::db::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(random::digest(token))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// The account behind a personal access token that is not revoked.
     pub async fn authenticate_token(&self, token: &str, meta: &RequestMeta) -> ServiceResult<Actor> {
-        let row: Option<(Uuid, String)> = sqlx::query_as(
+        let row: Option<(Uuid, String)> = crate::db::query_as(
             "UPDATE personal_access_tokens t SET last_used_at = $2
                FROM accounts a
               WHERE t.token_hash = $1 AND a.id = t.account_id AND t.revoked_at IS NULL
@@ -211,7 +214,7 @@ impl Service {
             revoked_at: None,
         };
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO personal_access_tokens (id, account_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(info.id)
@@ -229,7 +232,7 @@ impl Service {
 
     /// The caller's personal access tokens, newest first.
     pub async fn list_tokens(&self, actor: &Actor) -> ServiceResult<Vec<TokenInfo>> {
-        Ok(sqlx::query_as::<_, TokenInfo>(
+        Ok(crate::db::query_as::<TokenInfo>(
             "SELECT id, name, created_at, last_used_at, revoked_at FROM personal_access_tokens
               WHERE account_id = $1 ORDER BY created_at DESC",
         )
@@ -242,7 +245,7 @@ impl Service {
     pub async fn revoke_token(&self, actor: &Actor, token_id: Uuid) -> ServiceResult<()> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let done = crate::db::query(
             "UPDATE personal_access_tokens SET revoked_at = coalesce(revoked_at, $3) WHERE id = $1 AND account_id = $2",
         )
         .bind(token_id)
@@ -268,7 +271,7 @@ pub(crate) async fn insert_account(
     now: DateTime<Utc>,
 ) -> ServiceResult<Uuid> {
     let id = Uuid::new_v4();
-    let inserted = sqlx::query(
+    let inserted = crate::db::query(
         "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING",
     )

@@ -67,7 +67,7 @@ pub async fn insert(conn: &mut PgConnection, at: DateTime<Utc>, entry: NewAuditE
         });
         crate::webhooks::enqueue(&mut *conn, workspace_id, event, at, data).await?;
     }
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO audit_log (at, workspace_id, actor_id, actor_email, action, target, details, ip, user_agent)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -115,7 +115,7 @@ impl Service {
             Some(c) => Some(c.parse::<i64>().map_err(|_| ServiceError::invalid("cursor is not valid."))?),
             None => None,
         };
-        let rows: Vec<AuditEntry> = sqlx::query_as(
+        let rows: Vec<AuditEntry> = crate::db::query_as(
             "SELECT id, at, actor_id, actor_email, action, target, details, ip, user_agent
                FROM audit_log
               WHERE workspace_id = $1

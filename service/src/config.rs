@@ -1,6 +1,11 @@
 //! The in-memory configuration snapshot identify verifies against: one `WorkspacePolicy` per
 //! app id, loaded on first use and evicted on every instance through Postgres `NOTIFY` when
 //! anything it holds changes. While Postgres is unreachable, the last snapshot keeps serving.
+//!
+//! The `LISTEN` runs on the direct connection (`COUNTERSIGN_DIRECT_DATABASE_URL`, else the
+//! main one). While it cannot listen (refused, or its connection was cut), the listener polls
+//! each cached workspace's `config_version` every [`POLL_INTERVAL`] instead, so a change still
+//! reaches this instance within a second; `/readyz` and `/metrics` say which mode is active.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use countersign_core::{is_app_id_shaped, WorkspacePolicy};
 use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
+#[cfg(test)]
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -34,16 +41,49 @@ const MAX_UNKNOWN: usize = 10_000;
 /// served without being cached.
 const LOAD_ATTEMPTS: usize = 3;
 
-/// Tells every instance that the configuration of `app_id` changed (sent at commit).
+/// How often the configuration versions are polled while `LISTEN` is unavailable.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(400);
+/// How long a connection attempt of the listener may take before it polls instead.
+const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long after a refused `LISTEN` the listener tries again (it polls meanwhile).
+const LISTEN_RETRY: Duration = Duration::from_secs(5);
+
+/// Tells every instance that the configuration of `app_id` changed (sent at commit): bumps the
+/// workspace's version (what polling instances compare) and notifies the listening ones.
 pub async fn notify_changed(conn: &mut PgConnection, app_id: &str) -> ServiceResult<()> {
-    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(app_id).execute(conn).await?;
+    crate::db::query("UPDATE workspaces SET config_version = config_version + 1 WHERE app_id = $1")
+        .bind(app_id)
+        .execute(&mut *conn)
+        .await?;
+    crate::db::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(app_id).execute(conn).await?;
     Ok(())
+}
+
+/// How configuration changes currently reach this instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeFeed {
+    /// `LISTEN` on the direct connection: changes arrive as they commit.
+    Listen,
+    /// Polling the per-workspace versions every [`POLL_INTERVAL`].
+    Poll,
+}
+
+impl ChangeFeed {
+    /// `listen` or `poll`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeFeed::Listen => "listen",
+            ChangeFeed::Poll => "poll",
+        }
+    }
 }
 
 /// A workspace's configuration as identify sees it.
 #[derive(Debug)]
 pub struct Snapshot {
     pub workspace_id: Uuid,
+    /// The workspace's `config_version` when loaded (compared by polling).
+    pub version: i64,
     pub policy: WorkspacePolicy,
     /// The cache generation it was loaded in; older ones are refreshed when possible.
     generation: u64,
@@ -82,6 +122,8 @@ pub struct ConfigCache {
     /// Bumped by every eviction: a load that overlapped one may hold what was just changed,
     /// so it is not cached.
     evictions: AtomicU64,
+    /// True while changes arrive by `LISTEN`, false while they are polled.
+    listening: std::sync::atomic::AtomicBool,
     /// One lock per app id being loaded, so concurrent misses cost one load.
     loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Test hook: the next load waits here between reading the database and caching.
@@ -165,6 +207,11 @@ impl ConfigCache {
         if Arc::strong_count(&held) <= 2 {
             loading.remove(app_id);
         }
+    }
+
+    /// The cached snapshots' app ids and versions (what a poll compares).
+    fn versions(&self) -> Vec<(String, i64)> {
+        read(&self.known).iter().map(|(app_id, s)| (app_id.clone(), s.version)).collect()
     }
 
     /// Entries held: (snapshots, unknown app ids, loads in flight).
@@ -257,15 +304,15 @@ impl Service {
     /// so the snapshot is one consistent state.
     async fn load_snapshot(&self, app_id: &str, generation: u64) -> ServiceResult<Option<Snapshot>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-        let row: Option<(Uuid, SecurityRow)> = sqlx::query_as::<_, SecurityRowWithId>(&format!(
-            "SELECT id, {SECURITY_COLUMNS} FROM workspaces WHERE app_id = $1"
+        crate::db::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        let row: Option<(Uuid, i64, SecurityRow)> = crate::db::query_as::<SecurityRowWithId>(&format!(
+            "SELECT id, config_version, {SECURITY_COLUMNS} FROM workspaces WHERE app_id = $1"
         ))
         .bind(app_id)
         .fetch_optional(&mut *tx)
         .await?
-        .map(|r| (r.id, r.row));
-        let Some((workspace_id, row)) = row else { return Ok(None) };
+        .map(|r| (r.id, r.config_version, r.row));
+        let Some((workspace_id, version, row)) = row else { return Ok(None) };
         let settings = row.settings();
         let mut policy = WorkspacePolicy::new_default(app_id);
         policy.modes = settings.modes;
@@ -283,6 +330,7 @@ impl Service {
         let settings = self.settings();
         Ok(Some(Snapshot {
             workspace_id,
+            version,
             policy,
             generation,
             loaded: Instant::now(),
@@ -291,49 +339,155 @@ impl Service {
         }))
     }
 
-    /// Listens for configuration changes until the process ends; reconnects by itself.
-    pub async fn listen_for_config_changes(self, ready: Option<tokio::sync::oneshot::Sender<()>>) {
-        let mut ready = ready;
-        loop {
-            let mut listener = match connect_listener(&self.pool).await {
-                Ok(listener) => listener,
-                Err(err) => {
-                    tracing::warn!(error = %err, "configuration listener cannot connect; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            // Changes made while we were not listening were missed.
-            self.config.mark_all_stale();
-            if let Some(tx) = ready.take() {
-                let _ = tx.send(());
-            }
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(notification)) => self.config.evict(notification.payload()),
-                    Ok(None) => {
-                        self.config.mark_all_stale();
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "configuration listener lost its connection");
-                        break;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+    /// How configuration changes reach this instance right now.
+    pub fn config_change_feed(&self) -> ChangeFeed {
+        if self.config.listening.load(Ordering::Acquire) {
+            ChangeFeed::Listen
+        } else {
+            ChangeFeed::Poll
         }
     }
-}
 
-async fn connect_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
+    fn set_change_feed(&self, feed: ChangeFeed) {
+        self.config.listening.store(feed == ChangeFeed::Listen, Ordering::Release);
+        for mode in [ChangeFeed::Listen, ChangeFeed::Poll] {
+            self.metrics.config_changes.with_label_values(&[mode.as_str()]).set(i64::from(mode == feed));
+        }
+    }
+
+    /// Evicts every cached snapshot whose workspace's version moved (or that is gone). On
+    /// failure every snapshot is marked stale instead: reloaded on next use if possible.
+    async fn poll_config_versions(&self) {
+        self.metrics.config_polls.inc();
+        let cached = self.config.versions();
+        if cached.is_empty() {
+            return;
+        }
+        let app_ids: Vec<&str> = cached.iter().map(|(app_id, _)| app_id.as_str()).collect();
+        let current: Result<Vec<(String, i64)>, sqlx::Error> =
+            crate::db::query_as("SELECT app_id, config_version FROM workspaces WHERE app_id = ANY($1)")
+                .bind(&app_ids)
+                .fetch_all(&self.pool)
+                .await;
+        let current: HashMap<String, i64> = match current {
+            Ok(rows) => rows.into_iter().collect(),
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot poll configuration versions");
+                self.config.mark_all_stale();
+                return;
+            }
+        };
+        for (app_id, version) in cached {
+            if current.get(&app_id) != Some(&version) {
+                self.config.evict(&app_id);
+            }
+        }
+    }
+
+    /// Follows configuration changes until the process ends: by `LISTEN` on the direct
+    /// connection while it can, else by polling the versions; reconnects by itself. Connection
+    /// attempts run beside the polling, so a slow or refused one never pauses it.
+    pub async fn listen_for_config_changes(self, ready: Option<tokio::sync::oneshot::Sender<()>>) {
+        type Connecting = std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<Result<PgListener, sqlx::Error>, tokio::time::error::Elapsed>>
+                    + Send,
+            >,
+        >;
+        enum Step {
+            Connected(Result<Result<PgListener, sqlx::Error>, tokio::time::error::Elapsed>),
+            Poll,
+        }
+        let mut ready = ready;
+        let mut listener: Option<PgListener> = None;
+        let mut connecting: Option<Connecting> = None;
+        let mut next_attempt = Instant::now();
+        self.set_change_feed(ChangeFeed::Poll);
+        loop {
+            if let Some(connected) = listener.as_mut() {
+                match connected.try_recv().await {
+                    Ok(Some(notification)) => self.config.evict(notification.payload()),
+                    // `Ok(None)`: the connection was lost (no eager reconnect: reconnecting
+                    // is done below, beside the polling).
+                    lost => {
+                        if let Err(err) = lost {
+                            tracing::warn!(error = %err, "configuration listener lost its connection; polling until it is back");
+                        } else {
+                            tracing::warn!("configuration listener lost its connection; polling until it is back");
+                        }
+                        listener = None;
+                        self.set_change_feed(ChangeFeed::Poll);
+                        self.poll_config_versions().await;
+                    }
+                }
+                continue;
+            }
+            if connecting.is_none() && Instant::now() >= next_attempt {
+                let svc = self.clone();
+                connecting = Some(Box::pin(async move {
+                    tokio::time::timeout(LISTEN_CONNECT_TIMEOUT, svc.connect_listener()).await
+                }));
+            }
+            let step = {
+                let attempt = async {
+                    match connecting.as_mut() {
+                        Some(attempt) => attempt.await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    result = attempt => Step::Connected(result),
+                    () = tokio::time::sleep(POLL_INTERVAL) => Step::Poll,
+                }
+            };
+            match step {
+                Step::Poll => self.poll_config_versions().await,
+                Step::Connected(result) => {
+                    connecting = None;
+                    match result {
+                        Ok(Ok(connected)) => {
+                            listener = Some(connected);
+                            self.set_change_feed(ChangeFeed::Listen);
+                            // What changed while nobody listened.
+                            self.poll_config_versions().await;
+                            next_attempt = Instant::now() + POLL_INTERVAL;
+                        }
+                        Ok(Err(err)) => {
+                            tracing::warn!(error = %err, "configuration listener cannot LISTEN; polling for changes meanwhile");
+                            next_attempt = Instant::now() + LISTEN_RETRY;
+                        }
+                        Err(_) => {
+                            tracing::warn!(
+                                "configuration listener cannot connect in time; polling for changes meanwhile"
+                            );
+                            next_attempt = Instant::now() + LISTEN_RETRY;
+                        }
+                    }
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// A listener on the direct connection (or the main pool's options without one).
+    async fn connect_listener(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = match &self.settings().direct_database_url {
+            Some(url) => PgListener::connect(url).await?,
+            None => PgListener::connect_with(&self.pool).await?,
+        };
+        // A lost connection is reported, and reconnected beside the polling.
+        listener.eager_reconnect(false);
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
 }
 
 #[derive(sqlx::FromRow)]
 struct SecurityRowWithId {
     id: Uuid,
+    config_version: i64,
     #[sqlx(flatten)]
     row: SecurityRow,
 }
@@ -387,6 +541,40 @@ mod tests {
             countersign_core::KeyState::Revoked,
             "the cached snapshot must not hold the key as it was"
         );
+    }
+
+    /// An instance that cannot LISTEN at all (its direct connection is refused) polls the
+    /// versions instead: another instance's revocation still reaches its snapshot within a
+    /// second, and it says it is polling.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn without_listen_a_revocation_arrives_by_polling(pool: PgPool) {
+        let (admin, owner) = service(pool.clone()).await;
+        let workspace = admin.list_workspaces(&owner).await.unwrap_or_default().remove(0);
+        let kid = admin.list_keys(&owner, workspace.id).await.unwrap_or_default().remove(0).kid;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let settings = Settings {
+            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
+            direct_database_url: Some(format!("postgres://postgres@127.0.0.1:{closed}/nowhere")),
+            ..Settings::default()
+        };
+        let polling = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let before = polling.snapshot(&workspace.app_id).await.unwrap().unwrap();
+        assert!(before.policy.keys.iter().all(|k| k.state != countersign_core::KeyState::Revoked));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(polling.config_change_feed(), ChangeFeed::Poll);
+
+        admin.revoke_key(&owner, workspace.id, &kid).await.unwrap();
+        let revoked = Instant::now();
+        loop {
+            let snapshot = polling.snapshot(&workspace.app_id).await.unwrap().unwrap();
+            if snapshot.policy.keys.iter().any(|k| k.kid == kid && k.state == countersign_core::KeyState::Revoked) {
+                break;
+            }
+            assert!(revoked.elapsed() < Duration::from_secs(1), "still not revoked after {:?}", revoked.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(polling.metrics.render().contains("countersign_config_changes_mode{mode=\"poll\"} 1"));
+        assert_eq!(admin.config_change_feed(), ChangeFeed::Listen);
     }
 
     /// A flood of distinct app ids keeps the cache within its bounds, and ids that cannot be

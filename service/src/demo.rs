@@ -54,7 +54,7 @@ impl Service {
     /// (idempotent: a second run changes nothing).
     pub async fn seed_demo(&self, email: &str, password: &str, workspace_name: &str) -> ServiceResult<()> {
         let email = normalize_email(email)?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE lower(email) = $1)")
+        let exists: bool = crate::db::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE lower(email) = $1)")
             .bind(&email)
             .fetch_one(&self.pool)
             .await?;

@@ -203,7 +203,7 @@ impl Service {
         tenant: &mut Tenant,
         workspace_id: Uuid,
     ) -> ServiceResult<std::sync::Arc<crate::config::Snapshot>> {
-        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
+        let app_id: String = crate::db::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
             .bind(workspace_id)
             .fetch_one(tenant.conn())
             .await?;

@@ -123,7 +123,7 @@ impl Service {
         let id = Uuid::new_v4();
         let tx = tenant.conn();
         if let Some(email) = &email {
-            let member: bool = sqlx::query_scalar(
+            let member: bool = crate::db::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM members m JOIN accounts a ON a.id = m.account_id
                                  WHERE m.workspace_id = $1 AND lower(a.email) = $2)",
             )
@@ -138,7 +138,7 @@ impl Service {
                 ));
             }
         }
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO invitations (id, workspace_id, email, role, token_hash, created_by, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -170,7 +170,7 @@ impl Service {
     pub async fn list_invitations(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<Invitation>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ManageMembers).await?;
         let rows: Vec<Row> =
-            sqlx::query_as(&format!("{SELECT} WHERE i.workspace_id = $1 ORDER BY i.created_at DESC LIMIT 200"))
+            crate::db::query_as(&format!("{SELECT} WHERE i.workspace_id = $1 ORDER BY i.created_at DESC LIMIT 200"))
                 .bind(workspace_id)
                 .fetch_all(tenant.conn())
                 .await?;
@@ -185,7 +185,7 @@ impl Service {
         let actor_role = tenant.role;
         let now = self.clock.now();
         let tx = tenant.conn();
-        sqlx::query("SELECT 1 FROM invitations WHERE id = $1 AND workspace_id = $2 FOR UPDATE")
+        crate::db::query("SELECT 1 FROM invitations WHERE id = $1 AND workspace_id = $2 FOR UPDATE")
             .bind(invitation_id)
             .bind(workspace_id)
             .execute(&mut *tx)
@@ -202,7 +202,7 @@ impl Service {
             InvitationStatus::Revoked => return Ok(()),
             InvitationStatus::Pending | InvitationStatus::Expired => {}
         }
-        sqlx::query("UPDATE invitations SET revoked_at = $2 WHERE id = $1")
+        crate::db::query("UPDATE invitations SET revoked_at = $2 WHERE id = $1")
             .bind(invitation_id)
             .bind(now)
             .execute(&mut *tx)
@@ -217,10 +217,11 @@ impl Service {
 
     /// What a link offers (workspace, role), for the accept page; anyone holding it may ask.
     pub async fn preview_invitation(&self, token: &str) -> ServiceResult<InvitationPreview> {
-        let mut conn = self.pool.acquire().await?;
+        // A transaction, so a transaction-mode pooler keeps one server connection throughout.
+        let mut conn = self.pool.begin().await?;
         let row = by_token(&mut conn, token, false).await?;
         row.usable(self.clock.now())?;
-        let workspace_name: String = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
+        let workspace_name: String = crate::db::query_scalar("SELECT name FROM workspaces WHERE id = $1")
             .bind(row.workspace_id)
             .fetch_one(&mut *conn)
             .await?;
@@ -241,7 +242,8 @@ impl Service {
         joiner: Joiner<'_>,
     ) -> ServiceResult<(AcceptedInvitation, Option<NewSession>)> {
         // Check the link before spending a password hash on it.
-        let mut conn = self.pool.acquire().await?;
+        // A transaction, so a transaction-mode pooler keeps one server connection throughout.
+        let mut conn = self.pool.begin().await?;
         let row = by_token(&mut conn, token, false).await?;
         drop(conn);
         row.usable(self.clock.now())?;
@@ -283,7 +285,7 @@ impl Service {
                 return Err(ServiceError::internal("new account without a password hash"))
             }
         };
-        let joined = sqlx::query(
+        let joined = crate::db::query(
             "INSERT INTO members (workspace_id, account_id, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(row.workspace_id)
@@ -295,7 +297,7 @@ impl Service {
         if joined.rows_affected() == 0 {
             return Err(ServiceError::new(ErrorCode::Conflict, "You are already a member of this workspace."));
         }
-        sqlx::query("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
+        crate::db::query("UPDATE invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1")
             .bind(row.id)
             .bind(now)
             .bind(actor.account_id)
@@ -307,7 +309,7 @@ impl Service {
                 serde_json::json!({ "invitation_id": row.id, "role": role, "account_created": session.is_some() }),
             );
         audit::insert(&mut tx, now, entry).await?;
-        let (app_id, name): (String, String) = sqlx::query_as("SELECT app_id, name FROM workspaces WHERE id = $1")
+        let (app_id, name): (String, String) = crate::db::query_as("SELECT app_id, name FROM workspaces WHERE id = $1")
             .bind(row.workspace_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -337,7 +339,7 @@ fn new_account_email(invited: Option<&str>, given: Option<&str>) -> ServiceResul
 /// The invitation of a token (locked for update when `lock`); an unknown token is 404.
 async fn by_token(conn: &mut PgConnection, token: &str, lock: bool) -> ServiceResult<Row> {
     let lock = if lock { " FOR UPDATE OF i" } else { "" };
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE i.token_hash = $1{lock}"))
+    let row: Option<Row> = crate::db::query_as(&format!("{SELECT} WHERE i.token_hash = $1{lock}"))
         .bind(random::digest(token))
         .fetch_optional(conn)
         .await?;
@@ -348,7 +350,7 @@ async fn by_token(conn: &mut PgConnection, token: &str, lock: bool) -> ServiceRe
 
 /// One invitation of a workspace; another workspace's is 404.
 async fn fetch(conn: &mut PgConnection, workspace_id: Uuid, id: Uuid) -> ServiceResult<Row> {
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE i.workspace_id = $1 AND i.id = $2"))
+    let row: Option<Row> = crate::db::query_as(&format!("{SELECT} WHERE i.workspace_id = $1 AND i.id = $2"))
         .bind(workspace_id)
         .bind(id)
         .fetch_optional(conn)

@@ -89,7 +89,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> ServiceResult<String> {
         let kid = random::id("k_");
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, created_by)
              VALUES ($1, $2, $3, $4, CASE WHEN $5::timestamptz IS NULL THEN 'primary' ELSE 'rotating' END, $5, $6, $7)",
         )
@@ -109,7 +109,7 @@ impl Service {
     pub async fn list_keys(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<KeyInfo>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let now = self.clock.now();
-        let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+        let rows: Vec<KeyRow> = crate::db::query_as(&format!(
             "SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 ORDER BY state = 'primary' DESC, created_at DESC"
         ))
         .bind(workspace_id)
@@ -140,7 +140,7 @@ impl Service {
         let now = self.clock.now();
         let tx = tenant.conn();
         lock_keys(tx, workspace_id).await?;
-        let previous: Option<KeyRow> = sqlx::query_as(&format!(
+        let previous: Option<KeyRow> = crate::db::query_as(&format!(
             "UPDATE workspace_keys
                 SET state = CASE WHEN $2 = 0 THEN 'revoked' ELSE 'rotating' END,
                     expires_at = CASE WHEN $2 = 0 THEN NULL ELSE $3 + make_interval(secs => $2) END,
@@ -201,7 +201,7 @@ impl Service {
         lock_keys(tx, workspace_id).await?;
         let expires_at = (!primary).then(|| now + chrono::Duration::seconds(MAX_GRACE_SECONDS));
         if primary {
-            sqlx::query(
+            crate::db::query(
                 "UPDATE workspace_keys SET state = 'rotating', expires_at = $2 WHERE workspace_id = $1 AND state = 'primary'",
             )
             .bind(workspace_id)
@@ -234,7 +234,7 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::RotateOrRevokeKey).await?;
         let now = self.clock.now();
         let tx = tenant.conn();
-        let row: Option<KeyRow> = sqlx::query_as(&format!(
+        let row: Option<KeyRow> = crate::db::query_as(&format!(
             "UPDATE workspace_keys SET state = 'revoked', expires_at = NULL, revoked_at = coalesce(revoked_at, $3)
               WHERE workspace_id = $1 AND kid = $2
           RETURNING {KEY_COLUMNS}"
@@ -255,12 +255,13 @@ impl Service {
     /// Reveals a secret in clear to a role that may; every reveal is audited.
     pub async fn reveal_secret(&self, actor: &Actor, workspace_id: Uuid, kid: &str) -> ServiceResult<RevealedSecret> {
         let mut tenant = self.tenant(actor, workspace_id, Action::RevealSecret).await?;
-        let row: Option<KeyRow> =
-            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 AND kid = $2"))
-                .bind(workspace_id)
-                .bind(kid)
-                .fetch_optional(tenant.conn())
-                .await?;
+        let row: Option<KeyRow> = crate::db::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 AND kid = $2"
+        ))
+        .bind(workspace_id)
+        .bind(kid)
+        .fetch_optional(tenant.conn())
+        .await?;
         let row = row.ok_or_else(|| ServiceError::not_found("Key"))?;
         let secret = self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?;
         let secret = String::from_utf8(secret).map_err(|_| ServiceError::internal("a stored secret is not UTF-8"))?;
@@ -276,8 +277,9 @@ impl Service {
 
     /// Every key of a workspace, opened, in the core's terms: for the verification snapshot.
     pub async fn verification_keys(&self, workspace_id: Uuid) -> ServiceResult<Vec<VerificationKey>> {
-        let mut conn = self.pool.acquire().await?;
-        self.verification_keys_in(&mut conn, workspace_id).await
+        // A transaction, so a transaction-mode pooler keeps one server connection throughout.
+        let mut tx = self.pool.begin().await?;
+        self.verification_keys_in(&mut tx, workspace_id).await
     }
 
     /// [`Service::verification_keys`] on a given connection (the snapshot load's transaction).
@@ -287,7 +289,7 @@ impl Service {
         workspace_id: Uuid,
     ) -> ServiceResult<Vec<VerificationKey>> {
         let rows: Vec<KeyRow> =
-            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1"))
+            crate::db::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1"))
                 .bind(workspace_id)
                 .fetch_all(conn)
                 .await?;
@@ -311,17 +313,19 @@ impl Service {
     /// current or the previous key). Row by row, so instances keep serving throughout.
     pub async fn rekey_all(&self) -> ServiceResult<usize> {
         let rows: Vec<KeyRow> =
-            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys")).fetch_all(&self.pool).await?;
+            crate::db::query_as(&format!("SELECT {KEY_COLUMNS} FROM workspace_keys")).fetch_all(&self.pool).await?;
         for row in &rows {
             let secret = self.keyring.open(row.workspace_id, &row.kid, &row.sealed)?;
             let sealed = self.keyring.seal(row.workspace_id, &row.kid, &secret)?;
-            sqlx::query("UPDATE workspace_keys SET sealed = $3 WHERE workspace_id = $1 AND kid = $2 AND sealed = $4")
-                .bind(row.workspace_id)
-                .bind(&row.kid)
-                .bind(sealed)
-                .bind(&row.sealed)
-                .execute(&self.pool)
-                .await?;
+            crate::db::query(
+                "UPDATE workspace_keys SET sealed = $3 WHERE workspace_id = $1 AND kid = $2 AND sealed = $4",
+            )
+            .bind(row.workspace_id)
+            .bind(&row.kid)
+            .bind(sealed)
+            .bind(&row.sealed)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(rows.len() + self.rekey_webhooks().await?)
     }
@@ -329,7 +333,7 @@ impl Service {
 
 /// Serialises key changes of one workspace (one primary at a time).
 async fn lock_keys(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
-    sqlx::query("SELECT 1 FROM workspace_keys WHERE workspace_id = $1 FOR UPDATE")
+    crate::db::query("SELECT 1 FROM workspace_keys WHERE workspace_id = $1 FOR UPDATE")
         .bind(workspace_id)
         .execute(conn)
         .await?;
@@ -338,7 +342,7 @@ async fn lock_keys(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult
 
 /// Tells every instance (at commit) that this workspace's keys changed; returns its app id.
 async fn notify_workspace(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<String> {
-    let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
+    let app_id: String = crate::db::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
         .bind(workspace_id)
         .fetch_one(&mut *conn)
         .await?;

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod db;
 mod demo;
 pub mod error;
 pub mod identify;
@@ -37,7 +38,6 @@ pub mod workspaces;
 use std::sync::Arc;
 
 use chrono::Duration;
-use sqlx::PgPool;
 
 pub use clock::Clock;
 pub use error::{ErrorCode, ServiceError, ServiceResult};
@@ -49,6 +49,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 pub const DEFAULT_IDENTIFY_RATE_LIMIT: u32 = 10_000;
 /// `signatures` calls per second a workspace may make unless configured otherwise.
 pub const DEFAULT_SIGNATURES_RATE_LIMIT: u32 = 1_000;
+/// The log page mentions the read replica's lag when it is over this.
+pub const REPLICA_LAG_NOTICE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The lowest identify rate limit the contract allows.
 pub const MIN_IDENTIFY_RATE_LIMIT: u32 = 1_000;
 
@@ -76,6 +78,9 @@ pub struct Settings {
     /// Whether webhooks may target private, loopback and link-local addresses, over plain
     /// http too (`COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE=1`: local receivers in tests only).
     pub webhooks_allow_private: bool,
+    /// A connection straight to Postgres (bypassing any pooler) for what needs a session: the
+    /// configuration listener's `LISTEN`. `None`: the main pool's connection options.
+    pub direct_database_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -91,6 +96,7 @@ impl Default for Settings {
             signatures_rate_limit: DEFAULT_SIGNATURES_RATE_LIMIT,
             smtp: None,
             webhooks_allow_private: false,
+            direct_database_url: None,
         }
     }
 }
@@ -113,10 +119,12 @@ pub struct Actor {
 /// The application: a pool, a clock and the settings. Cheap to clone.
 #[derive(Clone)]
 pub struct Service {
-    pub pool: PgPool,
+    pub pool: db::Db,
+    /// The read replica dashboard reads go to (`COUNTERSIGN_READ_DATABASE_URL`), if any.
+    read_pool: Option<db::Db>,
     /// A few connections of their own for webhook delivery and alert checks, so that slow
     /// receivers or an outage never take connections from requests.
-    webhook_pool: PgPool,
+    webhook_pool: db::Db,
     pub clock: Clock,
     settings: Arc<Settings>,
     keyring: Arc<crypto::Keyring>,
@@ -138,13 +146,20 @@ pub struct Service {
 impl Service {
     /// Builds the service and starts its background tasks: the log writers, the spool
     /// replayer and the configuration listener (so it must run inside a Tokio runtime).
-    pub fn new(pool: PgPool, clock: Clock, settings: Settings, keyring: crypto::Keyring) -> ServiceResult<Self> {
+    pub fn new(
+        pool: impl Into<db::Db>,
+        clock: Clock,
+        settings: Settings,
+        keyring: crypto::Keyring,
+    ) -> ServiceResult<Self> {
+        let pool: db::Db = pool.into();
         let metrics = Arc::new(metrics::Metrics::new().map_err(ServiceError::internal)?);
         let breaker = Arc::new(ingest::Breaker::default());
         let ingest = ingest::Ingest::start(pool.clone(), settings.spool_dir.clone(), metrics.clone(), breaker.clone());
         let webhook_pool = webhooks::background_pool(&pool);
         let service = Service {
             pool,
+            read_pool: None,
             webhook_pool,
             clock,
             settings: Arc::new(settings),
@@ -160,6 +175,35 @@ impl Service {
         tokio::spawn(service.clone().listen_for_config_changes(None));
         service.start_webhook_workers();
         Ok(service)
+    }
+
+    /// Serves dashboard reads that may lag (log pages, exports, stats, contact look-ups) from
+    /// `replica`; writes, identify's configuration and reads of one's own writes stay on the
+    /// primary.
+    pub fn with_read_replica(mut self, replica: db::Db) -> Self {
+        self.read_pool = Some(replica);
+        self
+    }
+
+    /// The read replica's lag behind the primary: `None` without a replica, zero when it has
+    /// replayed everything it received, else the age of the last transaction it replayed.
+    pub async fn read_replica_lag(&self) -> ServiceResult<Option<std::time::Duration>> {
+        let Some(replica) = &self.read_pool else { return Ok(None) };
+        let seconds: Option<f64> = db::query_scalar(
+            "SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                         ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END::float8",
+        )
+        .fetch_one(replica)
+        .await?;
+        Ok(Some(std::time::Duration::from_secs_f64(seconds.unwrap_or(0.0).max(0.0))))
+    }
+
+    /// What the log page says of the replica it reads: its lag in whole seconds when over
+    /// [`REPLICA_LAG_NOTICE`], else nothing. Members only.
+    pub async fn log_replica_lag_notice(&self, actor: &Actor, workspace_id: uuid::Uuid) -> ServiceResult<Option<u64>> {
+        drop(self.tenant(actor, workspace_id, countersign_core::policy::Action::View).await?);
+        let lag = self.read_replica_lag().await?;
+        Ok(lag.filter(|lag| *lag > REPLICA_LAG_NOTICE).map(|lag| lag.as_secs()))
     }
 
     /// Attempts waiting in the local spool for Postgres.

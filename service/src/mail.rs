@@ -37,7 +37,7 @@ impl Service {
         url: &str,
     ) -> bool {
         let Some(smtp) = &self.settings().smtp else { return false };
-        let workspace: Result<String, _> = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
+        let workspace: Result<String, _> = crate::db::query_scalar("SELECT name FROM workspaces WHERE id = $1")
             .bind(workspace_id)
             .fetch_one(&self.pool)
             .await;

@@ -16,7 +16,7 @@ impl Service {
     /// The members of a workspace, by email.
     pub async fn list_members(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<Member>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
-        let rows: Vec<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
+        let rows: Vec<(Uuid, String, String, DateTime<Utc>)> = crate::db::query_as(
             "SELECT a.id, a.email, m.role, m.created_at FROM members m JOIN accounts a ON a.id = m.account_id
               WHERE m.workspace_id = $1 ORDER BY a.email",
         )
@@ -48,7 +48,7 @@ impl Service {
         if current == Role::Owner && role != Role::Owner {
             ensure_another_owner(tx, workspace_id).await?;
         }
-        sqlx::query("UPDATE members SET role = $3 WHERE workspace_id = $1 AND account_id = $2")
+        crate::db::query("UPDATE members SET role = $3 WHERE workspace_id = $1 AND account_id = $2")
             .bind(workspace_id)
             .bind(account_id)
             .bind(role.as_str())
@@ -72,7 +72,7 @@ impl Service {
         if current == Role::Owner {
             ensure_another_owner(tx, workspace_id).await?;
         }
-        sqlx::query("DELETE FROM members WHERE workspace_id = $1 AND account_id = $2")
+        crate::db::query("DELETE FROM members WHERE workspace_id = $1 AND account_id = $2")
             .bind(workspace_id)
             .bind(account_id)
             .execute(&mut *tx)
@@ -104,11 +104,11 @@ async fn lock_member(
     workspace_id: Uuid,
     account_id: Uuid,
 ) -> ServiceResult<(String, Role, DateTime<Utc>)> {
-    sqlx::query("SELECT 1 FROM members WHERE workspace_id = $1 FOR UPDATE")
+    crate::db::query("SELECT 1 FROM members WHERE workspace_id = $1 FOR UPDATE")
         .bind(workspace_id)
         .execute(&mut *conn)
         .await?;
-    let row: Option<(String, String, DateTime<Utc>)> = sqlx::query_as(
+    let row: Option<(String, String, DateTime<Utc>)> = crate::db::query_as(
         "SELECT a.email, m.role, m.created_at FROM members m JOIN accounts a ON a.id = m.account_id
           WHERE m.workspace_id = $1 AND m.account_id = $2",
     )
@@ -122,10 +122,11 @@ async fn lock_member(
 }
 
 async fn ensure_another_owner(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
-    let owners: i64 = sqlx::query_scalar("SELECT count(*) FROM members WHERE workspace_id = $1 AND role = 'owner'")
-        .bind(workspace_id)
-        .fetch_one(conn)
-        .await?;
+    let owners: i64 =
+        crate::db::query_scalar("SELECT count(*) FROM members WHERE workspace_id = $1 AND role = 'owner'")
+            .bind(workspace_id)
+            .fetch_one(conn)
+            .await?;
     if owners <= 1 {
         return Err(ServiceError::new(
             ErrorCode::LastOwner,

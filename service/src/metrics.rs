@@ -1,7 +1,9 @@
 //! Prometheus metrics. Labels are workspace-agnostic (outcome, reason, platform), so their
 //! number stays bounded whatever the number of tenants.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The service's metrics and their registry.
 pub struct Metrics {
@@ -18,6 +20,12 @@ pub struct Metrics {
     pub dead_letters: IntCounter,
     /// 1 while the database circuit breaker is open (rows go straight to the spool).
     pub breaker_open: IntGauge,
+    /// How configuration changes reach this instance: `mode="listen"` (NOTIFY) or
+    /// `mode="poll"` (the per-workspace version, every half second); the active one is 1.
+    pub config_changes: IntGaugeVec,
+    /// Polls of the configuration versions (while LISTEN is unavailable, and once per
+    /// (re)connection).
+    pub config_polls: IntCounter,
 }
 
 impl Metrics {
@@ -45,13 +53,36 @@ impl Metrics {
             "countersign_database_breaker_open",
             "1 while the database is known to be unreachable and log rows go straight to the spool.",
         )?;
+        let config_changes = IntGaugeVec::new(
+            Opts::new(
+                "countersign_config_changes_mode",
+                "How configuration changes reach this instance: 1 on the active mode, listen (NOTIFY) or poll.",
+            ),
+            &["mode"],
+        )?;
+        let config_polls = IntCounter::new(
+            "countersign_config_polls_total",
+            "Polls of the per-workspace configuration versions: every 400 ms while LISTEN is unavailable, and once on each (re)connection.",
+        )?;
+        registry.register(Box::new(config_changes.clone()))?;
+        registry.register(Box::new(config_polls.clone()))?;
         registry.register(Box::new(dead_letters.clone()))?;
         registry.register(Box::new(breaker_open.clone()))?;
         registry.register(Box::new(identify.clone()))?;
         registry.register(Box::new(identify_seconds.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(spooled.clone()))?;
-        Ok(Metrics { registry, identify, identify_seconds, batch_size, spooled, dead_letters, breaker_open })
+        Ok(Metrics {
+            registry,
+            identify,
+            identify_seconds,
+            batch_size,
+            spooled,
+            dead_letters,
+            breaker_open,
+            config_changes,
+            config_polls,
+        })
     }
 
     /// The Prometheus text exposition of every metric.

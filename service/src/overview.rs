@@ -395,12 +395,12 @@ impl Service {
         let conn = tenant.conn();
 
         let settings =
-            sqlx::query_as::<_, SecurityRow>(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
+            crate::db::query_as::<SecurityRow>(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
                 .bind(workspace_id)
                 .fetch_one(&mut *conn)
                 .await?
                 .settings();
-        let rows: Vec<(DateTime<Utc>, String, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(DateTime<Utc>, String, String, String, i64)> = crate::db::query_as(
             "SELECT bucket, platform, outcome, reason, sum(attempts)::bigint FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1, 2, 3, 4",
         )
@@ -419,14 +419,14 @@ impl Service {
                 attempts,
             })
             .collect();
-        let verified_span: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        let verified_span: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = crate::db::query_as(
             "SELECT platform, min(first_at), max(last_at) FROM log_rollup_hour
               WHERE workspace_id = $1 AND outcome = 'verified' GROUP BY platform",
         )
         .bind(workspace_id)
         .fetch_all(&mut *conn)
         .await?;
-        let would_reject: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        let would_reject: Vec<(String, String, i64, Option<i64>)> = crate::db::query_as(
             "SELECT platform, reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint
                FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 AND outcome = 'would_reject'
@@ -437,7 +437,7 @@ impl Service {
         .bind(to)
         .fetch_all(&mut *conn)
         .await?;
-        let groups: Vec<GroupRow> = sqlx::query_as(
+        let groups: Vec<GroupRow> = crate::db::query_as(
             "SELECT reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint,
                     min(first_at), max(last_at),
                     coalesce(array_agg(DISTINCT platform) FILTER (WHERE platform <> ''), '{}'),
@@ -452,13 +452,13 @@ impl Service {
         .bind(MAX_FAILURE_GROUPS)
         .fetch_all(&mut *conn)
         .await?;
-        let keys: Vec<KeyRow> = sqlx::query_as(
+        let keys: Vec<KeyRow> = crate::db::query_as(
             "SELECT kid, state, created_at, expires_at FROM workspace_keys WHERE workspace_id = $1 ORDER BY created_at",
         )
         .bind(workspace_id)
         .fetch_all(&mut *conn)
         .await?;
-        let attributes: Vec<(String, bool, i64)> = sqlx::query_as(
+        let attributes: Vec<(String, bool, i64)> = crate::db::query_as(
             "SELECT a.name, a.secure_only, coalesce(sum(r.unsigned_updates), 0)::bigint
                FROM attributes a
                LEFT JOIN attribute_rollup_hour r
@@ -474,7 +474,7 @@ impl Service {
         let revoked_presented = match revoked {
             Some((_, attempts, _, _, last, _, _)) => {
                 // Bounded by the reason index: the range's revoked-key rows of this workspace.
-                let ips: Vec<String> = sqlx::query_scalar(
+                let ips: Vec<String> = crate::db::query_scalar(
                     "SELECT ip FROM verification_log
                       WHERE workspace_id = $1 AND reason = 'revoked_key' AND at >= $2 AND ip IS NOT NULL
                       GROUP BY ip ORDER BY count(*) DESC, ip LIMIT 3",
@@ -545,7 +545,7 @@ impl Service {
     /// shown before a platform is switched to enforce.
     pub async fn enforce_impact(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<EnforceImpact>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
-        let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = crate::db::query_as(
             "SELECT platform, outcome, reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint
                FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= $2

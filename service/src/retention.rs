@@ -29,12 +29,12 @@ impl Service {
                 "CREATE TABLE IF NOT EXISTS {} PARTITION OF verification_log FOR VALUES FROM ('{day}') TO ('{next}')",
                 partition_name(day)
             );
-            if let Err(err) = sqlx::query(&ddl).execute(&self.pool).await {
+            if let Err(err) = crate::db::query(&ddl).execute(&self.pool).await {
                 tracing::warn!(error = %err, day = %day, "cannot create a verification log partition; rows go to the default partition");
             }
         }
         let cutoff = partition_name(today - Duration::days(retention_days));
-        let old: Vec<String> = sqlx::query_scalar(
+        let old: Vec<String> = crate::db::query_scalar(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
               WHERE i.inhparent = 'verification_log'::regclass AND c.relname ~ '^verification_log_p[0-9]{8}$' AND c.relname < $1",
         )
@@ -42,21 +42,21 @@ impl Service {
         .fetch_all(&self.pool)
         .await?;
         for name in old {
-            sqlx::query(&format!("DROP TABLE IF EXISTS {name}")).execute(&self.pool).await?;
+            crate::db::query(&format!("DROP TABLE IF EXISTS {name}")).execute(&self.pool).await?;
             tracing::info!(partition = %name, "dropped a verification log partition past retention");
         }
         // Minute rollups serve the last day's charts; hourly ones live as long as the log.
         let now = self.clock.now();
-        sqlx::query("DELETE FROM log_rollup_minute WHERE bucket < $1")
+        crate::db::query("DELETE FROM log_rollup_minute WHERE bucket < $1")
             .bind(now - Duration::hours(MINUTE_ROLLUP_HOURS))
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
+        crate::db::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
             .bind(now - Duration::days(retention_days))
             .execute(&self.pool)
             .await?;
         for table in ["log_rollup_hour", "attribute_rollup_hour"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
+            crate::db::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
                 .bind(now - Duration::days(retention_days + 1))
                 .execute(&self.pool)
                 .await?;

@@ -103,7 +103,7 @@ impl Service {
     /// The workspace's security settings.
     pub async fn get_security(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<SecuritySettings> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
-        let row: SecurityRow = sqlx::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
+        let row: SecurityRow = crate::db::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
             .bind(workspace_id)
             .fetch_one(tenant.conn())
             .await?;
@@ -121,11 +121,11 @@ impl Service {
         validate(settings)?;
         let tx = tenant.conn();
         let before: SecurityRow =
-            sqlx::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1 FOR UPDATE"))
+            crate::db::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1 FOR UPDATE"))
                 .bind(workspace_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        sqlx::query(
+        crate::db::query(
             "UPDATE workspaces SET mode_web = $2, mode_ios = $3, mode_android = $4, hmac_enabled = $5, leeway_seconds = $6,
                     require_exp = $7, max_token_lifetime_seconds = $8, allowed_origins = $9, token_profile = $10,
                     user_id_claims = $11, expected_issuer = $12
@@ -170,14 +170,14 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate_attribute_name(&def.name)?;
         let tx = tenant.conn();
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM attributes WHERE workspace_id = $1")
+        let count: i64 = crate::db::query_scalar("SELECT count(*) FROM attributes WHERE workspace_id = $1")
             .bind(workspace_id)
             .fetch_one(&mut *tx)
             .await?;
         if count >= MAX_ATTRIBUTES {
             return Err(ServiceError::invalid(format!("A workspace registers at most {MAX_ATTRIBUTES} attributes.")));
         }
-        let inserted = sqlx::query(
+        let inserted = crate::db::query(
             "INSERT INTO attributes (workspace_id, name, type, secure_only, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
         .bind(workspace_id)
@@ -211,7 +211,7 @@ impl Service {
         validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
         let tx = tenant.conn();
         let done =
-            sqlx::query("UPDATE attributes SET type = $3, secure_only = $4 WHERE workspace_id = $1 AND name = $2")
+            crate::db::query("UPDATE attributes SET type = $3, secure_only = $4 WHERE workspace_id = $1 AND name = $2")
                 .bind(workspace_id)
                 .bind(name)
                 .bind(update.kind.as_str())
@@ -234,7 +234,7 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         validate_attribute_name(name).map_err(|_| ServiceError::not_found("Attribute"))?;
         let tx = tenant.conn();
-        let done = sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND name = $2")
+        let done = crate::db::query("DELETE FROM attributes WHERE workspace_id = $1 AND name = $2")
             .bind(workspace_id)
             .bind(name)
             .execute(&mut *tx)
@@ -264,7 +264,7 @@ impl Service {
             NewAuditEntry::workspace(actor, workspace_id, action).target(name).details(details),
         )
         .await?;
-        let app_id: String = sqlx::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
+        let app_id: String = crate::db::query_scalar("SELECT app_id FROM workspaces WHERE id = $1")
             .bind(workspace_id)
             .fetch_one(&mut *conn)
             .await?;
@@ -276,7 +276,7 @@ impl Service {
 /// The attribute registry of a workspace.
 pub(crate) async fn load_attributes(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<Vec<AttributeDef>> {
     let rows: Vec<(String, String, bool)> =
-        sqlx::query_as("SELECT name, type, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
+        crate::db::query_as("SELECT name, type, secure_only FROM attributes WHERE workspace_id = $1 ORDER BY name")
             .bind(workspace_id)
             .fetch_all(conn)
             .await?;

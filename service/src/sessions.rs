@@ -13,7 +13,7 @@ impl Service {
     /// request, which is marked as "this device".
     pub async fn list_sessions(&self, actor: &Actor, current: Option<&str>) -> ServiceResult<Vec<SessionSummary>> {
         let now = self.clock.now();
-        Ok(sqlx::query_as::<_, SessionSummary>(
+        Ok(crate::db::query_as::<SessionSummary>(
             "SELECT id, created_at, last_seen_at, expires_at, ip, user_agent, coalesce(id_hash = $2, false) AS current
                FROM sessions
               WHERE account_id = $1 AND expires_at > $3 AND last_seen_at > $4
@@ -30,7 +30,7 @@ impl Service {
     /// Ends one of the caller's sessions; another account's session is 404.
     pub async fn end_session(&self, actor: &Actor, session_id: Uuid) -> ServiceResult<()> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND account_id = $2")
+        let done = crate::db::query("DELETE FROM sessions WHERE id = $1 AND account_id = $2")
             .bind(session_id)
             .bind(actor.account_id)
             .execute(&mut *tx)
@@ -66,7 +66,7 @@ impl Service {
     ) -> ServiceResult<EndedSessions> {
         password::validate_new(new_password)?;
         let attempt = self.begin_attempt(&actor.email, actor.meta.ip.as_deref().unwrap_or_default()).await?;
-        let stored: String = sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1")
+        let stored: String = crate::db::query_scalar("SELECT password_hash FROM accounts WHERE id = $1")
             .bind(actor.account_id)
             .fetch_one(&self.pool)
             .await?;
@@ -76,7 +76,7 @@ impl Service {
         self.attempt_succeeded(attempt).await?;
         let hash = self.passwords.hash(new_password).await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+        crate::db::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
             .bind(actor.account_id)
             .bind(hash)
             .execute(&mut *tx)
@@ -91,7 +91,7 @@ impl Service {
 }
 
 async fn end_others(conn: &mut sqlx::PgConnection, actor: &Actor, current: Option<&str>) -> ServiceResult<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND ($2::bytea IS NULL OR id_hash <> $2)")
+    let done = crate::db::query("DELETE FROM sessions WHERE account_id = $1 AND ($2::bytea IS NULL OR id_hash <> $2)")
         .bind(actor.account_id)
         .bind(current.map(random::digest))
         .execute(conn)

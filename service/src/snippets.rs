@@ -14,12 +14,12 @@ impl Service {
     /// Every role may see them: they hold no secret.
     pub async fn snippets(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Snippets> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
-        let row: SecurityRow = sqlx::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
+        let row: SecurityRow = crate::db::query_as(&format!("SELECT {SECURITY_COLUMNS} FROM workspaces WHERE id = $1"))
             .bind(workspace_id)
             .fetch_one(tenant.conn())
             .await?;
         let kid: Option<String> =
-            sqlx::query_scalar("SELECT kid FROM workspace_keys WHERE workspace_id = $1 AND state = 'primary'")
+            crate::db::query_scalar("SELECT kid FROM workspace_keys WHERE workspace_id = $1 AND state = 'primary'")
                 .bind(workspace_id)
                 .fetch_optional(tenant.conn())
                 .await?;

@@ -122,7 +122,7 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let to = self.clock.now();
         let from = to.duration_trunc(Duration::hours(1)).unwrap_or(to) - Duration::days(ATTRIBUTE_PREVIEW_DAYS);
-        let rows: Vec<(String, bool, i64)> = sqlx::query_as(
+        let rows: Vec<(String, bool, i64)> = crate::db::query_as(
             "SELECT a.name, a.secure_only, coalesce(sum(r.unsigned_updates), 0)::bigint
                FROM attributes a
                LEFT JOIN attribute_rollup_hour r
@@ -144,7 +144,7 @@ impl Service {
     /// Attempts per bucket by platform, outcome, reason and kid, with distinct-user estimates
     /// for hour and day buckets.
     pub async fn stats(&self, actor: &Actor, workspace_id: Uuid, query: &StatsQuery) -> ServiceResult<Stats> {
-        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant_read(actor, workspace_id, Action::View).await?;
         let (bucket, from, to) = stats_range(query, self.clock.now())?;
         let sql = match bucket {
             Bucket::Minute => {
@@ -161,7 +161,7 @@ impl Service {
                   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 LIMIT $5"
             }
         };
-        let rows: Vec<Row> = sqlx::query_as(sql)
+        let rows: Vec<Row> = crate::db::query_as(sql)
             .bind(workspace_id)
             .bind(from)
             .bind(to)

@@ -42,7 +42,7 @@ impl Service {
         let mut tx = self.pool.begin().await?;
         confine(&mut tx, workspace_id).await?;
         let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM members WHERE workspace_id = $1 AND account_id = $2")
+            crate::db::query_scalar("SELECT role FROM members WHERE workspace_id = $1 AND account_id = $2")
                 .bind(workspace_id)
                 .bind(actor.account_id)
                 .fetch_optional(&mut *tx)
@@ -53,12 +53,26 @@ impl Service {
         }
         Ok(Tenant { tx, role })
     }
+
+    /// [`Service::tenant`] for dashboard reads that may lag a little (log pages, exports,
+    /// stats, contact look-ups): the role is checked on the primary (a removed member loses
+    /// access at once), then the transaction is opened on the read replica when one is
+    /// configured (`COUNTERSIGN_READ_DATABASE_URL`), confined alike.
+    pub async fn tenant_read(&self, actor: &Actor, workspace_id: Uuid, action: Action) -> ServiceResult<Tenant> {
+        let checked = self.tenant(actor, workspace_id, action).await?;
+        let Some(replica) = &self.read_pool else { return Ok(checked) };
+        let role = checked.role;
+        drop(checked);
+        let mut tx = replica.begin().await?;
+        confine(&mut tx, workspace_id).await?;
+        Ok(Tenant { tx, role })
+    }
 }
 
 /// Confines the rest of the current transaction to one workspace's rows (both settings end
 /// with the transaction, so a pooled connection never carries them to another request).
 pub async fn confine(conn: &mut PgConnection, workspace_id: Uuid) -> ServiceResult<()> {
-    sqlx::query(
+    crate::db::query(
         "SELECT set_config('role', 'countersign_tenant', true), set_config('countersign.workspace_id', $1, true)",
     )
     .bind(workspace_id.to_string())

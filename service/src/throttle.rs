@@ -36,14 +36,15 @@ impl Service {
     /// (and forgets it) if, counting it, a limit is exceeded.
     pub async fn begin_attempt(&self, email: &str, ip: &str) -> ServiceResult<Attempt> {
         let now = self.clock.now();
-        let id: i64 = sqlx::query_scalar("INSERT INTO login_failures (at, email, ip) VALUES ($1, $2, $3) RETURNING id")
-            .bind(now)
-            .bind(email)
-            .bind(ip)
-            .fetch_one(&self.pool)
-            .await?;
+        let id: i64 =
+            crate::db::query_scalar("INSERT INTO login_failures (at, email, ip) VALUES ($1, $2, $3) RETURNING id")
+                .bind(now)
+                .bind(email)
+                .bind(ip)
+                .fetch_one(&self.pool)
+                .await?;
         let since = now - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-        let counts: FailureCounts = sqlx::query_as(
+        let counts: FailureCounts = crate::db::query_as(
             "SELECT count(*) FILTER (WHERE email = $1 AND ip = $2),
                     count(*) FILTER (WHERE email = $1),
                     count(*) FILTER (WHERE ip = $2),
@@ -85,7 +86,7 @@ impl Service {
     }
 
     async fn forget_attempt(&self, id: i64) -> ServiceResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&self.pool).await?;
+        crate::db::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }
 }

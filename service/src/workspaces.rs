@@ -41,19 +41,21 @@ impl Service {
             name: name.to_owned(),
             role: Role::Owner,
         };
-        sqlx::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, $2, $3, $4)")
+        crate::db::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(workspace.id)
             .bind(&workspace.app_id)
             .bind(&workspace.name)
             .bind(now)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("INSERT INTO members (workspace_id, account_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
-            .bind(workspace.id)
-            .bind(actor.account_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+        crate::db::query(
+            "INSERT INTO members (workspace_id, account_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(workspace.id)
+        .bind(actor.account_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
         let (kid, _) = self.insert_key(conn, workspace.id, actor.account_id, now).await?;
         let entry = NewAuditEntry::workspace(actor, workspace.id, "workspace.created")
             .target(workspace.app_id.clone())
@@ -65,7 +67,7 @@ impl Service {
 
     /// The workspaces the caller belongs to, with their role, by name.
     pub async fn list_workspaces(&self, actor: &Actor) -> ServiceResult<Vec<WorkspaceSummary>> {
-        let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+        let rows: Vec<(Uuid, String, String, String)> = crate::db::query_as(
             "SELECT w.id, w.app_id, w.name, m.role FROM workspaces w JOIN members m ON m.workspace_id = w.id
               WHERE m.account_id = $1 ORDER BY lower(w.name), w.created_at",
         )

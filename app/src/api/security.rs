@@ -192,6 +192,13 @@ pub async fn list_logs(
     Ok(service.list_logs(&ssr::actor().await?, workspace, &filter).await?)
 }
 
+/// The read replica's lag in seconds when the log page should mention it (over a few
+/// seconds); `None` when it is current or there is no replica.
+#[server(prefix = "/ui")]
+pub async fn log_replica_lag(workspace: Uuid) -> Result<Option<u64>, AppError> {
+    Ok(ssr::service()?.log_replica_lag_notice(&ssr::actor().await?, workspace).await?)
+}
+
 /// The workspace overview over `range` (`24h`, `7d` or `30d`).
 #[server(prefix = "/ui")]
 pub async fn get_overview(workspace: Uuid, range: Option<String>) -> Result<countersign_proto::Overview, AppError> {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::overview::FailureStrip;
 use super::{query_string, urlencode, workspace_page, ErrorNotice};
-use crate::api::{find_contact, list_logs};
+use crate::api::{find_contact, list_logs, log_replica_lag};
 
 /// The filters the page keeps in its address (the API's names), in the form's order.
 const FILTERS: [&str; 8] = ["outcome", "platform", "reason", "user_id", "kid", "origin", "from", "to"];
@@ -54,6 +54,19 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
         query_string(f.iter().map(|(k, v)| (*k, v.as_str())))
     };
     let selected = RwSignal::new(None::<LogEntry>);
+    // Asked with each page: the log may be read from a replica a little behind the primary.
+    let lag = Resource::new(move || (filters.get(), cursor.get()), move |_| log_replica_lag(id));
+    let lag_notice = move || {
+        Suspend::new(async move {
+            lag.await.ok().flatten().map(|seconds| {
+                view! {
+                    <p class="notice warn" role="status" data-testid="replica-lag">
+                        {format!("This log is read from a replica {seconds} s behind: the newest attempts may not show yet.")}
+                    </p>
+                }
+            })
+        })
+    };
     let tail = LiveTail::new(id, filters);
     let body = move || {
         Suspend::new(async move {
@@ -138,6 +151,7 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
             </p>
         </div>
         <LiveStatus tail/>
+        <Transition fallback=|| ()>{lag_notice}</Transition>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>{body}</Transition>
         {move || selected.get().map(|entry| view! { <LogDrawer entry ws=id selected/> })}
     }

@@ -13,7 +13,9 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// The database answers. While the circuit breaker is open (the database is known to be down)
-/// the answer is immediate, and says so.
+/// the answer is immediate, and says so. The body also says how configuration changes reach
+/// this instance (`config_changes`: `listen`, or `poll` while LISTEN is unavailable) and what
+/// sits in front of the database (`db_pooler`).
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     if state.svc.database_breaker_open() {
         return Err(ApiError::new(
@@ -21,11 +23,15 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<serde_json:
             "The database is unreachable (circuit breaker open): verification log rows go to the local spool.",
         ));
     }
-    sqlx::query("SELECT 1")
+    countersign_service::db::query("SELECT 1")
         .execute(&state.svc.pool)
         .await
         .map_err(|_| ApiError::new(ErrorCode::Unavailable, "The database is unreachable."))?;
-    Ok(Json(serde_json::json!({ "status": "ready" })))
+    Ok(Json(serde_json::json!({
+        "status": "ready",
+        "config_changes": state.svc.config_change_feed().as_str(),
+        "db_pooler": state.svc.pool.pooler().as_str(),
+    })))
 }
 
 /// Prometheus text exposition.

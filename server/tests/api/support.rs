@@ -19,6 +19,52 @@ pub struct TestApp {
     pub router: Router,
     pub svc: Service,
     pub pool: PgPool,
+    /// With `COUNTERSIGN_TEST_API_THROUGH_POOLER`, closes the pooler's server connections to
+    /// the test's database at the end, so that it can be dropped.
+    _pooler: Option<PoolerConnections>,
+}
+
+/// Terminates the server connections a pooler keeps to a database (when the test ends).
+struct PoolerConnections(String);
+
+impl Drop for PoolerConnections {
+    fn drop(&mut self) {
+        let Ok(base) = std::env::var("DATABASE_URL") else { return };
+        let admin = format!("{}/postgres", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+        let sql = format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            self.0.replace('\'', "")
+        );
+        let _ = std::process::Command::new("psql")
+            .args([admin.as_str(), "-qtAc", sql.as_str()])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// With `COUNTERSIGN_TEST_API_THROUGH_POOLER=1` and `COUNTERSIGN_TEST_POOLER_URL` set, the
+/// service under test reaches the test's database through that pooler in transaction mode
+/// (`COUNTERSIGN_DB_POOLER=transaction`): the whole suite then checks that mode.
+async fn service_pool(pool: &PgPool) -> (countersign_service::db::Db, Option<PoolerConnections>) {
+    let through = std::env::var("COUNTERSIGN_TEST_API_THROUGH_POOLER").is_ok_and(|v| v == "1");
+    let pooler = std::env::var("COUNTERSIGN_TEST_POOLER_URL").ok().filter(|v| !v.is_empty());
+    let (true, Some(pooler)) = (through, pooler) else { return (pool.clone().into(), None) };
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.expect("db name");
+    // Only the per-test databases of DATABASE_URL's server sit behind that pooler (the restart
+    // tests run their own cluster).
+    if !database.starts_with("_sqlx_test") {
+        return (pool.clone().into(), None);
+    }
+    let url = format!("{}/{database}", pooler.rsplit_once('/').map(|(b, _)| b).unwrap_or(&pooler));
+    let pooler = countersign_service::db::Pooler::Transaction;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("pooler url");
+    let pooled = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .test_before_acquire(false)
+        .connect_with(pooler.connect_options(options))
+        .await
+        .expect("connect through the pooler");
+    (countersign_service::db::Db::new(pooled, pooler), Some(PoolerConnections(database)))
 }
 
 /// How a request authenticates.
@@ -59,10 +105,23 @@ impl TestApp {
         settings.spool_dir = std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4()));
         let config = Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
             .expect("config");
-        let svc = Service::new(pool.clone(), Clock::system(), settings, config.keyring()).expect("service");
+        let (db, pooler) = service_pool(&pool).await;
+        if pooler.is_some() {
+            settings.direct_database_url = Some(
+                sqlx::query_scalar::<_, String>("SELECT current_database()")
+                    .fetch_one(&pool)
+                    .await
+                    .map(|db| {
+                        let base = std::env::var("DATABASE_URL").unwrap_or_default();
+                        format!("{}/{db}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base))
+                    })
+                    .expect("direct url"),
+            );
+        }
+        let svc = Service::new(db, Clock::system(), settings, config.keyring()).expect("service");
         let leptos_options = leptos::config::LeptosOptions::builder().output_name("countersign").build();
         let state = AppState::new(leptos_options, svc.clone(), config);
-        TestApp { router: app(state), svc, pool }
+        TestApp { router: app(state), svc, pool, _pooler: pooler }
     }
 
     /// Sends a request with the dashboard's `Origin` (as a browser would) unless `headers`

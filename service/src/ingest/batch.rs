@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+#[cfg(test)]
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -84,7 +85,12 @@ pub(super) enum Ids {
 
 /// Writes the batch in one statement. A live batch that fails is spooled and replayed with
 /// [`Ids::MaybeStored`], so a commit that did happen is never duplicated.
-pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shard: i16) -> Result<(), sqlx::Error> {
+pub(super) async fn write_batch(
+    pool: &crate::db::Db,
+    batch: &Batch<'_>,
+    ids: Ids,
+    shard: i16,
+) -> Result<(), sqlx::Error> {
     static NEW: LazyLock<String> = LazyLock::new(|| [LOG_SQL, LIVE_ROLLUPS_SQL, CONTACTS_SQL].concat());
     static MAYBE_STORED: LazyLock<String> = LazyLock::new(|| {
         let returning = "
@@ -108,7 +114,7 @@ pub(super) async fn write_batch(pool: &PgPool, batch: &Batch<'_>, ids: Ids, shar
         Ids::New => &NEW,
         Ids::MaybeStored => &MAYBE_STORED,
     };
-    let query = sqlx::query(sql)
+    let query = crate::db::query(sql)
         .bind(logs.iter().map(|l| l.id).collect::<Vec<_>>())
         .bind(batch.attempts.iter().map(|a| a.workspace_id).collect::<Vec<_>>())
         .bind(logs.iter().map(|l| l.at).collect::<Vec<_>>())
@@ -197,7 +203,7 @@ pub(super) enum Fate {
 /// committed or found to be refused alone: one bad row costs its neighbours a few statements,
 /// never their place in the log. Every contact is written (a first try may have skipped some).
 pub(super) async fn write_split(
-    pool: &PgPool,
+    pool: &crate::db::Db,
     attempts: &[Attempt],
     used_keys: &[(String, DateTime<Utc>)],
     shard: i16,
@@ -335,12 +341,12 @@ mod tests {
     }
 
     async fn log_rows(pool: &PgPool) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(pool).await.unwrap()
+        crate::db::query_scalar("SELECT count(*) FROM verification_log").fetch_one(pool).await.unwrap()
     }
 
     /// The attempts counted by the minute and the hour rollups.
     async fn rolled_up(pool: &PgPool) -> (i64, i64) {
-        sqlx::query_as(
+        crate::db::query_as(
             "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
                     (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour)",
         )
@@ -354,26 +360,33 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn replay_skips_rows_already_committed(pool: PgPool) {
         let workspace_id = Uuid::now_v7();
-        sqlx::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_batch_test', 'w', now())")
-            .bind(workspace_id)
-            .execute(&pool)
-            .await
-            .unwrap();
+        crate::db::query(
+            "INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_batch_test', 'w', now())",
+        )
+        .bind(workspace_id)
+        .execute(&pool)
+        .await
+        .unwrap();
         let mut attempts = vec![attempt(workspace_id), attempt(workspace_id)];
         for attempt in &mut attempts {
             attempt.unsigned_attributes = vec!["plan".into()];
         }
         let batch = Batch::new(&attempts, |_| true, Vec::new());
-        write_batch(&pool, &batch, Ids::New, 0).await.unwrap();
+        write_batch(&pool.clone().into(), &batch, Ids::New, 0).await.unwrap();
         assert_eq!(log_rows(&pool).await, 2);
 
-        assert!(write_batch(&pool, &batch, Ids::New, 0).await.is_err(), "a live batch must not pass over a stored id");
+        assert!(
+            write_batch(&pool.clone().into(), &batch, Ids::New, 0).await.is_err(),
+            "a live batch must not pass over a stored id"
+        );
         let mut replay = attempts.clone();
         replay.push(Attempt { unsigned_attributes: vec!["plan".into(), "email".into()], ..attempt(workspace_id) });
-        write_batch(&pool, &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored, 0).await.unwrap();
+        write_batch(&pool.clone().into(), &Batch::new(&replay, |_| true, Vec::new()), Ids::MaybeStored, 0)
+            .await
+            .unwrap();
         assert_eq!(log_rows(&pool).await, 3, "the replay adds only the row that was missing");
         assert_eq!(rolled_up(&pool).await, (3, 3), "each committed row is counted once by each rollup");
-        let (sketched, logged): (String, String) = sqlx::query_as(
+        let (sketched, logged): (String, String) = crate::db::query_as(
             "SELECT (SELECT bit_or(users)::text FROM log_rollup_hour),
                     (SELECT bit_or(countersign_user_bit(user_id))::text FROM verification_log)",
         )
@@ -381,7 +394,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(sketched, logged, "live and replayed batches sketch users alike");
-        let unsigned: Vec<(String, i64)> = sqlx::query_as(
+        let unsigned: Vec<(String, i64)> = crate::db::query_as(
             "SELECT name, sum(unsigned_updates)::bigint FROM attribute_rollup_hour GROUP BY name ORDER BY name",
         )
         .fetch_all(&pool)
@@ -395,17 +408,19 @@ mod tests {
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn split_isolates_the_refused_row(pool: PgPool) {
         let workspace_id = Uuid::now_v7();
-        sqlx::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_split_test', 'w', now())")
-            .bind(workspace_id)
-            .execute(&pool)
-            .await
-            .unwrap();
+        crate::db::query(
+            "INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_split_test', 'w', now())",
+        )
+        .bind(workspace_id)
+        .execute(&pool)
+        .await
+        .unwrap();
         let mut attempts: Vec<Attempt> = (0..7).map(|_| attempt(workspace_id)).collect();
         // Made without the storable boundary: Postgres refuses NUL in text.
         attempts[4].log.explanation = "bad\u{0}row".into();
         let whole = Batch::new(&attempts, |_| true, Vec::new());
-        assert!(write_batch(&pool, &whole, Ids::New, 0).await.is_err());
-        let fates = write_split(&pool, &attempts, &[], 0).await;
+        assert!(write_batch(&pool.clone().into(), &whole, Ids::New, 0).await.is_err());
+        let fates = write_split(&pool.clone().into(), &attempts, &[], 0).await;
         let expected: Vec<Fate> = (0..7).map(|i| if i == 4 { Fate::Refused } else { Fate::Stored }).collect();
         assert_eq!(fates, expected);
         assert_eq!(log_rows(&pool).await, 6);

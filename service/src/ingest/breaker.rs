@@ -7,8 +7,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sqlx::PgPool;
-
 use crate::metrics::Metrics;
 
 /// How often the probe asks Postgres whether it is back.
@@ -30,7 +28,7 @@ impl Breaker {
 
     /// Opens the breaker (a write found the database unreachable) and, if it was closed,
     /// starts the probe that closes it again.
-    pub fn trip(self: &std::sync::Arc<Self>, pool: &PgPool, metrics: &std::sync::Arc<Metrics>) {
+    pub fn trip(self: &std::sync::Arc<Self>, pool: &crate::db::Db, metrics: &std::sync::Arc<Metrics>) {
         if self.open.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -40,7 +38,7 @@ impl Breaker {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PROBE_EVERY).await;
-                let probe = tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(&pool)).await;
+                let probe = tokio::time::timeout(PROBE_TIMEOUT, crate::db::query("SELECT 1").execute(&pool)).await;
                 if matches!(probe, Ok(Ok(_))) {
                     breaker.open.store(false, Ordering::Release);
                     metrics.breaker_open.set(0);

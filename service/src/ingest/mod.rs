@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -86,7 +85,7 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the collector and the spool replayer (needs a Tokio runtime). `breaker` is open
     /// while the database is known to be unreachable.
-    pub fn start(pool: PgPool, spool_dir: PathBuf, metrics: Arc<Metrics>, breaker: Arc<Breaker>) -> Ingest {
+    pub fn start(pool: crate::db::Db, spool_dir: PathBuf, metrics: Arc<Metrics>, breaker: Arc<Breaker>) -> Ingest {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let spool = Arc::new(Spool::new(spool_dir, metrics.clone()));
         let writer = Arc::new(Writer {
@@ -171,7 +170,7 @@ async fn collect(mut receiver: mpsc::Receiver<Job>, writer: Arc<Writer>, base: i
 
 /// Commits batches: to Postgres, else to the spool.
 struct Writer {
-    pool: PgPool,
+    pool: crate::db::Db,
     spool: Arc<Spool>,
     metrics: Arc<Metrics>,
     breaker: Arc<Breaker>,

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use super::batch::{write_batch, write_split, Batch, Fate, Ids};
@@ -136,7 +135,7 @@ fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
 /// Every second, moves spooled attempts into Postgres, then empties the spool. A row Postgres
 /// refuses on its own is quarantined, so it can never hold back the rows behind it.
 pub(super) async fn replay_loop(
-    pool: PgPool,
+    pool: crate::db::Db,
     spool: Arc<Spool>,
     metrics: Arc<Metrics>,
     breaker: Arc<Breaker>,

@@ -26,7 +26,7 @@ impl Service {
         workspace_id: Uuid,
         filter: &LogFilter,
     ) -> ServiceResult<Page<LogEntry>> {
-        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant_read(actor, workspace_id, Action::View).await?;
         let limit = filter.page_size()?;
         let criteria = filter.criteria(self.clock.now())?;
         let rows = log_rows(tenant.conn(), workspace_id, &criteria, limit + 1).await?;
@@ -44,19 +44,22 @@ impl Service {
         criteria: &LogCriteria,
         limit: i64,
     ) -> ServiceResult<Vec<LogEntry>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match &self.read_pool {
+            Some(replica) => replica.begin().await?,
+            None => self.pool.begin().await?,
+        };
         crate::tenant::confine(&mut tx, workspace_id).await?;
         log_rows(&mut tx, workspace_id, criteria, limit).await
     }
 
     /// A stored contact by user id.
     pub async fn get_contact(&self, actor: &Actor, workspace_id: Uuid, user_id: &str) -> ServiceResult<Contact> {
-        let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
+        let mut tenant = self.tenant_read(actor, workspace_id, Action::View).await?;
         // No stored user id holds NUL (Postgres text cannot).
         if user_id.contains('\0') {
             return Err(ServiceError::not_found("Contact"));
         }
-        let row: Option<Contact> = sqlx::query_as(
+        let row: Option<Contact> = crate::db::query_as(
             "SELECT user_id, attributes, verified, first_seen_at, last_seen_at, last_platform
                FROM contacts WHERE workspace_id = $1 AND user_id = $2",
         )
@@ -86,7 +89,7 @@ async fn log_rows(
             (Some(to), Some((at, _))) => Some(to.min(at + Duration::microseconds(1))),
             (to, before) => to.or(before.map(|(at, _)| at + Duration::microseconds(1))),
         };
-        let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
+        let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = crate::db::query_as(
             "SELECT min(bucket), max(bucket) FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= date_trunc('hour', $2) AND ($3::timestamptz IS NULL OR bucket < $3)
                 AND ($4::text IS NULL OR outcome = $4) AND ($5::text IS NULL OR platform = $5)
@@ -109,7 +112,7 @@ async fn log_rows(
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM verification_log", filter::LOG_COLUMNS));
     criteria.push_where(&mut sql, workspace_id);
     sql.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
-    Ok(sql.build_query_as().fetch_all(conn).await?)
+    Ok(sql.build_query_as().persistent(crate::db::statements_are_named()).fetch_all(conn).await?)
 }
 
 /// Verified attempts per kid in the 24 hours before `now`, from the minute rollup.
@@ -118,7 +121,7 @@ pub(crate) async fn key_usage_24h(
     workspace_id: Uuid,
     now: DateTime<Utc>,
 ) -> ServiceResult<Vec<(String, i64)>> {
-    Ok(sqlx::query_as(
+    Ok(crate::db::query_as(
         "SELECT kid, sum(attempts)::bigint FROM log_rollup_minute
           WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
           GROUP BY kid",

@@ -146,7 +146,8 @@ impl Service {
         sql.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(CATCH_UP_ROWS);
         let mut tx = self.pool.begin().await?;
         crate::tenant::confine(&mut tx, workspace_id).await?;
-        let mut rows: Vec<LogEntry> = sql.build_query_as().fetch_all(&mut *tx).await?;
+        let mut rows: Vec<LogEntry> =
+            sql.build_query_as().persistent(crate::db::statements_are_named()).fetch_all(&mut *tx).await?;
         rows.reverse();
         Ok(rows)
     }
@@ -164,7 +165,7 @@ impl Service {
                 return;
             }
             loop {
-                let rows: Vec<LogEntry> = match sqlx::query_as(&format!(
+                let rows: Vec<LogEntry> = match crate::db::query_as(&format!(
                     "SELECT {LOG_COLUMNS} FROM verification_log WHERE workspace_id = $1 AND at > $2 ORDER BY at, id LIMIT $3"
                 ))
                 .bind(workspace_id)

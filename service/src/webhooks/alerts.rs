@@ -42,7 +42,7 @@ impl Service {
         let window_start = now - chrono::Duration::minutes(REJECTION_SPIKE_WINDOW_MINUTES);
         let mut raised = 0;
 
-        let revoked: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        let revoked: Vec<(Uuid, String, i64)> = crate::db::query_as(
             "SELECT r.workspace_id, r.kid, sum(r.attempts)::bigint
                FROM log_rollup_minute r
               WHERE r.bucket >= date_trunc('minute', $1::timestamptz) AND r.reason = 'revoked_key' AND r.kid <> ''
@@ -60,7 +60,7 @@ impl Service {
                 .await? as usize;
         }
 
-        let spikes: Vec<(Uuid, i64)> = sqlx::query_as(
+        let spikes: Vec<(Uuid, i64)> = crate::db::query_as(
             "SELECT r.workspace_id, sum(r.attempts)::bigint
                FROM log_rollup_minute r
               WHERE r.bucket >= date_trunc('minute', $1::timestamptz) AND r.outcome = 'rejected'
@@ -84,7 +84,7 @@ impl Service {
         }
 
         let quiet_since = now - chrono::Duration::minutes(QUIET_MINUTES);
-        let stopped: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        let stopped: Vec<(Uuid, String, i64)> = crate::db::query_as(
             "SELECT r.workspace_id, r.platform, sum(r.attempts)::bigint
                FROM log_rollup_minute r
               WHERE r.bucket >= date_trunc('minute', $1::timestamptz) - interval '60 minutes' AND r.outcome = 'verified' AND r.platform <> ''
@@ -118,7 +118,7 @@ impl Service {
         data: serde_json::Value,
     ) -> ServiceResult<bool> {
         let mut tx = self.webhook_pool.begin().await?;
-        let claimed: Option<i32> = sqlx::query_scalar(
+        let claimed: Option<i32> = crate::db::query_scalar(
             "INSERT INTO webhook_alerts AS a (workspace_id, alert, last_sent_at) VALUES ($1, $2, $3)
              ON CONFLICT (workspace_id, alert) DO UPDATE SET last_sent_at = EXCLUDED.last_sent_at
               WHERE a.last_sent_at <= EXCLUDED.last_sent_at - make_interval(hours => $4)

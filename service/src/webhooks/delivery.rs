@@ -69,7 +69,7 @@ impl Service {
     /// Claims one due delivery, attempts it and records the outcome; whether there was one.
     pub async fn deliver_next(&self) -> ServiceResult<bool> {
         let mut tx = self.webhook_pool.begin().await?;
-        let due: Option<Due> = sqlx::query_as(
+        let due: Option<Due> = crate::db::query_as(
             "SELECT d.id, d.workspace_id, d.endpoint_id, d.event_id, d.payload, d.attempts, e.url, e.sealed_secret
                FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
               WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (e.enabled OR d.event_type = 'webhook.test')
@@ -91,7 +91,7 @@ impl Service {
         let now = self.clock.now();
         match outcome {
             Ok(answer) if (200..300).contains(&answer.status) => {
-                sqlx::query(
+                crate::db::query(
                     "UPDATE webhook_deliveries SET status = 'delivered', attempts = $2, last_attempt_at = $3, next_attempt_at = NULL,
                             response_code = $4, response_excerpt = $5, error = NULL WHERE id = $1",
                 )
@@ -102,7 +102,7 @@ impl Service {
                 .bind(answer.excerpt)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1")
+                crate::db::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1")
                     .bind(due.endpoint_id)
                     .execute(&mut *tx)
                     .await?;
@@ -119,7 +119,7 @@ impl Service {
                 let given_up = attempts as u32 >= webhook::MAX_ATTEMPTS;
                 let next =
                     (!given_up).then(|| now + chrono::Duration::seconds(webhook::retry_delay_seconds(attempts as u32)));
-                sqlx::query(
+                crate::db::query(
                     "UPDATE webhook_deliveries SET status = CASE WHEN $3 THEN 'failed' ELSE 'pending' END, attempts = $2,
                             last_attempt_at = $4, next_attempt_at = $5, response_code = $6, response_excerpt = $7, error = $8
                       WHERE id = $1",
@@ -136,7 +136,7 @@ impl Service {
                 .await?;
                 let limit = webhook::DISABLE_AFTER_FAILURES as i32;
                 let reason = format!("Disabled after {limit} consecutive failed deliveries. Last error: {error}");
-                let disabled: Option<String> = sqlx::query_scalar(
+                let disabled: Option<String> = crate::db::query_scalar(
                     "UPDATE webhook_endpoints
                         SET consecutive_failures = consecutive_failures + 1,
                             disabled_reason = CASE WHEN enabled AND consecutive_failures + 1 >= $2 THEN $3 ELSE disabled_reason END,

@@ -111,11 +111,12 @@ pub(crate) async fn resolve(target: &Target, allow_private: bool) -> Result<Vec<
 
 /// The connections of the delivery workers and the alert checker: one per worker and one for
 /// the checker, opened on first use.
-pub(crate) fn background_pool(pool: &sqlx::PgPool) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new()
+pub(crate) fn background_pool(pool: &crate::db::Db) -> crate::db::Db {
+    let background = sqlx::postgres::PgPoolOptions::new()
         .max_connections(delivery::WORKERS as u32 + 1)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy_with((*pool.connect_options()).clone())
+        .connect_lazy_with((*pool.connect_options()).clone());
+    crate::db::Db::new(background, pool.pooler())
 }
 
 /// The JSON body of an event (signed and sent byte for byte as stored).
@@ -144,7 +145,7 @@ pub(crate) async fn enqueue(
     data: serde_json::Value,
 ) -> ServiceResult<()> {
     let event_id = new_event_id();
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type, payload, next_attempt_at, created_at)
          SELECT gen_random_uuid(), e.workspace_id, e.id, $2, $3, $4, $5, $5
            FROM webhook_endpoints e
@@ -176,7 +177,7 @@ impl Service {
     /// The workspace's webhook endpoints, oldest first.
     pub async fn list_webhooks(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<WebhookEndpoint>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
-        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+        let rows: Vec<EndpointRow> = crate::db::query_as(&format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = $1 ORDER BY created_at, id"
         ))
         .bind(workspace_id)
@@ -196,7 +197,7 @@ impl Service {
         let events = parse_events(&request.events)?;
         self.check_webhook_url(&request.url).await?;
         let tx = tenant.conn();
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = $1")
+        let count: i64 = crate::db::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = $1")
             .bind(workspace_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -206,7 +207,7 @@ impl Service {
         let id = Uuid::now_v7();
         let secret = random::bytes::<32>();
         let now = self.clock.now();
-        let row: EndpointRow = sqlx::query_as(&format!(
+        let row: EndpointRow = crate::db::query_as(&format!(
             "INSERT INTO webhook_endpoints (id, workspace_id, url, events, sealed_secret, created_at, created_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ENDPOINT_COLUMNS}"
         ))
@@ -240,7 +241,7 @@ impl Service {
         let events = parse_events(&request.events)?;
         self.check_webhook_url(&request.url).await?;
         let tx = tenant.conn();
-        let row: Option<EndpointRow> = sqlx::query_as(&format!(
+        let row: Option<EndpointRow> = crate::db::query_as(&format!(
             "UPDATE webhook_endpoints
                 SET url = $3, events = $4,
                     enabled = coalesce($5, enabled),
@@ -270,7 +271,7 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         let tx = tenant.conn();
         let url: Option<String> =
-            sqlx::query_scalar("DELETE FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2 RETURNING url")
+            crate::db::query_scalar("DELETE FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2 RETURNING url")
                 .bind(workspace_id)
                 .bind(hook_id)
                 .fetch_optional(&mut *tx)
@@ -296,7 +297,7 @@ impl Service {
         let now = self.clock.now();
         let event_id = new_event_id();
         let data = serde_json::json!({ "message": "A test event from Countersign.", "sent_by": actor.email });
-        let delivery: Option<WebhookDelivery> = sqlx::query_as(&format!(
+        let delivery: Option<WebhookDelivery> = crate::db::query_as(&format!(
             "INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type, payload, next_attempt_at, created_at)
              SELECT $3, workspace_id, id, $4, $5, $6, $7, $7 FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2
              RETURNING {DELIVERY_COLUMNS}"
@@ -325,7 +326,7 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::ChangeSettings).await?;
         let tx = tenant.conn();
         let exists: Option<Uuid> =
-            sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2")
+            crate::db::query_scalar("SELECT id FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2")
                 .bind(workspace_id)
                 .bind(hook_id)
                 .fetch_optional(&mut *tx)
@@ -333,7 +334,7 @@ impl Service {
         if exists.is_none() {
             return Err(ServiceError::not_found("Webhook"));
         }
-        let rows: Vec<WebhookDelivery> = sqlx::query_as(&format!(
+        let rows: Vec<WebhookDelivery> = crate::db::query_as(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE workspace_id = $1 AND endpoint_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3"
         ))
         .bind(workspace_id)
@@ -347,12 +348,12 @@ impl Service {
     /// Re-seals every webhook signing secret under the keyring's current master key.
     pub(crate) async fn rekey_webhooks(&self) -> ServiceResult<usize> {
         let rows: Vec<(Uuid, Uuid, Vec<u8>)> =
-            sqlx::query_as("SELECT id, workspace_id, sealed_secret FROM webhook_endpoints")
+            crate::db::query_as("SELECT id, workspace_id, sealed_secret FROM webhook_endpoints")
                 .fetch_all(&self.pool)
                 .await?;
         for (id, workspace_id, sealed) in &rows {
             let secret = self.keyring.open(*workspace_id, &seal_id(*id), sealed)?;
-            sqlx::query("UPDATE webhook_endpoints SET sealed_secret = $2 WHERE id = $1 AND sealed_secret = $3")
+            crate::db::query("UPDATE webhook_endpoints SET sealed_secret = $2 WHERE id = $1 AND sealed_secret = $3")
                 .bind(id)
                 .bind(self.keyring.seal(*workspace_id, &seal_id(*id), &secret)?)
                 .bind(sealed)
