@@ -66,8 +66,11 @@ pub fn app(state: AppState) -> Router {
     let trusted = Arc::new(state.config.trusted_proxies.clone());
     // Merged after hardening, so the data plane skips the layers meant for the dashboard.
     let data_plane = http::data_plane_routes(&state);
-    let router = http::request_id::with_access_log(http::harden(router, &state)).merge(data_plane);
-    let router = http::request_id::with_request_ids(router).with_state(state);
+    // Request ids and access lines for the dashboard and the API only: on the data plane they
+    // cost about a seventh of identify's throughput (bench/README.md), and its answers name
+    // their attempt by `log_id` already.
+    let router = http::request_id::with_request_ids(http::request_id::with_access_log(http::harden(router, &state)));
+    let router = router.merge(data_plane).with_state(state);
     if trusted.is_empty() {
         router
     } else {

@@ -149,8 +149,8 @@ async fn identify_traffic_moves_the_counters_by_the_right_amounts(pool: PgPool) 
     assert_eq!(after.value("countersign_database_breaker_open"), 0.0);
 }
 
-/// Every response carries `X-Request-Id`: the caller's own when it is sane, a fresh one
-/// (distinct per request) otherwise, on the dashboard's routes and on the data plane alike.
+/// Every dashboard and API response carries `X-Request-Id`: the caller's own when it is sane, a
+/// fresh one (distinct per request) otherwise. The data plane answers with its `log_id` instead.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn every_response_carries_a_request_id(pool: PgPool) {
     let app = TestApp::new(pool).await;
@@ -165,7 +165,9 @@ async fn every_response_carries_a_request_id(pool: PgPool) {
         assert!(!id(&replaced).is_empty() && id(&replaced) != hostile, "{hostile:?} was echoed");
     }
     let first = app.get("/api/v1/me", &Auth::None).await;
-    let second = app.identify(json!({"app_id": "app_nothing_here", "platform": "web"})).await;
+    let second = app.get("/api/v1/workspaces", &Auth::None).await;
     assert!(!id(&first).is_empty() && !id(&second).is_empty());
     assert_ne!(id(&first), id(&second));
+    let identify = app.identify(json!({"app_id": "app_nothing_here", "platform": "web"})).await;
+    assert!(id(&identify).is_empty(), "the data plane carries no request id");
 }
