@@ -189,12 +189,6 @@ impl ConfigCache {
         lock(&self.unknown).remove(app_id);
     }
 
-    /// Marks every entry stale.
-    pub fn mark_all_stale(&self) {
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        self.evictions.fetch_add(1, Ordering::AcqRel);
-    }
-
     /// The lock that lets one task at a time load `app_id`.
     fn load_lock(&self, app_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.loading).entry(app_id.to_owned()).or_default().clone()
@@ -355,8 +349,9 @@ impl Service {
         }
     }
 
-    /// Evicts every cached snapshot whose workspace's version moved (or that is gone). On
-    /// failure every snapshot is marked stale instead: reloaded on next use if possible.
+    /// Evicts every cached snapshot whose workspace's version moved (or that is gone). A failed
+    /// poll changes nothing: the next one compares the versions again, so no change is missed,
+    /// and identify keeps answering from the cache instead of waiting on an unreachable pool.
     async fn poll_config_versions(&self) {
         self.metrics.config_polls.inc();
         let cached = self.config.versions();
@@ -373,7 +368,6 @@ impl Service {
             Ok(rows) => rows.into_iter().collect(),
             Err(err) => {
                 tracing::debug!(error = %err, "cannot poll configuration versions");
-                self.config.mark_all_stale();
                 return;
             }
         };
