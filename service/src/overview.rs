@@ -8,8 +8,8 @@ use countersign_core::reason::Reason;
 use countersign_core::text::thousands;
 use countersign_core::{Mode, Platform};
 use countersign_proto::{
-    EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness, ReasonCount,
-    SecuritySettings, SeriesPoint,
+    AttributeUsage, EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness,
+    ReasonCount, SecuritySettings, SeriesPoint,
 };
 use uuid::Uuid;
 
@@ -185,8 +185,8 @@ pub struct Posture<'a> {
     pub settings: &'a SecuritySettings,
     /// (kid, state, created_at, expires_at) of every key.
     pub keys: &'a [KeyRow],
-    /// (name, secure_only, unsigned updates in the last 7 days) of every registered attribute.
-    pub attributes: &'a [(String, bool, i64)],
+    /// Every registered attribute, with its unsigned updates in the last 7 days.
+    pub attributes: &'a [AttributeUsage],
     /// Attempts signed with a revoked or retired key in the range, with the last one's time and the top IPs.
     pub revoked_presented: Option<(i64, DateTime<Utc>, Vec<String>)>,
 }
@@ -297,17 +297,17 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "/logs?reason=revoked_key",
         ));
     }
-    let exposed: Vec<&(String, bool, i64)> = posture
+    let exposed: Vec<&AttributeUsage> = posture
         .attributes
         .iter()
-        .filter(|(name, secure_only, _)| !secure_only && SENSITIVE_NAMES.contains(&name.to_ascii_lowercase().as_str()))
+        .filter(|a| !a.secure_only && SENSITIVE_NAMES.contains(&a.name.to_ascii_lowercase().as_str()))
         .collect();
     if !exposed.is_empty() {
-        let names: Vec<&str> = exposed.iter().map(|(name, _, _)| name.as_str()).collect();
+        let names: Vec<&str> = exposed.iter().map(|a| a.name.as_str()).collect();
         let evidence: Vec<String> = exposed
             .iter()
-            .filter(|(_, _, unsigned)| *unsigned > 0)
-            .map(|(name, _, unsigned)| format!("{name} {}", plural(*unsigned, "time", "times")))
+            .filter(|a| a.unsigned_updates > 0)
+            .map(|a| format!("{} {}", a.name, plural(a.unsigned_updates, "time", "times")))
             .collect();
         let seen = if evidence.is_empty() {
             String::new()
@@ -458,18 +458,8 @@ impl Service {
         .bind(workspace_id)
         .fetch_all(&mut *conn)
         .await?;
-        let attributes: Vec<(String, bool, i64)> = crate::db::query_as(
-            "SELECT a.name, a.secure_only, coalesce(sum(r.unsigned_updates), 0)::bigint
-               FROM attributes a
-               LEFT JOIN attribute_rollup_hour r
-                 ON r.workspace_id = a.workspace_id AND r.name = a.name AND r.bucket >= $2
-              WHERE a.workspace_id = $1
-              GROUP BY a.name, a.secure_only ORDER BY a.name",
-        )
-        .bind(workspace_id)
-        .bind(now - Duration::days(crate::stats::ATTRIBUTE_PREVIEW_DAYS))
-        .fetch_all(&mut *conn)
-        .await?;
+        let since = now - Duration::days(crate::stats::ATTRIBUTE_PREVIEW_DAYS);
+        let attributes = crate::stats::attribute_usage(&mut *conn, workspace_id, since).await?;
         let revoked = groups.iter().find(|g| g.0 == Reason::RevokedKey.as_str());
         let revoked_presented = match revoked {
             Some((_, attempts, _, _, last, _, _)) => {
@@ -686,12 +676,16 @@ mod tests {
         assert_eq!(line.severity, "ok");
     }
 
+    fn usage(name: &str, secure_only: bool, unsigned_updates: i64) -> AttributeUsage {
+        AttributeUsage { name: name.into(), secure_only, unsigned_updates }
+    }
+
     #[test]
     fn the_checklist_finds_each_weakness_and_nothing_on_a_tight_workspace() {
         let tight = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
         let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
         let posture =
-            Posture { settings: &tight, keys: &keys, attributes: &[("plan".into(), true, 0)], revoked_presented: None };
+            Posture { settings: &tight, keys: &keys, attributes: &[usage("plan", true, 0)], revoked_presented: None };
         assert!(checklist(&posture, &[], now(), Range::Day).is_empty());
 
         let mut loose = settings(Mode::Off, Mode::Monitor, Mode::Enforce);
@@ -708,7 +702,7 @@ mod tests {
                 Some(now() + Duration::hours(20)),
             ),
         ];
-        let attributes = vec![("email".to_owned(), false, 12), ("color".to_owned(), false, 3)];
+        let attributes = vec![usage("email", false, 12), usage("color", false, 3)];
         let posture = Posture {
             settings: &loose,
             keys: &keys,

@@ -115,6 +115,31 @@ pub fn stats_range(query: &StatsQuery, now: DateTime<Utc>) -> ServiceResult<(Buc
 
 type Row = (DateTime<Utc>, String, String, String, String, i64, Option<i64>);
 
+/// Every registered attribute of a workspace with its updates that arrived unsigned since
+/// `from`, from the attribute rollup (the secure-only preview and the overview's checklist).
+pub(crate) async fn attribute_usage(
+    conn: &mut sqlx::PgConnection,
+    workspace_id: Uuid,
+    from: DateTime<Utc>,
+) -> Result<Vec<AttributeUsage>, sqlx::Error> {
+    let rows: Vec<(String, bool, i64)> = crate::db::query_as(
+        "SELECT a.name, a.secure_only, coalesce(sum(r.unsigned_updates), 0)::bigint
+           FROM attributes a
+           LEFT JOIN attribute_rollup_hour r
+             ON r.workspace_id = a.workspace_id AND r.name = a.name AND r.bucket >= $2
+          WHERE a.workspace_id = $1
+          GROUP BY a.name, a.secure_only ORDER BY a.name",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, secure_only, unsigned_updates)| AttributeUsage { name, secure_only, unsigned_updates })
+        .collect())
+}
+
 impl Service {
     /// Every registered attribute with its unsigned updates over the last
     /// [`ATTRIBUTE_PREVIEW_DAYS`] days (whole hours), from the attribute rollup.
@@ -122,22 +147,7 @@ impl Service {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
         let to = self.clock.now();
         let from = to.duration_trunc(Duration::hours(1)).unwrap_or(to) - Duration::days(ATTRIBUTE_PREVIEW_DAYS);
-        let rows: Vec<(String, bool, i64)> = crate::db::query_as(
-            "SELECT a.name, a.secure_only, coalesce(sum(r.unsigned_updates), 0)::bigint
-               FROM attributes a
-               LEFT JOIN attribute_rollup_hour r
-                 ON r.workspace_id = a.workspace_id AND r.name = a.name AND r.bucket >= $2
-              WHERE a.workspace_id = $1
-              GROUP BY a.name, a.secure_only ORDER BY a.name",
-        )
-        .bind(workspace_id)
-        .bind(from)
-        .fetch_all(tenant.conn())
-        .await?;
-        let items = rows
-            .into_iter()
-            .map(|(name, secure_only, unsigned_updates)| AttributeUsage { name, secure_only, unsigned_updates })
-            .collect();
+        let items = attribute_usage(tenant.conn(), workspace_id, from).await?;
         Ok(AttributeStats { from, to, items })
     }
 
