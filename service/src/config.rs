@@ -85,8 +85,6 @@ pub struct Snapshot {
     /// The workspace's `config_version` when loaded (compared by polling).
     pub version: i64,
     pub policy: WorkspacePolicy,
-    /// The cache generation it was loaded in; older ones are refreshed when possible.
-    generation: u64,
     /// When it was loaded.
     loaded: Instant,
     /// The workspace's identify rate limit.
@@ -97,8 +95,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Whether it must be reloaded before use (when the database can be reached).
-    fn is_stale(&self, generation: u64) -> bool {
-        self.generation != generation || self.loaded.elapsed() > MAX_SNAPSHOT_AGE
+    fn is_stale(&self) -> bool {
+        self.loaded.elapsed() > MAX_SNAPSHOT_AGE
     }
 }
 
@@ -116,9 +114,6 @@ pub struct ConfigCache {
     known: RwLock<HashMap<String, Arc<Snapshot>>>,
     /// App ids no workspace had, and since when.
     unknown: Mutex<HashMap<String, Instant>>,
-    /// Bumped when notifications may have been missed (listener reconnected): every entry
-    /// loaded before is then refreshed on next use, or kept if the database is down.
-    generation: AtomicU64,
     /// Bumped by every eviction: a load that overlapped one may hold what was just changed,
     /// so it is not cached.
     evictions: AtomicU64,
@@ -234,9 +229,7 @@ impl Service {
             return Ok(None);
         }
         let cached = match self.config.get(app_id) {
-            Cached::Known(snapshot) if !snapshot.is_stale(self.config.generation.load(Ordering::Relaxed)) => {
-                return Ok(Some(snapshot))
-            }
+            Cached::Known(snapshot) if !snapshot.is_stale() => return Ok(Some(snapshot)),
             Cached::Unknown => return Ok(None),
             Cached::Known(snapshot) => Some(snapshot),
             Cached::Absent => None,
@@ -264,17 +257,15 @@ impl Service {
     /// while loading (then loads again, a bounded number of times).
     async fn load_once(&self, app_id: &str, gate: &tokio::sync::Mutex<()>) -> ServiceResult<Option<Arc<Snapshot>>> {
         let _loading = gate.lock().await;
-        let generation = self.config.generation.load(Ordering::Relaxed);
         match self.config.get(app_id) {
-            Cached::Known(snapshot) if !snapshot.is_stale(generation) => return Ok(Some(snapshot)),
+            Cached::Known(snapshot) if !snapshot.is_stale() => return Ok(Some(snapshot)),
             Cached::Unknown => return Ok(None),
             _ => {}
         }
         let mut loaded = None;
         for _ in 0..LOAD_ATTEMPTS {
             let evictions = self.config.evictions.load(Ordering::Acquire);
-            let generation = self.config.generation.load(Ordering::Relaxed);
-            let snapshot = self.load_snapshot(app_id, generation).await?.map(Arc::new);
+            let snapshot = self.load_snapshot(app_id).await?.map(Arc::new);
             #[cfg(test)]
             self.pause_load_for_test().await;
             if self.config.put(app_id, snapshot.as_ref(), evictions) {
@@ -296,7 +287,7 @@ impl Service {
 
     /// Reads a workspace's settings, attributes and keys in one repeatable-read transaction,
     /// so the snapshot is one consistent state.
-    async fn load_snapshot(&self, app_id: &str, generation: u64) -> ServiceResult<Option<Snapshot>> {
+    async fn load_snapshot(&self, app_id: &str) -> ServiceResult<Option<Snapshot>> {
         let mut tx = self.pool.begin().await?;
         crate::db::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
         let row: Option<(Uuid, i64, SecurityRow)> = crate::db::query_as::<SecurityRowWithId>(&format!(
@@ -326,7 +317,6 @@ impl Service {
             workspace_id,
             version,
             policy,
-            generation,
             loaded: Instant::now(),
             identify_limit: RateLimit::per_second(settings.identify_rate_limit),
             signatures_limit: RateLimit::per_second(settings.signatures_rate_limit),
