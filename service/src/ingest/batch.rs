@@ -244,8 +244,22 @@ const LOG_SQL: &str = "WITH log AS (
                    AS t(id, ws, at, outcome, reason, explanation, platform, kid, alg, user_id, accepted, rejected,
                         details, origin, ip, user_agent, latency_us)";
 
+/// How an hour rollup row takes in a batch's counts, the same for live batches and replays.
+macro_rules! merge_hour_rollup {
+    () => {
+        "            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
+               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
+                             users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
+                                          WHEN EXCLUDED.users IS NULL THEN r.users
+                                          ELSE r.users | EXCLUDED.users END,
+                             first_at = least(r.first_at, EXCLUDED.first_at),
+                             last_at = greatest(r.last_at, EXCLUDED.last_at)
+"
+    };
+}
+
 /// A live batch's rollups, grouped by the writer ([`Rollups`]): one row per group.
-const LIVE_ROLLUPS_SQL: &str = "), minute AS (
+const LIVE_ROLLUPS_SQL: &str = concat!("), minute AS (
             INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
             SELECT ws, bucket, platform, outcome, reason, kid, $27, attempts
               FROM UNNEST($28::uuid[], $29::timestamptz[], $30::text[], $31::text[], $32::text[], $33::text[],
@@ -260,23 +274,16 @@ const LIVE_ROLLUPS_SQL: &str = "), minute AS (
                    WITH ORDINALITY AS g(ws, bucket, platform, outcome, reason, kid, attempts, first_at, last_at, n)
               LEFT JOIN (SELECT n, bit_or(countersign_user_bit(user_id)) AS users
                            FROM UNNEST($44::int8[], $45::text[]) AS t(n, user_id) GROUP BY n) u ON u.n = g.n
-            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
-               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
-                             users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
-                                          WHEN EXCLUDED.users IS NULL THEN r.users
-                                          ELSE r.users | EXCLUDED.users END,
-                             first_at = least(r.first_at, EXCLUDED.first_at),
-                             last_at = greatest(r.last_at, EXCLUDED.last_at)
-         ), attribute AS (
+", merge_hour_rollup!(), "         ), attribute AS (
             INSERT INTO attribute_rollup_hour AS r (workspace_id, bucket, name, shard, unsigned_updates)
             SELECT ws, bucket, name, $27, updates
               FROM UNNEST($46::uuid[], $47::timestamptz[], $48::text[], $49::int8[]) AS t(ws, bucket, name, updates)
             ON CONFLICT (workspace_id, name, bucket, shard)
                DO UPDATE SET unsigned_updates = r.unsigned_updates + EXCLUDED.unsigned_updates
-         ";
+         ");
 
 /// A replay's rollups, grouped from the rows actually inserted (one already stored is not counted).
-const REPLAY_ROLLUPS_SQL: &str = "), minute AS (
+const REPLAY_ROLLUPS_SQL: &str = concat!("), minute AS (
             -- Counts only the rows inserted above (a replayed row already stored is not),
             -- in key order so that two batches in flight lock shared rows in the same order.
             INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
@@ -290,21 +297,14 @@ const REPLAY_ROLLUPS_SQL: &str = "), minute AS (
             SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, coalesce(reason, ''),
                    coalesce(kid, ''), $27, count(*), bit_or(countersign_user_bit(user_id)), min(at), max(at)
               FROM log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
-               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
-                             users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
-                                          WHEN EXCLUDED.users IS NULL THEN r.users
-                                          ELSE r.users | EXCLUDED.users END,
-                             first_at = least(r.first_at, EXCLUDED.first_at),
-                             last_at = greatest(r.last_at, EXCLUDED.last_at)
-         ), attribute AS (
+", merge_hour_rollup!(), "         ), attribute AS (
             INSERT INTO attribute_rollup_hour AS r (workspace_id, bucket, name, shard, unsigned_updates)
             SELECT log.workspace_id, date_trunc('hour', log.at), u.name, $27, count(*)
               FROM log JOIN UNNEST($28::uuid[], $29::text[]) AS u(id, name) ON u.id = log.id
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             ON CONFLICT (workspace_id, name, bucket, shard)
                DO UPDATE SET unsigned_updates = r.unsigned_updates + EXCLUDED.unsigned_updates
-         ";
+         ");
 
 /// Contacts and keys' `last_used_at`, the same for both kinds of batch.
 const CONTACTS_SQL: &str = "), contact AS (
