@@ -73,12 +73,12 @@ done
 psql "$url" -qc "VACUUM ANALYZE verification_log"
 # The rollups the log writer would have kept, and three keys for the Keys page.
 psql "$url" -q -v ON_ERROR_STOP=1 <<SQL
-DELETE FROM log_rollup_minute WHERE workspace_id = '$ws';
-DELETE FROM log_rollup_hour WHERE workspace_id = '$ws';
-INSERT INTO log_rollup_minute (workspace_id, bucket, platform, outcome, reason, kid, attempts)
+DELETE FROM log_rollup_minute_merged WHERE workspace_id = '$ws';
+DELETE FROM log_rollup_hour_merged WHERE workspace_id = '$ws';
+INSERT INTO log_rollup_minute_merged (workspace_id, bucket, platform, outcome, reason, kid, attempts)
 SELECT workspace_id, date_trunc('minute', at), coalesce(platform, ''), outcome, coalesce(reason, ''), coalesce(kid, ''), count(*)
   FROM verification_log WHERE workspace_id = '$ws' AND at >= now() - interval '48 hours' GROUP BY 1, 2, 3, 4, 5, 6;
-INSERT INTO log_rollup_hour (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
+INSERT INTO log_rollup_hour_merged (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
 SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, coalesce(reason, ''), coalesce(kid, ''), count(*),
        bit_or(countersign_user_bit(user_id)), min(at), max(at)
   FROM verification_log WHERE workspace_id = '$ws' GROUP BY 1, 2, 3, 4, 5, 6;
@@ -87,7 +87,7 @@ VALUES ('$ws', 'kid_0', '\\x00', 'seeded', 'primary', NULL, now() - interval '10
        ('$ws', 'kid_1', '\\x00', 'seeded', 'rotating', now() + interval '1 day', now() - interval '40 days'),
        ('$ws', 'kid_2', '\\x00', 'seeded', 'revoked', NULL, now() - interval '90 days')
 ON CONFLICT DO NOTHING;
-VACUUM ANALYZE log_rollup_minute;
-VACUUM ANALYZE log_rollup_hour;
+VACUUM ANALYZE log_rollup_minute_merged;
+VACUUM ANALYZE log_rollup_hour_merged;
 SQL
 echo "done: $rows rows over $days days in $(( $(date +%s) - start )) s"

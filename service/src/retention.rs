@@ -47,7 +47,7 @@ impl Service {
         }
         // Minute rollups serve the last day's charts; hourly ones live as long as the log.
         let now = self.clock.now();
-        crate::db::query("DELETE FROM log_rollup_minute WHERE bucket < $1")
+        crate::db::query("DELETE FROM log_rollup_minute_merged WHERE bucket < $1")
             .bind(now - Duration::hours(MINUTE_ROLLUP_HOURS))
             .execute(&self.pool)
             .await?;
@@ -55,7 +55,7 @@ impl Service {
             .bind(now - Duration::days(retention_days))
             .execute(&self.pool)
             .await?;
-        for table in ["log_rollup_hour", "attribute_rollup_hour"] {
+        for table in ["log_rollup_hour_merged", "attribute_rollup_hour"] {
             crate::db::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
                 .bind(now - Duration::days(retention_days + 1))
                 .execute(&self.pool)

@@ -1,5 +1,6 @@
-//! Traffic counts from the log rollups (`migrations/*_log_rollups.sql`), never from the log
-//! itself: a day of a busy workspace is a few hundred rollup rows, not millions of log rows.
+//! Traffic counts from the log rollups (`migrations/*_log_rollups.sql`, read through the views of
+//! `*_rollups_off_the_commit_path.sql`), never from the log itself: a day of a busy workspace is
+//! a few hundred rollup rows, not millions of log rows.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use countersign_core::policy::Action;

@@ -55,7 +55,7 @@ async fn insert(pool: &PgPool, ws: &Workspace, row: Row<'_>) {
     .await
     .expect("insert fixture row");
     sqlx::query(
-        "INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
+        "INSERT INTO log_rollup_hour_merged AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
          VALUES ($1, date_trunc('hour', $2), $3, $4, coalesce($5, ''), $6, 1, countersign_user_bit($7), $2, $2)
          ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard) DO UPDATE
             SET attempts = r.attempts + 1, first_at = least(r.first_at, EXCLUDED.first_at), last_at = greatest(r.last_at, EXCLUDED.last_at)",

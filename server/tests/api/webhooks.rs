@@ -317,7 +317,7 @@ async fn alerts_from_the_rollups_are_raised_once(pool: PgPool) {
     ];
     for (minutes_ago, platform, outcome, reason, kid, attempts) in rows {
         sqlx::query(
-            "INSERT INTO log_rollup_minute (workspace_id, bucket, platform, outcome, reason, kid, attempts)
+            "INSERT INTO log_rollup_minute_merged (workspace_id, bucket, platform, outcome, reason, kid, attempts)
              VALUES ($1::uuid, date_trunc('minute', now()) - make_interval(mins => $2), $3, $4, $5, $6, $7)",
         )
         .bind(&ws.id)

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::rollup::Rollups;
+use super::rollup::AttributeRollups;
 use super::Attempt;
 
 /// The merged contact write of a batch: later attempts' attributes override earlier ones.
@@ -149,30 +149,8 @@ pub(super) async fn write_batch(
         .bind(shard);
     let query = match ids {
         Ids::New => {
-            let rollups = Rollups::of(batch.attempts);
-            let (minutes, hours) = (rollups.minute_columns(), rollups.hour_columns());
-            let (first_at, last_at) = rollups.hour_spans();
-            let (user_rows, users) = rollups.hour_users();
-            let attributes = rollups.attribute_columns();
+            let attributes = AttributeRollups::of(batch.attempts).columns();
             query
-                .bind(minutes.workspace_ids)
-                .bind(minutes.buckets)
-                .bind(minutes.platforms)
-                .bind(minutes.outcomes)
-                .bind(minutes.reasons)
-                .bind(minutes.kids)
-                .bind(minutes.attempts)
-                .bind(hours.workspace_ids)
-                .bind(hours.buckets)
-                .bind(hours.platforms)
-                .bind(hours.outcomes)
-                .bind(hours.reasons)
-                .bind(hours.kids)
-                .bind(hours.attempts)
-                .bind(first_at)
-                .bind(last_at)
-                .bind(user_rows)
-                .bind(users)
                 .bind(attributes.workspace_ids)
                 .bind(attributes.buckets)
                 .bind(attributes.names)
@@ -244,67 +222,36 @@ const LOG_SQL: &str = "WITH log AS (
                    AS t(id, ws, at, outcome, reason, explanation, platform, kid, alg, user_id, accepted, rejected,
                         details, origin, ip, user_agent, latency_us)";
 
-/// How an hour rollup row takes in a batch's counts, the same for live batches and replays.
-macro_rules! merge_hour_rollup {
-    () => {
-        "            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
-               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
-                             users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
-                                          WHEN EXCLUDED.users IS NULL THEN r.users
-                                          ELSE r.users | EXCLUDED.users END,
-                             first_at = least(r.first_at, EXCLUDED.first_at),
-                             last_at = greatest(r.last_at, EXCLUDED.last_at)
-"
-    };
-}
-
-/// A live batch's rollups, grouped by the writer ([`Rollups`]): one row per group.
-const LIVE_ROLLUPS_SQL: &str = concat!("), minute AS (
-            INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
-            SELECT ws, bucket, platform, outcome, reason, kid, $27, attempts
-              FROM UNNEST($28::uuid[], $29::timestamptz[], $30::text[], $31::text[], $32::text[], $33::text[],
-                          $34::int8[]) AS t(ws, bucket, platform, outcome, reason, kid, attempts)
-            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
-               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts
-         ), hour AS (
-            INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts, users, first_at, last_at)
-            SELECT g.ws, g.bucket, g.platform, g.outcome, g.reason, g.kid, $27, g.attempts, u.users, g.first_at, g.last_at
-              FROM UNNEST($35::uuid[], $36::timestamptz[], $37::text[], $38::text[], $39::text[], $40::text[],
-                          $41::int8[], $42::timestamptz[], $43::timestamptz[])
-                   WITH ORDINALITY AS g(ws, bucket, platform, outcome, reason, kid, attempts, first_at, last_at, n)
-              LEFT JOIN (SELECT n, bit_or(countersign_user_bit(user_id)) AS users
-                           FROM UNNEST($44::int8[], $45::text[]) AS t(n, user_id) GROUP BY n) u ON u.n = g.n
-", merge_hour_rollup!(), "         ), attribute AS (
+/// A live batch's pending rollup row: the columns the rollups group by, straight from the log
+/// rows' arrays ([`super::merge`] counts them off the commit path); then the unsigned
+/// attribute updates, grouped by the writer ([`AttributeRollups`]).
+const LIVE_ROLLUPS_SQL: &str = "), pending AS (
+            INSERT INTO log_rollup_pending (workspace_ids, ats, platforms, outcomes, reasons, kids, user_ids)
+            VALUES ($2, $3, $7, $4, $5, $8, $10)
+         ), attribute AS (
             INSERT INTO attribute_rollup_hour AS r (workspace_id, bucket, name, shard, unsigned_updates)
             SELECT ws, bucket, name, $27, updates
-              FROM UNNEST($46::uuid[], $47::timestamptz[], $48::text[], $49::int8[]) AS t(ws, bucket, name, updates)
+              FROM UNNEST($28::uuid[], $29::timestamptz[], $30::text[], $31::int8[]) AS t(ws, bucket, name, updates)
             ON CONFLICT (workspace_id, name, bucket, shard)
                DO UPDATE SET unsigned_updates = r.unsigned_updates + EXCLUDED.unsigned_updates
-         ");
+         ";
 
-/// A replay's rollups, grouped from the rows actually inserted (one already stored is not counted).
-const REPLAY_ROLLUPS_SQL: &str = concat!("), minute AS (
-            -- Counts only the rows inserted above (a replayed row already stored is not),
-            -- in key order so that two batches in flight lock shared rows in the same order.
-            INSERT INTO log_rollup_minute AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
-            SELECT workspace_id, date_trunc('minute', at), coalesce(platform, ''), outcome, coalesce(reason, ''),
-                   coalesce(kid, ''), $27, count(*)
-              FROM log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
-               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts
-         ), hour AS (
-            INSERT INTO log_rollup_hour AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts, users, first_at, last_at)
-            SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, coalesce(reason, ''),
-                   coalesce(kid, ''), $27, count(*), bit_or(countersign_user_bit(user_id)), min(at), max(at)
-              FROM log GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-", merge_hour_rollup!(), "         ), attribute AS (
+/// A replay's pending rollup row and unsigned attribute updates, from the rows actually
+/// inserted (one already stored is not counted again).
+const REPLAY_ROLLUPS_SQL: &str = "), pending AS (
+            INSERT INTO log_rollup_pending (workspace_ids, ats, platforms, outcomes, reasons, kids, user_ids)
+            SELECT array_agg(workspace_id), array_agg(at), array_agg(platform), array_agg(outcome),
+                   array_agg(reason), array_agg(kid), array_agg(user_id)
+              FROM log HAVING count(*) > 0
+         ), attribute AS (
+            -- In key order, so that two writers lock shared rows in the same order.
             INSERT INTO attribute_rollup_hour AS r (workspace_id, bucket, name, shard, unsigned_updates)
             SELECT log.workspace_id, date_trunc('hour', log.at), u.name, $27, count(*)
               FROM log JOIN UNNEST($28::uuid[], $29::text[]) AS u(id, name) ON u.id = log.id
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             ON CONFLICT (workspace_id, name, bucket, shard)
                DO UPDATE SET unsigned_updates = r.unsigned_updates + EXCLUDED.unsigned_updates
-         ");
+         ";
 
 /// Contacts and keys' `last_used_at`, the same for both kinds of batch.
 const CONTACTS_SQL: &str = "), contact AS (

@@ -10,6 +10,7 @@
 
 mod batch;
 mod breaker;
+mod merge;
 mod recent;
 mod rollup;
 mod spool;
@@ -47,7 +48,7 @@ const MIN_OVERLAP_BATCH: usize = 48;
 const QUEUE: usize = 32 * 1024;
 /// Instances pick their rollup shards among this many ranges at random; two instances sharing
 /// one only wait on each other's row locks now and then, which costs time, never counts.
-const SHARD_SPACE: i16 = 10_000;
+const SHARD_SPACE: i16 = 8_000;
 
 /// One identify attempt to record: its log row (exactly what the logs API reads back), and
 /// the contact it touches if the identity was accepted.
@@ -96,9 +97,11 @@ impl Ingest {
             key_use: KeyUse::default(),
             contacts: ContactWrites::default(),
         });
-        // Rollup shards of this instance: one per batch in flight, one for the spool replay.
-        let base = i16::from_le_bytes(crate::random::bytes::<2>()).rem_euclid(SHARD_SPACE) * (MAX_IN_FLIGHT as i16 + 1);
+        // Rollup shards of this instance: one per batch in flight, one for the spool replay, one
+        // for the rollup merger.
+        let base = i16::from_le_bytes(crate::random::bytes::<2>()).rem_euclid(SHARD_SPACE) * (MAX_IN_FLIGHT as i16 + 2);
         tokio::spawn(collect(receiver, writer, base));
+        tokio::spawn(merge::merge_loop(pool.clone(), breaker.clone(), base + MAX_IN_FLIGHT as i16 + 1));
         tokio::spawn(replay_loop(pool, spool.clone(), metrics, breaker, base + MAX_IN_FLIGHT as i16));
         Ingest { queue, spool }
     }

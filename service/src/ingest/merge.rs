@@ -1,0 +1,171 @@
+//! Counts committed log rows into the minute and hour rollups, off the commit path. Each log
+//! batch appends one `log_rollup_pending` row in its own statement
+//! (`migrations/*_rollups_off_the_commit_path.sql`); this merger moves pending rows into the
+//! rollup tables a few times a second, so the statement every identify waits for no longer
+//! upserts hot rollup rows. Readers sum merged and pending rows through the rollup views, so a
+//! count never waits for a merge.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Breaker;
+
+/// How often pending rows are merged. Shorter keeps the pending rows every rollup read also
+/// scans few; longer merges more rows per statement.
+const MERGE_INTERVAL: Duration = Duration::from_millis(250);
+/// Most pending rows (log batches) merged per statement, so a backlog left by a long outage is
+/// merged in bounded steps.
+const MAX_PENDING_PER_MERGE: i64 = 1000;
+
+/// Merges pending rows every [`MERGE_INTERVAL`] while the database is reachable. `shard` is this
+/// instance's own rollup shard, so two instances merging at once never wait on each other's
+/// row locks.
+pub(super) async fn merge_loop(pool: crate::db::Db, breaker: Arc<Breaker>, shard: i16) {
+    let mut tick = tokio::time::interval(MERGE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if breaker.is_open() {
+            continue;
+        }
+        if let Err(err) = merge_pending(&pool, shard).await {
+            tracing::warn!(error = %err, "rollup merge failed; pending rows stay counted and are retried");
+        }
+    }
+}
+
+/// Merges every pending row, in steps of [`MAX_PENDING_PER_MERGE`]; returns the log rows counted.
+/// Each step deletes the pending rows it counts in the same statement, so a row is counted once
+/// even when several instances merge at once (a row another merger took is skipped).
+pub(crate) async fn merge_pending(pool: &crate::db::Db, shard: i16) -> Result<i64, sqlx::Error> {
+    let mut merged = 0;
+    loop {
+        let (batches, rows): (i64, i64) =
+            crate::db::query_as(MERGE_SQL).bind(shard).bind(MAX_PENDING_PER_MERGE).fetch_one(pool).await?;
+        merged += rows;
+        if batches < MAX_PENDING_PER_MERGE {
+            return Ok(merged);
+        }
+    }
+}
+
+/// One merge step: take pending rows, count them per minute and per hour group, add the counts
+/// to this shard's rollup rows (in key order, so concurrent writers lock rows in one order).
+const MERGE_SQL: &str = "WITH pending AS (
+            DELETE FROM log_rollup_pending
+             WHERE ctid IN (SELECT ctid FROM log_rollup_pending LIMIT $2)
+            RETURNING *
+         ), rows AS (
+            SELECT t.workspace_id, t.at, coalesce(t.platform, '') AS platform, t.outcome,
+                   coalesce(t.reason, '') AS reason, coalesce(t.kid, '') AS kid, t.user_id
+              FROM pending p,
+                   unnest(p.workspace_ids, p.ats, p.platforms, p.outcomes, p.reasons, p.kids, p.user_ids)
+                       AS t(workspace_id, at, platform, outcome, reason, kid, user_id)
+         ), minute AS (
+            INSERT INTO log_rollup_minute_merged AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
+            SELECT workspace_id, date_trunc('minute', at), platform, outcome, reason, kid, $1, count(*)
+              FROM rows GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
+               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts
+         ), hour AS (
+            INSERT INTO log_rollup_hour_merged AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts, users, first_at, last_at)
+            SELECT workspace_id, date_trunc('hour', at), platform, outcome, reason, kid, $1, count(*),
+                   bit_or(countersign_user_bit(user_id)), min(at), max(at)
+              FROM rows GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+            ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
+               DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
+                             users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
+                                          WHEN EXCLUDED.users IS NULL THEN r.users
+                                          ELSE r.users | EXCLUDED.users END,
+                             first_at = least(r.first_at, EXCLUDED.first_at),
+                             last_at = greatest(r.last_at, EXCLUDED.last_at)
+         )
+         SELECT (SELECT count(*) FROM pending), (SELECT count(*) FROM rows)";
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use sqlx::PgPool;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::ingest::batch::{write_batch, Batch, Ids};
+
+    /// What the rollup views show, and how many rows are still pending.
+    async fn counts(pool: &PgPool) -> (i64, i64, String, i64) {
+        crate::db::query_as(
+            "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
+                    (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour),
+                    (SELECT coalesce(bit_or(users)::text, '') FROM log_rollup_hour),
+                    (SELECT count(*) FROM log_rollup_pending)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
+    /// Counts read the same before and after a merge, which empties the pending rows; a second
+    /// merger finds nothing left to count.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn merge_moves_pending_counts_without_changing_them(pool: PgPool) {
+        let workspace_id = Uuid::now_v7();
+        crate::db::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_merge', 'w', now())")
+            .bind(workspace_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let db: crate::db::Db = pool.clone().into();
+        for users in [["a", "b", "a"], ["c", "a", "b"]] {
+            let attempts: Vec<_> = users.iter().map(|u| crate::ingest::test_attempt(workspace_id, u)).collect();
+            write_batch(&db, &Batch::new(&attempts, |_| true, Vec::new()), Ids::New, 0).await.unwrap();
+        }
+        let before = counts(&pool).await;
+        assert_eq!((before.0, before.1, before.3), (6, 6, 2), "two pending batches, counted by the views");
+
+        assert_eq!(merge_pending(&db, 7).await.unwrap(), 6);
+        let after = counts(&pool).await;
+        assert_eq!((after.0, after.1, after.2.as_str(), after.3), (6, 6, before.2.as_str(), 0));
+        assert_eq!(after.2.matches('1').count(), 3, "three distinct users sketched");
+        assert_eq!(merge_pending(&db, 8).await.unwrap(), 0, "nothing is counted twice");
+    }
+
+    /// The tenant role sees its own workspace's pending and merged counts, never another's.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn views_confine_the_tenant_role(pool: PgPool) {
+        let (mine, theirs) = (Uuid::now_v7(), Uuid::now_v7());
+        for (id, app) in [(mine, "app_mine"), (theirs, "app_theirs")] {
+            crate::db::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, $2, 'w', now())")
+                .bind(id)
+                .bind(app)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let db: crate::db::Db = pool.clone().into();
+        let attempts = [crate::ingest::test_attempt(mine, "u"), crate::ingest::test_attempt(theirs, "v")];
+        write_batch(&db, &Batch::new(&attempts, |_| true, Vec::new()), Ids::New, 0).await.unwrap();
+        let seen = |pool: PgPool| async move {
+            let mut tx = pool.begin().await.unwrap();
+            crate::db::query(
+                "SELECT set_config('role', 'countersign_tenant', true), set_config('countersign.workspace_id', $1, true)",
+            )
+            .bind(mine.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            let seen: (i64, i64) = crate::db::query_as(
+                "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
+                        (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour)",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            let pending = crate::db::query("SELECT 1 FROM log_rollup_pending").execute(&mut *tx).await;
+            assert!(pending.is_err(), "the tenant role cannot read pending rows of every workspace");
+            seen
+        };
+        assert_eq!(seen(pool.clone()).await, (1, 1), "pending: only its own row");
+        merge_pending(&db, 0).await.unwrap();
+        assert_eq!(seen(pool.clone()).await, (1, 1), "merged: only its own row");
+    }
+}
