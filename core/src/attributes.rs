@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::json::RawValue;
 use crate::verdict::RejectedAttribute;
 
 /// Reason string of a [`RejectedAttribute`] sent unsigned but registered as secure-only.
@@ -62,6 +63,41 @@ impl AttributeType {
     }
 }
 
+/// A value offered as an attribute: judged by its type, converted only when accepted.
+pub(crate) trait AttributeValue {
+    /// Whether the value has type `kind` (see [`AttributeType::accepts`]).
+    fn has_type(&self, kind: AttributeType) -> bool;
+    /// The value to store.
+    fn into_value(self) -> Value;
+}
+
+impl AttributeValue for Cow<'_, Value> {
+    fn has_type(&self, kind: AttributeType) -> bool {
+        kind.accepts(self)
+    }
+
+    fn into_value(self) -> Value {
+        self.into_owned()
+    }
+}
+
+impl AttributeValue for RawValue<'_> {
+    fn has_type(&self, kind: AttributeType) -> bool {
+        match kind {
+            AttributeType::String => self.is_string(),
+            AttributeType::Number => self.is_number(),
+            AttributeType::Boolean => self.as_bool().is_some(),
+            AttributeType::Datetime => {
+                self.is_number() || self.as_str().is_some_and(|text| crate::time::is_rfc3339(&text))
+            }
+        }
+    }
+
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+}
+
 /// A registered attribute of a workspace (`{name, type, secure_only}` in the API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttributeDef {
@@ -105,7 +141,7 @@ impl<'d> AttributeSorter<'d> {
         &mut self,
         defs: &'d [AttributeDef],
         name: Cow<'_, str>,
-        value: Cow<'_, Value>,
+        value: impl AttributeValue,
         signed: bool,
         source: &str,
     ) {
@@ -131,7 +167,7 @@ impl<'d> AttributeSorter<'d> {
         };
         let refusal = if def.secure_only && !signed {
             Some(REJECT_SECURE_ONLY)
-        } else if !def.kind.accepts(&value) {
+        } else if !value.has_type(def.kind) {
             Some(REJECT_WRONG_TYPE)
         } else {
             None
@@ -144,7 +180,7 @@ impl<'d> AttributeSorter<'d> {
                 if !signed {
                     self.unsigned.push(name.to_string());
                 }
-                self.accepted.insert(name.into_owned(), value.into_owned());
+                self.accepted.insert(name.into_owned(), value.into_value());
             }
         }
     }
