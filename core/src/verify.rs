@@ -224,6 +224,8 @@ mod tests;
 #[cfg(test)]
 mod tests_attributes;
 #[cfg(test)]
+mod tests_in_place;
+#[cfg(test)]
 mod tests_keys;
 #[cfg(test)]
 mod tests_modes;

@@ -1,31 +1,6 @@
 use super::*;
 use crate::json::{kind, parse_strict_object};
-
-/// A small deterministic generator (xorshift64*), so failures reproduce without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'p>(&mut self, items: &[&'p str]) -> &'p str {
-        items.get(self.below(items.len())).copied().unwrap_or_default()
-    }
-
-    /// One of `items`, nine times in ten among the first `valid`.
-    fn pick_mostly<'p>(&mut self, items: &[&'p str], valid: usize) -> &'p str {
-        let items = if self.below(10) == 0 { items } else { items.get(..valid).unwrap_or(items) };
-        self.pick(items)
-    }
-}
+use crate::testutil::Rng;
 
 /// Names that collide often, some only once unescaped (`\u0075ser_id` is `user_id`).
 const NAMES: [&str; 12] =
