@@ -164,11 +164,12 @@ pub(crate) fn decode_in_place<'a>(
         );
         return Err(fail(trace, "format", Reason::MalformedToken, msg));
     };
-    if let Some(msg) = alphabet_problem(token) {
-        return Err(fail(trace, "format", Reason::MalformedToken, msg));
-    }
-    let (header_bytes, payload_bytes, signature) =
-        decode_segments(h64, p64, s64, decoded).map_err(|msg| fail(trace, "format", Reason::MalformedToken, msg))?;
+    // Canonical base64url segments hold nothing outside the alphabet, so the alphabet is only
+    // searched (to name the stray character) once decoding failed.
+    let (header_bytes, payload_bytes, signature) = decode_segments(h64, p64, s64, decoded).map_err(|msg| {
+        let msg = alphabet_problem(token).unwrap_or(msg);
+        fail(trace, "format", Reason::MalformedToken, msg)
+    })?;
     trace.pass("format", || "three base64url segments without padding".into());
 
     let header = scan_strict_object(header_bytes).map_err(|e| {

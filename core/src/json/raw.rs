@@ -37,10 +37,10 @@ impl<'a> RawObject<'a> {
         (scanner.at == text.len()).then_some(RawObject { members })
     }
 
-    /// The value of member `name`, if present.
+    /// The value of member `name`, if present. A token has a handful of claims, and comparing
+    /// names for equality is cheaper than ordering them, so this scans rather than bisects.
     pub fn get(&self, name: &str) -> Option<RawValue<'a>> {
-        let found = self.members.binary_search_by(|(member, _)| member.as_ref().cmp(name)).ok()?;
-        self.members.get(found).map(|(_, value)| *value)
+        self.members.iter().find(|(member, _)| member == name).map(|(_, value)| *value)
     }
 
     /// Whether member `name` is present.
@@ -266,29 +266,31 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads a string at the cursor and returns it unescaped. Control characters are refused;
-    /// a string with escapes is decoded by `serde_json`, which also judges the escapes.
+    /// Reads a string at the cursor and returns it unescaped. Control characters are refused.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at;
         self.eat(b'"')?;
-        let mut escaped = false;
+        let rest = self.text.as_bytes().get(self.at..)?;
+        self.at += rest.iter().position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))?;
+        if self.eat(b'"').is_none() {
+            return self.escaped_string(start);
+        }
+        self.text.get(start + 1..self.at - 1).map(Cow::Borrowed)
+    }
+
+    /// Reads the rest of the string that opened at `start`, from its first backslash; the
+    /// string is decoded by `serde_json`, which also judges the escapes.
+    fn escaped_string(&mut self, start: usize) -> Option<Cow<'a, str>> {
         loop {
             match self.peek()? {
                 b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    self.at += 2;
-                }
+                b'\\' => self.at += 2,
                 0x00..=0x1f => return None,
                 _ => self.at += 1,
             }
         }
         self.at += 1;
-        let quoted = self.since(start)?;
-        if escaped {
-            return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
-        }
-        quoted.get(1..quoted.len() - 1).map(Cow::Borrowed)
+        serde_json::from_str::<String>(self.since(start)?).ok().map(Cow::Owned)
     }
 
     /// Checks a number at the cursor. Short integers are read here; any other run of number
