@@ -114,7 +114,7 @@ pub struct AttributeDef {
 /// trust (the token's claims first); the first source to carry a name decides it, so a signed
 /// value always wins over an unsigned one. Linear in the number of names and definitions.
 #[derive(Debug, Default)]
-pub(crate) struct AttributeSorter<'d> {
+pub(crate) struct AttributeSorter<'d, 'n> {
     /// Accepted attributes, by name.
     pub accepted: Map<String, Value>,
     /// Refused attributes with their reason.
@@ -125,8 +125,8 @@ pub(crate) struct AttributeSorter<'d> {
     pub unsigned: Vec<String>,
     /// Remarks (a later duplicate of a name already decided).
     pub notes: Vec<String>,
-    /// Every name decided so far.
-    decided: HashSet<String>,
+    /// Every name decided so far (borrowed from the sources, which outlive the sorter).
+    decided: HashSet<Cow<'n, str>>,
     /// The definitions by name, built on first use when there are many.
     index: Option<HashMap<&'d str, &'d AttributeDef>>,
 }
@@ -134,13 +134,13 @@ pub(crate) struct AttributeSorter<'d> {
 /// Up to this many definitions are searched in place; more are indexed once per request.
 const SCAN_DEFINITIONS: usize = 16;
 
-impl<'d> AttributeSorter<'d> {
+impl<'d, 'n> AttributeSorter<'d, 'n> {
     /// Considers `name = value` from a source that is `signed` (a verified JWT) or not. Owned
     /// names and values are moved into the result; borrowed ones are copied only if kept.
     pub fn add(
         &mut self,
         defs: &'d [AttributeDef],
-        name: Cow<'_, str>,
+        name: Cow<'n, str>,
         value: impl AttributeValue,
         signed: bool,
         source: &str,
@@ -160,7 +160,7 @@ impl<'d> AttributeSorter<'d> {
             }
             return;
         }
-        self.decided.insert(name.to_string());
+        self.decided.insert(name.clone());
         let Some(def) = def else {
             self.ignored.push(name.into_owned());
             return;

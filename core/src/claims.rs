@@ -28,14 +28,37 @@ pub(crate) fn quote(s: &str) -> String {
 /// [`quote`] as a `Display`, to write a quoted value into a larger message without a copy.
 pub(crate) struct Quoted<'a>(pub &'a str);
 
-impl std::fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Quoted<'_> {
+    /// The text cut to 64 characters, what marks a cut, and whether the text is its own escape
+    /// (printable ASCII other than quotes and backslash).
+    fn parts(&self) -> (&str, &'static str, bool) {
         let s = self.0;
         let end = s.char_indices().nth(64).map_or(s.len(), |(i, _)| i);
         let cut = s.get(..end).unwrap_or(s);
         let more = if end < s.len() { "..." } else { "" };
-        // Printable ASCII other than quotes and backslash is its own escape: skip the escaper.
         let plain = cut.bytes().all(|b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\'));
+        (cut, more, plain)
+    }
+
+    /// Appends the quoted text to `out`; plain text skips the formatter.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        match self.parts() {
+            (cut, more, true) => {
+                out.push('"');
+                out.push_str(cut);
+                out.push_str(more);
+                out.push('"');
+            }
+            _ => {
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (cut, more, plain) = self.parts();
         f.write_char('"')?;
         if plain {
             f.write_str(cut)?;
@@ -274,7 +297,7 @@ pub(crate) fn check_claims(
         })?;
     }
 
-    let claims = profile.user_id_claims(&policy.user_id_claims);
+    let claims = profile.user_id_claim_names(&policy.user_id_claims);
     trace.step("user_id", user_id_from_claims(payload, &claims), |id| {
         format!("{} (claims tried: `{}`)", Quoted(id), claims.join("`, `"))
     })

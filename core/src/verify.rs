@@ -6,7 +6,6 @@ mod legacy;
 mod token;
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
 #[cfg(test)]
 use serde_json::Map;
@@ -191,7 +190,7 @@ fn authenticate<'a>(
 /// Best-effort *claimed* user id of a request that did not verify, for logs and `off` mode:
 /// the (unverified) token's user-id claim, else the body's `user_id`, if it is a valid id.
 fn claimed_user_id(req: &IdentifyRequest, policy: &WorkspacePolicy, payload: Option<&RawObject>) -> Option<String> {
-    let claims = policy.token_profile.user_id_claims(&policy.user_id_claims);
+    let claims = policy.token_profile.user_id_claim_names(&policy.user_id_claims);
     payload
         .and_then(|payload| user_id_from_claims(payload, &claims).ok())
         .or_else(|| validate_user_id(req.user_id.as_ref()).ok())
@@ -202,7 +201,7 @@ fn success_explanation(req: &IdentifyRequest, alg: Option<&str>, kid: Option<&st
     let mut text = String::with_capacity(96);
     text.push_str("Verified user ");
     if let Some(user_id) = user_id {
-        let _ = write!(text, "{}", Quoted(user_id));
+        Quoted(user_id).push_to(&mut text);
     }
     match (&req.user_jwt, alg) {
         (Some(_), Some(alg)) => {
@@ -213,7 +212,7 @@ fn success_explanation(req: &IdentifyRequest, alg: Option<&str>, kid: Option<&st
         _ => text.push_str(": legacy user_hash valid under key "),
     }
     if let Some(kid) = kid {
-        let _ = write!(text, "{}", Quoted(kid));
+        Quoted(kid).push_to(&mut text);
     }
     text.push('.');
     text
