@@ -126,13 +126,45 @@ pub(crate) struct AttributeSorter<'d, 'n> {
     /// Remarks (a later duplicate of a name already decided).
     pub notes: Vec<String>,
     /// Every name decided so far (borrowed from the sources, which outlive the sorter).
-    decided: HashSet<Cow<'n, str>>,
+    decided: NameSet<'n>,
     /// The definitions by name, built on first use when there are many.
     index: Option<HashMap<&'d str, &'d AttributeDef>>,
 }
 
 /// Up to this many definitions are searched in place; more are indexed once per request.
 const SCAN_DEFINITIONS: usize = 16;
+
+/// Up to this many decided names are searched in place; more are hashed.
+const SCAN_NAMES: usize = 16;
+
+/// A set of names: a list while short (comparing a few names costs less than hashing one), a
+/// hash set once long, so a request with many attributes stays linear.
+#[derive(Debug, Default)]
+struct NameSet<'n> {
+    /// The names while there are at most [`SCAN_NAMES`].
+    few: Vec<Cow<'n, str>>,
+    /// All the names once there are more.
+    many: HashSet<Cow<'n, str>>,
+}
+
+impl<'n> NameSet<'n> {
+    fn contains(&self, name: &str) -> bool {
+        if self.many.is_empty() {
+            self.few.iter().any(|n| n == name)
+        } else {
+            self.many.contains(name)
+        }
+    }
+
+    fn insert(&mut self, name: Cow<'n, str>) {
+        if self.many.is_empty() && self.few.len() < SCAN_NAMES {
+            self.few.push(name);
+        } else {
+            self.many.extend(self.few.drain(..));
+            self.many.insert(name);
+        }
+    }
+}
 
 impl<'d, 'n> AttributeSorter<'d, 'n> {
     /// Considers `name = value` from a source that is `signed` (a verified JWT) or not. Owned
@@ -146,7 +178,7 @@ impl<'d, 'n> AttributeSorter<'d, 'n> {
         source: &str,
     ) {
         let def = self.definition(defs, &name);
-        if self.decided.contains(name.as_ref()) {
+        if self.decided.contains(&name) {
             // An unsigned value of a secure-only attribute is a tampering attempt even when the
             // token carried the attribute: the admin sees it among the rejected.
             if def.is_some_and(|d| d.secure_only) && !signed {
@@ -259,6 +291,18 @@ mod tests {
         assert_eq!(s.accepted.get("seats"), Some(&json!(3)));
         assert_eq!(s.notes.len(), 1, "a duplicate that is not secure-only is only noted");
         assert!(s.unsigned.is_empty(), "signed values, and unsigned copies of them, are not unsigned updates");
+    }
+
+    /// Past the names searched in place, the set hashes them without losing any.
+    #[test]
+    fn name_set_grows() {
+        let all: Vec<String> = (0..3 * SCAN_NAMES).map(|i| format!("n{i}")).collect();
+        let mut names = NameSet::default();
+        for (i, name) in all.iter().enumerate() {
+            assert!(!names.contains(name));
+            names.insert(Cow::Borrowed(name));
+            assert!(all.iter().take(i + 1).all(|n| names.contains(n)), "{i}");
+        }
     }
 
     /// The wire shape of a definition uses `type`.

@@ -33,7 +33,8 @@ impl Quoted<'_> {
     /// (printable ASCII other than quotes and backslash).
     fn parts(&self) -> (&str, &'static str, bool) {
         let s = self.0;
-        let end = s.char_indices().nth(64).map_or(s.len(), |(i, _)| i);
+        // A string of at most 64 bytes has at most 64 characters: no need to count them.
+        let end = if s.len() <= 64 { s.len() } else { s.char_indices().nth(64).map_or(s.len(), |(i, _)| i) };
         let cut = s.get(..end).unwrap_or(s);
         let more = if end < s.len() { "..." } else { "" };
         let plain = cut.bytes().all(|b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\'));
