@@ -17,7 +17,11 @@ const SHORT_INTEGER_DIGITS: usize = 18;
 
 /// One valid JSON value, as its text.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct RawValue<'a>(&'a str);
+pub(crate) struct RawValue<'a> {
+    text: &'a str,
+    /// Whether the value is a string holding escapes (so reading it needs decoding).
+    has_escapes: bool,
+}
 
 /// A JSON object without duplicate member names (at any depth), its members sorted by name:
 /// the order in which a `serde_json::Map` would list them.
@@ -62,7 +66,7 @@ impl<'a> RawObject<'a> {
 impl<'a> RawValue<'a> {
     /// A human name for the value's type, as [`super::kind`] gives it.
     pub fn kind(self) -> &'static str {
-        match self.0.as_bytes().first() {
+        match self.text.as_bytes().first() {
             Some(b'n') => "null",
             Some(b't' | b'f') => "a boolean",
             Some(b'"') => "a string",
@@ -74,12 +78,12 @@ impl<'a> RawValue<'a> {
 
     /// Whether the value is `null`.
     pub fn is_null(self) -> bool {
-        self.0 == "null"
+        self.text == "null"
     }
 
     /// Whether the value is a string.
     pub fn is_string(self) -> bool {
-        self.0.starts_with('"')
+        self.text.starts_with('"')
     }
 
     /// Whether the value is a number.
@@ -89,7 +93,7 @@ impl<'a> RawValue<'a> {
 
     /// The boolean, if the value is one.
     pub fn as_bool(self) -> Option<bool> {
-        match self.0 {
+        match self.text {
             "true" => Some(true),
             "false" => Some(false),
             _ => None,
@@ -98,11 +102,11 @@ impl<'a> RawValue<'a> {
 
     /// The string, unescaped, if the value is one; borrowed unless it holds escapes.
     pub fn as_str(self) -> Option<Cow<'a, str>> {
-        let inner = self.0.strip_prefix('"')?.strip_suffix('"')?;
-        if !inner.contains('\\') {
+        let inner = self.text.strip_prefix('"')?.strip_suffix('"')?;
+        if !self.has_escapes {
             return Some(Cow::Borrowed(inner));
         }
-        serde_json::from_str::<String>(self.0).ok().map(Cow::Owned)
+        serde_json::from_str::<String>(self.text).ok().map(Cow::Owned)
     }
 
     /// The number as an `f64` (as `serde_json::Number::as_f64` gives it), if the value is one.
@@ -110,11 +114,13 @@ impl<'a> RawValue<'a> {
         if !self.is_number() {
             return None;
         }
-        match self.0 {
+        match self.text {
             // serde_json reads `-0` as the float -0.0.
             "-0" => Some(-0.0),
-            text if is_short_integer(text) => text.parse::<i64>().ok().map(|n| n as f64),
-            text => serde_json::from_str::<Number>(text).ok().and_then(|n| n.as_f64()),
+            text => match short_integer(text) {
+                Some(n) => Some(n as f64),
+                None => serde_json::from_str::<Number>(text).ok().and_then(|n| n.as_f64()),
+            },
         }
     }
 
@@ -124,18 +130,23 @@ impl<'a> RawValue<'a> {
             Some(text) => Value::String(text.into_owned()),
             // The text was checked, and duplicate names refused, so this parse cannot fail and
             // builds what the strict parser would.
-            None => serde_json::from_str(self.0).unwrap_or_default(),
+            None => serde_json::from_str(self.text).unwrap_or_default(),
         }
     }
 }
 
-/// Whether `text` is `-?(0|[1-9][0-9]*)` with at most [`SHORT_INTEGER_DIGITS`] digits.
-fn is_short_integer(text: &str) -> bool {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    let bytes = digits.as_bytes();
-    (1..=SHORT_INTEGER_DIGITS).contains(&bytes.len())
-        && bytes.iter().all(u8::is_ascii_digit)
-        && (bytes.len() == 1 || !digits.starts_with('0'))
+/// The value of `text` if it is `-?(0|[1-9][0-9]*)` with at most [`SHORT_INTEGER_DIGITS`]
+/// digits (so it cannot overflow).
+fn short_integer(text: &str) -> Option<i64> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(digits) => (-1, digits),
+        None => (1, text),
+    };
+    let leading_zero = digits.len() > 1 && digits.starts_with('0');
+    if digits.is_empty() || digits.len() > SHORT_INTEGER_DIGITS || leading_zero {
+        return None;
+    }
+    digits.bytes().try_fold(0i64, |n, b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))).map(|n| sign * n)
 }
 
 /// A cursor over a document's text.
@@ -172,8 +183,11 @@ impl<'a> Scanner<'a> {
         let mut members = Vec::with_capacity(8);
         self.object_with(|scanner, name| {
             let start = scanner.at;
-            scanner.value(1)?;
-            members.push((name, RawValue(scanner.since(start)?)));
+            let has_escapes = match scanner.peek()? {
+                b'"' => matches!(scanner.string()?, Cow::Owned(_)),
+                _ => scanner.value(1).map(|()| false)?,
+            };
+            members.push((name, RawValue { text: scanner.since(start)?, has_escapes }));
             Some(())
         })?;
         members.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
@@ -301,7 +315,7 @@ impl<'a> Scanner<'a> {
             self.at += 1;
         }
         let text = self.since(start)?;
-        (is_short_integer(text) || serde_json::from_str::<Number>(text).is_ok()).then_some(())
+        (short_integer(text).is_some() || serde_json::from_str::<Number>(text).is_ok()).then_some(())
     }
 
     fn literal(&mut self, word: &str) -> Option<()> {
