@@ -284,8 +284,7 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at;
         self.eat(b'"')?;
-        let rest = self.text.as_bytes().get(self.at..)?;
-        self.at += rest.iter().position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))?;
+        self.at += plain_text_len(self.text.as_bytes().get(self.at..)?)?;
         if self.eat(b'"').is_none() {
             return self.escaped_string(start);
         }
@@ -322,6 +321,31 @@ impl<'a> Scanner<'a> {
         let found = self.text.get(self.at..)?.starts_with(word);
         found.then(|| self.at += word.len())
     }
+}
+
+/// The length of the plain text `bytes` starts with: the index of its first quote, backslash or
+/// control character, if any. Eight bytes are tested at a time: in each byte of `word`, the
+/// subtractions borrow into bit 7 only for a byte below 0x20, equal to `"` or equal to `\`
+/// (bytes from 0x80 are masked out by `!word`), and a borrow only ever flags bytes after the
+/// first match, so the lowest flag is the first match.
+fn plain_text_len(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = ONES << 7;
+    let mut words = bytes.chunks_exact(8);
+    let mut len = 0;
+    for chunk in words.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let control = word.wrapping_sub(ONES * 0x20);
+        let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+        let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+        let found = (control | quote | backslash) & !word & HIGH_BITS;
+        if found != 0 {
+            return Some(len + found.trailing_zeros() as usize / 8);
+        }
+        len += 8;
+    }
+    let tail = words.remainder().iter().position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))?;
+    Some(len + tail)
 }
 
 /// Whether sorted `names` has no two equal neighbours.

@@ -195,3 +195,17 @@ fn edge_cases() {
         assert_agrees(&bytes);
     }
 }
+
+/// The word-at-a-time search for the end of plain string text finds what a byte loop finds.
+#[test]
+fn plain_text_len_matches_a_byte_loop() {
+    let mut rng = Rng(0xb7e1_5162_8aed_2a6a);
+    let alphabet = b"ab\"\\\x00\x1f\x20\x21\x5b\x5d\x7f\x80\xc3\xa9\xff!";
+    for _ in 0..20_000 {
+        let bytes: Vec<u8> = (0..rng.below(40))
+            .map(|_| if rng.below(4) == 0 { alphabet[rng.below(alphabet.len())] } else { b'x' })
+            .collect();
+        let expected = bytes.iter().position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f));
+        assert_eq!(plain_text_len(&bytes), expected, "{bytes:?}");
+    }
+}
