@@ -134,15 +134,17 @@ pub(crate) struct AttributeSorter<'d, 'n> {
 /// Up to this many definitions are searched in place; more are indexed once per request.
 const SCAN_DEFINITIONS: usize = 16;
 
-/// Up to this many decided names are searched in place; more are hashed.
-const SCAN_NAMES: usize = 16;
+/// Up to this many decided names are kept and searched in place; more are hashed.
+const SCAN_NAMES: usize = 8;
 
-/// A set of names: a list while short (comparing a few names costs less than hashing one), a
-/// hash set once long, so a request with many attributes stays linear.
+/// A set of names: a few kept in place (comparing them costs less than hashing one, and a
+/// token's attributes need no allocation), a hash set once there are more, so a request with
+/// many attributes stays linear.
 #[derive(Debug, Default)]
 struct NameSet<'n> {
-    /// The names while there are at most [`SCAN_NAMES`].
-    few: Vec<Cow<'n, str>>,
+    /// The names while there are at most [`SCAN_NAMES`]: the first `len` slots.
+    few: [Cow<'n, str>; SCAN_NAMES],
+    len: usize,
     /// All the names once there are more.
     many: HashSet<Cow<'n, str>>,
 }
@@ -150,18 +152,23 @@ struct NameSet<'n> {
 impl<'n> NameSet<'n> {
     fn contains(&self, name: &str) -> bool {
         if self.many.is_empty() {
-            self.few.iter().any(|n| n == name)
+            self.few.iter().take(self.len).any(|n| n == name)
         } else {
             self.many.contains(name)
         }
     }
 
     fn insert(&mut self, name: Cow<'n, str>) {
-        if self.many.is_empty() && self.few.len() < SCAN_NAMES {
-            self.few.push(name);
-        } else {
-            self.many.extend(self.few.drain(..));
-            self.many.insert(name);
+        match self.few.get_mut(self.len).filter(|_| self.many.is_empty()) {
+            Some(slot) => {
+                *slot = name;
+                self.len += 1;
+            }
+            None => {
+                self.many.extend(self.few.iter_mut().take(self.len).map(std::mem::take));
+                self.len = 0;
+                self.many.insert(name);
+            }
         }
     }
 }
