@@ -1,7 +1,8 @@
 //! Strict JSON for JWT headers and payloads: like `serde_json::Value`, but an object with a
 //! duplicate member name (at any depth) is an error. `serde_json::Value` silently keeps the last
 //! duplicate, which lets two parsers disagree about what a signed token says (RFC 7515 §5.2 and
-//! RFC 7519 §4 require rejecting or refusing such tokens; we reject).
+//! RFC 7519 §4 require rejecting or refusing such tokens; we reject). The verify path checks the
+//! same rules in place (`raw`), without building values.
 
 use std::borrow::Cow;
 

@@ -2,7 +2,9 @@
 //!
 //! **This is the only place in Countersign that decodes a token without checking its
 //! signature.** [`decode_unverified`] returns an [`UnverifiedJwt`] whose claims must not be trusted
-//! until [`UnverifiedJwt::signature_valid`] has returned `true` for a key that may verify.
+//! until [`UnverifiedJwt::signature_valid`] has returned `true` for a key that may verify; the
+//! verify path's `decode_in_place` applies the same rules, with the same caveat for its
+//! `TokenView`, without building maps.
 
 use std::borrow::Cow;
 
