@@ -7,6 +7,7 @@ mod token;
 
 use std::borrow::Cow;
 
+// The tests build claims as maps; the decision itself reads them in place.
 #[cfg(test)]
 use serde_json::Map;
 use serde_json::Value;
