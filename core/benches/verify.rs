@@ -3,7 +3,9 @@
 //! No benchmark framework (no new dependencies): each case is calibrated to run for about
 //! `SAMPLE_MS`, then timed `SAMPLES` times with `std::time::Instant`; inputs and outputs go
 //! through `std::hint::black_box`. The figure reported is the median sample, in ns per token
-//! (min and max beside it). The goal (bench/README.md) is <= 3 us per token.
+//! (min and max beside it). The goal: verifying the valid token costs at most twice the
+//! HMAC-SHA256 check alone, and less than `jsonwebtoken::decode` of the same token (the two
+//! reference rows below).
 //!
 //! Cases, each on a workspace with one primary HS256 key and two registered attributes:
 //! - `valid`: an HS256 token with `kid`, `user_id`, `iat`, `exp` and 2 attributes (`email`,
@@ -41,8 +43,8 @@ const OTHER_SECRET: &[u8] = b"other-secret-0123456789abcdef0123456789abcdef";
 const SAMPLE_MS: u64 = 300;
 /// Timed samples per case (after one warm-up sample).
 const SAMPLES: usize = 7;
-/// Goal per token.
-const GOAL_NS: f64 = 3_000.0;
+/// Goal: verifying the valid token costs at most this many HMAC checks.
+const GOAL_HMAC_RATIO: f64 = 2.0;
 
 fn policy() -> WorkspacePolicy {
     let mut p = WorkspacePolicy::new_default(APP_ID);
@@ -119,12 +121,15 @@ fn main() {
     ];
 
     println!("countersign-core verify micro-benchmark: median of {SAMPLES} samples x ~{SAMPLE_MS} ms (min..max)");
-    println!("token length: {} bytes; goal <= {:.0} ns/token", valid.len(), GOAL_NS);
+    println!(
+        "token length: {} bytes; goal: valid verify <= {GOAL_HMAC_RATIO}x the HMAC check and below jsonwebtoken::decode",
+        valid.len()
+    );
     println!(
         "{:<28} {:>18} {:>26} {:>18} {:>26}",
         "case", "verify ns/token", "(min..max)", "parse+verify ns", "(min..max)"
     );
-    let mut worst = 0.0f64;
+    let mut valid_verify = None;
     for case in &cases {
         let value: Value = serde_json::from_slice(&case.body).unwrap_or(Value::Null);
         let Ok(request) = parse_identify_request(&value) else {
@@ -157,7 +162,9 @@ fn main() {
                 black_box(verify(&request, black_box(&policy), black_box(&ctx)));
             }
         });
-        worst = worst.max(p_med);
+        if case.expect.is_none() {
+            valid_verify = Some(v_med);
+        }
         println!(
             "{:<28} {:>18.0} {:>26} {:>18.0} {:>26}",
             case.name,
@@ -167,16 +174,22 @@ fn main() {
             format!("({p_min:.0}..{p_max:.0})")
         );
     }
-    references(&valid);
-    let verdict = if worst <= GOAL_NS { "meets" } else { "MISSES" };
-    println!("slowest parse+verify median: {worst:.0} ns/token: {verdict} the <= {GOAL_NS:.0} ns goal");
-}
-
-/// The reference rows: HMAC alone, and `jsonwebtoken::decode` of the same token.
-fn references(token: &str) {
-    let Some((input, sig)) = token.rsplit_once('.') else {
+    let (Some(valid_verify), Some((hmac, jwt))) = (valid_verify, references(&valid)) else {
         return;
     };
+    let ratio = valid_verify / hmac.max(1.0);
+    let verdict = if ratio <= GOAL_HMAC_RATIO && valid_verify < jwt { "meets" } else { "MISSES" };
+    println!(
+        "valid verify median: {valid_verify:.0} ns/token, {ratio:.2}x the HMAC check, {:.2}x jsonwebtoken::decode: \
+         {verdict} the goal (<= {GOAL_HMAC_RATIO}x HMAC, below jsonwebtoken)",
+        valid_verify / jwt.max(1.0)
+    );
+}
+
+/// The reference rows: HMAC alone, and `jsonwebtoken::decode` of the same token. Returns their
+/// medians in ns per token.
+fn references(token: &str) -> Option<(f64, f64)> {
+    let (input, sig) = token.rsplit_once('.')?;
     let tag = URL_SAFE_NO_PAD.decode(sig).unwrap_or_default();
     if !Alg::Hs256.verify(SECRET, input.as_bytes(), &tag) {
         eprintln!("reference: the HMAC does not verify");
@@ -205,4 +218,5 @@ fn references(token: &str) {
         "{:<28} {:>18.0}   (reference: jsonwebtoken 9 decode into serde_json::Value)",
         "jsonwebtoken::decode", jwt
     );
+    Some((hmac, jwt))
 }

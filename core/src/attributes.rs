@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::json::RawValue;
 use crate::verdict::RejectedAttribute;
 
 /// Reason string of a [`RejectedAttribute`] sent unsigned but registered as secure-only.
@@ -62,6 +63,41 @@ impl AttributeType {
     }
 }
 
+/// A value offered as an attribute: judged by its type, converted only when accepted.
+pub(crate) trait AttributeValue {
+    /// Whether the value has type `kind` (see [`AttributeType::accepts`]).
+    fn has_type(&self, kind: AttributeType) -> bool;
+    /// The value to store.
+    fn into_value(self) -> Value;
+}
+
+impl AttributeValue for Cow<'_, Value> {
+    fn has_type(&self, kind: AttributeType) -> bool {
+        kind.accepts(self)
+    }
+
+    fn into_value(self) -> Value {
+        self.into_owned()
+    }
+}
+
+impl AttributeValue for RawValue<'_> {
+    fn has_type(&self, kind: AttributeType) -> bool {
+        match kind {
+            AttributeType::String => self.is_string(),
+            AttributeType::Number => self.is_number(),
+            AttributeType::Boolean => self.as_bool().is_some(),
+            AttributeType::Datetime => {
+                self.is_number() || self.as_str().is_some_and(|text| crate::time::is_rfc3339(&text))
+            }
+        }
+    }
+
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+}
+
 /// A registered attribute of a workspace (`{name, type, secure_only}` in the API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttributeDef {
@@ -78,7 +114,7 @@ pub struct AttributeDef {
 /// trust (the token's claims first); the first source to carry a name decides it, so a signed
 /// value always wins over an unsigned one. Linear in the number of names and definitions.
 #[derive(Debug, Default)]
-pub(crate) struct AttributeSorter<'d> {
+pub(crate) struct AttributeSorter<'d, 'n> {
     /// Accepted attributes, by name.
     pub accepted: Map<String, Value>,
     /// Refused attributes with their reason.
@@ -89,8 +125,8 @@ pub(crate) struct AttributeSorter<'d> {
     pub unsigned: Vec<String>,
     /// Remarks (a later duplicate of a name already decided).
     pub notes: Vec<String>,
-    /// Every name decided so far.
-    decided: HashSet<String>,
+    /// Every name decided so far (borrowed from the sources, which outlive the sorter).
+    decided: NameSet<'n>,
     /// The definitions by name, built on first use when there are many.
     index: Option<HashMap<&'d str, &'d AttributeDef>>,
 }
@@ -98,19 +134,58 @@ pub(crate) struct AttributeSorter<'d> {
 /// Up to this many definitions are searched in place; more are indexed once per request.
 const SCAN_DEFINITIONS: usize = 16;
 
-impl<'d> AttributeSorter<'d> {
+/// Up to this many decided names are kept and searched in place; more are hashed.
+const SCAN_NAMES: usize = 8;
+
+/// A set of names: a few kept in place (comparing them costs less than hashing one, and a
+/// token's attributes need no allocation), a hash set once there are more, so a request with
+/// many attributes stays linear.
+#[derive(Debug, Default)]
+struct NameSet<'n> {
+    /// The names while there are at most [`SCAN_NAMES`]: the first `len` slots.
+    few: [Cow<'n, str>; SCAN_NAMES],
+    len: usize,
+    /// All the names once there are more.
+    many: HashSet<Cow<'n, str>>,
+}
+
+impl<'n> NameSet<'n> {
+    fn contains(&self, name: &str) -> bool {
+        if self.many.is_empty() {
+            self.few.iter().take(self.len).any(|n| n == name)
+        } else {
+            self.many.contains(name)
+        }
+    }
+
+    fn insert(&mut self, name: Cow<'n, str>) {
+        match self.few.get_mut(self.len).filter(|_| self.many.is_empty()) {
+            Some(slot) => {
+                *slot = name;
+                self.len += 1;
+            }
+            None => {
+                self.many.extend(self.few.iter_mut().take(self.len).map(std::mem::take));
+                self.len = 0;
+                self.many.insert(name);
+            }
+        }
+    }
+}
+
+impl<'d, 'n> AttributeSorter<'d, 'n> {
     /// Considers `name = value` from a source that is `signed` (a verified JWT) or not. Owned
     /// names and values are moved into the result; borrowed ones are copied only if kept.
     pub fn add(
         &mut self,
         defs: &'d [AttributeDef],
-        name: Cow<'_, str>,
-        value: Cow<'_, Value>,
+        name: Cow<'n, str>,
+        value: impl AttributeValue,
         signed: bool,
         source: &str,
     ) {
         let def = self.definition(defs, &name);
-        if self.decided.contains(name.as_ref()) {
+        if self.decided.contains(&name) {
             // An unsigned value of a secure-only attribute is a tampering attempt even when the
             // token carried the attribute: the admin sees it among the rejected.
             if def.is_some_and(|d| d.secure_only) && !signed {
@@ -124,14 +199,14 @@ impl<'d> AttributeSorter<'d> {
             }
             return;
         }
-        self.decided.insert(name.to_string());
+        self.decided.insert(name.clone());
         let Some(def) = def else {
             self.ignored.push(name.into_owned());
             return;
         };
         let refusal = if def.secure_only && !signed {
             Some(REJECT_SECURE_ONLY)
-        } else if !def.kind.accepts(&value) {
+        } else if !value.has_type(def.kind) {
             Some(REJECT_WRONG_TYPE)
         } else {
             None
@@ -144,7 +219,7 @@ impl<'d> AttributeSorter<'d> {
                 if !signed {
                     self.unsigned.push(name.to_string());
                 }
-                self.accepted.insert(name.into_owned(), value.into_owned());
+                self.accepted.insert(name.into_owned(), value.into_value());
             }
         }
     }
@@ -223,6 +298,18 @@ mod tests {
         assert_eq!(s.accepted.get("seats"), Some(&json!(3)));
         assert_eq!(s.notes.len(), 1, "a duplicate that is not secure-only is only noted");
         assert!(s.unsigned.is_empty(), "signed values, and unsigned copies of them, are not unsigned updates");
+    }
+
+    /// Past the names searched in place, the set hashes them without losing any.
+    #[test]
+    fn name_set_grows() {
+        let all: Vec<String> = (0..3 * SCAN_NAMES).map(|i| format!("n{i}")).collect();
+        let mut names = NameSet::default();
+        for (i, name) in all.iter().enumerate() {
+            assert!(!names.contains(name));
+            names.insert(Cow::Borrowed(name));
+            assert!(all.iter().take(i + 1).all(|n| names.contains(n)), "{i}");
+        }
     }
 
     /// The wire shape of a definition uses `type`.

@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::json::kind;
+use crate::json::{kind, JsonObject, JsonRef};
 use crate::profile::IssuerRule;
 use crate::reason::Reason;
 use crate::time::format_numeric_date;
@@ -28,14 +28,38 @@ pub(crate) fn quote(s: &str) -> String {
 /// [`quote`] as a `Display`, to write a quoted value into a larger message without a copy.
 pub(crate) struct Quoted<'a>(pub &'a str);
 
-impl std::fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Quoted<'_> {
+    /// The text cut to 64 characters, what marks a cut, and whether the text is its own escape
+    /// (printable ASCII other than quotes and backslash).
+    fn parts(&self) -> (&str, &'static str, bool) {
         let s = self.0;
-        let end = s.char_indices().nth(64).map_or(s.len(), |(i, _)| i);
+        // A string of at most 64 bytes has at most 64 characters: no need to count them.
+        let end = if s.len() <= 64 { s.len() } else { s.char_indices().nth(64).map_or(s.len(), |(i, _)| i) };
         let cut = s.get(..end).unwrap_or(s);
         let more = if end < s.len() { "..." } else { "" };
-        // Printable ASCII other than quotes and backslash is its own escape: skip the escaper.
         let plain = cut.bytes().all(|b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\'' | b'\\'));
+        (cut, more, plain)
+    }
+
+    /// Appends the quoted text to `out`; plain text skips the formatter.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        match self.parts() {
+            (cut, more, true) => {
+                out.push('"');
+                out.push_str(cut);
+                out.push_str(more);
+                out.push('"');
+            }
+            _ => {
+                let _ = write!(out, "{self}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (cut, more, plain) = self.parts();
         f.write_char('"')?;
         if plain {
             f.write_str(cut)?;
@@ -51,34 +75,56 @@ impl std::fmt::Display for Quoted<'_> {
 /// control characters. Absent (or `null`) → `missing_user_id`; anything else → `invalid_user_id`.
 /// Never coerces (a number stays invalid) and never truncates.
 pub fn validate_user_id(value: Option<&Value>) -> Result<String, (Reason, String)> {
-    let invalid = |why: String| Err((Reason::InvalidUserId, format!("The user id {why}.")));
     match value {
         None | Some(Value::Null) => {
             Err((Reason::MissingUserId, "No user id was sent. Send the logged-in user's id as a string.".to_string()))
         }
-        Some(Value::String(s)) if s.is_empty() => invalid("is empty; send the user's id".into()),
-        Some(Value::String(s)) if s.chars().count() > MAX_USER_ID_CHARS => invalid(format!(
+        Some(Value::String(s)) => check_user_id_text(s).map(|()| s.clone()),
+        Some(Value::Number(n)) => {
+            invalid_user_id(format!("is a number ({n}); send it as a string (\"{n}\") and sign the same string"))
+        }
+        Some(other) => invalid_user_id(format!("is {}; it must be a string", kind(other))),
+    }
+}
+
+/// [`validate_user_id`] of a claim read in place; a string is copied only once valid.
+fn validate_user_id_claim(value: JsonRef) -> Result<String, Failure> {
+    match value.as_str() {
+        Some(text) => check_user_id_text(&text).map(|()| text.into_owned()),
+        None => validate_user_id(Some(&value.to_value())),
+    }
+}
+
+/// The rules a user id string must follow (see [`validate_user_id`]).
+fn check_user_id_text(s: &str) -> Result<(), Failure> {
+    if s.is_empty() {
+        return invalid_user_id("is empty; send the user's id".into());
+    }
+    // Bytes bound the characters: count them only when the string might be too long.
+    if s.len() > MAX_USER_ID_CHARS && s.chars().count() > MAX_USER_ID_CHARS {
+        return invalid_user_id(format!(
             "is {} characters long; the limit is {MAX_USER_ID_CHARS} (it is never truncated)",
             s.chars().count()
-        )),
-        Some(Value::String(s)) if s.chars().any(char::is_control) => {
-            invalid("contains control characters; send a plain string".into())
-        }
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => {
-            invalid(format!("is a number ({n}); send it as a string (\"{n}\") and sign the same string"))
-        }
-        Some(other) => invalid(format!("is {}; it must be a string", kind(other))),
+        ));
     }
+    if s.chars().any(char::is_control) {
+        return invalid_user_id("contains control characters; send a plain string".into());
+    }
+    Ok(())
+}
+
+/// An `invalid_user_id` failure: "The user id {why}."
+fn invalid_user_id<T>(why: String) -> Result<T, Failure> {
+    Err((Reason::InvalidUserId, format!("The user id {why}.")))
 }
 
 /// Finds the user id in `payload` under the first of `claims` that is present (non-`null`) and
 /// validates it. A present but invalid claim fails; it does not fall through to the next one.
-pub(crate) fn user_id_from_claims(payload: &Map<String, Value>, claims: &[&str]) -> Result<String, Failure> {
-    let found = claims.iter().find_map(|c| payload.get(*c).filter(|v| !v.is_null()).map(|v| (c, v)));
+pub(crate) fn user_id_from_claims(payload: &impl JsonObject, claims: &[&str]) -> Result<String, Failure> {
+    let found = claims.iter().find_map(|c| payload.member(c).filter(|v| !v.is_null()).map(|v| (c, v)));
     match found {
         Some((claim, value)) => {
-            validate_user_id(Some(value)).map_err(|(reason, msg)| (reason, format!("{msg} (claim `{claim}`)")))
+            validate_user_id_claim(value).map_err(|(reason, msg)| (reason, format!("{msg} (claim `{claim}`)")))
         }
         None => {
             let names = match claims {
@@ -97,16 +143,16 @@ fn secs(duration: f64) -> i64 {
 
 /// Reads a NumericDate claim: absent → `None`; a JSON number → its value; anything else →
 /// `malformed_token`.
-fn numeric_date(payload: &Map<String, Value>, claim: &str) -> Result<Option<f64>, Failure> {
-    match payload.get(claim) {
+fn numeric_date(payload: &impl JsonObject, claim: &str) -> Result<Option<f64>, Failure> {
+    match payload.member(claim) {
         None => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(value) if value.is_number() => Ok(value.as_f64()),
         Some(other) => Err((
             Reason::MalformedToken,
             format!(
                 "The `{claim}` claim is {}; it must be a number of seconds since the epoch \
                  (RFC 7519 NumericDate).",
-                kind(other)
+                other.kind()
             ),
         )),
     }
@@ -116,7 +162,7 @@ fn numeric_date(payload: &Map<String, Value>, claim: &str) -> Result<Option<f64>
 /// Leeway applies to `exp`, `nbf`, `iat` and to the `exp - now` lifetime (clocks differ); not to
 /// `exp - iat`, which one clock wrote.
 pub(crate) fn check_claims(
-    payload: &Map<String, Value>,
+    payload: &impl JsonObject,
     policy: &WorkspacePolicy,
     now: i64,
     trace: &mut Trace,
@@ -205,7 +251,7 @@ pub(crate) fn check_claims(
 
     let expected = policy.effective_issuer();
     let profile = policy.token_profile;
-    let iss = payload.get("iss");
+    let iss = payload.member("iss");
     let iss_rule = match (profile.issuer_rule(), iss) {
         (IssuerRule::NotChecked, _) | (IssuerRule::IfPresent, None) => Ok(()),
         (IssuerRule::Required, None) => Err((
@@ -216,13 +262,13 @@ pub(crate) fn check_claims(
                 Quoted(expected)
             ),
         )),
-        (_, Some(Value::String(iss))) if iss == expected => Ok(()),
+        (_, Some(iss)) if iss.as_str().is_some_and(|iss| iss == expected) => Ok(()),
         (_, Some(iss)) => Err((
             Reason::InvalidIssuer,
             format!(
                 "The token's iss is {} but this workspace expects {}. Set iss to that value \
                  when signing, or change the expected issuer in the security settings.",
-                iss.as_str().map_or_else(|| kind(iss).to_string(), quote),
+                iss.as_str().map_or_else(|| iss.kind().to_string(), |iss| quote(&iss)),
                 Quoted(expected)
             ),
         )),
@@ -234,15 +280,15 @@ pub(crate) fn check_claims(
     })?;
 
     if profile.checks_token_type() {
-        let token_type = payload.get("tokenType");
+        let token_type = payload.member("tokenType");
         let rule = match token_type {
             None => Ok(()),
-            Some(Value::String(t)) if t == "user" => Ok(()),
+            Some(t) if t.as_str().is_some_and(|t| t == "user") => Ok(()),
             Some(other) => Err((
                 Reason::InvalidTokenType,
                 format!(
                     "tokenType is {}; TalkJS user tokens must have tokenType \"user\" (or none).",
-                    other.as_str().map_or_else(|| kind(other).to_string(), quote)
+                    other.as_str().map_or_else(|| other.kind().to_string(), |t| quote(&t))
                 ),
             )),
         };
@@ -252,7 +298,7 @@ pub(crate) fn check_claims(
         })?;
     }
 
-    let claims = profile.user_id_claims(&policy.user_id_claims);
+    let claims = profile.user_id_claim_names(&policy.user_id_claims);
     trace.step("user_id", user_id_from_claims(payload, &claims), |id| {
         format!("{} (claims tried: `{}`)", Quoted(id), claims.join("`, `"))
     })
@@ -262,7 +308,7 @@ pub(crate) fn check_claims(
 type Dates = (Option<f64>, Option<f64>, Option<f64>);
 
 /// Reads the three time claims as NumericDates, or fails on the first that is not a number.
-fn numeric_dates(payload: &Map<String, Value>) -> Result<Dates, Failure> {
+fn numeric_dates(payload: &impl JsonObject) -> Result<Dates, Failure> {
     Ok((numeric_date(payload, "exp")?, numeric_date(payload, "nbf")?, numeric_date(payload, "iat")?))
 }
 

@@ -1,12 +1,19 @@
 //! Strict JSON for JWT headers and payloads: like `serde_json::Value`, but an object with a
 //! duplicate member name (at any depth) is an error. `serde_json::Value` silently keeps the last
 //! duplicate, which lets two parsers disagree about what a signed token says (RFC 7515 §5.2 and
-//! RFC 7519 §4 require rejecting or refusing such tokens; we reject).
+//! RFC 7519 §4 require rejecting or refusing such tokens; we reject). The verify path checks the
+//! same rules in place (`raw`), without building values.
+
+use std::borrow::Cow;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
+
+mod raw;
+
+pub(crate) use raw::{RawObject, RawValue};
 
 /// Parses `bytes` as one JSON value, rejecting duplicate keys, invalid UTF-8 and trailing data.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
@@ -18,6 +25,93 @@ pub fn parse_strict_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     match parse_strict(bytes)? {
         Value::Object(map) => Ok(map),
         other => Err(format!("expected a JSON object, found {}", kind(&other))),
+    }
+}
+
+/// Reads `bytes` as a JSON object in place under the rules of [`parse_strict_object`], or says
+/// why it is not one (in the parser's words).
+pub fn scan_strict_object(bytes: &[u8]) -> Result<RawObject<'_>, String> {
+    RawObject::scan(bytes).ok_or_else(|| match parse_strict_object(bytes) {
+        Err(why) => why,
+        // Not reached while the scan and the parser agree, which the tests check.
+        Ok(_) => "not a strict JSON object".to_string(),
+    })
+}
+
+/// A JSON object as the claim rules read it: parsed into a map, or read in place.
+pub(crate) trait JsonObject {
+    /// The value of member `name`, if present.
+    fn member(&self, name: &str) -> Option<JsonRef<'_>>;
+}
+
+impl JsonObject for Map<String, Value> {
+    fn member(&self, name: &str) -> Option<JsonRef<'_>> {
+        self.get(name).map(JsonRef::Parsed)
+    }
+}
+
+impl JsonObject for RawObject<'_> {
+    fn member(&self, name: &str) -> Option<JsonRef<'_>> {
+        self.get(name).map(JsonRef::Raw)
+    }
+}
+
+/// A JSON value, parsed or read in place.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum JsonRef<'a> {
+    /// A value of a parsed map.
+    Parsed(&'a Value),
+    /// A value read in place.
+    Raw(RawValue<'a>),
+}
+
+impl<'a> JsonRef<'a> {
+    /// A human name for the value's type (see [`kind`]).
+    pub fn kind(self) -> &'static str {
+        match self {
+            JsonRef::Parsed(value) => kind(value),
+            JsonRef::Raw(value) => value.kind(),
+        }
+    }
+
+    /// Whether the value is `null`.
+    pub fn is_null(self) -> bool {
+        match self {
+            JsonRef::Parsed(value) => value.is_null(),
+            JsonRef::Raw(value) => value.is_null(),
+        }
+    }
+
+    /// Whether the value is a number.
+    pub fn is_number(self) -> bool {
+        match self {
+            JsonRef::Parsed(value) => value.is_number(),
+            JsonRef::Raw(value) => value.is_number(),
+        }
+    }
+
+    /// The number as an `f64`; `None` for anything but a number.
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            JsonRef::Parsed(value) => value.as_f64(),
+            JsonRef::Raw(value) => value.as_f64(),
+        }
+    }
+
+    /// The string, unescaped, if the value is one.
+    pub fn as_str(self) -> Option<Cow<'a, str>> {
+        match self {
+            JsonRef::Parsed(value) => value.as_str().map(Cow::Borrowed),
+            JsonRef::Raw(value) => value.as_str(),
+        }
+    }
+
+    /// The value as a `serde_json::Value`.
+    pub fn to_value(self) -> Cow<'a, Value> {
+        match self {
+            JsonRef::Parsed(value) => Cow::Borrowed(value),
+            JsonRef::Raw(value) => Cow::Owned(value.to_value()),
+        }
     }
 }
 

@@ -2,13 +2,17 @@
 //!
 //! **This is the only place in Countersign that decodes a token without checking its
 //! signature.** [`decode_unverified`] returns an [`UnverifiedJwt`] whose claims must not be trusted
-//! until [`UnverifiedJwt::signature_valid`] has returned `true` for a key that may verify.
+//! until [`UnverifiedJwt::signature_valid`] has returned `true` for a key that may verify; the
+//! verify path's `decode_in_place` applies the same rules, with the same caveat for its
+//! `TokenView`, without building maps.
+
+use std::borrow::Cow;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::json::{kind, parse_strict_object};
+use crate::json::{scan_strict_object, RawObject};
 use crate::keys::{Alg, KeySecret};
 use crate::reason::Reason;
 use crate::verdict::Trace;
@@ -44,6 +48,59 @@ impl UnverifiedJwt<'_> {
     }
 }
 
+/// A token that passed every format rule, its header and payload read in place from a buffer
+/// the caller owns; the signature is **not yet checked**.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenView<'a> {
+    /// The header's `alg`, already restricted to HMAC.
+    pub alg: Alg,
+    /// The header (no duplicate keys).
+    pub header: RawObject<'a>,
+    /// The payload (no duplicate keys). Untrusted until the signature is checked.
+    pub payload: RawObject<'a>,
+    /// `header.payload` exactly as sent: the bytes the MAC covers (RFC 7515 §5.2).
+    signing_input: &'a str,
+    /// The decoded signature segment.
+    signature: &'a [u8],
+}
+
+impl<'a> TokenView<'a> {
+    /// The header's `kid`, if any (decoding checked that it is a string).
+    pub fn kid(&self) -> Option<Cow<'a, str>> {
+        self.header.get("kid").and_then(|kid| kid.as_str())
+    }
+
+    /// Whether the signature is the MAC of the signing input under `secret` (see
+    /// [`UnverifiedJwt::signature_valid`]).
+    pub fn signature_valid(&self, secret: &KeySecret) -> bool {
+        self.alg.verify_with(secret, self.signing_input.as_bytes(), self.signature)
+    }
+}
+
+/// [`ParseFailure`] with the header and payload as read in place.
+#[derive(Debug, Clone)]
+pub(crate) struct ViewFailure<'a> {
+    /// `token_too_large`, `malformed_token` or `unsupported_algorithm`.
+    pub reason: Reason,
+    /// What is wrong and how to fix it; never contains the token.
+    pub explanation: String,
+    /// The header, if it is a strict JSON object.
+    pub header: Option<RawObject<'a>>,
+    /// The payload, if it is a strict JSON object (untrusted).
+    pub payload: Option<RawObject<'a>>,
+}
+
+impl From<ViewFailure<'_>> for ParseFailure {
+    fn from(failure: ViewFailure<'_>) -> Self {
+        ParseFailure {
+            reason: failure.reason,
+            explanation: failure.explanation,
+            header: failure.header.as_ref().map(RawObject::to_map),
+            payload: failure.payload.as_ref().map(RawObject::to_map),
+        }
+    }
+}
+
 /// Why a token failed the format rules; carries what could be decoded, for the debugger.
 #[derive(Debug, Clone)]
 pub struct ParseFailure {
@@ -67,9 +124,29 @@ const UNDERSTOOD_CRIT: [&str; 1] = ["b64"];
 /// duplicate keys; `alg` exactly `HS256`/`HS384`/`HS512`; `crit` only naming understood
 /// parameters; no `b64: false`; `kid` a string if present. `jwk`, `jku`, `x5u`, `x5c` are ignored.
 pub fn decode_unverified<'a>(token: &'a str, trace: &mut Trace) -> Result<UnverifiedJwt<'a>, ParseFailure> {
+    let mut decoded = Vec::new();
+    let view = decode_in_place(token, &mut decoded, trace)?;
+    // Three segments, so the signing input is everything before the last dot.
+    let signing_input = token.rsplit_once('.').map_or("", |(input, _)| input);
+    Ok(UnverifiedJwt {
+        alg: view.alg,
+        header: view.header.to_map(),
+        payload: view.payload.to_map(),
+        signing_input,
+        signature: view.signature.to_vec(),
+    })
+}
+
+/// [`decode_unverified`] without building maps: the segments are decoded into `decoded` and
+/// the header and payload read where they lie there.
+pub(crate) fn decode_in_place<'a>(
+    token: &'a str,
+    decoded: &'a mut Vec<u8>,
+    trace: &mut Trace,
+) -> Result<TokenView<'a>, ViewFailure<'a>> {
     let fail = |trace: &mut Trace, check: &str, reason, explanation: String| {
         trace.fail(check, reason, &explanation);
-        ParseFailure { reason, explanation, header: None, payload: None }
+        ViewFailure { reason, explanation, header: None, payload: None }
     };
     if token.len() > MAX_TOKEN_BYTES {
         let msg = format!(
@@ -89,27 +166,27 @@ pub fn decode_unverified<'a>(token: &'a str, trace: &mut Trace) -> Result<Unveri
         );
         return Err(fail(trace, "format", Reason::MalformedToken, msg));
     };
-    if let Some(msg) = alphabet_problem(token) {
-        return Err(fail(trace, "format", Reason::MalformedToken, msg));
-    }
-    let (parts, payload_at, signature) =
-        decode_segments(h64, p64, s64).map_err(|msg| fail(trace, "format", Reason::MalformedToken, msg))?;
-    let (header_bytes, payload_bytes) = parts.split_at_checked(payload_at).unwrap_or_default();
+    // Canonical base64url segments hold nothing outside the alphabet, so the alphabet is only
+    // searched (to name the stray character) once decoding failed.
+    let (header_bytes, payload_bytes, signature) = decode_segments(h64, p64, s64, decoded).map_err(|msg| {
+        let msg = alphabet_problem(token).unwrap_or(msg);
+        fail(trace, "format", Reason::MalformedToken, msg)
+    })?;
     trace.pass("format", || "three base64url segments without padding".into());
 
-    let header = parse_strict_object(header_bytes).map_err(|e| {
+    let header = scan_strict_object(header_bytes).map_err(|e| {
         let msg = format!("The header is not a JSON object without duplicate keys ({e}).");
         fail(trace, "header", Reason::MalformedToken, msg)
     })?;
     trace.pass("header", || "JSON object without duplicate keys".into());
-    let payload = parse_strict_object(payload_bytes);
+    let payload = scan_strict_object(payload_bytes);
     let with_parts = |trace: &mut Trace, check: &str, reason, explanation: String| {
         trace.fail(check, reason, &explanation);
-        ParseFailure { reason, explanation, header: Some(header.clone()), payload: payload.as_ref().ok().cloned() }
+        ViewFailure { reason, explanation, header: Some(header.clone()), payload: payload.as_ref().ok().cloned() }
     };
 
-    let alg = match header.get("alg") {
-        Some(Value::String(name)) => match Alg::parse(name) {
+    let alg = match header.get("alg").map(|alg| (alg, alg.as_str())) {
+        Some((_, Some(name))) => match Alg::parse(&name) {
             Some(alg) => alg,
             None => {
                 let msg = format!(
@@ -123,7 +200,7 @@ pub fn decode_unverified<'a>(token: &'a str, trace: &mut Trace) -> Result<Unveri
         other => {
             let msg = match other {
                 None => "The header has no alg. Sign with HS256.".to_string(),
-                Some(v) => format!("The header's alg is {}, not a string.", kind(v)),
+                Some((v, _)) => format!("The header's alg is {}, not a string.", v.kind()),
             };
             return Err(with_parts(trace, "alg", Reason::MalformedToken, msg));
         }
@@ -134,7 +211,7 @@ pub fn decode_unverified<'a>(token: &'a str, trace: &mut Trace) -> Result<Unveri
         return Err(with_parts(trace, "header_params", Reason::MalformedToken, msg));
     }
     if let Some(kid) = header.get("kid").filter(|kid| !kid.is_string()) {
-        let msg = format!("The header's kid is {}, not a string.", kind(kid));
+        let msg = format!("The header's kid is {}, not a string.", kid.kind());
         return Err(with_parts(trace, "header_params", Reason::MalformedToken, msg));
     }
     trace.pass("header_params", || "no unknown crit, no b64:false".into());
@@ -144,7 +221,7 @@ pub fn decode_unverified<'a>(token: &'a str, trace: &mut Trace) -> Result<Unveri
         Err(e) => {
             let msg = format!("The payload is not a JSON object without duplicate keys ({e}).");
             trace.fail("payload", Reason::MalformedToken, &msg);
-            return Err(ParseFailure {
+            return Err(ViewFailure {
                 reason: Reason::MalformedToken,
                 explanation: msg,
                 header: Some(header),
@@ -155,7 +232,7 @@ pub fn decode_unverified<'a>(token: &'a str, trace: &mut Trace) -> Result<Unveri
     trace.pass("payload", || "JSON object without duplicate keys".into());
 
     let signing_input = token.get(..h64.len() + 1 + p64.len()).unwrap_or_default();
-    Ok(UnverifiedJwt { alg, header, payload, signing_input, signature })
+    Ok(TokenView { alg, header, payload, signing_input, signature })
 }
 
 /// The header, payload and signature segments, or `None` unless there are exactly three.
@@ -165,21 +242,34 @@ fn segments(token: &str) -> Option<(&str, &str, &str)> {
     (!signature.contains('.')).then_some((header, payload, signature))
 }
 
-/// Decodes the three segments, or explains the first that is not canonical base64url. The
-/// header and payload share one buffer (the payload starts at the returned offset).
-fn decode_segments(h64: &str, p64: &str, s64: &str) -> Result<(Vec<u8>, usize, Vec<u8>), String> {
+/// The decoded header, payload and signature.
+type DecodedSegments<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// Decodes the three segments one after the other into `decoded`, or explains the first that
+/// is not canonical base64url.
+fn decode_segments<'a>(
+    h64: &str,
+    p64: &str,
+    s64: &str,
+    decoded: &'a mut Vec<u8>,
+) -> Result<DecodedSegments<'a>, String> {
     let not_base64url = |name: &str| {
         format!(
             "The {name} segment is not canonical base64url. Encode it with the URL-safe alphabet \
              and no padding (RFC 7515 §2)."
         )
     };
-    let mut parts = Vec::with_capacity(base64::decoded_len_estimate(h64.len() + p64.len()) + 3);
-    URL_SAFE_NO_PAD.decode_vec(h64, &mut parts).map_err(|_| not_base64url("header"))?;
-    let payload_at = parts.len();
-    URL_SAFE_NO_PAD.decode_vec(p64, &mut parts).map_err(|_| not_base64url("payload"))?;
-    let signature = URL_SAFE_NO_PAD.decode(s64).map_err(|_| not_base64url("signature"))?;
-    Ok((parts, payload_at, signature))
+    decoded.clear();
+    decoded.reserve(base64::decoded_len_estimate(h64.len() + p64.len() + s64.len()) + 3);
+    URL_SAFE_NO_PAD.decode_vec(h64, decoded).map_err(|_| not_base64url("header"))?;
+    let payload_at = decoded.len();
+    URL_SAFE_NO_PAD.decode_vec(p64, decoded).map_err(|_| not_base64url("payload"))?;
+    let signature_at = decoded.len();
+    URL_SAFE_NO_PAD.decode_vec(s64, decoded).map_err(|_| not_base64url("signature"))?;
+    let decoded: &'a [u8] = decoded;
+    let (parts, signature) = decoded.split_at_checked(signature_at).unwrap_or_default();
+    let (header, payload) = parts.split_at_checked(payload_at).unwrap_or_default();
+    Ok((header, payload, signature))
 }
 
 /// Names the first character outside the base64url alphabet (besides the two dots), if any.
@@ -200,27 +290,29 @@ fn alphabet_problem(token: &str) -> Option<String> {
 
 /// `crit` (RFC 7515 §4.1.11) must be a non-empty array of distinct understood names present in
 /// the header; `b64` (RFC 7797), if present, must be the boolean `true`.
-fn check_header_params(header: &Map<String, Value>) -> Result<(), String> {
-    match header.get("b64") {
-        None | Some(Value::Bool(true)) => {}
-        Some(Value::Bool(false)) => {
-            return Err("The header sets b64:false (unencoded payload, RFC 7797), which is not \
-                        supported. Sign an ordinary JWT."
-                .to_string())
+fn check_header_params(header: &RawObject) -> Result<(), String> {
+    if let Some(b64) = header.get("b64") {
+        match b64.as_bool() {
+            Some(true) => {}
+            Some(false) => {
+                return Err("The header sets b64:false (unencoded payload, RFC 7797), which is not \
+                            supported. Sign an ordinary JWT."
+                    .to_string())
+            }
+            None => return Err(format!("The header's b64 is {}, not a boolean.", b64.kind())),
         }
-        Some(v) => return Err(format!("The header's b64 is {}, not a boolean.", kind(v))),
     }
     let Some(crit) = header.get("crit") else {
         return Ok(());
     };
-    let Value::Array(names) = crit else {
-        return Err(format!("The header's crit is {}, not an array.", kind(crit)));
+    let Value::Array(names) = crit.to_value() else {
+        return Err(format!("The header's crit is {}, not an array.", crit.kind()));
     };
     if names.is_empty() {
         return Err("The header's crit is an empty array, which RFC 7515 forbids.".to_string());
     }
     let mut seen: Vec<&str> = Vec::new();
-    for name in names {
+    for name in &names {
         let Value::String(name) = name else {
             return Err("The header's crit lists a non-string entry.".to_string());
         };
@@ -231,7 +323,7 @@ fn check_header_params(header: &Map<String, Value>) -> Result<(), String> {
                 name.escape_debug()
             ));
         }
-        if !header.contains_key(name) {
+        if !header.contains(name) {
             return Err(format!("The header's crit lists \"{}\" but the header lacks it.", name.escape_debug()));
         }
         seen.push(name);

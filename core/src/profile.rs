@@ -1,6 +1,8 @@
 //! Token profiles (PRODUCT.md, "Token profiles"): how to read a token signed the way another
 //! vendor's guide says, so a customer's backend needs no change.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// The claims RFC 7519 §4.1 registers; never treated as attributes.
@@ -69,8 +71,15 @@ impl TokenProfile {
     /// The claims holding the user id, in order of preference. For `custom`, the workspace's
     /// `user_id_claims`; an empty list falls back to the default (`user_id`, `sub`).
     pub fn user_id_claims(self, custom: &[String]) -> Vec<&str> {
-        let (fixed, custom) = self.user_id_claim_lists(custom);
-        fixed.iter().copied().chain(custom.iter().map(String::as_str)).collect()
+        self.user_id_claim_names(custom).into_owned()
+    }
+
+    /// [`Self::user_id_claims`], copied only for the workspace's own list.
+    pub(crate) fn user_id_claim_names(self, custom: &[String]) -> Cow<'_, [&str]> {
+        match self.user_id_claim_lists(custom) {
+            (fixed, []) => Cow::Borrowed(fixed),
+            (_, custom) => Cow::Owned(custom.iter().map(String::as_str).collect()),
+        }
     }
 
     /// [`Self::user_id_claims`] as the profile's fixed names and the workspace's own (one of the

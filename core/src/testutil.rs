@@ -96,3 +96,33 @@ pub fn untraced(verdict: Verdict) -> Verdict {
 pub fn run_token(jwt: &str) -> Verdict {
     run(&jwt_request(jwt), &policy())
 }
+
+/// A small deterministic generator (xorshift64*), so generated cases reproduce without a
+/// dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// One of `items`.
+    pub fn pick<'p>(&mut self, items: &[&'p str]) -> &'p str {
+        items.get(self.below(items.len())).copied().unwrap_or_default()
+    }
+
+    /// One of `items`, nine times in ten among the first `valid`.
+    pub fn pick_mostly<'p>(&mut self, items: &[&'p str], valid: usize) -> &'p str {
+        let items = if self.below(10) == 0 { items } else { items.get(..valid).unwrap_or(items) };
+        self.pick(items)
+    }
+}

@@ -6,12 +6,15 @@ mod legacy;
 mod token;
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
-use serde_json::{Map, Value};
+// The tests build claims as maps; the decision itself reads them in place.
+#[cfg(test)]
+use serde_json::Map;
+use serde_json::Value;
 
 use crate::attributes::AttributeSorter;
 use crate::claims::{user_id_from_claims, validate_user_id, Failure, Quoted};
+use crate::json::RawObject;
 use crate::origin::origin_allowed;
 use crate::platform::{Mode, Platform};
 use crate::reason::{Outcome, Reason};
@@ -30,7 +33,7 @@ pub struct Context<'a> {
 }
 
 /// The result of authenticating the request's credential (JWT, legacy hash, or none).
-struct Auth {
+struct Auth<'a> {
     /// The verified user id, or why it did not verify.
     result: Result<String, Failure>,
     /// Key that matched / revoked key / the `kid` the token named.
@@ -38,9 +41,9 @@ struct Auth {
     /// The JWT's `alg` as sent.
     alg: Option<String>,
     /// Decoded header, for the debugger.
-    header: Option<Map<String, Value>>,
+    header: Option<RawObject<'a>>,
     /// Decoded payload (trusted only when `result` is `Ok` and the credential was a JWT).
-    payload: Option<Map<String, Value>>,
+    payload: Option<RawObject<'a>>,
 }
 
 /// Verifies one identify request and applies the platform's mode. Origin first (web only, when
@@ -62,7 +65,8 @@ pub fn verify_traced(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Cont
 fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut trace: Trace) -> Verdict {
     let mode = policy.modes.get(req.platform);
     let origin_failure = check_origin(req.platform, policy, ctx.origin, &mut trace);
-    let Auth { result, kid, alg, header, payload } = authenticate(req, policy, ctx.now, &mut trace);
+    let mut decoded = Vec::new();
+    let Auth { result, kid, alg, header, payload } = authenticate(req, policy, ctx.now, &mut decoded, &mut trace);
     let (verified_id, auth_failure) = match result {
         Ok(id) => (Some(id), None),
         Err(failure) => (None, Some(failure)),
@@ -82,8 +86,6 @@ fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut tr
         None => (None, success_explanation(req, alg.as_deref(), kid.as_deref(), user_id.as_deref())),
     };
     let recording = trace.is_recording();
-    // The debugger shows the payload as decoded; otherwise its claims move into the attributes.
-    let shown_payload = payload.as_ref().filter(|_| recording).cloned();
     let mut sorter = AttributeSorter::default();
     if outcome == Outcome::Rejected {
         trace.note("Attributes were not processed: the request was rejected.");
@@ -91,10 +93,9 @@ fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut tr
         let signed = verified && req.user_jwt.is_some();
         let profile = policy.token_profile;
         let source = if signed { "the signed token" } else { "the unverified token" };
-        for (name, value) in payload.into_iter().flatten() {
-            if !profile.reserves(&name, &policy.user_id_claims) {
-                let (name, value) = (Cow::Owned(name), Cow::Owned(value));
-                sorter.add(&policy.attributes, name, value, signed, source);
+        for (name, value) in payload.iter().flat_map(RawObject::iter) {
+            if !profile.reserves(name, &policy.user_id_claims) {
+                sorter.add(&policy.attributes, Cow::Borrowed(name), value, signed, source);
             }
         }
         for (name, value) in req.attributes.iter().flatten() {
@@ -123,8 +124,8 @@ fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut tr
         unsigned_attributes: sorter.unsigned,
         notes,
         checks,
-        header: header.filter(|_| recording).map(Value::Object),
-        payload: shown_payload.map(Value::Object),
+        header: header.filter(|_| recording).map(|header| Value::Object(header.to_map())),
+        payload: payload.filter(|_| recording).map(|payload| Value::Object(payload.to_map())),
     }
 }
 
@@ -157,12 +158,19 @@ fn check_origin(
 }
 
 /// Authenticates the request's credential: JWT first, then legacy hash, else `missing_token`.
-fn authenticate(req: &IdentifyRequest, policy: &WorkspacePolicy, now: i64, trace: &mut Trace) -> Auth {
+/// A JWT's header and payload are decoded into `decoded`.
+fn authenticate<'a>(
+    req: &'a IdentifyRequest,
+    policy: &WorkspacePolicy,
+    now: i64,
+    decoded: &'a mut Vec<u8>,
+    trace: &mut Trace,
+) -> Auth<'a> {
     if let Some(jwt) = &req.user_jwt {
         if req.user_hash.is_some() {
             trace.note("user_hash ignored: a JWT was sent, and the JWT decides.");
         }
-        let auth = token::verify_token(jwt, policy, now, trace);
+        let auth = token::verify_token(jwt, decoded, policy, now, trace);
         if let (Ok(id), Some(sent)) = (&auth.result, &req.user_id) {
             if sent.as_str() != Some(id.as_str()) {
                 trace.note("user_id in the body ignored: the token's user id is used.");
@@ -182,12 +190,8 @@ fn authenticate(req: &IdentifyRequest, policy: &WorkspacePolicy, now: i64, trace
 
 /// Best-effort *claimed* user id of a request that did not verify, for logs and `off` mode:
 /// the (unverified) token's user-id claim, else the body's `user_id`, if it is a valid id.
-fn claimed_user_id(
-    req: &IdentifyRequest,
-    policy: &WorkspacePolicy,
-    payload: Option<&Map<String, Value>>,
-) -> Option<String> {
-    let claims = policy.token_profile.user_id_claims(&policy.user_id_claims);
+fn claimed_user_id(req: &IdentifyRequest, policy: &WorkspacePolicy, payload: Option<&RawObject>) -> Option<String> {
+    let claims = policy.token_profile.user_id_claim_names(&policy.user_id_claims);
     payload
         .and_then(|payload| user_id_from_claims(payload, &claims).ok())
         .or_else(|| validate_user_id(req.user_id.as_ref()).ok())
@@ -198,7 +202,7 @@ fn success_explanation(req: &IdentifyRequest, alg: Option<&str>, kid: Option<&st
     let mut text = String::with_capacity(96);
     text.push_str("Verified user ");
     if let Some(user_id) = user_id {
-        let _ = write!(text, "{}", Quoted(user_id));
+        Quoted(user_id).push_to(&mut text);
     }
     match (&req.user_jwt, alg) {
         (Some(_), Some(alg)) => {
@@ -209,7 +213,7 @@ fn success_explanation(req: &IdentifyRequest, alg: Option<&str>, kid: Option<&st
         _ => text.push_str(": legacy user_hash valid under key "),
     }
     if let Some(kid) = kid {
-        let _ = write!(text, "{}", Quoted(kid));
+        Quoted(kid).push_to(&mut text);
     }
     text.push('.');
     text
@@ -219,6 +223,8 @@ fn success_explanation(req: &IdentifyRequest, alg: Option<&str>, kid: Option<&st
 mod tests;
 #[cfg(test)]
 mod tests_attributes;
+#[cfg(test)]
+mod tests_in_place;
 #[cfg(test)]
 mod tests_keys;
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub(super) fn verify_hash(
     policy: &WorkspacePolicy,
     now: i64,
     trace: &mut Trace,
-) -> Auth {
+) -> Auth<'static> {
     let (kid, result) = check(hash, user_id, policy, now, trace);
     Auth { result, kid, alg: None, header: None, payload: None }
 }

@@ -1,10 +1,10 @@
 //! The JWT path of [`super::verify`]: strict decoding, key selection, signature, then claims.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 use super::Auth;
 use crate::claims::{check_claims, Failure, Quoted};
-use crate::jwt::{decode_unverified, UnverifiedJwt};
+use crate::jwt::{decode_in_place, TokenView};
 use crate::keys::{primary_clause, VerificationKey};
 use crate::reason::Reason;
 use crate::verdict::Trace;
@@ -15,9 +15,16 @@ const MAX_ALG_CHARS: usize = 32;
 /// Longest `kid` value of an unparsable token copied into the verdict.
 const MAX_KID_CHARS: usize = 128;
 
-/// Verifies a compact JWT against the workspace's keys and claim rules.
-pub(super) fn verify_token(token: &str, policy: &WorkspacePolicy, now: i64, trace: &mut Trace) -> Auth {
-    let jwt = match decode_unverified(token, trace) {
+/// Verifies a compact JWT against the workspace's keys and claim rules; the header and payload
+/// are decoded into `decoded`.
+pub(super) fn verify_token<'a>(
+    token: &'a str,
+    decoded: &'a mut Vec<u8>,
+    policy: &WorkspacePolicy,
+    now: i64,
+    trace: &mut Trace,
+) -> Auth<'a> {
+    let jwt = match decode_in_place(token, decoded, trace) {
         Ok(jwt) => jwt,
         Err(failure) => {
             let header = failure.header;
@@ -25,9 +32,9 @@ pub(super) fn verify_token(token: &str, policy: &WorkspacePolicy, now: i64, trac
                 header
                     .as_ref()
                     .and_then(|h| h.get(name))
-                    .and_then(Value::as_str)
+                    .and_then(|value| value.as_str())
                     .filter(|s| s.chars().count() <= max_chars)
-                    .map(str::to_string)
+                    .map(Cow::into_owned)
             };
             return Auth {
                 result: Err((failure.reason, failure.explanation)),
@@ -47,12 +54,13 @@ pub(super) fn verify_token(token: &str, policy: &WorkspacePolicy, now: i64, trac
 /// verify, then (only to explain the failure) the retired ones. Returns the kid to report (the
 /// matching key, the retired key for `revoked_key`, else the token's `kid`) and the result.
 fn select_key<'k>(
-    jwt: &UnverifiedJwt,
+    jwt: &TokenView,
     keys: &'k [VerificationKey],
     now: i64,
     trace: &mut Trace,
 ) -> (Option<String>, Result<&'k VerificationKey, Failure>) {
     let kid = jwt.kid();
+    let kid = kid.as_deref();
     let candidates = || keys.iter().filter(move |k| kid.is_none_or(|kid| k.kid == kid));
     let active = || candidates().filter(|k| k.verifies_at(now));
     let retired = || candidates().filter(|k| !k.verifies_at(now));
