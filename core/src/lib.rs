@@ -43,5 +43,5 @@ pub use request::{
 };
 pub use sign::{authenticate_secret, sign_for, sign_jwt, sign_jwt_with, signature_claims, user_hmac, Signatures};
 pub use verdict::{Check, RejectedAttribute, Verdict};
-pub use verify::{verify, verify_traced, Context};
+pub use verify::{verified_explanation, verify, verify_traced, Context};
 pub use workspace::{is_app_id_shaped, WorkspacePolicy};

@@ -197,20 +197,27 @@ fn claimed_user_id(req: &IdentifyRequest, policy: &WorkspacePolicy, payload: Opt
         .or_else(|| validate_user_id(req.user_id.as_ref()).ok())
 }
 
-/// The explanation of a verified request, written into one buffer.
+/// The explanation of a verified request: [`verified_explanation`] of what it verified with.
 fn success_explanation(req: &IdentifyRequest, alg: Option<&str>, kid: Option<&str>, user_id: Option<&str>) -> String {
+    verified_explanation(user_id, alg.filter(|_| req.user_jwt.is_some()), kid)
+}
+
+/// The explanation of a verified attempt, from what its log row keeps: the user id, the JWT's
+/// `alg` (`None` for a legacy `user_hash`) and the key. The log stores it empty and renders it
+/// when the row is read, so a verified row does not carry its own sentence.
+pub fn verified_explanation(user_id: Option<&str>, alg: Option<&str>, kid: Option<&str>) -> String {
     let mut text = String::with_capacity(96);
     text.push_str("Verified user ");
     if let Some(user_id) = user_id {
         Quoted(user_id).push_to(&mut text);
     }
-    match (&req.user_jwt, alg) {
-        (Some(_), Some(alg)) => {
+    match alg {
+        Some(alg) => {
             text.push_str(": ");
             text.push_str(alg);
             text.push_str(" signature valid under key ");
         }
-        _ => text.push_str(": legacy user_hash valid under key "),
+        None => text.push_str(": legacy user_hash valid under key "),
     }
     if let Some(kid) = kid {
         Quoted(kid).push_to(&mut text);

@@ -108,7 +108,8 @@ impl Service {
         log.platform = Some(platform.to_owned());
         log.attributes_rejected = json!(verdict.rejected_attributes);
         log.details = json!({"ignored_attributes": verdict.ignored_attributes, "notes": verdict.notes});
-        log.explanation = verdict.explanation;
+        // A verified row's sentence is rendered from its columns when read (`logs::explained`).
+        log.explanation = if verdict.verified { String::new() } else { verdict.explanation };
         log.kid = verdict.kid;
         log.alg = verdict.alg;
         log.user_id = verdict.user_id;

@@ -451,3 +451,29 @@ async fn live_tail_across_instances(pool: PgPool) {
     let users: Vec<&str> = seen.iter().filter_map(|(_, row)| row["user_id"].as_str()).collect();
     assert_eq!(users, ["x+y", "x+y"], "both of that user's attempts, from the other instance, within a second");
 }
+
+/// A verified row is stored without its explanation and read back with it, the same sentence
+/// the identify verdict had, through every read: a page, the export and the live tail.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn verified_rows_are_explained_when_read(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let tail = format!("/api/v1/workspaces/{}/logs/tail", ws.id);
+    let mut live = open_tail(&app, &tail, &ws.owner, None).await;
+    let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "ada \"the\" first"}));
+    let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await;
+    assert_eq!(reply.body["verified"], true, "{}", reply.body);
+    let expected = format!("Verified user \"ada \\\"the\\\" first\": HS256 signature valid under key \"{}\".", ws.kid);
+
+    let stored: String =
+        sqlx::query_scalar("SELECT explanation FROM verification_log").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, "", "the sentence is not stored");
+    let page = app.get(&format!("/api/v1/workspaces/{}/logs", ws.id), &ws.owner).await;
+    assert_eq!(page.body["items"][0]["explanation"], expected.as_str());
+    let (_, _, _, ndjson) =
+        download(&app, &format!("/api/v1/workspaces/{}/logs/export?format=ndjson", ws.id), &ws.owner).await;
+    let exported: Value = serde_json::from_str(ndjson.lines().next().unwrap_or_default()).unwrap();
+    assert_eq!(exported["explanation"], expected.as_str());
+    let streamed = events(&mut live, std::time::Duration::from_millis(1000)).await;
+    assert_eq!(streamed.first().map(|(_, row)| row["explanation"].clone()), Some(json!(expected)));
+}

@@ -7,6 +7,7 @@ mod tail;
 
 use chrono::{DateTime, Duration, Utc};
 use countersign_core::policy::Action;
+use countersign_core::{verified_explanation, Outcome};
 use countersign_proto::{Contact, LogEntry, Page};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -112,7 +113,19 @@ async fn log_rows(
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM verification_log", filter::LOG_COLUMNS));
     criteria.push_where(&mut sql, workspace_id);
     sql.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
-    Ok(sql.build_query_as().persistent(crate::db::statements_are_named()).fetch_all(conn).await?)
+    let rows: Vec<LogEntry> =
+        sql.build_query_as().persistent(crate::db::statements_are_named()).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(explained).collect())
+}
+
+/// A log row as read back. A verified row is stored without its explanation, which follows
+/// from its user id, `alg` and kid ([`verified_explanation`]): the sentence is rendered here
+/// instead of written once per attempt. Every read of the log goes through this.
+pub(crate) fn explained(mut entry: LogEntry) -> LogEntry {
+    if entry.explanation.is_empty() && entry.outcome == Outcome::Verified.as_str() {
+        entry.explanation = verified_explanation(entry.user_id.as_deref(), entry.alg.as_deref(), entry.kid.as_deref());
+    }
+    entry
 }
 
 /// Verified attempts per kid in the 24 hours before `now`, from the minute rollup.

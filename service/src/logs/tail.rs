@@ -149,7 +149,7 @@ impl Service {
         let mut rows: Vec<LogEntry> =
             sql.build_query_as().persistent(crate::db::statements_are_named()).fetch_all(&mut *tx).await?;
         rows.reverse();
-        Ok(rows)
+        Ok(rows.into_iter().map(super::explained).collect())
     }
 
     /// The workspace's poller: runs while anyone tails it.
@@ -185,7 +185,7 @@ impl Service {
                 for row in rows {
                     newest = newest.max(row.at);
                     if sent.insert(row.id, row.at).is_none() {
-                        let _ = sender.send(Arc::new(row));
+                        let _ = sender.send(Arc::new(super::explained(row)));
                     }
                 }
                 sent.retain(|_, at| *at > newest - LOOKBACK);
