@@ -107,7 +107,7 @@ impl Service {
         log.reason = verdict.reason.map(|r| r.as_str().to_owned());
         log.platform = Some(platform.to_owned());
         log.attributes_rejected = json!(verdict.rejected_attributes);
-        log.details = json!({"ignored_attributes": verdict.ignored_attributes, "notes": verdict.notes});
+        log.details = log_details(verdict.ignored_attributes, verdict.notes);
         // A verified row's sentence is rendered from its columns when read (`logs::explained`).
         log.explanation = if verdict.verified { String::new() } else { verdict.explanation };
         log.kid = verdict.kid;
@@ -236,6 +236,19 @@ fn contact_update(verdict: &Verdict, platform: &str) -> Option<ContactUpdate> {
         verified: verdict.verified,
         platform: platform.to_owned(),
     })
+}
+
+/// A log row's `details`: the ignored attribute names and the notes, each left out when empty
+/// (as on most rows; readers take a missing list as an empty one).
+fn log_details(ignored_attributes: Vec<String>, notes: Vec<String>) -> Value {
+    let mut details = serde_json::Map::new();
+    if !ignored_attributes.is_empty() {
+        details.insert("ignored_attributes".into(), json!(ignored_attributes));
+    }
+    if !notes.is_empty() {
+        details.insert("notes".into(), json!(notes));
+    }
+    Value::Object(details)
 }
 
 fn elapsed_us(started: Instant) -> i32 {
