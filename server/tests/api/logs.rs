@@ -466,13 +466,13 @@ async fn verified_rows_are_explained_when_read(pool: PgPool) {
     let expected = format!("Verified user \"ada \\\"the\\\" first\": HS256 signature valid under key \"{}\".", ws.kid);
 
     let stored: String =
-        sqlx::query_scalar("SELECT explanation FROM verification_log").fetch_one(&app.pool).await.unwrap();
+        sqlx::query_scalar("SELECT explanation FROM verification_log").fetch_one(&app.pool).await.expect("the row");
     assert_eq!(stored, "", "the sentence is not stored");
     let page = app.get(&format!("/api/v1/workspaces/{}/logs", ws.id), &ws.owner).await;
     assert_eq!(page.body["items"][0]["explanation"], expected.as_str());
     let (_, _, _, ndjson) =
         download(&app, &format!("/api/v1/workspaces/{}/logs/export?format=ndjson", ws.id), &ws.owner).await;
-    let exported: Value = serde_json::from_str(ndjson.lines().next().unwrap_or_default()).unwrap();
+    let exported: Value = serde_json::from_str(ndjson.lines().next().unwrap_or_default()).expect("one NDJSON row");
     assert_eq!(exported["explanation"], expected.as_str());
     let streamed = events(&mut live, std::time::Duration::from_millis(1000)).await;
     assert_eq!(streamed.first().map(|(_, row)| row["explanation"].clone()), Some(json!(expected)));
