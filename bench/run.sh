@@ -43,7 +43,7 @@ USERS="${USERS:-200}"
 PG="${PG:-postgres://postgres@127.0.0.1:5432}"
 BENCH_DB="${BENCH_DB:-countersign_bench}"
 BENCH_REF="$(cd "${BENCH_REF:-$ROOT/../shared/bench}" && pwd)"
-SYSTEMS="${SYSTEMS:-node rust countersign}"
+SYSTEMS="${SYSTEMS:-node node-pg rust rust-pg floor countersign}"
 ROUNDS="${ROUNDS:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 REF_DIR="$CARGO_TARGET_DIR/bench-ref"
@@ -55,6 +55,15 @@ REF_SECRET="anchor-secret-0123456789abcdef0123456789abcdef"
 
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# The systems SYSTEMS may name, and what the tables and file names call them.
+declare -A NAME=([node]=node-jose [node-pg]=node-pg [rust]=rust-diy [rust-pg]=rust-pg [floor]=floor [countersign]=countersign)
+# The PERSIST=pg references' own databases, on the same Postgres server as Countersign's.
+declare -A REF_DB=([node-pg]="${BENCH_DB}_node_pg" [rust-pg]="${BENCH_DB}_rust_pg")
+selected() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+for system in $SYSTEMS; do
+  [[ -n "${NAME[$system]:-}" ]] || die "unknown system $system (SYSTEMS takes node node-pg rust rust-pg floor countersign)"
+done
 
 TMP="$(mktemp -d /tmp/countersign-bench.XXXXXX)"
 chmod 700 "$TMP"
@@ -119,11 +128,15 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   say "Building countersign-server (release)"
   (cd "$ROOT" && cargo build --release -p countersign-server)
 
-  say "Building rust-diy (release, target $REF_DIR/rust-diy)"
-  CARGO_TARGET_DIR="$REF_DIR/rust-diy" cargo build --release --locked --manifest-path "$BENCH_REF/rust-diy/Cargo.toml"
+  if selected rust || selected rust-pg || selected floor; then
+    say "Building rust-diy (release, target $REF_DIR/rust-diy)"
+    CARGO_TARGET_DIR="$REF_DIR/rust-diy" cargo build --release --locked --manifest-path "$BENCH_REF/rust-diy/Cargo.toml"
+  fi
 fi
 [[ -x "$SERVER_BIN" ]] || die "$SERVER_BIN is missing (run without SKIP_BUILD)"
-[[ -x "$RUST_DIY_BIN" ]] || die "$RUST_DIY_BIN is missing (run without SKIP_BUILD)"
+if selected rust || selected rust-pg || selected floor; then
+  [[ -x "$RUST_DIY_BIN" ]] || die "$RUST_DIY_BIN is missing (run without SKIP_BUILD)"
+fi
 
 say "node-diy (copy in $REF_DIR/node-diy)"
 NODE_DIY="$REF_DIR/node-diy"
@@ -137,16 +150,21 @@ install -m 644 "$BENCH_REF/node-diy/server.js" "$BENCH_REF/node-diy/gen_tokens.j
 echo "jose $(node -p 'require(process.argv[1] + "/node_modules/jose/package.json").version' "$NODE_DIY")"
 
 # ---------------------------------------------------------------- database and server
-say "Database $BENCH_DB (recreated)"
-psql "$PG/postgres" -v ON_ERROR_STOP=1 -qAt \
-  -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB" >/dev/null
-DB_URL="$PG/$BENCH_DB"
-# Diagnostics only, e.g. DB_SETTINGS="synchronous_commit=off" to see how much the WAL flush
-# costs; such a run no longer honours "a log_id means the row is durable", so never quote it.
-for setting in ${DB_SETTINGS:-}; do
-  psql "$PG/postgres" -v ON_ERROR_STOP=1 -qAt -c "ALTER DATABASE $BENCH_DB SET ${setting%%=*} = '${setting#*=}'" >/dev/null
-  echo "DIAGNOSTIC RUN: $BENCH_DB has $setting"
+DATABASES=("$BENCH_DB")
+for system in node-pg rust-pg; do selected "$system" && DATABASES+=("${REF_DB[$system]}"); done
+say "Databases ${DATABASES[*]} (recreated)"
+for db in "${DATABASES[@]}"; do
+  psql "$PG/postgres" -v ON_ERROR_STOP=1 -qAt \
+    -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+  # Diagnostics only, e.g. DB_SETTINGS="synchronous_commit=off" to see how much the WAL flush
+  # costs; such a run no longer honours "a log_id means the row is durable", so never quote it.
+  # The references' databases get the same settings, so the ratios stay like for like.
+  for setting in ${DB_SETTINGS:-}; do
+    psql "$PG/postgres" -v ON_ERROR_STOP=1 -qAt -c "ALTER DATABASE $db SET ${setting%%=*} = '${setting#*=}'" >/dev/null
+    echo "DIAGNOSTIC RUN: $db has $setting"
+  done
 done
+DB_URL="$PG/$BENCH_DB"
 psql "$DB_URL" -qAt -c "SELECT 'postgres ' || current_setting('server_version') || ', synchronous_commit=' || current_setting('synchronous_commit') || ', fsync=' || current_setting('fsync') || ', commit_delay=' || current_setting('commit_delay')"
 
 mkdir -p "$OUT_DIR"
@@ -196,28 +214,49 @@ echo "$(wc -l <"$TMP/bodies-cs.jsonl") Countersign bodies over $WORKSPACES works
   "$(wc -l <"$TMP/bodies-ref.jsonl") reference bodies; mean body $(( $(wc -c <"$TMP/bodies-cs.jsonl") / $(wc -l <"$TMP/bodies-cs.jsonl") )) bytes"
 
 # ---------------------------------------------------------------- reference verifiers
-NODE_PORT="$(free_port)"
-start "$TMP/node-diy.log" env PORT="$NODE_PORT" LIB=jose node "$NODE_DIY/server.js"
-NODE_PID=$LAST_PID
-RUST_PORT="$(free_port)"
-start "$TMP/rust-diy.log" env PORT="$RUST_PORT" "$RUST_DIY_BIN"
-RUST_PID=$LAST_PID
+# Only those in SYSTEMS, each on a free port, with the references' own defaults otherwise
+# (node-diy: one worker per core, a pool of 16 connections per worker; rust-diy: a pool of 16;
+# POOL and WORKERS in the environment reach them). Their secret is REF_SECRET, their default.
+declare -A URL=([countersign]="$CS/api/v1/identify") PID_OF=([countersign]="$CS_PID")
+start_ref() { # system [NAME=value...] command...
+  local system="$1" port; shift
+  port="$(free_port)"
+  start "$TMP/${NAME[$system]}.log" env -u SECRET -u PERSIST -u MODE -u DATABASE_URL -u LIB PORT="$port" "$@"
+  URL[$system]="http://127.0.0.1:$port/"; PID_OF[$system]=$LAST_PID
+}
+selected node && start_ref node LIB=jose node "$NODE_DIY/server.js"
+selected node-pg && start_ref node-pg LIB=jose PERSIST=pg DATABASE_URL="$PG/${REF_DB[node-pg]}" node "$NODE_DIY/server.js"
+selected rust && start_ref rust "$RUST_DIY_BIN"
+selected rust-pg && start_ref rust-pg PERSIST=pg DATABASE_URL="$PG/${REF_DB[rust-pg]}" "$RUST_DIY_BIN"
+selected floor && start_ref floor MODE=floor "$RUST_DIY_BIN"
 
-# One request each, which must verify, before any load.
-smoke() { # name url bodies pid
+# One request each before any load. What must come back (jq): the verifiers' claims, the
+# PERSIST=pg references' log id too; the floor verifies nothing and answers a constant.
+declare -A EXPECT=(
+  [node]='.verified == true and (.user_id | type) == "string"'
+  [rust]='.verified == true and (.user_id | type) == "string"'
+  [node-pg]='.verified == true and (.user_id | type) == "string" and (.log_id | type) == "number"'
+  [rust-pg]='.verified == true and (.user_id | type) == "string" and (.log_id | type) == "number"'
+  [floor]='. == {"verified": true}'
+  [countersign]='.verified == true'
+)
+smoke() { # system
+  local name="${NAME[$1]}" out=""
   for _ in $(seq 100); do
-    kill -0 "$4" 2>/dev/null || die "$1 exited during start-up"
-    out="$(curl -sS -H "$JSON" --data-binary "@$TMP/one.json" "$2" 2>/dev/null)" && break
+    if ! kill -0 "${PID_OF[$1]}" 2>/dev/null; then
+      [[ "$1" == countersign ]] || tail -n 5 "$TMP/$name.log" >&2
+      die "$name exited during start-up"
+    fi
+    out="$(curl -sS -H "$JSON" --data-binary "@$TMP/one.json" "${URL[$1]}" 2>/dev/null)" && break
     sleep 0.1
   done
-  jq -e '.verified == true' <<<"$out" >/dev/null || die "$1 did not verify a valid body: $out"
+  jq -e "${EXPECT[$1]}" <<<"$out" >/dev/null || die "$name did not answer a valid body as expected ($(jq -cn --arg e "${EXPECT[$1]}" '$e')): $out"
 }
 head -1 "$TMP/bodies-ref.jsonl" >"$TMP/one.json"
-smoke node-diy "http://127.0.0.1:$NODE_PORT/" ref "$NODE_PID"
-smoke rust-diy "http://127.0.0.1:$RUST_PORT/" ref "$RUST_PID"
+for system in $SYSTEMS; do [[ "$system" == countersign ]] || smoke "$system"; done
 for n in 1 "$(wc -l <"$TMP/bodies-cs.jsonl")"; do
   sed -n "${n}p" "$TMP/bodies-cs.jsonl" >"$TMP/one.json"
-  smoke countersign "$CS/api/v1/identify" cs "$CS_PID"
+  smoke countersign
 done
 rm -f "$TMP/one.json"
 
@@ -236,9 +275,12 @@ busy_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # snapshots, biggest first. A process that started during the run counts from zero.
 cpu_report() { # before after seconds
   local hz; hz="$(getconf CLK_TCK)"
-  awk -v hz="$hz" -v secs="$3" -v cs="$CS_PID" -v nd="$NODE_PID" -v rs="$RUST_PID" '
+  local labels="" system
+  for system in "${!PID_OF[@]}"; do labels+="${PID_OF[$system]}=${NAME[$system]} "; done
+  awk -v hz="$hz" -v secs="$3" -v labels="$labels" '
+    BEGIN { n = split(labels, l, " "); for (i = 1; i <= n; i++) { split(l[i], kv, "="); server[kv[1]] = kv[2] } }
     function label(pg, comm) {
-      if (pg == cs) return "countersign-server"; if (pg == nd) return "node-diy"; if (pg == rs) return "rust-diy"
+      if (pg in server) return server[pg] == "countersign" ? "countersign-server" : server[pg]
       return comm }
     FNR == NR { before[$1] = $4; next }
     { d = $4 - before[$1]; if (d > 0) sum[label($2, $3)] += d }
@@ -367,10 +409,8 @@ for round in $(seq 1 "$ROUNDS"); do
   RPS=() # this round's figures only
   for system in $SYSTEMS; do
     case "$system" in
-      node) run_wrk node-jose "http://127.0.0.1:$NODE_PORT/" "$TMP/bodies-ref.jsonl" ;;
-      rust) run_wrk rust-diy "http://127.0.0.1:$RUST_PORT/" "$TMP/bodies-ref.jsonl" ;;
-      countersign) run_wrk countersign "$CS/api/v1/identify" "$TMP/bodies-cs.jsonl"; check_log ;;
-      *) die "unknown system $system (SYSTEMS takes node, rust, countersign)" ;;
+      countersign) run_wrk countersign "${URL[countersign]}" "$TMP/bodies-cs.jsonl"; check_log ;;
+      *) run_wrk "${NAME[$system]}" "${URL[$system]}" "$TMP/bodies-ref.jsonl" ;;
     esac
   done
   # Each round's own ratios: the machine's speed drifts between rounds more than within one.
