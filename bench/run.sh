@@ -294,6 +294,7 @@ metric_sum() { # name: sum of every sample of a metric family in /metrics
   curl -fsS "$CS/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.0f\n", s }'
 }
 log_rows() { psql "$DB_URL" -qAt -c "SELECT count(*) FROM verification_log"; }
+diy_rows() { psql "$PG/${REF_DB[$1]}" -qAt -c "SELECT count(*) FROM diy_log"; } # node-pg | rust-pg
 pg_counters() { psql "$DB_URL" -qAt -F ' ' -c "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal"; }
 
 # Converts a wrk latency ("812.00us", "1.23ms", "1.02s") to milliseconds.
@@ -306,7 +307,10 @@ run_wrk() { # name url bodies
   say "wrk $name: warm-up $WARMUP, then -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
   BODIES="$bodies" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$BENCH_REF/identify.lua" "$url" >/dev/null
   sleep 1
-  [[ "$name" == countersign ]] && before_counts
+  case "$name" in
+    countersign) before_counts ;;
+    node-pg | rust-pg) DIY_ROWS0="$(diy_rows "$name")" ;;
+  esac
   cpu_snapshot >"$TMP/cpu0"; local b0 b1; b0="$(busy_ticks)"
   local perf_pid=""
   if [[ "${PERF:-0}" == 1 && "$name" == countersign ]]; then
@@ -356,9 +360,34 @@ waited=0
 while busy="$(quiet_pct)"; (( busy >= 15 && waited < ${WAIT_QUIET:-120} )); do waited=$((waited + 3)); done
 echo "CPU busy before measuring: $busy% (waited ${waited} s); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------- every attempt committed?
-# Checks the verification log against the Countersign run that just ended. Sets COMMITTED;
-# COMMITTED_ALL stays "yes" only while every round passes.
-COMMITTED_ALL=yes
+# Per persisting system: COMMITTED is the last round's verdict, COMMIT_OK counts the rounds
+# that passed out of COMMIT_N.
+declare -A COMMITTED COMMIT_OK COMMIT_N
+committed() { # name verdict
+  COMMITTED[$1]="$2"; COMMIT_N[$1]=$(( ${COMMIT_N[$1]:-0} + 1 )); COMMIT_OK[$1]="${COMMIT_OK[$1]:-0}"
+  if [[ "$2" == yes* ]]; then COMMIT_OK[$1]=$(( COMMIT_OK[$1] + 1 )); fi
+}
+
+# Checks a PERSIST=pg reference's diy_log against its run that just ended: each commits one
+# row per attempt (rejections included) before answering, so every answer wrk received must
+# have its row; the only extra rows are requests still in flight when wrk stopped.
+check_diy() { # name
+  local name="$1" rows answered="${REQS[$1]}"
+  sleep 2 # let the connections wrk dropped at the deadline finish
+  rows=$(( $(diy_rows "$name") - DIY_ROWS0 ))
+  say "diy_log ($name run only)"
+  echo "  wrk: $answered answered ($((answered - NON2XX[$name])) 2xx, ${NON2XX[$name]} non-2xx), ${ERRS[$name]} socket errors"
+  echo "  Postgres: $rows diy_log rows committed"
+  if (( rows >= answered && rows - answered <= CONNECTIONS + ERRS[$name] )); then
+    echo "  OK: every answer wrk received has its row (rows - wrk answers = $((rows - answered)): requests in flight when wrk stopped)"
+    committed "$name" "yes ($rows rows for $answered answers seen by wrk)"
+  else
+    echo "  MISMATCH: rows=$rows wrk answered=$answered"
+    committed "$name" "NO (rows=$rows, wrk answered=$answered)"
+  fi
+}
+
+# Checks the verification log against the Countersign run that just ended.
 check_log() {
   sleep 2 # let the connections wrk dropped at the deadline finish
   ROWS1="$(log_rows)"; ATTEMPTS1="$(metric_sum countersign_identify_total)"
@@ -377,10 +406,10 @@ check_log() {
   if (( rows == attempts && rows >= answered && rows - answered <= CONNECTIONS + ERRS[countersign] )); then
     echo "  OK: every attempt the server counted has its row, and every answer wrk received is among them"
     echo "     (rows - wrk answers = $((rows - answered)): requests in flight when wrk stopped, answered after it left)"
-    COMMITTED="yes ($rows rows for $answered answers seen by wrk, $attempts attempts counted by the server)"
+    committed countersign "yes ($rows rows for $answered answers seen by wrk, $attempts attempts counted by the server)"
   else
     echo "  MISMATCH: rows=$rows attempts=$attempts wrk answered=$answered"
-    COMMITTED="NO (rows=$rows, server attempts=$attempts, wrk answered=$answered)"
+    committed countersign "NO (rows=$rows, server attempts=$attempts, wrk answered=$answered)"
   fi
   echo "  group commit: $batches transactions, mean batch $(awk -v s="$((BATCH_SUM1 - BATCH_SUM0))" -v n="$batches" 'BEGIN { printf "%.1f", n ? s / n : 0 }') attempts," \
     "$(awk -v n="$batches" -v t="$secs" 'BEGIN { printf "%.0f", n / t }') batches/s"
@@ -400,7 +429,6 @@ check_log() {
       -v n0="$(lat countersign_identify_seconds_count metrics-before$ROUND_TAG.txt)" -v n1="$(lat countersign_identify_seconds_count metrics-after$ROUND_TAG.txt)" \
       'BEGIN { printf "%.2f ms", (n1 > n0) ? 1000 * (s1 - s0) / (n1 - n0) : 0 }'); cumulative buckets:"
   run_hist countersign_identify_seconds
-  [[ "$COMMITTED" == yes* ]] || COMMITTED_ALL=no
 }
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -410,6 +438,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for system in $SYSTEMS; do
     case "$system" in
       countersign) run_wrk countersign "${URL[countersign]}" "$TMP/bodies-cs.jsonl"; check_log ;;
+      node-pg | rust-pg) run_wrk "$system" "${URL[$system]}" "$TMP/bodies-ref.jsonl"; check_diy "$system" ;;
       *) run_wrk "${NAME[$system]}" "${URL[$system]}" "$TMP/bodies-ref.jsonl" ;;
     esac
   done
@@ -454,7 +483,10 @@ say "Summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS -c$CON
 if [[ -n "${RPS[countersign]:-}" ]]; then
   {
     echo
-    if (( ROUNDS > 1 )); then echo "every attempt committed, in every round: $COMMITTED_ALL (last round: $COMMITTED)"; else echo "every attempt committed: $COMMITTED"; fi
+    for name in countersign node-pg rust-pg; do
+      [[ -n "${COMMITTED[$name]:-}" ]] || continue
+      echo "$name log rows committed for every answer: ${COMMIT_OK[$name]} of ${COMMIT_N[$name]} rounds (last: ${COMMITTED[$name]})"
+    done
     goal() { if awk "BEGIN { exit !($2) }"; then echo "  met:    $1"; else echo "  MISSED: $1"; fi; }
     echo "goals:"
     [[ "${VS_NODE[countersign]}" != - ]] && goal "req/s >= 2x node-jose (${VS_NODE[countersign]})" "${VS_NODE[countersign]%x} >= 2"
