@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
-# Load benchmark of POST /api/v1/identify against the two reference verifiers, in one run.
+# Load benchmark of POST /api/v1/identify against the five reference verifiers, in one run.
 #
-#   bench/run.sh                      # build, provision, measure, check the log, print the table
+#   bench/run.sh                      # build, provision, measure, check the logs, print the table
 #   DURATION=30s WORKSPACES=10 bench/run.sh
+#
+# Systems (SYSTEMS, default all six, run in the order given):
+#   node         node-diy: Node http + jose, persists nothing                    (row node-jose)
+#   node-pg      node-diy PERSIST=pg: one INSERT per attempt, answers after the commit
+#   rust         rust-diy: axum + jsonwebtoken, persists nothing                 (row rust-diy)
+#   rust-pg      rust-diy PERSIST=pg: one sqlx INSERT per attempt, answers after the commit
+#   floor        rust-diy MODE=floor: answers without verifying, the bare HTTP floor
+#   countersign  identify, one verification_log row committed per attempt before the answer
+# Goals for identify, shown as met / NOT met: >= 5x node-pg, >= 4x rust-pg, >= 0.6x rust-diy
+# (req/s), p99 <= 10 ms at 64 connections, every attempt's row committed.
 #
 # Steps: builds countersign-server (release) and the reference verifiers (node-diy in a copy
 # under target/bench-ref, rust-diy with its own target dir there); recreates the Postgres
-# database countersign_bench; starts Countersign on a free port; provisions WORKSPACES
-# workspaces through the API with a personal access token, registers two attributes in each
-# and reveals each primary secret; writes USERS valid identify bodies per workspace with the
-# shared gen_tokens.js (HS256, the primary's kid); then runs wrk (same flags, same shared
-# identify.lua) against node-diy (jose), rust-diy and Countersign, checks that the
-# verification_log gained a row for every attempt wrk saw answered, and prints a summary.
+# database countersign_bench, and for node-pg and rust-pg their own databases on the same
+# server (countersign_bench_node_pg, countersign_bench_rust_pg); starts Countersign on a free
+# port; provisions WORKSPACES workspaces through the API with a personal access token,
+# registers two attributes in each and reveals each primary secret; writes USERS valid
+# identify bodies per workspace with the shared gen_tokens.js (HS256, the primary's kid); starts
+# the selected references with their own defaults (node-diy: a worker per core with a pool of
+# 16 each; rust-diy: a pool of 16; POOL and WORKERS pass through) and sends each one request,
+# which must come back in its answer's shape; then runs wrk (same flags, same shared
+# identify.lua) against each system, checks that the verification_log (countersign) or
+# diy_log (node-pg, rust-pg) gained a row for every attempt wrk saw answered, and prints a
+# summary: req/s, p50, p99, the ratios to each reference, and the goals.
 # Every process it started is stopped on exit, failure included. Secrets are never printed:
 # they live in shell variables, the bench-only database and a temp dir removed on exit.
 #
@@ -19,7 +34,9 @@
 #   DURATION=10s WARMUP=3s THREADS=2 CONNECTIONS=64   wrk, per system (warm-up not counted)
 #   WORKSPACES=50 USERS=200                           bodies = WORKSPACES x USERS, shuffled
 #   PG=postgres://postgres@127.0.0.1:5432 BENCH_DB=countersign_bench
-#   BENCH_REF=../shared/bench (reference verifiers)   SYSTEMS="node rust countersign"
+#   BENCH_REF=../shared/bench (reference verifiers)
+#   SYSTEMS="node node-pg rust rust-pg floor countersign" (Countersign is always started: it
+#            provisions the bodies)
 #   SKIP_BUILD=1 (reuse the built binaries)           OUT_DIR=target/bench-results/<time>
 #   SERVER_BIN=path (with SKIP_BUILD: measure another build of countersign-server, e.g. a
 #                    copy of the previous commit's, for an A/B comparison)
@@ -27,7 +44,8 @@
 #            the ratios are medians of each round's own ratios)
 #   KEEP_TMP=1 (keep bodies and server log in the temp dir)
 #   WAIT_QUIET=120 (seconds to wait for an idle machine before measuring; 0 = do not wait)
-#   DB_SETTINGS="synchronous_commit=off" (diagnostics only: per-database Postgres settings)
+#   DB_SETTINGS="synchronous_commit=off" (diagnostics only: per-database Postgres settings, on
+#            every bench database)
 #   PERF=1 (profile the whole machine with perf during the Countersign run; slows it a little,
 #          so quote figures from a run without it)
 set -euo pipefail
