@@ -23,13 +23,24 @@ const MAX_PENDING_PER_MERGE: i64 = 1000;
 pub(super) async fn merge_loop(pool: crate::db::Db, breaker: Arc<Breaker>, shard: i16) {
     let mut tick = tokio::time::interval(MERGE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Said once per run of failures, not four times a second through an outage.
+    let mut failing = false;
     loop {
         tick.tick().await;
         if breaker.is_open() {
             continue;
         }
-        if let Err(err) = merge_pending(&pool, shard).await {
-            tracing::warn!(error = %err, "rollup merge failed; pending rows stay counted and are retried");
+        match merge_pending(&pool, shard).await {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("rollup merge works again");
+            }
+            Ok(_) => {}
+            Err(err) if !failing => {
+                failing = true;
+                tracing::warn!(error = %err, "rollup merge failed; pending rows stay counted and are retried");
+            }
+            Err(_) => {}
         }
     }
 }
