@@ -208,19 +208,26 @@ impl<'a> Scanner<'a> {
             self.eat(b':')?;
             self.skip_whitespace();
             member(self, name)?;
-            self.skip_whitespace();
-            match self.peek()? {
-                b',' => {
-                    self.at += 1;
-                    self.skip_whitespace();
-                }
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.container_closed(b'}')? {
+                return Some(());
             }
         }
+    }
+
+    /// After an item of an object or array: steps over a `,` (`false`: another item follows) or
+    /// the container's `close` byte (`true`); anything else is not JSON.
+    fn container_closed(&mut self, close: u8) -> Option<bool> {
+        self.skip_whitespace();
+        let next = self.peek()?;
+        self.at += 1;
+        if next == close {
+            return Some(true);
+        }
+        if next != b',' {
+            return None;
+        }
+        self.skip_whitespace();
+        Some(false)
     }
 
     /// Checks one value at the cursor, nested `depth` containers deep.
@@ -265,17 +272,8 @@ impl<'a> Scanner<'a> {
         }
         loop {
             self.value(depth)?;
-            self.skip_whitespace();
-            match self.peek()? {
-                b',' => {
-                    self.at += 1;
-                    self.skip_whitespace();
-                }
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.container_closed(b']')? {
+                return Some(());
             }
         }
     }
