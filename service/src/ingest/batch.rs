@@ -291,29 +291,11 @@ mod tests {
         crate::db::query_scalar("SELECT count(*) FROM verification_log").fetch_one(pool).await.unwrap()
     }
 
-    /// The attempts counted by the minute and the hour rollups.
-    async fn rolled_up(pool: &PgPool) -> (i64, i64) {
-        crate::db::query_as(
-            "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
-                    (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour)",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap()
-    }
-
     /// A live batch never expects a stored id (a duplicate fails, and is spooled); a replay of
     /// rows that did commit skips them instead of duplicating them.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn replay_skips_rows_already_committed(pool: PgPool) {
-        let workspace_id = Uuid::now_v7();
-        crate::db::query(
-            "INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_batch_test', 'w', now())",
-        )
-        .bind(workspace_id)
-        .execute(&pool)
-        .await
-        .unwrap();
+        let workspace_id = crate::ingest::test_workspace(&pool, "app_batch_test").await;
         let mut attempts = vec![attempt(workspace_id), attempt(workspace_id)];
         for attempt in &mut attempts {
             attempt.unsigned_attributes = vec!["plan".into()];
@@ -332,7 +314,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(log_rows(&pool).await, 3, "the replay adds only the row that was missing");
-        assert_eq!(rolled_up(&pool).await, (3, 3), "each committed row is counted once by each rollup");
+        assert_eq!(crate::ingest::rolled_up(&pool).await, (3, 3), "each committed row is counted once by each rollup");
         let (sketched, logged): (String, String) = crate::db::query_as(
             "SELECT (SELECT bit_or(users)::text FROM log_rollup_hour),
                     (SELECT bit_or(countersign_user_bit(user_id))::text FROM verification_log)",
@@ -354,14 +336,7 @@ mod tests {
     /// its neighbours are committed, and it alone is reported refused.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn split_isolates_the_refused_row(pool: PgPool) {
-        let workspace_id = Uuid::now_v7();
-        crate::db::query(
-            "INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_split_test', 'w', now())",
-        )
-        .bind(workspace_id)
-        .execute(&pool)
-        .await
-        .unwrap();
+        let workspace_id = crate::ingest::test_workspace(&pool, "app_split_test").await;
         let mut attempts: Vec<Attempt> = (0..7).map(|_| attempt(workspace_id)).collect();
         // Made without the storable boundary: Postgres refuses NUL in text.
         attempts[4].log.explanation = "bad\u{0}row".into();
@@ -371,6 +346,6 @@ mod tests {
         let expected: Vec<Fate> = (0..7).map(|i| if i == 4 { Fate::Refused } else { Fate::Stored }).collect();
         assert_eq!(fates, expected);
         assert_eq!(log_rows(&pool).await, 6);
-        assert_eq!(rolled_up(&pool).await, (6, 6), "a refused statement counts nothing");
+        assert_eq!(crate::ingest::rolled_up(&pool).await, (6, 6), "a refused statement counts nothing");
     }
 }

@@ -97,34 +97,29 @@ const MERGE_SQL: &str = "WITH pending AS (
 #[allow(clippy::unwrap_used)]
 mod tests {
     use sqlx::PgPool;
-    use uuid::Uuid;
 
     use super::*;
     use crate::ingest::batch::{write_batch, Batch, Ids};
 
-    /// What the rollup views show, and how many rows are still pending.
+    /// What the rollup views show (attempts per minute and per hour, the hour rows' merged user
+    /// sketch), and how many rows are still pending.
     async fn counts(pool: &PgPool) -> (i64, i64, String, i64) {
-        crate::db::query_as(
-            "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
-                    (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour),
-                    (SELECT coalesce(bit_or(users)::text, '') FROM log_rollup_hour),
+        let (minutes, hours) = crate::ingest::rolled_up(pool).await;
+        let (users, pending): (String, i64) = crate::db::query_as(
+            "SELECT (SELECT coalesce(bit_or(users)::text, '') FROM log_rollup_hour),
                     (SELECT count(*) FROM log_rollup_pending)",
         )
         .fetch_one(pool)
         .await
-        .unwrap()
+        .unwrap();
+        (minutes, hours, users, pending)
     }
 
     /// Counts read the same before and after a merge, which empties the pending rows; a second
     /// merger finds nothing left to count.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn merge_moves_pending_counts_without_changing_them(pool: PgPool) {
-        let workspace_id = Uuid::now_v7();
-        crate::db::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, 'app_merge', 'w', now())")
-            .bind(workspace_id)
-            .execute(&pool)
-            .await
-            .unwrap();
+        let workspace_id = crate::ingest::test_workspace(&pool, "app_merge").await;
         let db: crate::db::Db = pool.clone().into();
         for users in [["a", "b", "a"], ["c", "a", "b"]] {
             let attempts: Vec<_> = users.iter().map(|u| crate::ingest::test_attempt(workspace_id, u)).collect();
@@ -143,15 +138,8 @@ mod tests {
     /// The tenant role sees its own workspace's pending and merged counts, never another's.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn views_confine_the_tenant_role(pool: PgPool) {
-        let (mine, theirs) = (Uuid::now_v7(), Uuid::now_v7());
-        for (id, app) in [(mine, "app_mine"), (theirs, "app_theirs")] {
-            crate::db::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, $2, 'w', now())")
-                .bind(id)
-                .bind(app)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
+        let mine = crate::ingest::test_workspace(&pool, "app_mine").await;
+        let theirs = crate::ingest::test_workspace(&pool, "app_theirs").await;
         let db: crate::db::Db = pool.clone().into();
         let attempts = [crate::ingest::test_attempt(mine, "u"), crate::ingest::test_attempt(theirs, "v")];
         write_batch(&db, &Batch::new(&attempts, |_| true, Vec::new()), Ids::New, 0).await.unwrap();

@@ -301,3 +301,30 @@ pub(crate) fn test_attempt(workspace_id: Uuid, user_id: &str) -> Attempt {
     };
     Attempt { workspace_id, log, contact: None, unsigned_attributes: Vec::new() }
 }
+
+/// A workspace row for the ingest tests' log rows to belong to.
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) async fn test_workspace(pool: &sqlx::PgPool, app_id: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    crate::db::query("INSERT INTO workspaces (id, app_id, name, created_at) VALUES ($1, $2, 'w', now())")
+        .bind(id)
+        .bind(app_id)
+        .execute(pool)
+        .await
+        .expect("test workspace");
+    id
+}
+
+/// The attempts counted by the minute and the hour rollup views, for the ingest tests.
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) async fn rolled_up(pool: &sqlx::PgPool) -> (i64, i64) {
+    crate::db::query_as(
+        "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
+                (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("rollup counts")
+}
