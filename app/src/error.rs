@@ -31,7 +31,46 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError { code: "internal".into(), message: format!("Request failed: {value}") }
+        match value {
+            // Arguments the server could not read are the caller's mistake, as in the HTTP API.
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError { code: "invalid_request".into(), message: format!("Invalid request: {value}.") }
+            }
+            _ => AppError { code: "internal".into(), message: format!("Request failed: {value}") },
+        }
+    }
+
+    /// Encodes the error and, on the server, answers with the status of its code, as the HTTP
+    /// API does (the framework would answer every error with a 500).
+    fn ser(&self) -> leptos::server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        ssr::set_status(&self.code);
+        let encoded = <JsonEncoding as leptos::server_fn::Encodes<Self>>::encode(self);
+        encoded.unwrap_or_else(|_| {
+            leptos::server_fn::Bytes::from_static(br#"{"code":"internal","message":"Request failed."}"#)
+        })
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use countersign_service::ErrorCode;
+    use http::header::ACCEPT;
+    use http::request::Parts;
+    use http::StatusCode;
+    use leptos::prelude::use_context;
+    use leptos_axum::ResponseOptions;
+
+    /// Sets the response status for an error code. A plain HTML form post keeps the framework's
+    /// redirect back to the form, so the dashboard still works without JavaScript.
+    pub fn set_status(code: &str) {
+        let form_post = use_context::<Parts>()
+            .and_then(|parts| parts.headers.get(ACCEPT)?.to_str().ok().map(|accept| accept.contains("text/html")))
+            .unwrap_or(false);
+        let status = ErrorCode::from_wire(code).and_then(|code| StatusCode::from_u16(code.status()).ok());
+        if let (false, Some(response), Some(status)) = (form_post, use_context::<ResponseOptions>(), status) {
+            response.set_status(status);
+        }
     }
 }
 

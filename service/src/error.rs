@@ -28,6 +28,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for look-ups by wire name.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Forbidden,
+        ErrorCode::CsrfFailed,
+        ErrorCode::SignupDisabled,
+        ErrorCode::NotFound,
+        ErrorCode::UnknownApp,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::LastOwner,
+        ErrorCode::InvitationExpired,
+        ErrorCode::InvitationUsed,
+        ErrorCode::InvitationRevoked,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +72,11 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
+    }
+
+    /// The code with this wire name, if it is one of the contract's.
+    pub fn from_wire(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|code| code.as_str() == name)
     }
 
     /// The HTTP status that goes with the code.
@@ -142,3 +169,16 @@ impl From<sqlx::Error> for ServiceError {
 
 /// Result of an operation.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_wire("teapot"), None);
+    }
+}

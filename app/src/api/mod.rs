@@ -22,6 +22,10 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
+/// The path prefix of every server function (each `#[server(prefix = "/ui")]`), for layers
+/// that guard their arguments.
+pub const SERVER_FN_PREFIX: &str = "/ui/";
+
 /// The signed-in account and its workspaces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Me {

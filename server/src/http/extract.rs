@@ -42,9 +42,9 @@ fn holds_nul(value: &serde_json::Value) -> bool {
     }
 }
 
-/// Whether a percent-encoded path or query carries an encoded NUL.
-fn encodes_nul(raw: &str) -> bool {
-    raw.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+/// Whether a percent-encoded path, query or form carries an encoded NUL.
+pub fn encodes_nul(raw: &[u8]) -> bool {
+    raw.windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
@@ -59,7 +59,7 @@ pub struct Path<T>(pub T);
 impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        if encodes_nul(parts.uri.path()) {
+        if encodes_nul(parts.uri.path().as_bytes()) {
             return Err(ApiError::new(ErrorCode::InvalidRequest, "The path may not contain the NUL character (%00)."));
         }
         let axum::extract::Path(value) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
@@ -73,7 +73,7 @@ pub struct Query<T>(pub T);
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        if parts.uri.query().is_some_and(encodes_nul) {
+        if parts.uri.query().is_some_and(|q| encodes_nul(q.as_bytes())) {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
                 "The query string may not contain the NUL character (%00).",

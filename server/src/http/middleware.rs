@@ -13,7 +13,7 @@ use countersign_service::ErrorCode;
 
 use super::csp::{self, CspNonce};
 use super::error::ApiError;
-use super::extract::{request_meta, BearerActor};
+use super::extract::{encodes_nul, request_meta, BearerActor};
 use crate::AppState;
 use countersign_service::web::{self, bearer_token, session_token, TrustedProxies};
 
@@ -132,6 +132,31 @@ pub fn add_security_headers(headers: &mut HeaderMap, https: bool, nonce: Option<
     if !cacheable {
         headers.entry(header::CACHE_CONTROL).or_insert_with(|| HeaderValue::from_static("no-store"));
     }
+}
+
+/// The server functions' argument boundary, as [`super::extract::Json`] is the API's: a body
+/// over [`super::MAX_BODY_BYTES`] is a 413 and NUL, raw or percent-encoded, a 400, in the
+/// dashboard's error shape, before the framework decodes anything (it would answer both with
+/// a 500, or hand Postgres text it cannot store).
+pub async fn server_fn_arguments(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with(countersign_app::api::SERVER_FN_PREFIX) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await else {
+        return server_fn_error(ErrorCode::PayloadTooLarge, "The request body is over 64 KiB.");
+    };
+    let query = parts.uri.query().unwrap_or_default().as_bytes();
+    if encodes_nul(query) || encodes_nul(&bytes) || bytes.contains(&0) {
+        return server_fn_error(ErrorCode::InvalidRequest, "Text may not contain the NUL character.");
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// An error in the shape server functions answer with (`{"code", "message"}`).
+fn server_fn_error(code: ErrorCode, message: &str) -> Response {
+    let status = axum::http::StatusCode::from_u16(code.status()).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    (status, axum::Json(serde_json::json!({"code": code.as_str(), "message": message}))).into_response()
 }
 
 /// JSON 404 for unknown API paths.

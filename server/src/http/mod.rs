@@ -116,6 +116,7 @@ pub fn data_plane_routes(state: &AppState) -> Router<AppState> {
 /// Layers every other route shares, the dashboard's included.
 pub fn harden(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
+        .layer(axum::middleware::from_fn(middleware::server_fn_arguments))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::csrf))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))

@@ -256,3 +256,83 @@ async fn request_bounds(pool: PgPool) {
         assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "unknown_app"));
     }
 }
+
+/// Every server function of the dashboard answers missing or hostile arguments with the
+/// contract's code and its status (a 400 for arguments it cannot read), never a 500. The list
+/// comes from the server function registry, so a new one cannot be left out.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn server_functions_answer_bad_arguments_with_their_code(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (owner, _) = app.signup("owner@example.com", "Acme").await;
+    let crate::support::Auth::Cookie(session) = owner else { panic!("signup signs in with a cookie") };
+    let mut paths: Vec<(&str, Method)> = leptos::server_fn::axum::server_fn_paths().collect();
+    for (path, _) in &paths {
+        assert!(path.starts_with(countersign_app::api::SERVER_FN_PREFIX), "{path} is behind the argument guard");
+    }
+    // Functions that end the caller's session go last, so the others run signed in.
+    let ends_session = |path: &str| ["logout", "end_other_sessions", "end_session"].iter().any(|n| path.contains(n));
+    paths.sort_by_key(|(path, _)| (ends_session(path), *path));
+    let fields = [
+        "workspace",
+        "id",
+        "kid",
+        "account",
+        "invitation",
+        "hook",
+        "name",
+        "user_id",
+        "role",
+        "email",
+        "password",
+        "secret",
+        "url",
+        "platform",
+        "token",
+        "user_jwt",
+        "user_hash",
+        "web",
+        "ios",
+        "android",
+        "kind",
+        "next",
+    ];
+    let hostile = fields.iter().map(|f| format!("{f}=%00%FF%ED%A0%80")).collect::<Vec<_>>().join("&");
+    let mut refused = 0;
+    for (path, method) in &paths {
+        for body in ["", hostile.as_str(), "%%%&&==", "workspace[=1"] {
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(if *method == Method::GET { format!("{path}?{body}") } else { (*path).to_owned() })
+                .header("origin", crate::support::ORIGIN)
+                .header("accept", "application/json")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", format!("cs_session={session}"));
+            let body = if *method == Method::GET { Body::empty() } else { Body::from(body.to_owned()) };
+            let reply = app.raw(request.body(body).expect("request")).await;
+            assert_ne!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {}", reply.body);
+            if reply.status.is_client_error() {
+                let code = reply.body["code"].as_str().unwrap_or_default();
+                let expected = countersign_service::ErrorCode::from_wire(code).map(|c| c.status());
+                assert_eq!(expected, Some(reply.status.as_u16()), "{path}: the status goes with {}", reply.body);
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > paths.len(), "most calls were refused: {refused} of {}", paths.len() * 4);
+    // A sign-in without its arguments, with NUL, or over the body limit is the caller's mistake.
+    let login = paths.iter().find(|(p, _)| p.contains("/login")).expect("login is a server function");
+    let oversize = format!("email=a%40b.c&password={}", "x".repeat(70 * 1024));
+    for (body, status, code) in [
+        ("email=a%40b.c".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
+        ("email=a%00%40b.c&password=p".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
+        (oversize, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ] {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(login.0)
+            .header("origin", crate::support::ORIGIN)
+            .header("content-type", "application/x-www-form-urlencoded");
+        let reply = app.raw(request.body(Body::from(body)).expect("request")).await;
+        assert_eq!((reply.status, reply.body["code"].as_str()), (status, Some(code)));
+    }
+}
