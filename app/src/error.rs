@@ -13,6 +13,15 @@ pub struct AppError {
 }
 
 impl AppError {
+    /// The dashboard's own code beside the contract's: an action with a visible impact waits
+    /// for the caller to confirm it (the message says what would happen).
+    pub const CONFIRMATION_REQUIRED: &str = "confirmation_required";
+
+    /// An action that waits for confirmation.
+    pub fn confirmation_required(message: String) -> Self {
+        AppError { code: Self::CONFIRMATION_REQUIRED.into(), message }
+    }
+
     /// Whether the caller must sign in (again).
     pub fn is_unauthorized(&self) -> bool {
         self.code == "unauthorized"
@@ -67,7 +76,10 @@ mod ssr {
         let form_post = use_context::<Parts>()
             .and_then(|parts| parts.headers.get(ACCEPT)?.to_str().ok().map(|accept| accept.contains("text/html")))
             .unwrap_or(false);
-        let status = ErrorCode::from_wire(code).and_then(|code| StatusCode::from_u16(code.status()).ok());
+        let status = match code {
+            super::AppError::CONFIRMATION_REQUIRED => Some(StatusCode::CONFLICT),
+            code => ErrorCode::from_wire(code).and_then(|code| StatusCode::from_u16(code.status()).ok()),
+        };
         if let (false, Some(response), Some(status)) = (form_post, use_context::<ResponseOptions>(), status) {
             response.set_status(status);
         }

@@ -62,10 +62,7 @@ pub async fn save_security(
             .collect();
         if !switching.is_empty() {
             let impact = svc.enforce_impact(&actor, workspace).await?;
-            return Err(AppError {
-                code: "confirmation_required".into(),
-                message: enforce_question(&switching, &impact),
-            });
+            return Err(AppError::confirmation_required(enforce_question(&switching, &impact)));
         }
     }
     Ok(svc.update_security(&actor, workspace, &settings).await?)
@@ -131,14 +128,11 @@ pub async fn set_secure_only(
         let stats = svc.attribute_stats(&actor, workspace).await?;
         let unsigned = stats.items.iter().find(|a| a.name == name).map_or(0, |a| a.unsigned_updates);
         if unsigned > 0 {
-            return Err(AppError {
-                code: "confirmation_required".into(),
-                message: format!(
-                    "{} unsigned updates of {name} arrived in the last 7 days; secure-only, each would have been \
+            return Err(AppError::confirmation_required(format!(
+                "{} unsigned updates of {name} arrived in the last 7 days; secure-only, each would have been \
                      rejected. Tick the confirmation to go ahead.",
-                    countersign_core::text::thousands(unsigned)
-                ),
-            });
+                countersign_core::text::thousands(unsigned)
+            )));
         }
     }
     let update = countersign_proto::AttributeUpdate { kind, secure_only };

@@ -336,3 +336,45 @@ async fn server_functions_answer_bad_arguments_with_their_code(pool: PgPool) {
         assert_eq!((reply.status, reply.body["code"].as_str()), (status, Some(code)));
     }
 }
+
+/// A server function's error answers with the status of its code, as the HTTP API does: the
+/// dashboard's own `confirmation_required` is a 409.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn server_function_errors_carry_their_status(pool: PgPool) {
+    use countersign_app::api::{GetSecurity, Login, SaveSecurity};
+    use leptos::server_fn::ServerFn;
+
+    let app = TestApp::new(pool).await;
+    let (owner, ws) = app.signup("owner@example.com", "Acme").await;
+    let crate::support::Auth::Cookie(session) = owner else { panic!("signup signs in with a cookie") };
+    let call = |path: &'static str, body: String| {
+        Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("origin", crate::support::ORIGIN)
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", format!("cs_session={session}"))
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let modes = |mode: &str| {
+        format!(
+            "workspace={ws}&web={mode}&ios={mode}&android={mode}&token_profile=countersign&leeway_seconds=60\
+             &max_token_lifetime_seconds=&allowed_origins=&user_id_claims=&expected_issuer="
+        )
+    };
+    let monitored = app.raw(call(SaveSecurity::PATH, modes("monitor"))).await;
+    assert_eq!(monitored.status, StatusCode::OK, "{}", monitored.body);
+    let enforce = modes("enforce");
+    let cases = [
+        (call(Login::PATH, "email=owner%40example.com&password=wrong-password".into()), 401, "invalid_credentials"),
+        (call(GetSecurity::PATH, format!("workspace={}", Uuid::new_v4())), 404, "not_found"),
+        (call(SaveSecurity::PATH, enforce), 409, "confirmation_required"),
+    ];
+    for (request, status, code) in cases {
+        let path = request.uri().to_string();
+        let reply = app.raw(request).await;
+        assert_eq!((reply.status.as_u16(), reply.body["code"].as_str()), (status, Some(code)), "{path}");
+    }
+}
