@@ -7,11 +7,12 @@
 pub mod api;
 pub mod error;
 mod pages;
+mod routes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The HTML document around the app, used for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -40,27 +41,30 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // A page's code loads on its first visit: a bar at the top says a navigation is under way.
+    let (routing, set_routing) = signal(false);
     view! {
         <Title text="Countersign"/>
-        <Router>
+        <div class="route-progress" aria-hidden="true" hidden=move || !routing.get()></div>
+        <Router set_is_routing=set_routing>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/login") view=pages::auth::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/signup") view=pages::auth::SignupPage ssr=SsrMode::Async/>
-                <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
-                <Route path=path!("/invite") view=pages::invite::InvitePage ssr=SsrMode::Async/>
-                <Route path=path!("/account") view=pages::account::AccountPage ssr=SsrMode::Async/>
-                <Route path=path!("/account/tokens") view=pages::tokens::TokensPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/members") view=pages::members::MembersPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/keys") view=pages::keys::KeysPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/snippets") view=pages::snippets::SnippetsPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/security") view=pages::security::SecurityPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/attributes") view=pages::attributes::AttributesPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/contacts") view=pages::logs::ContactsPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/debugger") view=pages::debugger::DebuggerPage ssr=SsrMode::Async/>
-                <Route path=path!("/w/:ws/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view={Lazy::<routes::Login>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/signup") view={Lazy::<routes::Signup>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/") view={Lazy::<routes::Home>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/invite") view={Lazy::<routes::Invite>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/account") view={Lazy::<routes::Account>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/account/tokens") view={Lazy::<routes::Tokens>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws") view={Lazy::<routes::Overview>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/members") view={Lazy::<routes::Members>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/keys") view={Lazy::<routes::Keys>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/snippets") view={Lazy::<routes::Snippets>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/audit") view={Lazy::<routes::Audit>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/security") view={Lazy::<routes::Security>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/attributes") view={Lazy::<routes::Attributes>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/logs") view={Lazy::<routes::Logs>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/contacts") view={Lazy::<routes::Contacts>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/debugger") view={Lazy::<routes::Debugger>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/w/:ws/webhooks") view={Lazy::<routes::Webhooks>::new()} ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
@@ -71,10 +75,16 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // Event handlers are attached from here on: browser tests wait for this mark rather than
-    // for a quiet network, which comes before the wasm has compiled on a busy machine.
-    if let Some(root) = leptos::prelude::document().document_element() {
-        let _ = root.set_attribute("data-hydrated", "true");
-    }
+    // As `leptos::mount::hydrate_lazy`, which hydrates in a task of its own (the page's module
+    // may have to be fetched first), but marking the document once that task is done.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    leptos::task::spawn_local(async {
+        let Some(body) = leptos::prelude::document().body() else { return };
+        leptos::mount::hydrate_from_async(body, App).await.forget();
+        // Event handlers are attached from here on: browser tests wait for this mark rather
+        // than for a quiet network, which comes before the wasm has compiled on a busy machine.
+        if let Some(root) = leptos::prelude::document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, password, shoot, signIn, signUp } from './support';
+import { follow, hydrated, password, shoot, signIn, signUp } from './support';
 
 const newPassword = 'a-brand-new-passphrase';
 
@@ -10,7 +10,7 @@ test('password change signs out every other session', async ({ page, browser }) 
   const elsewhere = await (await browser.newContext()).newPage();
   await signIn(elsewhere, email);
 
-  await page.getByRole('link', { name: 'Account' }).click();
+  await follow(page, 'Account');
   await hydrated(page);
   await expect(page.getByTestId('sessions').locator('tbody tr')).toHaveCount(2);
   await expect(page.locator('tr[data-current=true]')).toContainText('This device');

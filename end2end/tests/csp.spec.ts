@@ -1,5 +1,5 @@
 import { test, expect, Response } from '@playwright/test';
-import { hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp } from './support';
 
 /** The directive `name` of a policy. */
 function directive(csp: string, name: string): string {
@@ -21,8 +21,8 @@ test('strict CSP with per-response nonces', async ({ page, baseURL }) => {
   page.on('console', m => { if (m.text().includes('Content Security Policy')) violations.push(m.text()); });
 
   await signUp(page, `csp-${Date.now()}@example.com`, 'Nonced');
-  await page.getByRole('link', { name: 'Nonced' }).first().click();
-  await page.getByRole('link', { name: 'Keys' }).click();
+  await follow(page, 'Nonced');
+  await follow(page, 'Keys');
   await page.reload();
   await hydrated(page);
   await page.locator('tr[data-state=primary]').getByRole('button', { name: 'Reveal' }).click();

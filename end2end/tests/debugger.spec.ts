@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { createHmac } from 'node:crypto';
-import { acceptAsNew, hydrated, invite, shoot, signUp } from './support';
+import { acceptAsNew, follow, hydrated, invite, shoot, signUp } from './support';
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
 
@@ -25,8 +25,8 @@ async function debugToken(page: Page, token: string, platform = 'web') {
 test('token debugger explains every verdict and makes test tokens', async ({ page }) => {
   const stamp = Date.now();
   await signUp(page, `debugger-${stamp}@example.com`, 'Debuggable');
-  await page.getByRole('link', { name: 'Debuggable' }).first().click();
-  await page.getByRole('link', { name: 'Token debugger' }).click();
+  await follow(page, 'Debuggable');
+  await follow(page, 'Token debugger');
   await expect(page).toHaveURL(/\/debugger$/);
   const ws = page.url().match(/\/w\/([0-9a-f-]+)\//)![1];
   await hydrated(page);
@@ -58,13 +58,13 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
   await shoot(page, 'debugger-verified');
 
   // The developer reveals the secret on the Keys page and signs with it, as their backend would.
-  await page.getByRole('link', { name: 'Keys' }).click();
+  await follow(page, 'Keys');
   await hydrated(page);
   const kid = (await page.locator('tr[data-state=primary]').getAttribute('data-kid'))!;
   await page.locator(`tr[data-kid="${kid}"]`).getByRole('button', { name: 'Reveal' }).click();
   const secret = (await page.getByTestId('revealed-secret').textContent())!;
   expect(secret).toMatch(/^cs_sk_/);
-  await page.getByRole('link', { name: 'Token debugger' }).click();
+  await follow(page, 'Token debugger');
   await hydrated(page);
   const now = Math.floor(Date.now() / 1000);
 
@@ -98,12 +98,12 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
   await shoot(page, 'debugger-vendor');
 
   // Leaked key: rotate and revoke on the Keys page, then the old token names the revoked key.
-  await page.getByRole('link', { name: 'Keys' }).click();
+  await follow(page, 'Keys');
   await hydrated(page);
   await page.getByText('This key leaked — rotate and revoke now').click();
   await page.getByRole('button', { name: 'Yes, rotate and revoke now' }).click();
   await expect(page.getByTestId('rotated')).toContainText('was revoked');
-  await page.getByRole('link', { name: 'Token debugger' }).click();
+  await follow(page, 'Token debugger');
   await hydrated(page);
   verdict = await debugToken(page, goodToken);
   await expect(verdict).toHaveAttribute('data-reason', 'revoked_key');
@@ -126,11 +126,11 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
 test('support debugs tokens without the test-token form', async ({ page, browser }) => {
   const stamp = Date.now();
   await signUp(page, `debugger-owner-${stamp}@example.com`, 'Supported');
-  await page.getByRole('link', { name: 'Supported' }).first().click();
+  await follow(page, 'Supported');
   await expect(page).toHaveURL(/\/members$/);
   const link = await invite(page, `debugger-support-${stamp}@example.com`, 'support');
   const support = await acceptAsNew(browser, link, `debugger-support-${stamp}@example.com`);
-  await support.getByRole('link', { name: 'Token debugger' }).click();
+  await follow(support, 'Token debugger');
   await hydrated(support);
   await expect(support.getByTestId('test-token')).toHaveCount(0);
   const verdict = await debugToken(support, 'not-a-token');

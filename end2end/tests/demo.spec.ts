@@ -1,11 +1,11 @@
 import { test, expect } from '@playwright/test';
-import { shoot, signIn } from './support';
+import { follow, shoot, signIn } from './support';
 
 /** The seeded demo workspace shows a living product on first sign-in (scripts/test seeds it). */
 test('the demo workspace has a day of traffic to show', async ({ page }) => {
   await signIn(page, 'demo@countersign.local', 'countersign-demo');
-  await page.getByRole('link', { name: 'Demo workspace' }).first().click();
-  await page.getByRole('link', { name: 'Overview' }).click();
+  await follow(page, 'Demo workspace');
+  await follow(page, 'Overview');
   await expect(page.getByTestId('headline')).toContainText('Android is off');
   for (const platform of ['web', 'ios', 'android']) {
     await expect(page.getByTestId(`platform-${platform}`).locator('svg[role=img]')).not.toHaveAttribute('aria-label', /: 0 attempts/);
@@ -15,10 +15,10 @@ test('the demo workspace has a day of traffic to show', async ({ page }) => {
   await expect(page.getByTestId('readiness-ios')).toContainText('would be rejected');
   await shoot(page, 'demo-overview');
 
-  await page.getByRole('link', { name: 'Keys' }).click();
+  await follow(page, 'Keys');
   await expect(page.locator('tr[data-state=rotating]')).toHaveCount(1);
   await expect(page.locator('tr[data-state=revoked]')).toHaveCount(1);
-  await page.getByRole('link', { name: 'Verification log' }).click();
+  await follow(page, 'Verification log');
   await expect(page.getByTestId('logs').locator('tbody tr')).not.toHaveCount(0);
   // Above the log, the top failure reasons filter it in one click.
   await page.getByTestId('failure-strip').getByRole('link', { name: /revoked_key/ }).click();

@@ -1,13 +1,13 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp } from './support';
 
 /** An owner imports a weak secret (refused next to the field), then a good one: it becomes the
  *  primary, the field is emptied, the secret is shown nowhere, and the import is audited. */
 test('import a secret from the Keys page', async ({ page }) => {
   const email = `import-${Date.now()}@example.com`;
   await signUp(page, email, 'Importers');
-  await page.getByRole('link', { name: 'Importers' }).first().click();
-  await page.getByRole('link', { name: 'Keys', exact: true }).click();
+  await follow(page, 'Importers');
+  await follow(page, 'Keys', true);
   await hydrated(page);
   const oldKid = (await page.locator('tr[data-state=primary]').getAttribute('data-kid'))!;
 
@@ -37,7 +37,7 @@ test('import a secret from the Keys page', async ({ page }) => {
   expect(await page.content()).not.toContain(secret);
   await shoot(page, 'keys');
 
-  await page.getByRole('link', { name: 'Audit log' }).click();
+  await follow(page, 'Audit log');
   const row = page.getByTestId('audit').locator('tr[data-action="key.imported"]');
   await expect(row).toContainText(newKid);
   await expect(row).toContainText(email);

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { acceptAsNew, invite, password } from './support';
+import { acceptAsNew, follow, invite, password } from './support';
 
 /** Support rotates a leaked key (old one revoked), a developer reveals a secret; both are on the Audit page. */
 test('leaked-key runbook and audited reveal', async ({ page, browser }) => {
@@ -13,14 +13,14 @@ test('leaked-key runbook and audited reveal', async ({ page, browser }) => {
   await page.getByLabel('Password').fill(password);
   await page.getByLabel('Workspace name').fill('Leaky');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('link', { name: 'Leaky' }).first().click();
+  await follow(page, 'Leaky');
   await expect(page).toHaveURL(/\/members$/);
   const supportLink = await invite(page, support, 'support');
   const developerLink = await invite(page, developer, 'developer');
 
   // Support: the leaked-key runbook.
   const sup = await acceptAsNew(browser, supportLink, support);
-  await sup.getByRole('link', { name: 'Keys' }).click();
+  await follow(sup, 'Keys');
   const oldKid = await sup.locator('tr[data-state=primary]').getAttribute('data-kid');
   expect(oldKid).toMatch(/^k_/);
   await expect(sup.getByRole('button', { name: 'Reveal' })).toHaveCount(0);
@@ -35,13 +35,13 @@ test('leaked-key runbook and audited reveal', async ({ page, browser }) => {
 
   // Developer: reveal the new secret.
   const dev = await acceptAsNew(browser, developerLink, developer);
-  await dev.getByRole('link', { name: 'Keys' }).click();
+  await follow(dev, 'Keys');
   await expect(dev.getByText('This key leaked — rotate and revoke now')).toHaveCount(0);
   await dev.locator(`tr[data-kid="${newKid}"]`).getByRole('button', { name: 'Reveal' }).click();
   await expect(dev.getByTestId('revealed-secret')).toHaveText(/^cs_sk_/);
 
   // Both on the Audit page.
-  await page.getByRole('link', { name: 'Audit log' }).click();
+  await follow(page, 'Audit log');
   const audit = page.getByTestId('audit');
   await expect(audit.locator('tr[data-action="key.rotated"]')).toContainText(support);
   await expect(audit.locator('tr[data-action="key.revealed"]')).toContainText(developer);

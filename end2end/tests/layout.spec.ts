@@ -1,7 +1,7 @@
 import { test, expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { createHmac } from 'crypto';
-import { hydrated, invite, shoot, signUp } from './support';
+import { follow, hydrated, invite, shoot, signUp } from './support';
 
 /** An HS256 token signed the way any JWT library signs it. */
 function jwt(secret: string, kid: string, claims: object): string {
@@ -45,7 +45,7 @@ test('every page fits 390 and 1280 px and passes axe', async ({ page, browser })
 
   await signUp(page, email, 'Layout Co');
   await check(page, 'home');
-  await page.getByRole('link', { name: 'Layout Co' }).first().click();
+  await follow(page, 'Layout Co');
   await expect(page).toHaveURL(/\/members$/);
   const base = page.url().replace(/\/members$/, '');
 

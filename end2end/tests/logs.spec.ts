@@ -1,7 +1,7 @@
 import { test, expect, Page } from '@playwright/test';
 import { createHmac } from 'crypto';
 import { readFileSync } from 'fs';
-import { hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp } from './support';
 
 /** An HS256 token for `claims`, signed with `secret` under `kid`. */
 function jwt(secret: string, kid: string, claims: object): string {
@@ -35,7 +35,7 @@ const tricky = 'a+b&c=d@example.com';
  *  failed attempt's detail with its link to the debugger, watches the live tail and exports. */
 test('log explorer: filters, paging, detail, live tail, export', async ({ page }) => {
   await signUp(page, `logs-${Date.now()}@example.com`, 'Log Co');
-  await page.getByRole('link', { name: 'Log Co' }).first().click();
+  await follow(page, 'Log Co');
   await expect(page).toHaveURL(/\/w\/[0-9a-f-]{36}\//);
   const ws = await workspace(page);
   for (let i = 0; i < 53; i++) await ws.identify(tricky);

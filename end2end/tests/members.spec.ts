@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { acceptAsNew, invite, password, shoot, signUp } from './support';
+import { acceptAsNew, follow, invite, password, shoot, signUp } from './support';
 
 /** An owner invites a developer, who joins with a password of their own and sees what the role allows; the link works once. */
 test('owner invites a developer who joins with their own password', async ({ page, browser }) => {
@@ -27,7 +27,7 @@ test('owner invites a developer who joins with their own password', async ({ pag
   const joined = await acceptAsNew(browser, link, developer);
   await expect(joined).toHaveURL(/\/w\/[0-9a-f-]+$/);
   // The developer belongs to Acme Support only, and cannot manage its members.
-  await joined.getByRole('link', { name: 'Members' }).click();
+  await follow(joined, 'Members');
   await expect(joined.getByTestId('members')).toContainText(owner);
   await expect(joined.getByRole('button', { name: 'Create invitation' })).toHaveCount(0);
   await expect(joined.getByRole('button', { name: 'Remove' })).toHaveCount(0);
@@ -51,7 +51,7 @@ test('existing account accepts by signing in; revoked links stop working', async
   const owner = `owner2-${stamp}@example.com`;
   const bob = `bob-${stamp}@example.com`;
   await signUp(page, owner, 'Owner Co');
-  await page.getByRole('link', { name: 'Owner Co' }).first().click();
+  await follow(page, 'Owner Co');
   const link = await invite(page, null, 'support');
   const revoked = await invite(page, `nobody-${stamp}@example.com`, 'admin');
 
@@ -60,7 +60,7 @@ test('existing account accepts by signing in; revoked links stop working', async
   await other.getByRole('button', { name: 'Sign out' }).click();
   await expect(other).toHaveURL(/\/login$/);
   await other.goto(link);
-  await other.getByRole('link', { name: 'Sign in to accept' }).click();
+  await follow(other, 'Sign in to accept');
   await expect(other).toHaveURL(/\/login\?next=/);
   await other.getByLabel('Email').fill(bob);
   await other.getByLabel('Password').fill(password);

@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { createHmac } from 'crypto';
-import { hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp } from './support';
 
 /** An HS256 token signed the way any JWT library signs it. */
 function jwt(secret: string, kid: string, claims: object): string {
@@ -10,7 +10,7 @@ function jwt(secret: string, kid: string, claims: object): string {
 }
 
 async function setModes(page: Page, modes: Record<string, string>) {
-  await page.getByRole('link', { name: 'Security' }).click();
+  await follow(page, 'Security');
   await hydrated(page);
   for (const [platform, mode] of Object.entries(modes)) await page.locator(`select[name=${platform}]`).selectOption(mode);
   await page.getByRole('button', { name: 'Save security settings' }).click();
@@ -22,14 +22,14 @@ async function setModes(page: Page, modes: Record<string, string>) {
 test('overview: health, readiness, failure groups and checklist from live traffic', async ({ page }) => {
   const email = `overview-${Date.now()}@example.com`;
   await signUp(page, email, 'Health Co');
-  await page.getByRole('link', { name: 'Health Co' }).first().click();
-  await page.getByRole('link', { name: 'Overview' }).click();
+  await follow(page, 'Health Co');
+  await follow(page, 'Overview');
   const appId = (await page.getByTestId('app-id').textContent())!;
   await expect(page.getByTestId('headline')).toContainText('Every platform enforces verification');
   await expect(page.getByTestId('platform-ios')).toContainText('Waiting for the first verified identify on iOS');
 
   await setModes(page, { ios: 'monitor', android: 'off' });
-  await page.getByRole('link', { name: 'Keys' }).click();
+  await follow(page, 'Keys');
   const kid = (await page.locator('tr[data-state=primary]').getAttribute('data-kid'))!;
   await page.locator(`tr[data-kid="${kid}"]`).getByRole('button', { name: 'Reveal' }).click();
   const secret = (await page.getByTestId('revealed-secret').textContent())!;
@@ -44,7 +44,7 @@ test('overview: health, readiness, failure groups and checklist from live traffi
   await identify({ platform: 'android', user_id: 'droid-2' });
   expect((await identify({ platform: 'web', user_jwt: 'not.a.token' })).status()).toBe(401);
 
-  await page.getByRole('link', { name: 'Overview' }).click();
+  await follow(page, 'Overview');
   await expect(page.getByTestId('headline')).toContainText('Android is off: 2 unverified identities in the last 24 hours');
   const ios = page.getByTestId('platform-ios');
   await expect(ios.locator('.stat.verified .value')).toHaveText('3');
@@ -61,12 +61,12 @@ test('overview: health, readiness, failure groups and checklist from live traffi
   await expect(checklist).toContainText('Web has no allowed origins');
   await shoot(page, 'overview');
 
-  await page.getByRole('link', { name: '7 days' }).click();
+  await follow(page, '7 days');
   await expect(page).toHaveURL(/range=7d/);
   await expect(page.getByTestId('platform-ios').locator('.stat.verified .value')).toHaveText('3');
 
   // Enforcing shows its impact first and asks for confirmation; then the item leaves the checklist.
-  await page.getByRole('link', { name: 'Security' }).click();
+  await follow(page, 'Security');
   await hydrated(page);
   await expect(page.getByTestId('impact-android')).toContainText('If enforced: 2 of 2 attempts in the last 7 days (100.0 %) would have been refused, mostly missing_token');
   await page.locator('select[name=android]').selectOption('enforce');
@@ -77,7 +77,7 @@ test('overview: health, readiness, failure groups and checklist from live traffi
   await page.getByLabel('Switch to enforce: I have reviewed the impact shown above').check();
   await page.getByRole('button', { name: 'Save security settings' }).click();
   await expect(page.getByRole('status')).toContainText('Saved');
-  await page.getByRole('link', { name: 'Overview' }).click();
+  await follow(page, 'Overview');
   await expect(page.getByTestId('checklist')).toContainText('iOS is in monitor mode');
   await expect(page.getByTestId('checklist')).not.toContainText('Android is off');
 });

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { shoot } from './support';
+import { follow, shoot } from './support';
 
 /** An owner relaxes Android, registers a secure-only attribute, and sees an unsigned identify in the log and contact. */
 test('security settings, attributes, log and contact', async ({ page }) => {
@@ -9,19 +9,19 @@ test('security settings, attributes, log and contact', async ({ page }) => {
   await page.getByLabel('Password').fill('correct-horse-battery');
   await page.getByLabel('Workspace name').fill('Secure Co');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('link', { name: 'Secure Co' }).first().click();
+  await follow(page, 'Secure Co');
 
-  await page.getByRole('link', { name: 'Overview' }).click();
+  await follow(page, 'Overview');
   const appId = (await page.getByTestId('app-id').textContent())!;
 
-  await page.getByRole('link', { name: 'Security' }).click();
+  await follow(page, 'Security');
   await expect(page.getByTestId('mode-warnings')).toHaveCount(0);
   await page.locator('select[name=android]').selectOption('off');
   await page.getByRole('button', { name: 'Save security settings' }).click();
   await expect(page.getByRole('status')).toContainText('Saved');
   await expect(page.getByTestId('mode-warnings')).toContainText('anyone can impersonate your Android users');
 
-  await page.getByRole('link', { name: 'Attributes' }).click();
+  await follow(page, 'Attributes');
   await page.getByLabel('Name').fill('plan');
   await page.getByLabel('Secure only').check();
   await page.getByRole('button', { name: 'Add attribute' }).click();
@@ -40,18 +40,18 @@ test('security settings, attributes, log and contact', async ({ page }) => {
   expect(body.verified).toBe(false);
   expect(body.rejected_attributes).toEqual([{ name: 'plan', reason: 'secure_only' }]);
 
-  await page.getByRole('link', { name: 'Verification log' }).click();
+  await follow(page, 'Verification log');
   const row = page.getByTestId('logs').locator('tr[data-outcome=unverified]');
   await expect(row).toContainText('droid-7');
   await expect(row).toContainText('android');
 
-  await page.getByRole('link', { name: 'Contacts' }).click();
+  await follow(page, 'Contacts');
   await page.getByLabel('User id').fill('droid-7');
   await page.getByRole('button', { name: 'Look up' }).click();
   await expect(page.getByTestId('contact-attributes')).toHaveText('{"seats":3}');
 
   // Marking seats secure-only first shows what that would have refused, and asks to confirm.
-  await page.getByRole('link', { name: 'Attributes' }).click();
+  await follow(page, 'Attributes');
   const seats = page.locator('tr[data-attribute=seats]');
   await expect(seats.getByTestId('unsigned-updates')).toHaveText('1 would be rejected');
   await shoot(page, 'attributes-preview');

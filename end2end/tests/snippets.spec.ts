@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp } from './support';
 
 // The real libraries, as installed for the interop tests (scripts/provision.sh,
 // install_interop_tools): node `jsonwebtoken` and PyJWT.
@@ -36,17 +36,17 @@ test('snippets run as rendered and their tokens verify', async ({ page, context 
   page.on('console', (m) => { if (m.text().includes('Content Security Policy')) violations.push(m.text()); });
   const email = `snippets-${Date.now()}@example.com`;
   await signUp(page, email, 'Snippet Co');
-  await page.getByRole('link', { name: 'Snippet Co' }).first().click();
+  await follow(page, 'Snippet Co');
 
   // The secret the backend would hold, revealed on the Keys page.
-  await page.getByRole('link', { name: 'Keys', exact: true }).click();
+  await follow(page, 'Keys', true);
   await hydrated(page);
   const kid = (await page.locator('tr[data-state=primary]').getAttribute('data-kid'))!;
   await page.locator(`tr[data-kid="${kid}"]`).getByRole('button', { name: 'Reveal' }).click();
   const secret = (await page.getByTestId('revealed-secret').textContent())!;
   expect(secret).toMatch(/^cs_sk_/);
 
-  await page.getByRole('link', { name: 'Snippets' }).click();
+  await follow(page, 'Snippets');
   await expect(page).toHaveURL(/\/snippets$/);
   await hydrated(page);
   await expect(page.getByTestId('snippet-kid')).toHaveText(kid);

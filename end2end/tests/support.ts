@@ -21,6 +21,18 @@ export async function signIn(page: Page, email: string, pass: string = password)
   await expect(page.getByTestId('account-email')).toHaveText(email);
 }
 
+/** Follows the link named `name` and waits for its page. A page's code is fetched the first
+ *  time it is shown, and the address changes once the page is there: until then the previous
+ *  page, with its own fields and buttons, is still on screen. */
+export async function follow(page: Page, name: string | RegExp, exact = false) {
+  const link = page.getByRole('link', { name, exact }).first();
+  const href = new URL((await link.getAttribute('href'))!, page.url());
+  await link.click();
+  await expect(page).toHaveURL(url => url.pathname === href.pathname && url.search === href.search);
+  // A click before hydration is a plain navigation: wait for the new page to hydrate.
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' });
+}
+
 /** Waits until the page is hydrated (its wasm loaded), so forms show their answers in place
  *  instead of posting without JavaScript and reloading. */
 export async function hydrated(page: Page) {

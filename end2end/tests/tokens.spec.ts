@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import { follow } from './support';
 
 /** A user creates a personal access token in the browser, drives the API with it, then revokes it. */
 test('personal access token lifecycle', async ({ page, playwright }) => {
@@ -8,7 +9,7 @@ test('personal access token lifecycle', async ({ page, playwright }) => {
   await page.getByLabel('Password').fill('correct-horse-battery');
   await page.getByLabel('Workspace name').fill('Scripted');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByRole('link', { name: 'Access tokens' }).click();
+  await follow(page, 'Access tokens');
   await page.getByLabel('Name').fill('incident script');
   await page.getByRole('button', { name: 'Create token' }).click();
   const token = (await page.getByTestId('new-token').textContent())!;

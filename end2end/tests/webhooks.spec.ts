@@ -2,7 +2,7 @@ import { test, expect } from '@playwright/test';
 import { createHmac } from 'node:crypto';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp } from './support';
 
 type Received = { headers: IncomingMessage['headers']; body: string };
 
@@ -29,8 +29,8 @@ test('add a webhook endpoint, send a test event, see the delivery', async ({ pag
   try {
     const stamp = Date.now();
     await signUp(page, `hooks-${stamp}@example.com`, 'Hooked');
-    await page.getByRole('link', { name: 'Hooked' }).first().click();
-    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await follow(page, 'Hooked');
+    await follow(page, 'Webhooks');
     await expect(page).toHaveURL(/\/webhooks$/);
     await hydrated(page);
     await expect(page.getByTestId('no-webhooks')).toBeVisible();

@@ -100,7 +100,8 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// server function's, or a signed-in page). Those assets are kept for a year when their names
 /// are hashed (a new build has new names), and revalidated on every use otherwise.
 pub async fn security_headers(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let cacheable = request.uri().path().starts_with("/pkg/");
+    let request_path = request.uri().path().to_owned();
+    let cacheable = request_path.starts_with("/pkg/");
     let nonce = CspNonce::mint();
     request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
@@ -111,11 +112,24 @@ pub async fn security_headers(State(state): State<AppState>, mut request: Reques
         .is_some_and(|v| v.starts_with("text/html"));
     let https = state.config.public_url.starts_with("https://");
     if cacheable && response.status().is_success() {
-        let policy = if state.leptos_options.hash_files { IMMUTABLE } else { "no-cache" };
+        let hashed = state.leptos_options.hash_files && named_by_content(request_path.as_str());
+        let policy = if hashed { IMMUTABLE } else { "no-cache" };
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
     add_security_headers(response.headers_mut(), https, html.then_some(&nonce), cacheable);
     response
+}
+
+/// Whether a file's name carries its content's hash, as the build writes it (`name.<22
+/// base64url characters>.ext`). The build leaves a few split modules unhashed; those are
+/// revalidated rather than kept for a year under a name a new build reuses.
+fn named_by_content(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() > 2
+        && parts[1..parts.len() - 1]
+            .iter()
+            .any(|part| part.len() == 22 && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// Adds the security headers a response lacks: HSTS when browsers reach us over `https`, the
@@ -188,5 +202,20 @@ pub fn resolve_client_ip(trusted: Arc<TrustedProxies>) -> impl Fn(Request) -> Re
             }
         }
         request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_by_content;
+
+    #[test]
+    fn only_hashed_names_are_immutable() {
+        assert!(named_by_content("/pkg/countersign.C0B1m0Tai6CSJrlfawVTsw.wasm"));
+        assert!(named_by_content("/pkg/chunk_100.fnQ23Z03aFU-ae1fAjoGbg.wasm"));
+        assert!(named_by_content("/pkg/countersign.d.iPS4nndwcHhcZ6lfz_ertw.ts"));
+        assert!(!named_by_content("/pkg/split___snippets_view_5146937158486724217.wasm"));
+        assert!(!named_by_content("/pkg/countersign.wasm"));
+        assert!(!named_by_content("/pkg/C0B1m0Tai6CSJrlfawVTsw.wasm"));
     }
 }
