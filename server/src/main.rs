@@ -132,6 +132,9 @@ async fn run(command: &str, config: Config) -> Result<(), String> {
     match command {
         "migrate" => Ok(()),
         "seed-demo" => {
+            // The demo's traffic must land in today's partition: rows of today in the default
+            // one would keep that partition from being created when the server starts.
+            svc.maintain_log_partitions(config.log_retention_days).await.map_err(|e| e.to_string())?;
             svc.seed_demo(DEMO_EMAIL, DEMO_PASSWORD, "Demo workspace").await.map_err(|e| e.to_string())?;
             println!("Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}");
             Ok(())

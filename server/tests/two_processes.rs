@@ -829,3 +829,25 @@ async fn the_log_page_reads_the_replica_and_shows_its_lag() {
     println!("the log page read the replica: 6 rows while paused (10 on the primary), lag notice at {lag} s");
     drop(server);
 }
+
+/// `seed-demo` creates today's log partition before it sends the demo's traffic: rows of today
+/// in the default partition would keep that partition from ever being created.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn the_demo_traffic_lands_in_its_day_partition(pool: PgPool) {
+    let output = Command::new(env!("CARGO_BIN_EXE_countersign-server"))
+        .arg("seed-demo")
+        .env("DATABASE_URL", database_url(&pool).await)
+        .env_remove("COUNTERSIGN_LOG")
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (today, in_default): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM verification_log WHERE at >= current_date),
+                (SELECT count(*) FROM verification_log_default WHERE at >= current_date)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    assert!(today > 0, "the demo sent traffic today");
+    assert_eq!(in_default, 0, "today's rows are in today's partition");
+}
