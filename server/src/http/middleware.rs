@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use countersign_app::error::AppError;
 use countersign_service::ErrorCode;
 
 use super::csp::{self, CspNonce};
@@ -100,8 +101,9 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// server function's, or a signed-in page). Those assets are kept for a year when their names
 /// are hashed (a new build has new names), and revalidated on every use otherwise.
 pub async fn security_headers(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let request_path = request.uri().path().to_owned();
-    let cacheable = request_path.starts_with("/pkg/");
+    let path = request.uri().path();
+    let cacheable = path.starts_with("/pkg/");
+    let immutable = cacheable && state.leptos_options.hash_files && named_by_content(path);
     let nonce = CspNonce::mint();
     request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
@@ -112,8 +114,7 @@ pub async fn security_headers(State(state): State<AppState>, mut request: Reques
         .is_some_and(|v| v.starts_with("text/html"));
     let https = state.config.public_url.starts_with("https://");
     if cacheable && response.status().is_success() {
-        let hashed = state.leptos_options.hash_files && named_by_content(request_path.as_str());
-        let policy = if hashed { IMMUTABLE } else { "no-cache" };
+        let policy = if immutable { IMMUTABLE } else { "no-cache" };
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
     add_security_headers(response.headers_mut(), https, html.then_some(&nonce), cacheable);
@@ -167,10 +168,10 @@ pub async fn server_fn_arguments(request: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
 
-/// An error in the shape server functions answer with (`{"code", "message"}`).
+/// An error as server functions answer with it (the dashboard's [`AppError`]).
 fn server_fn_error(code: ErrorCode, message: &str) -> Response {
     let status = axum::http::StatusCode::from_u16(code.status()).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
-    (status, axum::Json(serde_json::json!({"code": code.as_str(), "message": message}))).into_response()
+    (status, axum::Json(AppError { code: code.as_str().into(), message: message.into() })).into_response()
 }
 
 /// JSON 404 for unknown API paths.
