@@ -4,79 +4,54 @@
 
 use std::fmt;
 
-/// A stable error code of the public contract (`error.code` in every JSON error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRequest,
-    Unauthorized,
-    InvalidCredentials,
-    Forbidden,
-    CsrfFailed,
-    SignupDisabled,
-    NotFound,
-    UnknownApp,
-    MethodNotAllowed,
-    Conflict,
-    LastOwner,
-    InvitationExpired,
-    InvitationUsed,
-    InvitationRevoked,
-    PayloadTooLarge,
-    RateLimited,
-    Unavailable,
-    Internal,
+/// Declares the error codes once, so the enum, `ALL` and the wire names cannot drift apart.
+macro_rules! error_codes {
+    ($($variant:ident => $wire:literal,)+) => {
+        /// A stable error code of the public contract (`error.code` in every JSON error).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, for look-ups by wire name.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidRequest => "invalid_request",
+    Unauthorized => "unauthorized",
+    InvalidCredentials => "invalid_credentials",
+    Forbidden => "forbidden",
+    CsrfFailed => "csrf_failed",
+    SignupDisabled => "signup_disabled",
+    NotFound => "not_found",
+    UnknownApp => "unknown_app",
+    MethodNotAllowed => "method_not_allowed",
+    Conflict => "conflict",
+    LastOwner => "last_owner",
+    InvitationExpired => "invitation_expired",
+    InvitationUsed => "invitation_used",
+    InvitationRevoked => "invitation_revoked",
+    PayloadTooLarge => "payload_too_large",
+    RateLimited => "rate_limited",
+    Unavailable => "unavailable",
+    Internal => "internal",
 }
 
 impl ErrorCode {
-    /// Every code, for look-ups by wire name.
-    pub const ALL: [ErrorCode; 18] = [
-        ErrorCode::InvalidRequest,
-        ErrorCode::Unauthorized,
-        ErrorCode::InvalidCredentials,
-        ErrorCode::Forbidden,
-        ErrorCode::CsrfFailed,
-        ErrorCode::SignupDisabled,
-        ErrorCode::NotFound,
-        ErrorCode::UnknownApp,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::Conflict,
-        ErrorCode::LastOwner,
-        ErrorCode::InvitationExpired,
-        ErrorCode::InvitationUsed,
-        ErrorCode::InvitationRevoked,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::RateLimited,
-        ErrorCode::Unavailable,
-        ErrorCode::Internal,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::InvalidCredentials => "invalid_credentials",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::CsrfFailed => "csrf_failed",
-            ErrorCode::SignupDisabled => "signup_disabled",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::UnknownApp => "unknown_app",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::LastOwner => "last_owner",
-            ErrorCode::InvitationExpired => "invitation_expired",
-            ErrorCode::InvitationUsed => "invitation_used",
-            ErrorCode::InvitationRevoked => "invitation_revoked",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::Internal => "internal",
-        }
-    }
-
     /// The code with this wire name, if it is one of the contract's.
     pub fn from_wire(name: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|code| code.as_str() == name)
+        ErrorCode::ALL.iter().copied().find(|code| code.as_str() == name)
     }
 
     /// The HTTP status that goes with the code.
@@ -176,7 +151,7 @@ mod tests {
 
     #[test]
     fn wire_names_round_trip() {
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
         }
         assert_eq!(ErrorCode::from_wire("teapot"), None);
