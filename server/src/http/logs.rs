@@ -2,7 +2,7 @@
 //! as server-sent events.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,8 +21,9 @@ pub async fn list_logs(
     State(state): State<AppState>,
     Authed(actor): Authed,
     Path(id): Path<Uuid>,
-    Query(filter): Query<LogFilter>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Page<LogEntry>>> {
+    let filter = LogFilter::from_query(query.as_deref().unwrap_or_default(), &[])?;
     Ok(Json(state.svc.list_logs(&actor, id, &filter).await?))
 }
 
@@ -38,8 +39,9 @@ pub async fn export_logs(
     Authed(actor): Authed,
     Path(id): Path<Uuid>,
     Query(params): Query<ExportParams>,
-    Query(filter): Query<LogFilter>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
+    let filter = LogFilter::from_query(query.as_deref().unwrap_or_default(), &["format"])?;
     let (format, chunks) = state.svc.export_logs(&actor, id, &filter, params.format.as_deref()).await?;
     // An error after the first byte can only cut the body short: the client sees a
     // truncated transfer, never a half-written error inside the file.
@@ -51,7 +53,6 @@ pub async fn export_logs(
     if let Ok(value) = HeaderValue::from_str(&file) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -69,8 +70,9 @@ pub async fn tail_logs(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     Query(params): Query<TailParams>,
-    Query(filter): Query<LogFilter>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, axum::Error>>>> {
+    let filter = LogFilter::from_query(query.as_deref().unwrap_or_default(), &["after"])?;
     let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let after = last_seen.or(params.after);
     let rows = state.svc.tail_logs(&actor, id, &filter, after.as_deref()).await?;

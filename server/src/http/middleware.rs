@@ -134,7 +134,9 @@ fn named_by_content(path: &str) -> bool {
 }
 
 /// Adds the security headers a response lacks: HSTS when browsers reach us over `https`, the
-/// policy (naming `nonce` on an HTML page), and `Cache-Control: no-store` unless `cacheable`.
+/// policy (naming `nonce` on an HTML page), and `Cache-Control: no-store` unless `cacheable`,
+/// replacing whatever a handler or the framework chose (server-sent events say `no-cache`,
+/// which still lets a cache keep the log rows they carry).
 pub fn add_security_headers(headers: &mut HeaderMap, https: bool, nonce: Option<&CspNonce>, cacheable: bool) {
     headers.reserve(SECURITY_HEADERS.len() + 3);
     for (name, value) in SECURITY_HEADERS.iter() {
@@ -145,7 +147,7 @@ pub fn add_security_headers(headers: &mut HeaderMap, https: bool, nonce: Option<
         headers.entry(header::STRICT_TRANSPORT_SECURITY).or_insert_with(|| HeaderValue::from_static(HSTS));
     }
     if !cacheable {
-        headers.entry(header::CACHE_CONTROL).or_insert_with(|| HeaderValue::from_static("no-store"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }
 

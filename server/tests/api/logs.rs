@@ -56,7 +56,8 @@ async fn insert(pool: &PgPool, ws: &Workspace, row: Row<'_>) {
     .expect("insert fixture row");
     sqlx::query(
         "INSERT INTO log_rollup_hour_merged AS r (workspace_id, bucket, platform, outcome, reason, kid, attempts, users, first_at, last_at)
-         VALUES ($1, date_trunc('hour', $2), $3, $4, coalesce($5, ''), $6, 1, countersign_user_bit($7), $2, $2)
+         VALUES ($1, date_trunc('hour', $2), $3, $4, coalesce($5, ''), countersign_rollup_kid($1, $6), 1,
+                 countersign_user_bit($7), $2, $2)
          ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard) DO UPDATE
             SET attempts = r.attempts + 1, first_at = least(r.first_at, EXCLUDED.first_at), last_at = greatest(r.last_at, EXCLUDED.last_at)",
     )
@@ -106,6 +107,30 @@ async fn reserved_characters_in_filters_and_paging(pool: PgPool) {
     // Sent raw, `+` is a space and `&` splits the query: a different (and honest) question.
     let raw = app.get(&format!("{base}?user_id=a+b@example.com"), &ws.owner).await;
     assert_eq!(count(&raw), 0, "{}", raw.body);
+}
+
+/// A kid no key of the workspace has (anyone may put one in a token) is kept in the log and
+/// found by the kid filter, though the rollups count it as no kid.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn made_up_kids_are_found_in_the_log(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    for kid in ["made-up-1", "made-up-2", &ws.kid] {
+        // Enforce (the default): a made-up kid is a 401 `unknown_key`, logged.
+        let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, kid, json!({"user_id": "u"}))})).await;
+        let expected = if kid == ws.kid { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+        assert_eq!(reply.status, expected, "{}", reply.body);
+    }
+    let base = format!("/api/v1/workspaces/{}/logs", ws.id);
+    for kid in ["made-up-1", "made-up-2", &ws.kid] {
+        let reply = app.get(&format!("{base}?kid={}", enc(kid)), &ws.owner).await;
+        let kids: Vec<&str> =
+            reply.body["items"].as_array().into_iter().flatten().filter_map(|i| i["kid"].as_str()).collect();
+        assert_eq!(kids, [kid], "{}", reply.body);
+    }
+    let rejected = app.get(&format!("{base}?kid=made-up-2&outcome=rejected"), &ws.owner).await;
+    assert_eq!(count(&rejected), 1, "{}", rejected.body);
+    assert_eq!(count(&app.get(&format!("{base}?kid=made-up-3"), &ws.owner).await), 0);
 }
 
 /// Every filter narrows to exactly its rows; combinations, the time range and the cursor
@@ -230,6 +255,17 @@ async fn hostile_filters(pool: PgPool) {
             "user_id=%00",
             "kid=a%00",
             &format!("user_id={long}"),
+            // Times chrono can hold whose range arithmetic (a week back, a microsecond on) overflows.
+            "to=-262143-01-03T00:00",
+            "to=%2B262142-12-31T23:59:59Z",
+            &format!("outcome=rejected&cursor={}", cursor_at(i64::MAX)),
+            &format!(
+                "outcome=rejected&cursor={}",
+                cursor_at(chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_micros())
+            ),
+            // A misspelt filter would silently widen the search (or the download).
+            "outcomes=rejected",
+            "userId=someone",
         ] {
             let reply = app.get(&format!("{base}{sep}{query}"), &ws.owner).await;
             assert_eq!(
@@ -375,7 +411,9 @@ async fn open_tail(app: &TestApp, path: &str, auth: &Auth, last_event_id: Option
     }
     let response = app.router.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+    let header_of = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(header_of(header::CONTENT_TYPE), Some("text/event-stream"));
+    assert_eq!(header_of(header::CACHE_CONTROL), Some("no-store"), "the stream carries log rows: never cached");
     response.into_body()
 }
 
@@ -394,6 +432,12 @@ async fn events(body: &mut Body, wait: std::time::Duration) -> Vec<(String, Valu
             Some((field("id: ")?, serde_json::from_str(&field("data: ")?).ok()?))
         })
         .collect()
+}
+
+/// A keyset cursor naming `micros` since the epoch, as a client could forge it.
+fn cursor_at(micros: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{micros}|{}", uuid::Uuid::nil()))
 }
 
 /// New rows stream in within a second of their identify call, filters apply, and a reconnection

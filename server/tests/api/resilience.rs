@@ -70,4 +70,9 @@ async fn outage_loses_no_acknowledged_attempt(pool: PgPool) {
     sqlx::query(&cut(true)).execute(&mut admin).await.unwrap_or_default();
     app.wait_until_stored(&acknowledged).await;
     assert_eq!(app.identify(body).await.status, StatusCode::OK, "the service recovered by itself");
+    let log = crate::stats::counts(&pool, "verification_log").await;
+    assert_eq!(log.iter().map(|c| c.4).sum::<i64>(), 32, "{log:?}");
+    for rollup in ["log_rollup_minute", "log_rollup_hour"] {
+        assert_eq!(crate::stats::counts(&pool, rollup).await, log, "{rollup} counts each replayed row once");
+    }
 }

@@ -54,10 +54,11 @@ async fn mixed_traffic(app: &TestApp, ws: &Workspace, n: usize) -> Vec<uuid::Uui
     ids
 }
 
-/// (platform, outcome, reason, kid, attempts) per combination, from the log and each rollup.
-async fn counts(pool: &PgPool, table: &str) -> Vec<(String, String, String, String, i64)> {
+/// (platform, outcome, reason, kid, attempts) per combination, from the log and each rollup
+/// (which count a kid only when it names a key of the workspace).
+pub(crate) async fn counts(pool: &PgPool, table: &str) -> Vec<(String, String, String, String, i64)> {
     let sql = if table == "verification_log" {
-        "SELECT coalesce(platform, ''), outcome, coalesce(reason, ''), coalesce(kid, ''), count(*)
+        "SELECT coalesce(platform, ''), outcome, coalesce(reason, ''), countersign_rollup_kid(workspace_id, kid), count(*)
            FROM verification_log GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
             .to_owned()
     } else {
@@ -181,6 +182,41 @@ async fn the_overview_names_the_risks_from_the_rollups(pool: PgPool) {
         let bad = app.get(&format!("/api/v1/workspaces/{}/overview?range={range}", ws.id), &ws.owner).await;
         assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", bad.body);
     }
+}
+
+/// A revoked key still presented is reported however rare its attempts are among the failures
+/// (the overview lists only the ten most frequent reasons).
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn a_rarely_presented_revoked_key_is_still_reported(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ws = app.workspace("owner@example.com").await;
+    let rotated =
+        app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({"grace_seconds": 0}), &ws.owner).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let leaked = jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}));
+    let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": leaked})).await;
+    assert_eq!(reply.code(), "revoked_key", "{}", reply.body);
+    let frequent: Vec<&str> =
+        countersign_core::Reason::ALL.iter().map(|r| r.as_str()).filter(|r| *r != "revoked_key").take(12).collect();
+    sqlx::query(
+        "INSERT INTO log_rollup_hour_merged (workspace_id, bucket, platform, outcome, reason, kid, attempts, first_at, last_at)
+         SELECT $1, date_trunc('hour', now()), 'web', 'rejected', reason, '', 100, now(), now() FROM unnest($2::text[]) AS reason",
+    )
+    .bind(ws.id.parse::<uuid::Uuid>().unwrap())
+    .bind(&frequent)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let o = app.get(&format!("/api/v1/workspaces/{}/overview", ws.id), &ws.owner).await.body;
+    let groups: Vec<&str> = o["failures"].as_array().unwrap().iter().map(|g| g["reason"].as_str().unwrap()).collect();
+    assert!(!groups.contains(&"revoked_key"), "not among the most frequent: {groups:?}");
+    let item = o["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "A revoked key is still being presented")
+        .unwrap_or_else(|| panic!("reported: {}", o["checklist"]));
+    assert!(item["detail"].as_str().unwrap().starts_with("1 token signed with a revoked or retired key"), "{item}");
 }
 
 /// The secure-only preview: per registered attribute, how many updates arrived unsigned in the

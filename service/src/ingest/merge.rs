@@ -61,14 +61,16 @@ pub(crate) async fn merge_pending(pool: &crate::db::Db, shard: i16) -> Result<i6
 }
 
 /// One merge step: take pending rows, count them per minute and per hour group, add the counts
-/// to this shard's rollup rows (in key order, so concurrent writers lock rows in one order).
+/// to this shard's rollup rows (in key order, so concurrent writers lock rows in one order). A
+/// kid that names no key of the workspace is counted as none (`countersign_rollup_kid`), so
+/// made-up kids cannot grow the rollups.
 const MERGE_SQL: &str = "WITH pending AS (
             DELETE FROM log_rollup_pending
              WHERE ctid IN (SELECT ctid FROM log_rollup_pending LIMIT $2)
             RETURNING *
          ), rows AS (
             SELECT t.workspace_id, t.at, coalesce(t.platform, '') AS platform, t.outcome,
-                   coalesce(t.reason, '') AS reason, coalesce(t.kid, '') AS kid, t.user_id
+                   coalesce(t.reason, '') AS reason, countersign_rollup_kid(t.workspace_id, t.kid) AS kid, t.user_id
               FROM pending p,
                    unnest(p.workspace_ids, p.ats, p.platforms, p.outcomes, p.reasons, p.kids, p.user_ids)
                        AS t(workspace_id, at, platform, outcome, reason, kid, user_id)
@@ -133,6 +135,47 @@ mod tests {
         assert_eq!((after.0, after.1, after.2.as_str(), after.3), (6, 6, before.2.as_str(), 0));
         assert_eq!(after.2.matches('1').count(), 3, "three distinct users sketched");
         assert_eq!(merge_pending(&db, 8).await.unwrap(), 0, "nothing is counted twice");
+    }
+
+    /// Kids are counted only when they name a key of the workspace: a flood of made-up kids adds
+    /// no rollup rows (their attempts are still counted, under no kid), before and after a merge.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn made_up_kids_do_not_grow_the_rollups(pool: PgPool) {
+        let workspace_id = crate::ingest::test_workspace(&pool, "app_kids").await;
+        crate::db::query(
+            "INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, created_at)
+             VALUES ($1, 'k_real', '\\x00', 'f', 'primary', now())",
+        )
+        .bind(workspace_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let db: crate::db::Db = pool.clone().into();
+        let at = chrono::Utc::now();
+        let attempts: Vec<_> = (0..200)
+            .map(|i| {
+                let mut attempt = crate::ingest::test_attempt(workspace_id, "u");
+                attempt.log.at = at;
+                attempt.log.kid = Some(if i % 4 == 0 { "k_real".to_owned() } else { format!("made-up-{i}") });
+                attempt
+            })
+            .collect();
+        write_batch(&db, &Batch::new(&attempts, |_| true, Vec::new()), Ids::New, 0).await.unwrap();
+        let kids = |pool: PgPool| async move {
+            let rows: Vec<(String, i64)> =
+                crate::db::query_as("SELECT kid, sum(attempts)::bigint FROM log_rollup_hour GROUP BY kid ORDER BY kid")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            rows
+        };
+        let expected = [(String::new(), 150), ("k_real".to_owned(), 50)];
+        assert_eq!(kids(pool.clone()).await, expected, "pending rows, as the views show them");
+        merge_pending(&db, 0).await.unwrap();
+        assert_eq!(kids(pool.clone()).await, expected, "merged");
+        let merged: i64 =
+            crate::db::query_scalar("SELECT count(*) FROM log_rollup_minute_merged").fetch_one(&pool).await.unwrap();
+        assert_eq!(merged, 2, "one minute row per kid that exists (and one for none), not one per made-up kid");
     }
 
     /// The tenant role sees its own workspace's pending and merged counts, never another's.

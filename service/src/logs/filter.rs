@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Utc};
 use countersign_core::log_limits::{DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS};
 use countersign_core::{Outcome, Platform, Reason};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ const MAX_TEXT_CHARS: usize = 1024;
 
 /// Filters of `GET .../logs` and its export and tail, as sent.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogFilter {
     pub outcome: Option<String>,
     pub platform: Option<String>,
@@ -50,6 +51,18 @@ pub struct LogCriteria {
 }
 
 impl LogFilter {
+    /// The filters of a query string whose other parameters are `own` (the endpoint's, read by
+    /// the caller). Any other name is refused, so a misspelt filter never widens a search or an
+    /// export.
+    pub fn from_query(query: &str, own: &[&str]) -> ServiceResult<LogFilter> {
+        let refuse =
+            |err: serde_urlencoded::de::Error| ServiceError::invalid(format!("The query string is not valid: {err}."));
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(refuse)?;
+        let filters: Vec<_> = pairs.into_iter().filter(|(name, _)| !own.contains(&name.as_str())).collect();
+        let filters = serde_urlencoded::to_string(filters).map_err(ServiceError::internal)?;
+        serde_urlencoded::from_str(&filters).map_err(refuse)
+    }
+
     /// Checks every filter; `now` anchors the default range.
     pub fn criteria(&self, now: DateTime<Utc>) -> ServiceResult<LogCriteria> {
         let outcome = known("outcome", &self.outcome, &Outcome::ALL.map(|o| o.as_str()))?;
@@ -117,14 +130,22 @@ fn text(name: &str, value: &Option<String>) -> ServiceResult<Option<String>> {
 /// A timestamp: RFC 3339, or a `datetime-local` value read as UTC; blank is "not given".
 fn time(name: &str, value: &Option<String>) -> ServiceResult<Option<DateTime<Utc>>> {
     let Some(v) = value.as_deref().filter(|v| !v.is_empty()) else { return Ok(None) };
-    if let Ok(at) = DateTime::parse_from_rfc3339(v) {
-        return Ok(Some(at.with_timezone(&Utc)));
-    }
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(v, format).ok())
-        .map(|naive| Some(naive.and_utc()))
+    let at = match DateTime::parse_from_rfc3339(v) {
+        Ok(at) => Some(at.with_timezone(&Utc)),
+        Err(_) => ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(v, format).ok())
+            .map(|naive| naive.and_utc()),
+    };
+    at.filter(in_log_era)
+        .map(Some)
         .ok_or_else(|| ServiceError::invalid(format!("{name} must be a time such as 2026-11-29T18:00:00Z.")))
+}
+
+/// Whether `at` lies in years 1970 to 9999: every log row does, and the range arithmetic on
+/// such times (a week back, a microsecond on) can never overflow.
+fn in_log_era(at: &DateTime<Utc>) -> bool {
+    (1970..=9999).contains(&at.year())
 }
 
 /// A keyset cursor: the (at, id) of the last row of a page, opaque to clients.
@@ -137,7 +158,9 @@ pub fn decode_cursor(cursor: &str) -> ServiceResult<(DateTime<Utc>, Uuid)> {
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let raw = String::from_utf8(raw).map_err(|_| invalid())?;
     let (micros, id) = raw.split_once('|').ok_or_else(invalid)?;
-    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?)
+        .filter(in_log_era)
+        .ok_or_else(invalid)?;
     Ok((at, id.parse().map_err(|_| invalid())?))
 }
 
@@ -205,6 +228,11 @@ mod tests {
         f
     }
 
+    /// A cursor naming `micros` since the epoch, as a client could forge it.
+    fn cursor_at(micros: i64) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{micros}|{}", Uuid::nil()))
+    }
+
     /// Cursors round-trip and garbage is refused.
     #[test]
     fn cursor_round_trip() {
@@ -237,9 +265,29 @@ mod tests {
             vec![("from", "2026-01-01T00:00:00Z"), ("to", "2026-11-29T00:00:00Z")],
             vec![("from", "2026-12-01T00:00:00Z")],
             vec![("cursor", "!!")],
+            // Years chrono can hold but the range arithmetic would overflow on.
+            vec![("to", "-262143-01-03T00:00")],
+            vec![("from", "-262143-01-01T00:00:00Z")],
+            vec![("to", "+262142-12-31T23:59:59Z")],
+            vec![("cursor", cursor_at(i64::MAX).as_str())],
+            vec![("cursor", cursor_at(i64::MIN).as_str())],
+            vec![("cursor", cursor_at(DateTime::<Utc>::MAX_UTC.timestamp_micros()).as_str())],
         ] {
             assert!(filter(&bad).criteria(now()).is_err(), "{bad:?}");
         }
+    }
+
+    /// A query string's filters: the endpoint's own parameters are left to it, and an unknown
+    /// name (a typo that would silently widen the search) is refused.
+    #[test]
+    fn query_strings() {
+        let f = LogFilter::from_query("format=csv&user_id=a%2Bb%26c&limit=20", &["format"]).unwrap();
+        assert_eq!((f.user_id.as_deref(), f.limit), (Some("a+b&c"), Some(20)));
+        for bad in ["outcomes=rejected", "userId=x", "format=csv", "limit=abc", "kid=a&kid=b", "%FF=1"] {
+            let err = LogFilter::from_query(bad, &[]).unwrap_err();
+            assert_eq!(err.code, crate::error::ErrorCode::InvalidRequest, "{bad}");
+        }
+        assert!(LogFilter::from_query("", &[]).is_ok());
     }
 
     /// Times: RFC 3339 with any offset, or a `datetime-local` value as UTC.

@@ -94,7 +94,8 @@ async fn log_rows(
             "SELECT min(bucket), max(bucket) FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= date_trunc('hour', $2) AND ($3::timestamptz IS NULL OR bucket < $3)
                 AND ($4::text IS NULL OR outcome = $4) AND ($5::text IS NULL OR platform = $5)
-                AND ($6::text IS NULL OR reason = $6) AND ($7::text IS NULL OR kid = $7)",
+                AND ($6::text IS NULL OR reason = $6)
+                AND ($7::text IS NULL OR kid = countersign_rollup_kid($1, $7))",
         )
         .bind(workspace_id)
         .bind(criteria.from)
