@@ -162,6 +162,14 @@ impl Service {
             }),
         );
         audit::insert(tx, now, entry).await?;
+        // Revoked at once, the previous key is revoked as surely as by `revoke_key`: said so in
+        // the audit log too, which is what `key.revoked` subscribers hear.
+        if let Some(previous) = previous.as_ref().filter(|_| grace == 0) {
+            let revoked = NewAuditEntry::workspace(actor, workspace_id, "key.revoked")
+                .target(previous.kid.clone())
+                .details(serde_json::json!({ "by_rotation_to": kid }));
+            audit::insert(tx, now, revoked).await?;
+        }
         let app_id = notify_workspace(tx, workspace_id).await?;
         let role = tenant.role;
         tenant.commit().await?;

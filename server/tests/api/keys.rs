@@ -76,7 +76,7 @@ async fn immediate_revocation(pool: PgPool) {
     assert_eq!((revoked.status, &revoked.body["state"]), (StatusCode::OK, &json!("revoked")));
     let material = app.svc.verification_keys(workspace_id).await.unwrap_or_default();
     assert!(material.iter().all(|k| !k.verifies_at(app.svc.clock.now().timestamp())), "no key verifies any more");
-    assert_eq!(app.audit_count("key.revoked").await, 1);
+    assert_eq!(app.audit_count("key.revoked").await, 2, "the rotation's revocation, then this one");
     let unknown = app.post(&format!("/api/v1/workspaces/{ws}/keys/k_nope/revoke"), json!({}), &owner).await;
     assert_eq!(unknown.code(), "not_found");
     let bad_grace =

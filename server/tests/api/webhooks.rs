@@ -226,6 +226,28 @@ async fn a_failed_delivery_is_retried(pool: PgPool) {
     assert_eq!(endpoint["consecutive_failures"], 0);
 }
 
+/// A rotation that revokes the previous key at once (`grace_seconds: 0`) tells `key.revoked`
+/// subscribers, as a revocation does; one with a grace period does not.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn a_rotation_without_grace_is_a_revocation(pool: PgPool) {
+    let app = local_app(pool).await;
+    let receiver = Receiver::start(0).await;
+    let ws = app.workspace("owner@example.com").await;
+    let (_, secret) = add_endpoint(&app, &ws, &receiver.url, &["key.revoked"]).await;
+    let keys = format!("/api/v1/workspaces/{}/keys", ws.id);
+    let graceful = app.post(&format!("{keys}/rotate"), json!({"grace_seconds": 3600}), &ws.owner).await;
+    assert_eq!(graceful.status, StatusCode::OK, "{}", graceful.body);
+    let current = graceful.body["kid"].as_str().expect("new kid").to_owned();
+    let at_once = app.post(&format!("{keys}/rotate"), json!({"grace_seconds": 0}), &ws.owner).await;
+    assert_eq!(at_once.status, StatusCode::OK, "{}", at_once.body);
+
+    let got = receiver.wait_for(1).await;
+    let revoked: Vec<Value> = got.iter().map(|g| assert_signed(&secret, g)).collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0]["type"], "key.revoked");
+    assert_eq!(revoked[0]["data"]["target"], current, "{}", revoked[0]);
+}
+
 /// Two instances on one database deliver every event exactly once between them.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn two_instances_deliver_each_event_once(pool: PgPool) {
