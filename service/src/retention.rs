@@ -1,5 +1,6 @@
 //! Daily partitions of the verification log: created ahead of time, dropped after retention;
-//! the log's rollups are trimmed alike.
+//! the log's rollups are trimmed alike, and so are the records anyone can add without an
+//! account (failed sign-ins) and sessions past their expiry.
 
 use chrono::{Duration, NaiveDate};
 
@@ -16,8 +17,9 @@ fn partition_name(day: NaiveDate) -> String {
 }
 
 impl Service {
-    /// Creates the coming days' partitions, drops those older than `retention_days`, and trims
-    /// the rollups.
+    /// Creates the coming days' partitions, drops those older than `retention_days`, trims the
+    /// rollups, and deletes failed sign-ins older than the throttle's window and expired
+    /// sessions (an unauthenticated guess adds a row; it must not stay forever).
     /// Idempotent; run at start-up and hourly.
     pub async fn maintain_log_partitions(&self, retention_days: i64) -> ServiceResult<()> {
         let today = self.clock.now().date_naive();
@@ -61,6 +63,49 @@ impl Service {
                 .execute(&self.pool)
                 .await?;
         }
+        crate::db::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(now - Duration::minutes(crate::throttle::THROTTLE_WINDOW_MINUTES))
+            .execute(&self.pool)
+            .await?;
+        crate::db::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use sqlx::PgPool;
+
+    use crate::crypto::{Keyring, MasterKey};
+    use crate::{Clock, RequestMeta, Service, Settings};
+
+    /// Failed sign-ins leave with the throttle's window and sessions with their expiry; the
+    /// recent ones, and live sessions, stay.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn old_sign_in_records_are_deleted(pool: PgPool) {
+        let settings = Settings {
+            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4())),
+            ..Settings::default()
+        };
+        let svc =
+            Service::new(pool.clone(), Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let live =
+            svc.signup("ada@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.unwrap();
+        for fixture in [
+            "INSERT INTO login_failures (at, email, ip) VALUES (now() - interval '16 minutes', 'old@example.com', '192.0.2.1'),
+                                                             (now() - interval '1 minute', 'new@example.com', '192.0.2.1')",
+            "INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, expires_at)
+             SELECT '\\x01', account_id, now() - interval '40 days', now() - interval '31 days', now() - interval '1 day'
+               FROM sessions LIMIT 1",
+        ] {
+            crate::db::query(fixture).execute(&pool).await.unwrap();
+        }
+        svc.maintain_log_partitions(30).await.unwrap();
+        let failures: Vec<String> =
+            crate::db::query_scalar("SELECT email FROM login_failures").fetch_all(&pool).await.unwrap();
+        assert_eq!(failures, ["new@example.com"]);
+        let sessions: i64 = crate::db::query_scalar("SELECT count(*) FROM sessions").fetch_one(&pool).await.unwrap();
+        assert_eq!(sessions, 1, "only the live session of {} is left", live.account.email);
     }
 }
