@@ -27,6 +27,8 @@ const SENSITIVE_NAMES: &[&str] =
     &["email", "plan", "role", "company", "admin", "is_admin", "tier", "permissions", "phone", "account_id"];
 /// Failure groups shown.
 const MAX_FAILURE_GROUPS: i64 = 10;
+/// The top addresses presenting a revoked key are those of its latest this many attempts.
+const REVOKED_IPS_SAMPLE: i64 = 10_000;
 
 /// The ranges the overview offers: name, length, chart bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,22 +462,35 @@ impl Service {
         .await?;
         let since = now - Duration::days(crate::stats::ATTRIBUTE_PREVIEW_DAYS);
         let attributes = crate::stats::attribute_usage(&mut *conn, workspace_id, since).await?;
-        let revoked = groups.iter().find(|g| g.0 == Reason::RevokedKey.as_str());
-        let revoked_presented = match revoked {
-            Some((_, attempts, _, _, last, _, _)) => {
-                // Bounded by the reason index: the range's revoked-key rows of this workspace.
+        // Counted apart from the failure groups, which show only the most frequent reasons:
+        // a leaked key in use must be reported however rare its attempts are.
+        let (revoked_attempts, revoked_last): (Option<i64>, Option<DateTime<Utc>>) = crate::db::query_as(
+            "SELECT sum(attempts)::bigint, max(last_at) FROM log_rollup_hour
+              WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 AND reason = 'revoked_key'",
+        )
+        .bind(workspace_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await?;
+        let revoked_presented = match (revoked_attempts, revoked_last) {
+            (Some(attempts), Some(last)) if attempts > 0 => {
+                // The latest attempts' addresses, through the reason index: bounded however
+                // many attempts a flood of them made.
                 let ips: Vec<String> = crate::db::query_scalar(
-                    "SELECT ip FROM verification_log
-                      WHERE workspace_id = $1 AND reason = 'revoked_key' AND at >= $2 AND ip IS NOT NULL
-                      GROUP BY ip ORDER BY count(*) DESC, ip LIMIT 3",
+                    "SELECT ip FROM (SELECT ip FROM verification_log
+                                      WHERE workspace_id = $1 AND reason = 'revoked_key' AND at >= $2
+                                      ORDER BY at DESC LIMIT $3) latest
+                      WHERE ip IS NOT NULL GROUP BY ip ORDER BY count(*) DESC, ip LIMIT 3",
                 )
                 .bind(workspace_id)
                 .bind(from)
+                .bind(REVOKED_IPS_SAMPLE)
                 .fetch_all(&mut *conn)
                 .await?;
-                Some((*attempts, *last, ips))
+                Some((attempts, last, ips))
             }
-            None => None,
+            _ => None,
         };
         drop(tenant);
 
