@@ -104,6 +104,9 @@ pub struct ProfileReport {
     pub user_id_claim: Option<String>,
     /// Other profiles under which this token would verify, when the current one rejects it.
     pub accepted_by: Vec<TokenProfile>,
+    /// The expected issuer those profiles need, when they accept the token only once it is the
+    /// token's own `iss` (a vendor's token names the vendor's app id, not ours).
+    pub needs_issuer: Option<String>,
 }
 
 /// The legacy HMAC's exact input, so a developer can compare byte for byte.
@@ -276,17 +279,26 @@ fn profile_report(
         .and_then(Value::as_object)
         .and_then(|p| claims.iter().find(|c| p.get(**c).is_some_and(|v| !v.is_null())))
         .map(|c| c.to_string());
-    let mut accepted_by = Vec::new();
+    let others = || TokenProfile::ALL.into_iter().filter(|p| *p != profile && *p != TokenProfile::Custom);
+    let accepting = |issuer: Option<&str>| -> Vec<TokenProfile> {
+        others()
+            .filter(|other| {
+                let mut alternative = policy.clone();
+                alternative.token_profile = *other;
+                if let Some(issuer) = issuer {
+                    alternative.expected_issuer = Some(issuer.to_owned());
+                }
+                verify(req, &alternative, &Context { origin, now }).verified
+            })
+            .collect()
+    };
+    let (mut accepted_by, mut needs_issuer) = (Vec::new(), None);
     if req.user_jwt.is_some() && !verdict.verified {
-        for other in TokenProfile::ALL {
-            if other == profile || other == TokenProfile::Custom {
-                continue;
-            }
-            let mut alternative = policy.clone();
-            alternative.token_profile = other;
-            if verify(req, &alternative, &Context { origin, now }).verified {
-                accepted_by.push(other);
-            }
+        accepted_by = accepting(None);
+        let iss = payload.and_then(|p| p.get("iss")).and_then(Value::as_str);
+        if let Some(iss) = iss.filter(|iss| accepted_by.is_empty() && *iss != policy.effective_issuer()) {
+            accepted_by = accepting(Some(iss));
+            needs_issuer = (!accepted_by.is_empty()).then(|| iss.to_owned());
         }
     }
     ProfileReport {
@@ -294,6 +306,7 @@ fn profile_report(
         user_id_claims: claims.iter().map(|c| c.to_string()).collect(),
         user_id_claim,
         accepted_by,
+        needs_issuer,
     }
 }
 

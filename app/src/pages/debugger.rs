@@ -102,7 +102,10 @@ fn Report(report: DebugReport) -> impl IntoView {
         view! {
             <p class="hint" data-testid="looks-like">
                 <strong>{format!("This looks like a {names} token.")}</strong>
-                {format!(" The {names} token profile would accept it unchanged; the workspace reads {} tokens. Change the token profile in Security, or sign with the claims your profile reads.", profile_label(report.profile.name))}
+                {match &report.profile.needs_issuer {
+                    None => format!(" The {names} token profile would accept it unchanged; the workspace reads {} tokens. Change the token profile in Security, or sign with the claims your profile reads.", profile_label(report.profile.name)),
+                    Some(iss) => format!(" The {names} token profile would accept it once the expected issuer is {iss:?} (the token's iss); the workspace reads {} tokens. Change both in Security, or sign with the claims your profile reads.", profile_label(report.profile.name)),
+                }}
             </p>
         }
     });

@@ -83,6 +83,20 @@ fn other_profiles_that_would_accept() {
     assert_eq!(r.profile.user_id_claim, None);
 }
 
+/// A TalkJS token as TalkJS's guide makes it (`iss` = the TalkJS app id, `tokenType`, `sub`)
+/// fails the default profile and the issuer check alike: the report names the profile that
+/// would accept it and the expected issuer it needs.
+#[test]
+fn a_vendor_token_with_its_own_issuer() {
+    let talkjs = token(json!({"tokenType": "user", "iss": "tZ9uUqv1", "sub": "u_7", "exp": NOW + 600}));
+    let r = report(&talkjs);
+    assert!(!r.verdict.verified);
+    assert_eq!(r.profile.accepted_by, [TokenProfile::Talkjs]);
+    assert_eq!(r.profile.needs_issuer.as_deref(), Some("tZ9uUqv1"));
+    let plain = report(&token(json!({"userId": "u_9"})));
+    assert_eq!(plain.profile.needs_issuer, None, "accepted under the workspace's own issuer");
+}
+
 /// The decision follows the platform's mode; a legacy hash reports its exact HMAC input.
 #[test]
 fn modes_and_legacy_input() {

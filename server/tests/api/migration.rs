@@ -143,6 +143,15 @@ async fn talkjs_tokens_verify_unchanged(pool: PgPool) {
     app.set_security(&ws, json!({"expected_issuer": null})).await;
     let reply = identify(&app, &ws, &token).await;
     assert_eq!(reply.code(), "invalid_issuer", "the issuer defaults to the Countersign app id: {}", reply.body);
+
+    // Before the profile is picked, the debugger recognises the TalkJS token and names the
+    // expected issuer it needs (its iss fails the default issuer check under every profile).
+    app.set_security(&ws, json!({"token_profile": "countersign"})).await;
+    let path = format!("/api/v1/workspaces/{}/debug", ws.id);
+    let report = app.post(&path, json!({"platform": "web", "user_jwt": token}), &ws.owner).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_eq!(report.body["profile"]["accepted_by"], json!(["talkjs"]), "{}", report.body);
+    assert_eq!(report.body["profile"]["needs_issuer"], talkjs_app);
 }
 
 /// Featurebase: PyJWT signs `name`, `email`, `userId`; under Intercom's profile it fails with
