@@ -68,12 +68,19 @@ const MERGE_SQL: &str = "WITH pending AS (
             DELETE FROM log_rollup_pending
              WHERE ctid IN (SELECT ctid FROM log_rollup_pending LIMIT $2)
             RETURNING *
-         ), rows AS (
+         ), presented AS (
             SELECT t.workspace_id, t.at, coalesce(t.platform, '') AS platform, t.outcome,
-                   coalesce(t.reason, '') AS reason, countersign_rollup_kid(t.workspace_id, t.kid) AS kid, t.user_id
+                   coalesce(t.reason, '') AS reason, t.kid, t.user_id
               FROM pending p,
                    unnest(p.workspace_ids, p.ats, p.platforms, p.outcomes, p.reasons, p.kids, p.user_ids)
                        AS t(workspace_id, at, platform, outcome, reason, kid, user_id)
+         ), known AS (
+            -- One key look-up per distinct kid, not per row.
+            SELECT workspace_id, kid FROM (SELECT DISTINCT workspace_id, kid FROM presented WHERE kid IS NOT NULL) d
+             WHERE countersign_rollup_kid(workspace_id, kid) <> ''
+         ), rows AS (
+            SELECT p.workspace_id, p.at, p.platform, p.outcome, p.reason, coalesce(known.kid, '') AS kid, p.user_id
+              FROM presented p LEFT JOIN known USING (workspace_id, kid)
          ), minute AS (
             INSERT INTO log_rollup_minute_merged AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
             SELECT workspace_id, date_trunc('minute', at), platform, outcome, reason, kid, $1, count(*)
