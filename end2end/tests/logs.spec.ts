@@ -75,6 +75,7 @@ test('log explorer: filters, paging, detail, live tail, export', async ({ page }
   await expect(dialog.getByRole('button', { name: 'Close details' })).toBeFocused();
   await expect(dialog).toContainText('invalid_signature');
   await expect(page.getByTestId('log-explanation')).not.toBeEmpty();
+  await expect(page.getByTestId('log-fix')).toContainText('Fix: Sign with the primary key');
   await expect(dialog).toContainText('HS256');
   const debuggerLink = dialog.getByRole('link', { name: 'Open in debugger' });
   await expect(debuggerLink).toHaveAttribute('href', `/w/${ws.id}/debugger?platform=web&user_id=a%2Bb%26c%3Dd%40example.com`);
@@ -98,6 +99,13 @@ test('log explorer: filters, paging, detail, live tail, export', async ({ page }
   expect(csv).toHaveLength(2);
   expect(csv[1]).toContain('"rejected","invalid_signature"');
   expect(csv[1]).toContain(`"${tricky}"`);
+
+  // From a failed row to the debugger, with its platform and user (never a token) carried over.
+  await rows.first().getByRole('button').click();
+  await page.getByRole('dialog').getByRole('link', { name: 'Open in debugger' }).click();
+  await expect(page).toHaveURL(/\/debugger\?platform=web&user_id=a%2Bb%26c%3Dd%40example\.com$/);
+  await expect(page.getByTestId('user-id-input')).toHaveValue(tricky);
+  await expect(page.getByTestId('platform')).toHaveValue('web');
 
   // Live tail: a real identify appears within a second.
   await page.goto(`/w/${ws.id}/logs`);

@@ -397,6 +397,7 @@ fn LogDrawer(entry: LogEntry, ws: Uuid, selected: RwSignal<Option<LogEntry>>) ->
         }
     };
     let outcome = entry.outcome.clone();
+    let fix = entry.reason.as_deref().and_then(Reason::parse).map(Reason::fix);
     view! {
         <div class="drawer-backdrop" on:click=move |_| close()></div>
         <aside class="drawer" role="dialog" aria-modal="true" aria-labelledby="log-detail-title" on:keydown=on_key data-testid="log-detail">
@@ -405,6 +406,7 @@ fn LogDrawer(entry: LogEntry, ws: Uuid, selected: RwSignal<Option<LogEntry>>) ->
                 <button type="button" class="link" node_ref=close_button aria-label="Close details" on:click=move |_| close()>"✕"</button>
             </header>
             <p class="explanation" data-testid="log-explanation">{entry.explanation.clone()}</p>
+            {fix.map(|fix| view! { <p class="fix" data-testid="log-fix"><strong>"Fix: "</strong>{fix}</p> })}
             {(!notes.is_empty()).then(|| view! { <ul class="notes">{notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul> })}
             <p>{debugger}</p>
             <dl class="facts">
