@@ -37,6 +37,27 @@ fn label(point: &SeriesPoint) -> String {
     point.at.format("%b %-d %H:%M").to_string()
 }
 
+/// What one bar spans, from the distance between the first two ("hour", "day", "6 hours").
+fn bar_span(series: &[SeriesPoint]) -> String {
+    let Some([a, b]) = series.get(..2) else { return "bar".into() };
+    match (b.at - a.at).num_hours() {
+        24 => "day".into(),
+        1 => "hour".into(),
+        h if h > 0 && h % 24 == 0 => format!("{} days", h / 24),
+        h if h > 0 => format!("{h} hours"),
+        _ => "bar".into(),
+    }
+}
+
+/// The middle tick of the y axis: half the top, when that is a whole number.
+fn middle_tick(top: i64) -> String {
+    if top % 2 == 0 {
+        (top / 2).to_string()
+    } else {
+        String::new()
+    }
+}
+
 #[component]
 pub fn TrafficChart(platform: &'static str, series: Vec<SeriesPoint>) -> impl IntoView {
     let max = series.iter().map(|p| layer_values(p).iter().sum::<i64>()).max().unwrap_or(0);
@@ -64,7 +85,9 @@ pub fn TrafficChart(platform: &'static str, series: Vec<SeriesPoint>) -> impl In
     let total: i64 = series.iter().map(|p| layer_values(p).iter().sum::<i64>()).sum();
     let summary = format!("{platform}: {total} attempts over {} bars, at most {max} in one bar.", series.len());
     let first = series.first().map(label).unwrap_or_default();
+    let middle = series.get(series.len() / 2).filter(|_| series.len() > 2).map(label).unwrap_or_default();
     let last = series.last().map(label).unwrap_or_default();
+    let units = format!("Attempts per {}; times in UTC.", bar_span(&series));
     let legend = LAYERS.map(|(class, name)| view! { <li><span class=format!("swatch {class}")></span>{name}</li> });
     let rows = series
         .iter()
@@ -77,7 +100,7 @@ pub fn TrafficChart(platform: &'static str, series: Vec<SeriesPoint>) -> impl In
     view! {
         <figure class="chart">
             <div class="plot">
-                <div class="y-axis" aria-hidden="true"><span>{top}</span><span>"0"</span></div>
+                <div class="y-axis" aria-hidden="true"><span>{top}</span><span>{middle_tick(top)}</span><span>"0"</span></div>
                 <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=summary>
                     <line x1="0" y1="0.5" x2=WIDTH y2="0.5" class="grid"/>
                     <line x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0 class="grid"/>
@@ -85,8 +108,8 @@ pub fn TrafficChart(platform: &'static str, series: Vec<SeriesPoint>) -> impl In
                     {bars}
                 </svg>
             </div>
-            <div class="x-axis" aria-hidden="true"><span>{first}</span><span>{last}</span></div>
-            <figcaption><ul class="legend">{legend}</ul></figcaption>
+            <div class="x-axis" aria-hidden="true"><span>{first}</span><span>{middle}</span><span>{last}</span></div>
+            <figcaption><ul class="legend">{legend}</ul><p class="chart-units">{units}</p></figcaption>
             <div class="visually-hidden"><table>
                 <caption>{format!("Attempts on {platform} per bar")}</caption>
                 <thead><tr><th scope="col">"Bar start (UTC)"</th><th scope="col">"verified"</th><th scope="col">"unverified"</th><th scope="col">"would reject"</th><th scope="col">"rejected"</th></tr></thead>
@@ -106,5 +129,18 @@ mod tests {
         assert_eq!(nice_ceiling(3), 5);
         assert_eq!(nice_ceiling(7), 10);
         assert_eq!(nice_ceiling(1204), 2000);
+        assert_eq!((middle_tick(10), middle_tick(5), middle_tick(1)), ("5".into(), String::new(), String::new()));
+    }
+
+    #[test]
+    fn bars_say_what_they_span() {
+        let at = |h: i64| SeriesPoint {
+            at: chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(h),
+            counts: Default::default(),
+        };
+        assert_eq!(bar_span(&[at(0), at(1)]), "hour");
+        assert_eq!(bar_span(&[at(0), at(24)]), "day");
+        assert_eq!(bar_span(&[at(0), at(6)]), "6 hours");
+        assert_eq!(bar_span(&[at(0)]), "bar");
     }
 }
