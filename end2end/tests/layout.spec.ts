@@ -68,9 +68,15 @@ test('every page fits 390 and 1280 px and passes axe', async ({ page, browser })
   for (const [path, name] of [
     ['', 'overview'], ['/security', 'security'], ['/keys', 'keys'], ['/snippets', 'snippets'],
     ['/attributes', 'attributes'], ['/logs', 'logs'], ['/debugger', 'debugger'], ['/contacts', 'contacts'],
-    ['/members', 'members'], ['/audit', 'audit'],
+    ['/members', 'members'], ['/audit', 'audit'], ['/webhooks', 'webhooks'],
   ]) {
     await page.goto(`${base}${path}`);
+    if (name === 'webhooks') {
+      await hydrated(page);
+      await page.getByLabel('Endpoint URL').fill('http://127.0.0.1:9/layout-receiver');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      await expect(page.getByTestId('webhook-secret')).toBeVisible();
+    }
     if (name === 'contacts') {
       await hydrated(page);
       await page.getByLabel('User id').fill('ada-lovelace');
