@@ -125,6 +125,16 @@ test('log explorer: filters, paging, detail, live tail, export', async ({ page }
   await expect(page.locator('tbody tr.live[data-user="while-reading"]')).toBeVisible();
   await expect(page.getByTestId('live-status')).toContainText('Live:');
 
+  // A refused connection (a restart, say) is retried by the page, from where it stopped.
+  await page.goto(`/w/${ws.id}/logs`);
+  await hydrated(page);
+  await page.route('**/logs/tail**', (route) => route.fulfill({ status: 502, body: 'restarting' }), { times: 1 });
+  await page.getByTestId('live-toggle').click();
+  await expect(page.getByTestId('live-status')).toContainText('reconnecting');
+  await expect(page.getByTestId('live-status')).toContainText('Live:', { timeout: 5000 });
+  await ws.identify('after-a-restart');
+  await expect(page.locator('tbody tr.live[data-user="after-a-restart"]')).toBeVisible({ timeout: 1000 });
+
   // A hostile address: a clear message, not a crash.
   await page.goto(`/w/${ws.id}/logs?outcome=maybe&from=yesterday`);
   await expect(page.getByRole('alert')).toContainText('outcome must be one of');

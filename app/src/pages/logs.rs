@@ -159,20 +159,23 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
 
 /// The live tail: rows arrive over server-sent events while it is on; while the reader is
 /// scrolled away from the top they are held back (and counted) so the table does not move
-/// under them, and shown on return.
+/// under them, and shown on return. A connection that drops is resumed from the last row
+/// seen (or the moment the tail started), by the browser or, when it gives up, by the page.
 #[derive(Clone, Copy)]
 struct LiveTail {
     on: RwSignal<bool>,
     /// Arrived rows on screen, newest first.
     shown: RwSignal<Vec<LogEntry>>,
-    /// Arrived while scrolled away, oldest first.
+    /// Arrived while scrolled away, oldest first: the newest [`LIVE_ROWS`] of them.
     held: RwSignal<Vec<LogEntry>>,
+    /// How many arrived while scrolled away.
+    held_count: RwSignal<usize>,
     connected: RwSignal<bool>,
-    /// The server refused the stream (signed out, say): the browser will not retry.
-    stopped: RwSignal<bool>,
+    /// Connections refused in a row; the page retries after a growing wait.
+    failures: RwSignal<u32>,
 }
 
-/// Rows kept on screen by the tail.
+/// Rows kept on screen (and held back) by the tail.
 #[cfg(feature = "hydrate")]
 const LIVE_ROWS: usize = 200;
 
@@ -182,8 +185,9 @@ impl LiveTail {
             on: RwSignal::new(false),
             shown: RwSignal::new(Vec::new()),
             held: RwSignal::new(Vec::new()),
+            held_count: RwSignal::new(0),
             connected: RwSignal::new(false),
-            stopped: RwSignal::new(false),
+            failures: RwSignal::new(0),
         };
         #[cfg(feature = "hydrate")]
         tail.run(workspace, filters);
@@ -205,6 +209,23 @@ impl LiveTail {
         });
     }
 
+    /// Keeps a row that arrived while the reader is scrolled away (once: a reconnection may
+    /// send a row again).
+    #[cfg(feature = "hydrate")]
+    fn hold(self, row: LogEntry) {
+        let known = |rows: &Vec<LogEntry>| rows.iter().any(|r| r.id == row.id);
+        if self.held.with_untracked(known) || self.shown.with_untracked(known) {
+            return;
+        }
+        self.held.update(|held| {
+            held.push(row);
+            if held.len() > LIVE_ROWS {
+                held.remove(0);
+            }
+        });
+        self.held_count.update(|n| *n += 1);
+    }
+
     #[cfg(feature = "hydrate")]
     fn run(self, workspace: Uuid, filters: Memo<Vec<(&'static str, String)>>) {
         use wasm_bindgen::closure::Closure;
@@ -217,56 +238,87 @@ impl LiveTail {
         Effect::new(move |_| {
             if at_top.get() && !self.held.with_untracked(Vec::is_empty) {
                 let rows = self.held.try_update(std::mem::take).unwrap_or_default();
+                self.held_count.set(0);
                 self.show(rows);
             }
         });
-        type Open = (
-            web_sys::EventSource,
-            Closure<dyn FnMut(web_sys::MessageEvent)>,
-            Closure<dyn FnMut(web_sys::Event)>,
-            Closure<dyn FnMut(web_sys::Event)>,
-        );
+        type Listener = Closure<dyn FnMut(web_sys::Event)>;
+        type Open = (web_sys::EventSource, Closure<dyn FnMut(web_sys::MessageEvent)>, Listener, Listener, Listener);
         let source = StoredValue::new_local(None::<Open>);
+        // The cursor of the last row (or of the tail's start) this page has seen.
+        let last_id = StoredValue::new(None::<String>);
+        let reconnects = RwSignal::new(0u32);
         let close = move || {
             if let Some((es, ..)) = source.try_update_value(Option::take).flatten() {
                 es.close();
             }
             self.connected.set(false);
-            self.stopped.set(false);
         };
-        Effect::new(move |_| {
+        Effect::new(move |previous: Option<(bool, Vec<(&'static str, String)>)>| {
             let on = self.on.get();
             let f = filters.get();
+            reconnects.track();
             close();
-            self.shown.set(Vec::new());
-            self.held.set(Vec::new());
-            if !on {
-                return;
+            // A new search starts afresh; a reconnection goes on from the last row seen.
+            if previous.as_ref() != Some(&(on, f.clone())) {
+                self.shown.set(Vec::new());
+                self.held.set(Vec::new());
+                self.held_count.set(0);
+                self.failures.set(0);
+                last_id.set_value(None);
             }
-            let query = query_string(f.iter().map(|(k, v)| (*k, v.as_str())));
+            if !on {
+                return (on, f);
+            }
+            let mut params: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let after = last_id.get_value();
+            if let Some(after) = &after {
+                params.push(("after", after.as_str()));
+            }
+            let query = query_string(params);
             let Ok(es) = web_sys::EventSource::new(&format!("/api/v1/workspaces/{workspace}/logs/tail?{query}")) else {
-                return;
+                return (on, f);
             };
             let message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
                 let Some(text) = ev.data().as_string() else { return };
                 let Ok(row) = serde_json::from_str::<LogEntry>(&text) else { return };
+                last_id.set_value(Some(ev.last_event_id()));
                 if at_top.get_untracked() {
                     self.show(vec![row]);
                 } else {
-                    self.held.update(|held| held.push(row));
+                    self.hold(row);
                 }
             });
-            let opened = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| self.connected.set(true));
-            // The browser reconnects by itself (sending the last event id); until then, say so.
+            let resume = Listener::new(move |ev: web_sys::Event| {
+                if let Some(id) = ev.dyn_ref::<web_sys::MessageEvent>().map(|m| m.last_event_id()) {
+                    if !id.is_empty() {
+                        last_id.set_value(Some(id));
+                    }
+                }
+            });
+            let opened = Listener::new(move |_| {
+                self.connected.set(true);
+                self.failures.set(0);
+            });
+            // Dropped: the browser reconnects by itself (sending the last event id) unless the
+            // server refused it (an error status: signed out, or a restart); then retry here,
+            // waiting longer after each refusal.
             let watched = es.clone();
-            let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            let failed = Listener::new(move |_| {
                 self.connected.set(false);
-                self.stopped.set(watched.ready_state() == web_sys::EventSource::CLOSED);
+                if watched.ready_state() == web_sys::EventSource::CLOSED {
+                    let failures = self.failures.get_untracked() + 1;
+                    self.failures.set(failures);
+                    let wait = std::time::Duration::from_secs(1 << failures.min(5).saturating_sub(1));
+                    set_timeout(move || reconnects.update(|n| *n += 1), wait);
+                }
             });
             es.set_onmessage(Some(message.as_ref().unchecked_ref()));
+            let _ = es.add_event_listener_with_callback("resume", resume.as_ref().unchecked_ref());
             es.set_onopen(Some(opened.as_ref().unchecked_ref()));
             es.set_onerror(Some(failed.as_ref().unchecked_ref()));
-            source.set_value(Some((es, message, opened, failed)));
+            source.set_value(Some((es, message, resume, opened, failed)));
+            (on, f)
         });
         on_cleanup(move || {
             scroll.remove();
@@ -278,18 +330,23 @@ impl LiveTail {
 /// The live tail's switch and state, announced to screen readers.
 #[component]
 fn LiveStatus(tail: LiveTail) -> impl IntoView {
-    let status = move || match (tail.on.get(), tail.connected.get(), tail.held.with(Vec::len)) {
+    let status = move || match (tail.on.get(), tail.connected.get(), tail.held_count.get()) {
         (false, ..) => String::new(),
-        _ if tail.stopped.get() => {
-            "Live tail stopped: the server refused it (are you still signed in?). Reload the page to try again."
-                .to_owned()
-        }
-        (true, false, _) => "Connecting…".to_owned(),
+        (true, false, _) => match tail.failures.get() {
+            0 => "Connecting…".to_owned(),
+            1..=2 => "Connection lost; reconnecting…".to_owned(),
+            _ => "The server does not answer the live tail (are you still signed in?); retrying every few seconds."
+                .to_owned(),
+        },
         (true, true, 0) => "Live: new attempts appear at the top as they happen.".to_owned(),
-        (true, true, n) => format!(
-            "Paused while you read: {n} new {} — scroll to the top to see them.",
-            if n == 1 { "attempt" } else { "attempts" }
-        ),
+        (true, true, n) => {
+            let kept = tail.held.with(Vec::len);
+            format!(
+                "Paused while you read: {} — scroll to the top to see {}.",
+                if n == 1 { "1 new attempt".to_owned() } else { format!("{n} new attempts") },
+                if n > kept { format!("the newest {kept}") } else { "them".to_owned() }
+            )
+        }
     };
     view! {
         <div class="live-bar">

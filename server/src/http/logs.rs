@@ -56,6 +56,9 @@ pub async fn export_logs(
     Ok(response)
 }
 
+/// How soon a browser reconnects a tail that ended (a page of catch-up sent, a lifetime over).
+const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// `?after=` of a tail: the cursor of the newest row the client has (the `Last-Event-ID`
 /// header, which a reconnecting `EventSource` sends, takes precedence).
 #[derive(Deserialize)]
@@ -75,7 +78,14 @@ pub async fn tail_logs(
     let filter = LogFilter::from_query(query.as_deref().unwrap_or_default(), &["after"])?;
     let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let after = last_seen.or(params.after);
-    let rows = state.svc.tail_logs(&actor, id, &filter, after.as_deref()).await?;
-    let events = rows.map(|row| Event::default().id(encode_cursor(row.at, row.id)).json_data(&row));
+    let tail = state.svc.tail_logs(&actor, id, &filter, after.as_deref()).await?;
+    // First, an event the browser does not dispatch: how soon to reconnect, and (for a fresh
+    // tail) the cursor to resume from, so a drop before the first row loses nothing either.
+    let mut start = Event::default().event("resume").retry(RECONNECT_AFTER);
+    if let Some(cursor) = &tail.resume_from {
+        start = start.id(cursor.as_str()).data(cursor.as_str());
+    }
+    let rows = tail.rows.map(|row| Event::default().id(encode_cursor(row.at, row.id)).json_data(&row));
+    let events = futures_util::stream::once(async move { Ok(start) }).chain(rows);
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

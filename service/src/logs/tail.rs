@@ -33,7 +33,9 @@ const LOOKBACK: Duration = Duration::seconds(1);
 const POLL_ROWS: i64 = 1_000;
 /// Rows one tail may lag behind before it is closed (the client reconnects and catches up).
 const CHANNEL_ROWS: usize = 4_096;
-/// Rows sent on (re)connection from the cursor the client last saw.
+/// Rows sent on (re)connection from the cursor the client last saw, oldest first. A full page
+/// ends the stream once sent: the client reconnects from its last row and gets the next page,
+/// so a long gap is caught up in order, a page at a time, and nothing is skipped.
 const CATCH_UP_ROWS: i64 = 500;
 /// A tail ends after this long; the browser reconnects, which checks the session again.
 const TAIL_LIFETIME: StdDuration = StdDuration::from_secs(300);
@@ -83,10 +85,20 @@ impl LogCriteria {
     }
 }
 
-/// Where a tail is: rows to send first, the ids already sent by the catch-up, the live feed.
+/// A live tail: where a new client resumes from, and the rows.
+pub struct Tail<S> {
+    /// The cursor a fresh tail starts at (its first moment), for the client to resume from
+    /// should the connection drop before any row arrives; `None` when resuming already.
+    pub resume_from: Option<String>,
+    pub rows: S,
+}
+
+/// Where a tail is: rows to send first, the ids already sent by the catch-up, whether more
+/// catch-up is waiting (then the stream ends after `pending`), the live feed.
 struct TailState {
     pending: VecDeque<LogEntry>,
     caught_up: HashSet<Uuid>,
+    more_to_catch_up: bool,
     receiver: broadcast::Receiver<Arc<LogEntry>>,
     criteria: LogCriteria,
     until: tokio::time::Instant,
@@ -94,16 +106,18 @@ struct TailState {
 
 impl Service {
     /// New rows matching `filter` as they commit, oldest first. With `after` (a cursor, such as
-    /// the `Last-Event-ID` of a reconnection), rows after it are sent first (up to 500).
+    /// the `Last-Event-ID` of a reconnection), the rows after it are sent first, up to
+    /// [`CATCH_UP_ROWS`] a connection.
     pub async fn tail_logs(
         &self,
         actor: &Actor,
         workspace_id: Uuid,
         filter: &LogFilter,
         after: Option<&str>,
-    ) -> ServiceResult<impl Stream<Item = LogEntry> + Send + 'static> {
+    ) -> ServiceResult<Tail<impl Stream<Item = LogEntry> + Send + 'static>> {
         drop(self.tenant(actor, workspace_id, Action::View).await?);
-        let criteria = filter.criteria(self.clock.now())?;
+        let now = self.clock.now();
+        let criteria = filter.criteria(now)?;
         let after = after.filter(|a| !a.is_empty()).map(decode_cursor).transpose()?;
         // Subscribe before reading the catch-up, so no row falls between the two.
         let receiver = self.tail.subscribe(self, workspace_id);
@@ -111,12 +125,17 @@ impl Service {
             Some(after) => self.rows_after(workspace_id, &criteria, after).await?.into(),
             None => VecDeque::new(),
         };
+        let more_to_catch_up = pending.len() as i64 == CATCH_UP_ROWS;
+        let resume_from = after.is_none().then(|| super::encode_cursor(now, Uuid::nil()));
         let caught_up = pending.iter().map(|e| e.id).collect();
         let until = tokio::time::Instant::now() + TAIL_LIFETIME;
-        let state = TailState { pending, caught_up, receiver, criteria, until };
-        Ok(futures_util::stream::unfold(state, |mut state| async move {
+        let state = TailState { pending, caught_up, more_to_catch_up, receiver, criteria, until };
+        let rows = futures_util::stream::unfold(state, |mut state| async move {
             if let Some(entry) = state.pending.pop_front() {
                 return Some((entry, state));
+            }
+            if state.more_to_catch_up {
+                return None;
             }
             loop {
                 let next = tokio::time::timeout_at(state.until, state.receiver.recv()).await;
@@ -129,10 +148,11 @@ impl Service {
                     Ok(Err(_)) | Err(_) => return None,
                 }
             }
-        }))
+        });
+        Ok(Tail { resume_from, rows })
     }
 
-    /// The newest `CATCH_UP_ROWS` rows after `after` matching `criteria`, oldest first.
+    /// The oldest [`CATCH_UP_ROWS`] rows after `after` matching `criteria`.
     async fn rows_after(
         &self,
         workspace_id: Uuid,
@@ -143,12 +163,11 @@ impl Service {
         criteria.push_where(&mut sql, workspace_id);
         sql.push(" AND at >= ").push_bind(after.0);
         sql.push(" AND (at, id) > (").push_bind(after.0).push(", ").push_bind(after.1).push(")");
-        sql.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(CATCH_UP_ROWS);
+        sql.push(" ORDER BY at, id LIMIT ").push_bind(CATCH_UP_ROWS);
         let mut tx = self.pool.begin().await?;
         crate::tenant::confine(&mut tx, workspace_id).await?;
-        let mut rows: Vec<LogEntry> =
+        let rows: Vec<LogEntry> =
             sql.build_query_as().persistent(crate::db::statements_are_named()).fetch_all(&mut *tx).await?;
-        rows.reverse();
         Ok(rows.into_iter().map(super::explained).collect())
     }
 
