@@ -16,6 +16,7 @@ mod logs;
 mod members;
 mod metrics;
 mod migration;
+mod openapi;
 mod pg_restart;
 mod resilience;
 mod row_security;
