@@ -69,29 +69,30 @@ const MERGE_SQL: &str = "WITH pending AS (
              WHERE ctid IN (SELECT ctid FROM log_rollup_pending LIMIT $2)
             RETURNING *
          ), presented AS (
-            SELECT t.workspace_id, t.at, coalesce(t.platform, '') AS platform, t.outcome,
-                   coalesce(t.reason, '') AS reason, t.kid, t.user_id
+            -- Grouped per minute first, with the kid as presented: the kid is then judged once
+            -- per group, not once per row.
+            SELECT t.workspace_id, date_trunc('minute', t.at) AS minute, coalesce(t.platform, '') AS platform,
+                   t.outcome, coalesce(t.reason, '') AS reason, t.kid, count(*) AS attempts,
+                   bit_or(countersign_user_bit(t.user_id)) AS users, min(t.at) AS first_at, max(t.at) AS last_at
               FROM pending p,
                    unnest(p.workspace_ids, p.ats, p.platforms, p.outcomes, p.reasons, p.kids, p.user_ids)
                        AS t(workspace_id, at, platform, outcome, reason, kid, user_id)
-         ), known AS (
-            -- One key look-up per distinct kid, not per row.
-            SELECT workspace_id, kid FROM (SELECT DISTINCT workspace_id, kid FROM presented WHERE kid IS NOT NULL) d
-             WHERE countersign_rollup_kid(workspace_id, kid) <> ''
-         ), rows AS (
-            SELECT p.workspace_id, p.at, p.platform, p.outcome, p.reason, coalesce(known.kid, '') AS kid, p.user_id
-              FROM presented p LEFT JOIN known USING (workspace_id, kid)
+             GROUP BY 1, 2, 3, 4, 5, 6
+         ), groups AS (
+            SELECT workspace_id, minute, platform, outcome, reason, countersign_rollup_kid(workspace_id, kid) AS kid,
+                   attempts, users, first_at, last_at
+              FROM presented
          ), minute AS (
             INSERT INTO log_rollup_minute_merged AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts)
-            SELECT workspace_id, date_trunc('minute', at), platform, outcome, reason, kid, $1, count(*)
-              FROM rows GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+            SELECT workspace_id, minute, platform, outcome, reason, kid, $1, sum(attempts)
+              FROM groups GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
             ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
                DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts
          ), hour AS (
             INSERT INTO log_rollup_hour_merged AS r (workspace_id, bucket, platform, outcome, reason, kid, shard, attempts, users, first_at, last_at)
-            SELECT workspace_id, date_trunc('hour', at), platform, outcome, reason, kid, $1, count(*),
-                   bit_or(countersign_user_bit(user_id)), min(at), max(at)
-              FROM rows GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+            SELECT workspace_id, date_trunc('hour', minute), platform, outcome, reason, kid, $1, sum(attempts),
+                   bit_or(users), min(first_at), max(last_at)
+              FROM groups GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
             ON CONFLICT (workspace_id, bucket, platform, outcome, reason, kid, shard)
                DO UPDATE SET attempts = r.attempts + EXCLUDED.attempts,
                              users = CASE WHEN r.users IS NULL THEN EXCLUDED.users
@@ -100,7 +101,7 @@ const MERGE_SQL: &str = "WITH pending AS (
                              first_at = least(r.first_at, EXCLUDED.first_at),
                              last_at = greatest(r.last_at, EXCLUDED.last_at)
          )
-         SELECT (SELECT count(*) FROM pending), (SELECT count(*) FROM rows)";
+         SELECT (SELECT count(*) FROM pending), (SELECT coalesce(sum(attempts), 0)::bigint FROM presented)";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
