@@ -392,6 +392,9 @@ pub struct PlatformHealth {
     pub platform: String,
     pub mode: String,
     pub totals: OutcomeCounts,
+    /// Distinct users among the range's unverified attempts (estimated from the hourly
+    /// rollups' user sketches).
+    pub unverified_users: i64,
     /// Attempts per chart bar, oldest first (hours for 24 h, 6 hours for 7 d, days for 30 d).
     pub series: Vec<SeriesPoint>,
     /// First and last verified attempt still within the log's retention.

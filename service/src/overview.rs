@@ -146,6 +146,16 @@ fn plural(n: i64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
+/// "75 unverified identities (115 attempts)": the people, then how often they came.
+fn unverified(p: &PlatformHealth) -> String {
+    let identities = plural(p.unverified_users, "unverified identity", "unverified identities");
+    if p.totals.unverified == p.unverified_users {
+        identities
+    } else {
+        format!("{identities} ({})", plural(p.totals.unverified, "attempt", "attempts"))
+    }
+}
+
 fn platform_name(platform: &str) -> &str {
     Platform::parse(platform).map_or(platform, |p| p.label())
 }
@@ -208,7 +218,7 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
                 format!("{name} is off"),
                 format!(
                     "Identities on {name} are accepted without verification: {} in {}. Anyone can impersonate these users.",
-                    plural(p.totals.unverified, "unverified identity", "unverified identities"),
+                    unverified(p),
                     range.words()
                 ),
                 "/security",
@@ -340,11 +350,7 @@ pub fn headline(platforms: &[PlatformHealth], checklist: &[HealthItem], range: R
     if let Some(p) = off_with_traffic {
         let name = platform_name(&p.platform);
         let detail = if p.totals.unverified > 0 {
-            format!(
-                "{name} is off: {} in {} — anyone can impersonate these users.",
-                plural(p.totals.unverified, "unverified identity", "unverified identities"),
-                range.words()
-            )
+            format!("{name} is off: {} in {} — anyone can impersonate these users.", unverified(p), range.words())
         } else {
             format!("{name} is off: anyone can impersonate your users there.")
         };
@@ -426,6 +432,15 @@ impl Service {
               WHERE workspace_id = $1 AND outcome = 'verified' GROUP BY platform",
         )
         .bind(workspace_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let unverified_users: Vec<(String, Option<i64>)> = crate::db::query_as(
+            "SELECT platform, length(replace(bit_or(users)::text, '1', ''))::bigint FROM log_rollup_hour
+              WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 AND outcome = 'unverified' GROUP BY platform",
+        )
+        .bind(workspace_id)
+        .bind(from)
+        .bind(to)
         .fetch_all(&mut *conn)
         .await?;
         let would_reject: Vec<(String, String, i64, Option<i64>)> = crate::db::query_as(
@@ -514,9 +529,11 @@ impl Service {
                         .collect();
                     readiness(name, &totals, reasons, range)
                 });
+                let users = unverified_users.iter().find(|(p, _)| p == name).and_then(|(_, zeros)| *zeros);
                 PlatformHealth {
                     platform: name.into(),
                     mode: mode.as_str().into(),
+                    unverified_users: users.map(estimate_users).unwrap_or(0).min(totals.unverified),
                     totals,
                     series,
                     first_verified_at: span.map(|s| s.1),
@@ -617,6 +634,7 @@ mod tests {
         PlatformHealth {
             platform: platform.into(),
             mode: mode.into(),
+            unverified_users: totals.unverified,
             totals,
             series: vec![],
             first_verified_at: None,
@@ -684,6 +702,13 @@ mod tests {
         assert_eq!(
             line.detail,
             "Android is off: 1,204 unverified identities in the last 24 hours — anyone can impersonate these users."
+        );
+        let mut returning = platforms.clone();
+        returning[1].unverified_users = 75;
+        assert_eq!(
+            headline(&returning, &[], Range::Day).detail,
+            "Android is off: 75 unverified identities (1,204 attempts) in the last 24 hours — anyone can impersonate these users.",
+            "people, then how often they came"
         );
         let line = headline(&platforms[2..], &[], Range::Day);
         assert_eq!((line.severity.as_str(), line.title.as_str()), ("warning", "iOS is in monitor mode"));

@@ -154,7 +154,7 @@ async fn the_overview_names_the_risks_from_the_rollups(pool: PgPool) {
     assert_eq!(o["headline"]["severity"], "critical");
     assert_eq!(
         o["headline"]["detail"],
-        "Android is off: 10 unverified identities in the last 24 hours — anyone can impersonate these users."
+        "Android is off: 7 unverified identities (10 attempts) in the last 24 hours — anyone can impersonate these users."
     );
     let platform =
         |name: &str| o["platforms"].as_array().unwrap().iter().find(|p| p["platform"] == name).unwrap().clone();
