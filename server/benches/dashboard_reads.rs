@@ -79,14 +79,14 @@ async fn main() {
     let ago = |hours: i64| {
         (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
-    let (month, three_days, one_hour_earlier) = (ago(31 * 24), ago(72), ago(73));
+    let (month, three_days, one_hour_earlier) = (ago(30 * 24), ago(72), ago(73));
     for (name, query) in [
         ("logs: no filter (7 days)", String::new()),
         ("logs: outcome=rejected", "outcome=rejected".into()),
         ("logs: outcome=would_reject", "outcome=would_reject".into()),
         ("logs: platform=android", "platform=android".into()),
         ("logs: android+would_reject (none)", "platform=android&outcome=would_reject".into()),
-        ("logs: same, over 31 days", format!("platform=android&outcome=would_reject&from={month}")),
+        ("logs: same, over 30 days", format!("platform=android&outcome=would_reject&from={month}")),
         ("logs: reason=token_expired", "reason=token_expired".into()),
         ("logs: user_id=user-4242", "user_id=user-4242".into()),
         ("logs: user_id=nobody (none)", "user_id=nobody".into()),
