@@ -107,6 +107,20 @@ async fn post(port: u16, path: &str, body: &str) -> Option<(u16, Value)> {
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
 
+/// A minimal HTTP/1.1 GET with a personal access token; returns status and JSON body.
+async fn get_as(port: u16, path: &str, token: &str) -> Option<(u16, Value)> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
 /// The URL of the test's own database (sqlx::test makes one per test).
 async fn database_url(pool: &PgPool) -> String {
     let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.expect("db name");
@@ -807,6 +821,15 @@ async fn the_log_page_reads_the_replica_and_shows_its_lag() {
         sqlx::query_scalar("SELECT count(*) FROM verification_log").fetch_one(&pool).await.expect("count");
     assert_eq!(on_primary, 10);
     assert_eq!(page(admin.clone()).await, 6, "the log page reads the replica, whose replay is paused");
+    // The server process reads it too: its API answers from the replica.
+    let token = admin.create_token(&owner, "replica check").await.expect("token").token;
+    let logs = format!("/api/v1/workspaces/{}/logs", workspace.id);
+    let served = |token: String, logs: String| async move {
+        let (status, body) = get_as(server.1, &logs, &token).await.expect("log API");
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(served(token.clone(), logs.clone()).await, 6, "the server's log API reads the paused replica");
 
     // Over a few seconds behind, the page says so.
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -826,6 +849,7 @@ async fn the_log_page_reads_the_replica_and_shows_its_lag() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(admin.log_replica_lag_notice(&owner, workspace.id).await.expect("lag"), None);
+    assert_eq!(served(token, logs).await, 10, "and, resumed, everything");
     println!("the log page read the replica: 6 rows while paused (10 on the primary), lag notice at {lag} s");
     drop(server);
 }
