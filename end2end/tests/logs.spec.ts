@@ -62,6 +62,12 @@ test('log explorer: filters, paging, detail, live tail, export', async ({ page }
   await expect(page).toHaveURL(/user_id=a%2Bb%26c%3Dd%40example\.com/);
   await expect(rows).toHaveCount(3);
   await expect(page.getByTestId('logs').locator(`tbody tr[data-user="${tricky}"][data-outcome=verified]`)).toHaveCount(3);
+  // And back to the newest page of the same search.
+  await page.getByTestId('newest').click();
+  await expect(page).not.toHaveURL(/cursor=/);
+  await expect(page).toHaveURL(/user_id=a%2Bb%26c%3Dd%40example\.com/);
+  await expect(page.getByTestId('newest')).toHaveCount(0);
+  await expect(rows).toHaveCount(50);
 
   // A failed attempt's detail: keyboard-operable dialog, explanation, link to the debugger.
   await page.goto(`/w/${ws.id}/logs?outcome=rejected&platform=web`);

@@ -82,6 +82,10 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
                     let sep = if keep.is_empty() { "" } else { "&" };
                     view! { <a class="button" data-testid="older" href=format!("?{keep}{sep}cursor={}", urlencode(&cursor))>"Older attempts →"</a> }
                 });
+                    // Paged back: a way to the newest attempts of the same search.
+                    let newest = cursor.get_untracked().map(|_| {
+                        view! { <a class="button" data-testid="newest" href=format!("?{}", carried())>"← Newest attempts"</a> }
+                    });
                     let rows = page.items.into_iter().map(|e| view! { <LogRow e selected/> }).collect_view();
                     view! {
                     <div class="table-scroll" tabindex="0" role="region" aria-label="Log rows">
@@ -93,7 +97,7 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
-                    <p>{next}</p>
+                    <p class="paging">{newest}{next}</p>
                 }.into_any()
                 }
             }
