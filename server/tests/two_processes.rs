@@ -90,12 +90,11 @@ async fn start_with(env: &[(&str, String)]) -> Server {
     server
 }
 
-/// A minimal HTTP/1.1 POST (GET when the body is empty); returns status and JSON body.
-async fn post(port: u16, path: &str, body: &str) -> Option<(u16, Value)> {
+/// A minimal HTTP/1.1 exchange (`headers` end each line with CRLF); returns status and JSON body.
+async fn exchange(port: u16, method: &str, path: &str, headers: &str, body: &str) -> Option<(u16, Value)> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    let method = if body.is_empty() { "GET" } else { "POST" };
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.ok()?;
@@ -107,18 +106,15 @@ async fn post(port: u16, path: &str, body: &str) -> Option<(u16, Value)> {
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
 
-/// A minimal HTTP/1.1 GET with a personal access token; returns status and JSON body.
+/// A JSON POST (a GET when the body is empty).
+async fn post(port: u16, path: &str, body: &str) -> Option<(u16, Value)> {
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    exchange(port, method, path, "Content-Type: application/json\r\n", body).await
+}
+
+/// A GET with a personal access token.
 async fn get_as(port: u16, path: &str, token: &str) -> Option<(u16, Value)> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    exchange(port, "GET", path, &format!("Authorization: Bearer {token}\r\n"), "").await
 }
 
 /// The URL of the test's own database (sqlx::test makes one per test).
