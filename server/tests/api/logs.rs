@@ -281,6 +281,21 @@ async fn hostile_filters(pool: PgPool) {
     for query in ["", "?format=xlsx", "?format=csv&limit=100001"] {
         assert_eq!(app.get(&format!("{export}{query}"), &ws.owner).await.code(), "invalid_request", "{query}");
     }
+    // The tail's own `after` cursor, and its filters, are refused before any stream opens.
+    let tail = format!("/api/v1/workspaces/{}/logs/tail", ws.id);
+    let far = cursor_at(chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_micros());
+    for query in [
+        "after=!!!".to_owned(),
+        "after=%00".to_owned(),
+        "after=%FF%FE".to_owned(),
+        format!("after={far}"),
+        format!("after={}", "A".repeat(20_000)),
+        "outcomes=rejected".to_owned(),
+        "user_id=a%00b".to_owned(),
+    ] {
+        let reply = app.get(&format!("{tail}?{query}"), &ws.owner).await;
+        assert_eq!((reply.status, reply.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "tail?{query}");
+    }
     let (stranger, _) = app.signup("stranger@example.com", "Other").await;
     for path in [format!("/api/v1/workspaces/{}/logs?outcome=rejected", ws.id), format!("{export}?format=csv")] {
         assert_eq!(app.get(&path, &stranger).await.status, StatusCode::NOT_FOUND, "{path}");
