@@ -71,7 +71,7 @@ SQL
     echo "seeded $last of $rows rows ($(( $(date +%s) - start )) s)"
 done
 psql "$url" -qc "VACUUM ANALYZE verification_log"
-# The rollups the log writer would have kept, and three keys for the Keys page.
+# The rollups and origin hours the log writer would have kept, and three keys for the Keys page.
 psql "$url" -q -v ON_ERROR_STOP=1 <<SQL
 DELETE FROM log_rollup_minute_merged WHERE workspace_id = '$ws';
 DELETE FROM log_rollup_hour_merged WHERE workspace_id = '$ws';
@@ -82,6 +82,9 @@ INSERT INTO log_rollup_hour_merged (workspace_id, bucket, platform, outcome, rea
 SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, coalesce(reason, ''), coalesce(kid, ''), count(*),
        bit_or(countersign_user_bit(user_id)), min(at), max(at)
   FROM verification_log WHERE workspace_id = '$ws' GROUP BY 1, 2, 3, 4, 5, 6;
+DELETE FROM log_origin_hour_merged WHERE workspace_id = '$ws';
+INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket)
+SELECT DISTINCT workspace_id, origin, date_trunc('hour', at) FROM verification_log WHERE workspace_id = '$ws' AND origin IS NOT NULL;
 INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at)
 VALUES ('$ws', 'kid_0', '\\x00', 'seeded', 'primary', NULL, now() - interval '10 days'),
        ('$ws', 'kid_1', '\\x00', 'seeded', 'rotating', now() + interval '1 day', now() - interval '40 days'),
@@ -89,5 +92,6 @@ VALUES ('$ws', 'kid_0', '\\x00', 'seeded', 'primary', NULL, now() - interval '10
 ON CONFLICT DO NOTHING;
 VACUUM ANALYZE log_rollup_minute_merged;
 VACUUM ANALYZE log_rollup_hour_merged;
+VACUUM ANALYZE log_origin_hour_merged;
 SQL
 echo "done: $rows rows over $days days in $(( $(date +%s) - start )) s"

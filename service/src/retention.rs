@@ -57,7 +57,7 @@ impl Service {
             .bind(now - Duration::days(retention_days))
             .execute(&self.pool)
             .await?;
-        for table in ["log_rollup_hour_merged", "attribute_rollup_hour"] {
+        for table in ["log_rollup_hour_merged", "attribute_rollup_hour", "log_origin_hour_merged"] {
             crate::db::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
                 .bind(now - Duration::days(retention_days + 1))
                 .execute(&self.pool)
@@ -107,5 +107,40 @@ mod tests {
         assert_eq!(failures, ["new@example.com"]);
         let sessions: i64 = crate::db::query_scalar("SELECT count(*) FROM sessions").fetch_one(&pool).await.unwrap();
         assert_eq!(sessions, 1, "only the live session of {} is left", live.account.email);
+    }
+
+    /// Hourly rollups, unsigned-attribute counts and origin hours older than the log's retention
+    /// are trimmed; recent ones stay.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn hourly_records_past_retention_are_trimmed(pool: PgPool) {
+        let settings = Settings {
+            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4())),
+            ..Settings::default()
+        };
+        let svc =
+            Service::new(pool.clone(), Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let workspace_id = crate::ingest::test_workspace(&pool, "app_retention").await;
+        for age in ["40 days", "1 hour"] {
+            for fixture in [
+                "INSERT INTO log_rollup_hour_merged (workspace_id, bucket, platform, outcome, reason, kid, attempts, first_at, last_at)
+                 SELECT $1, date_trunc('hour', now() - $2::interval), 'web', 'verified', '', '', 1, now(), now()",
+                "INSERT INTO attribute_rollup_hour (workspace_id, bucket, name, unsigned_updates)
+                 SELECT $1, date_trunc('hour', now() - $2::interval), 'plan', 1",
+                "INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket)
+                 SELECT $1, 'https://a.example', date_trunc('hour', now() - $2::interval)",
+            ] {
+                crate::db::query(fixture).bind(workspace_id).bind(age).execute(&pool).await.unwrap();
+            }
+        }
+        svc.maintain_log_partitions(30).await.unwrap();
+        for table in ["log_rollup_hour_merged", "attribute_rollup_hour", "log_origin_hour_merged"] {
+            let old: (i64, i64) = crate::db::query_as(&format!(
+                "SELECT count(*) FILTER (WHERE bucket < now() - interval '31 days'), count(*) FROM {table}"
+            ))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(old, (0, 1), "{table}: the recent row stays, the old one is gone");
+        }
     }
 }

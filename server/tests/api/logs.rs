@@ -23,8 +23,8 @@ pub fn enc(value: &str) -> String {
         .collect()
 }
 
-/// A row written straight into the log, with its hourly rollup as the log writer keeps it, for
-/// time-range and volume fixtures.
+/// A row written straight into the log, with its hourly rollup and origin hour as the log
+/// writer keeps them, for time-range and volume fixtures.
 struct Row<'a> {
     at: DateTime<Utc>,
     outcome: &'a str,
@@ -71,6 +71,13 @@ async fn insert(pool: &PgPool, ws: &Workspace, row: Row<'_>) {
     .execute(pool)
     .await
     .expect("insert fixture rollup");
+    sqlx::query("INSERT INTO log_origin_hour_merged VALUES ($1, $2, date_trunc('hour', $3)) ON CONFLICT DO NOTHING")
+        .bind(ws_id)
+        .bind(row.origin)
+        .bind(row.at)
+        .execute(pool)
+        .await
+        .expect("insert fixture origin hour");
 }
 
 fn count(reply: &crate::support::Reply) -> usize {
@@ -133,6 +140,45 @@ async fn made_up_kids_are_found_in_the_log(pool: PgPool) {
     assert_eq!(count(&app.get(&format!("{base}?kid=made-up-3"), &ws.owner).await), 0);
 }
 
+/// Origins sent to identify are found by the origin filter as soon as their rows commit, and
+/// exactly: another origin, one that differs by case or a trailing slash, and a prefix find
+/// nothing.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn origins_are_found_as_identify_stored_them(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    for (origin, user) in
+        [("https://shop.example", "u-1"), ("https://blog.example", "u-2"), ("https://shop.example", "u-3")]
+    {
+        let body = json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": user}))});
+        let reply = app.send(Method::POST, "/api/v1/identify", Some(body), &Auth::None, &[("origin", origin)]).await;
+        assert!(reply.body["log_id"].is_string(), "{}", reply.body);
+    }
+    let base = format!("/api/v1/workspaces/{}/logs", ws.id);
+    let users = |reply: &crate::support::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["user_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let shop = app.get(&format!("{base}?origin={}", enc("https://shop.example")), &ws.owner).await;
+    assert_eq!(users(&shop), ["u-3", "u-1"], "{}", shop.body);
+    let blog = app.get(&format!("{base}?origin={}&user_id=u-2", enc("https://blog.example")), &ws.owner).await;
+    assert_eq!(users(&blog), ["u-2"], "{}", blog.body);
+    for other in ["https://Shop.example", "https://shop.example/", "https://shop", "https://nowhere.example"] {
+        let reply = app.get(&format!("{base}?origin={}", enc(other)), &ws.owner).await;
+        assert_eq!((reply.status, count(&reply)), (StatusCode::OK, 0), "{other}: {}", reply.body);
+    }
+    // Another workspace's origin hours are not this one's.
+    let other = app.workspace("other@example.com").await;
+    let theirs = app
+        .get(&format!("/api/v1/workspaces/{}/logs?origin={}", other.id, enc("https://shop.example")), &other.owner)
+        .await;
+    assert_eq!(count(&theirs), 0, "{}", theirs.body);
+}
+
 /// Every filter narrows to exactly its rows; combinations, the time range and the cursor
 /// compose.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
@@ -170,6 +216,8 @@ async fn every_filter(pool: PgPool) {
         ("kid=kid-b", 2),
         ("origin=https%3A%2F%2Fa.example", 3),
         ("origin=https%3A%2F%2Fa.example&kid=kid-b", 0),
+        ("origin=https%3A%2F%2Fa.example&platform=android", 2),
+        ("origin=https%3A%2F%2Fnowhere.example", 0),
         ("user_id=u-1&outcome=verified", 2),
         ("outcome=&platform=&reason=&user_id=&kid=&origin=&to=", 5),
     ] {
@@ -199,6 +247,13 @@ async fn every_filter(pool: PgPool) {
     .await;
     assert_eq!(count(&app.get(&format!("{base}?user_id=old"), &ws.owner).await), 0, "older than the default week");
     assert_eq!(count(&app.get(&format!("{base}?user_id=old&from={}", since(24 * 10)), &ws.owner).await), 1);
+    let origin = "origin=https%3A%2F%2Fa.example";
+    assert_eq!(count(&app.get(&format!("{base}?{origin}"), &ws.owner).await), 3, "the default week");
+    assert_eq!(count(&app.get(&format!("{base}?{origin}&from={}", since(24 * 10)), &ws.owner).await), 4);
+    let (nine_days_from, nine_days_to) = (since(24 * 10), since(24 * 8));
+    let reply = app.get(&format!("{base}?{origin}&from={nine_days_from}&to={nine_days_to}"), &ws.owner).await;
+    assert_eq!(count(&reply), 1, "{}", reply.body);
+    assert_eq!(count(&app.get(&format!("{base}?{origin}&from={}&to={}", since(30), since(20)), &ws.owner).await), 0);
     // A `datetime-local` value (what the dashboard's form sends) is read as UTC.
     let local = (now - Duration::hours(10)).format("%Y-%m-%dT%H:%M").to_string();
     assert_eq!(count(&app.get(&format!("{base}?from={}", enc(&local)), &ws.owner).await), 4);

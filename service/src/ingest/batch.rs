@@ -95,7 +95,7 @@ pub(super) async fn write_batch(
     static MAYBE_STORED: LazyLock<String> = LazyLock::new(|| {
         let returning = "
             ON CONFLICT DO NOTHING
-            RETURNING id, workspace_id, at, outcome, reason, platform, kid, user_id
+            RETURNING id, workspace_id, at, outcome, reason, platform, kid, user_id, origin
          ";
         [LOG_SQL, returning, REPLAY_ROLLUPS_SQL, CONTACTS_SQL].concat()
     });
@@ -226,8 +226,8 @@ const LOG_SQL: &str = "WITH log AS (
 /// rows' arrays ([`super::merge`] counts them off the commit path); then the unsigned
 /// attribute updates, grouped by the writer ([`AttributeRollups`]).
 const LIVE_ROLLUPS_SQL: &str = "), pending AS (
-            INSERT INTO log_rollup_pending (workspace_ids, ats, platforms, outcomes, reasons, kids, user_ids)
-            VALUES ($2, $3, $7, $4, $5, $8, $10)
+            INSERT INTO log_rollup_pending (workspace_ids, ats, platforms, outcomes, reasons, kids, user_ids, origins)
+            VALUES ($2, $3, $7, $4, $5, $8, $10, $14)
          ), attribute AS (
             INSERT INTO attribute_rollup_hour AS r (workspace_id, bucket, name, shard, unsigned_updates)
             SELECT ws, bucket, name, $27, updates
@@ -239,9 +239,9 @@ const LIVE_ROLLUPS_SQL: &str = "), pending AS (
 /// A replay's pending rollup row and unsigned attribute updates, from the rows actually
 /// inserted (one already stored is not counted again).
 const REPLAY_ROLLUPS_SQL: &str = "), pending AS (
-            INSERT INTO log_rollup_pending (workspace_ids, ats, platforms, outcomes, reasons, kids, user_ids)
+            INSERT INTO log_rollup_pending (workspace_ids, ats, platforms, outcomes, reasons, kids, user_ids, origins)
             SELECT array_agg(workspace_id), array_agg(at), array_agg(platform), array_agg(outcome),
-                   array_agg(reason), array_agg(kid), array_agg(user_id)
+                   array_agg(reason), array_agg(kid), array_agg(user_id), array_agg(origin)
               FROM log HAVING count(*) > 0
          ), attribute AS (
             -- In key order, so that two writers lock shared rows in the same order.

@@ -61,9 +61,9 @@ pub(crate) async fn merge_pending(pool: &crate::db::Db, shard: i16) -> Result<i6
 }
 
 /// One merge step: take pending rows, count them per minute and per hour group, add the counts
-/// to this shard's rollup rows (in key order, so concurrent writers lock rows in one order). A
-/// kid that names no key of the workspace is counted as none (`countersign_rollup_kid`), so
-/// made-up kids cannot grow the rollups.
+/// to this shard's rollup rows (in key order, so concurrent writers lock rows in one order), and
+/// note the hours each origin was seen in. A kid that names no key of the workspace is counted
+/// as none (`countersign_rollup_kid`), so made-up kids cannot grow the rollups.
 const MERGE_SQL: &str = "WITH pending AS (
             DELETE FROM log_rollup_pending
              WHERE ctid IN (SELECT ctid FROM log_rollup_pending LIMIT $2)
@@ -100,6 +100,13 @@ const MERGE_SQL: &str = "WITH pending AS (
                                           ELSE r.users | EXCLUDED.users END,
                              first_at = least(r.first_at, EXCLUDED.first_at),
                              last_at = greatest(r.last_at, EXCLUDED.last_at)
+         ), origins AS (
+            INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket)
+            SELECT DISTINCT t.workspace_id, t.origin, date_trunc('hour', t.at)
+              FROM pending p, unnest(p.workspace_ids, p.ats, p.origins) AS t(workspace_id, at, origin)
+             WHERE t.origin IS NOT NULL
+             ORDER BY 1, 2, 3
+            ON CONFLICT DO NOTHING
          )
          SELECT (SELECT count(*) FROM pending), (SELECT coalesce(sum(attempts), 0)::bigint FROM presented)";
 
@@ -107,6 +114,8 @@ const MERGE_SQL: &str = "WITH pending AS (
 #[allow(clippy::unwrap_used)]
 mod tests {
     use sqlx::PgPool;
+
+    use chrono::DurationRound;
 
     use super::*;
     use crate::ingest::batch::{write_batch, Batch, Ids};
@@ -184,6 +193,48 @@ mod tests {
         let merged: i64 =
             crate::db::query_scalar("SELECT count(*) FROM log_rollup_minute_merged").fetch_one(&pool).await.unwrap();
         assert_eq!(merged, 2, "one minute row per kid that exists (and one for none), not one per made-up kid");
+    }
+
+    /// Each origin is noted once per hour it was seen in: pending at once, merged without
+    /// duplicates (a second batch of the same hour adds nothing), rows without one not at all.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn origins_are_noted_per_hour(pool: PgPool) {
+        let workspace_id = crate::ingest::test_workspace(&pool, "app_origins").await;
+        let db: crate::db::Db = pool.clone().into();
+        let hour = chrono::Utc::now().duration_trunc(chrono::Duration::hours(1)).unwrap();
+        for origins in
+            [[Some("https://a.example"), Some("https://b.example"), None], [Some("https://a.example"), None, None]]
+        {
+            let attempts: Vec<_> = origins
+                .iter()
+                .enumerate()
+                .map(|(i, origin)| {
+                    let mut attempt = crate::ingest::test_attempt(workspace_id, "u");
+                    attempt.log.at = hour + chrono::Duration::minutes(i as i64 * 70);
+                    attempt.log.origin = origin.map(str::to_owned);
+                    attempt
+                })
+                .collect();
+            write_batch(&db, &Batch::new(&attempts, |_| true, Vec::new()), Ids::New, 0).await.unwrap();
+        }
+        let noted = |pool: PgPool| async move {
+            let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+                crate::db::query_as("SELECT DISTINCT origin, bucket FROM log_origin_hour ORDER BY 1, 2")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            rows
+        };
+        let expected = vec![
+            ("https://a.example".to_owned(), hour),
+            ("https://b.example".to_owned(), hour + chrono::Duration::hours(1)),
+        ];
+        assert_eq!(noted(pool.clone()).await, expected, "pending");
+        merge_pending(&db, 0).await.unwrap();
+        assert_eq!(noted(pool.clone()).await, expected, "merged");
+        let merged: i64 =
+            crate::db::query_scalar("SELECT count(*) FROM log_origin_hour_merged").fetch_one(&pool).await.unwrap();
+        assert_eq!(merged, 2, "one row per origin and hour");
     }
 
     /// The tenant role sees its own workspace's pending and merged counts, never another's.

@@ -170,6 +170,16 @@ pub const LOG_COLUMNS: &str =
      attributes_rejected, details, origin, ip, user_agent, latency_us";
 
 impl LogCriteria {
+    /// Narrows the range to the span of the hours (first, last) that may hold a match; false
+    /// when there are none, so nothing can match.
+    pub fn narrow_to_hours(&mut self, span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>)) -> bool {
+        let (Some(first), Some(last)) = span else { return false };
+        self.from = self.from.max(first);
+        let end = last + Duration::hours(1);
+        self.to = Some(self.to.map_or(end, |to| to.min(end)));
+        true
+    }
+
     /// `WHERE ...` for this workspace and these criteria. Only the given filters become
     /// conditions, so the planner sees plain equalities it can match to an index.
     pub fn push_where(&self, sql: &mut QueryBuilder<'_, Postgres>, workspace_id: Uuid) {

@@ -73,10 +73,11 @@ impl Service {
 }
 
 /// Up to `limit` rows matching `criteria`, newest first. A filter on a rollup dimension
-/// (outcome, platform, reason, kid) first asks the hourly rollups which hours hold a match:
-/// none, and no log row is read; otherwise only the span of those hours is scanned. This keeps
-/// searches that match little or nothing fast without an index per filter on the log, whose
-/// every index is paid for by each identify.
+/// (outcome, platform, reason, kid) first asks the hourly rollups which hours hold a match, and
+/// a filter on the origin the hours that origin was seen in: none, and no log row is read;
+/// otherwise only the span of those hours is scanned. This keeps searches that match little or
+/// nothing fast without an index per filter on the log, whose every index is paid for by each
+/// identify.
 async fn log_rows(
     conn: &mut PgConnection,
     workspace_id: Uuid,
@@ -84,13 +85,13 @@ async fn log_rows(
     limit: i64,
 ) -> ServiceResult<Vec<LogEntry>> {
     let mut criteria = criteria.clone();
+    let upper = match (criteria.to, criteria.before) {
+        (Some(to), Some((at, _))) => Some(to.min(at + Duration::microseconds(1))),
+        (to, before) => to.or(before.map(|(at, _)| at + Duration::microseconds(1))),
+    };
     if criteria.outcome.is_some() || criteria.platform.is_some() || criteria.reason.is_some() || criteria.kid.is_some()
     {
-        let upper = match (criteria.to, criteria.before) {
-            (Some(to), Some((at, _))) => Some(to.min(at + Duration::microseconds(1))),
-            (to, before) => to.or(before.map(|(at, _)| at + Duration::microseconds(1))),
-        };
-        let span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = crate::db::query_as(
+        let span = crate::db::query_as(
             "SELECT min(bucket), max(bucket) FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= date_trunc('hour', $2) AND ($3::timestamptz IS NULL OR bucket < $3)
                 AND ($4::text IS NULL OR outcome = $4) AND ($5::text IS NULL OR platform = $5)
@@ -106,10 +107,25 @@ async fn log_rows(
         .bind(criteria.kid.as_deref())
         .fetch_one(&mut *conn)
         .await?;
-        let (Some(first), Some(last)) = span else { return Ok(Vec::new()) };
-        criteria.from = criteria.from.max(first);
-        let end = last + Duration::hours(1);
-        criteria.to = Some(criteria.to.map_or(end, |to| to.min(end)));
+        if !criteria.narrow_to_hours(span) {
+            return Ok(Vec::new());
+        }
+    }
+    if let Some(origin) = criteria.origin.as_deref() {
+        let span = crate::db::query_as(
+            "SELECT min(bucket), max(bucket) FROM log_origin_hour
+              WHERE workspace_id = $1 AND origin = $2
+                AND bucket >= date_trunc('hour', $3) AND ($4::timestamptz IS NULL OR bucket < $4)",
+        )
+        .bind(workspace_id)
+        .bind(origin)
+        .bind(criteria.from)
+        .bind(upper)
+        .fetch_one(&mut *conn)
+        .await?;
+        if !criteria.narrow_to_hours(span) {
+            return Ok(Vec::new());
+        }
     }
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM verification_log", filter::LOG_COLUMNS));
     criteria.push_where(&mut sql, workspace_id);
