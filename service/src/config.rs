@@ -3,9 +3,10 @@
 //! anything it holds changes. While Postgres is unreachable, the last snapshot keeps serving.
 //!
 //! The `LISTEN` runs on the direct connection (`COUNTERSIGN_DIRECT_DATABASE_URL`, else the
-//! main one). While it cannot listen (refused, or its connection was cut), the listener polls
-//! each cached workspace's `config_version` every [`POLL_INTERVAL`] instead, so a change still
-//! reaches this instance within a second; `/readyz` and `/metrics` say which mode is active.
+//! main one), trusted once the instance's own heartbeat comes back on it. While it cannot
+//! listen (refused, cut, or deaf), the listener polls each cached workspace's `config_version`
+//! every [`POLL_INTERVAL`] instead, so a change still reaches this instance within a second;
+//! `/readyz` and `/metrics` say which mode is active.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,8 +46,14 @@ const LOAD_ATTEMPTS: usize = 3;
 pub const POLL_INTERVAL: Duration = Duration::from_millis(400);
 /// How long a connection attempt of the listener may take before it polls instead.
 const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long after a refused `LISTEN` the listener tries again (it polls meanwhile).
+/// How long after a refused (or deaf) `LISTEN` the listener tries again (it polls meanwhile).
 const LISTEN_RETRY: Duration = Duration::from_secs(5);
+/// How often a listening instance checks that its own notifications still reach it.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+/// How long a heartbeat may take to come back before the feed is taken for deaf.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Heartbeat payloads start so; app ids never do.
+const HEARTBEAT_PREFIX: &str = "countersign-heartbeat:";
 
 /// Tells every instance that the configuration of `app_id` changed (sent at commit): bumps the
 /// workspace's version (what polling instances compare) and notifies the listening ones.
@@ -369,9 +376,15 @@ impl Service {
     }
 
     /// Follows configuration changes until the process ends: by `LISTEN` on the direct
-    /// connection while it can, else by polling the versions; reconnects by itself. Connection
-    /// attempts run beside the polling, so a slow or refused one never pauses it.
-    pub async fn listen_for_config_changes(self, ready: Option<tokio::sync::oneshot::Sender<()>>) {
+    /// connection once it has proved to work, else by polling the versions; reconnects by
+    /// itself. Connection attempts run beside the polling, so a slow or refused one never
+    /// pauses it.
+    ///
+    /// A `LISTEN` can succeed and still never deliver: through a transaction-mode pooler the
+    /// session that listened goes back to the pool. So the listener notifies itself on the
+    /// channel (a heartbeat only it knows) and trusts the feed only once that comes back; until
+    /// then, and whenever one fails to come back in time, it polls.
+    pub async fn listen_for_config_changes(self) {
         type Connecting = std::pin::Pin<
             Box<
                 dyn std::future::Future<Output = Result<Result<PgListener, sqlx::Error>, tokio::time::error::Elapsed>>
@@ -382,26 +395,28 @@ impl Service {
             Connected(Result<Result<PgListener, sqlx::Error>, tokio::time::error::Elapsed>),
             Poll,
         }
-        let mut ready = ready;
-        let mut listener: Option<PgListener> = None;
+        let heartbeat = format!("{HEARTBEAT_PREFIX}{}", Uuid::new_v4());
+        let mut feed: Option<Feed> = None;
         let mut connecting: Option<Connecting> = None;
         let mut next_attempt = Instant::now();
         self.set_change_feed(ChangeFeed::Poll);
         loop {
-            if let Some(connected) = listener.as_mut() {
-                match connected.try_recv().await {
-                    Ok(Some(notification)) => self.config.evict(notification.payload()),
-                    // `Ok(None)`: the connection was lost (no eager reconnect: reconnecting
-                    // is done below, beside the polling).
-                    lost => {
-                        if let Err(err) = lost {
-                            tracing::warn!(error = %err, "configuration listener lost its connection; polling until it is back");
-                        } else {
-                            tracing::warn!("configuration listener lost its connection; polling until it is back");
-                        }
-                        listener = None;
+            if let Some(current) = feed.as_mut() {
+                match self.follow(current, &heartbeat).await {
+                    Followed::Going => {}
+                    Followed::Lost => {
+                        feed = None;
                         self.set_change_feed(ChangeFeed::Poll);
                         self.poll_config_versions().await;
+                    }
+                    Followed::Deaf => {
+                        tracing::warn!(
+                            "configuration listener receives no notifications (is a transaction-mode pooler in front of COUNTERSIGN_DIRECT_DATABASE_URL?); polling for changes meanwhile"
+                        );
+                        feed = None;
+                        self.set_change_feed(ChangeFeed::Poll);
+                        self.poll_config_versions().await;
+                        next_attempt = Instant::now() + LISTEN_RETRY;
                     }
                 }
                 continue;
@@ -429,11 +444,8 @@ impl Service {
                 Step::Connected(result) => {
                     connecting = None;
                     match result {
-                        Ok(Ok(connected)) => {
-                            listener = Some(connected);
-                            self.set_change_feed(ChangeFeed::Listen);
-                            // What changed while nobody listened.
-                            self.poll_config_versions().await;
+                        Ok(Ok(listener)) => {
+                            feed = Some(Feed::start(listener));
                             next_attempt = Instant::now() + POLL_INTERVAL;
                         }
                         Ok(Err(err)) => {
@@ -447,10 +459,58 @@ impl Service {
                             next_attempt = Instant::now() + LISTEN_RETRY;
                         }
                     }
-                    if let Some(tx) = ready.take() {
-                        let _ = tx.send(());
-                    }
                 }
+            }
+        }
+    }
+
+    /// One step of following a listening feed: a notification, a heartbeat sent or awaited,
+    /// or (while the feed is not yet confirmed) a poll.
+    async fn follow(&self, feed: &mut Feed, heartbeat: &str) -> Followed {
+        let now = Instant::now();
+        if feed.awaiting.is_none() && now >= feed.heartbeat_due {
+            let notify = crate::db::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(heartbeat).execute(&self.pool);
+            match tokio::time::timeout(HEARTBEAT_TIMEOUT, notify).await {
+                Ok(Ok(_)) => feed.awaiting = Some(Instant::now() + HEARTBEAT_TIMEOUT),
+                // Postgres unreachable: nothing can be confirmed now; try again shortly.
+                _ => feed.heartbeat_due = Instant::now() + POLL_INTERVAL,
+            }
+        }
+        let wake = match (feed.awaiting, feed.confirmed) {
+            (Some(deadline), true) => deadline,
+            (Some(deadline), false) => deadline.min(Instant::now() + POLL_INTERVAL),
+            (None, true) => feed.heartbeat_due,
+            (None, false) => feed.heartbeat_due.min(Instant::now() + POLL_INTERVAL),
+        };
+        tokio::select! {
+            payload = feed.payloads.recv() => match payload {
+                Some(payload) if payload == heartbeat => {
+                    feed.awaiting = None;
+                    feed.heartbeat_due = Instant::now() + HEARTBEAT_INTERVAL;
+                    if !feed.confirmed {
+                        feed.confirmed = true;
+                        self.set_change_feed(ChangeFeed::Listen);
+                        // What changed before the feed was trusted.
+                        self.poll_config_versions().await;
+                    }
+                    Followed::Going
+                }
+                // Another instance's heartbeat.
+                Some(payload) if payload.starts_with(HEARTBEAT_PREFIX) => Followed::Going,
+                Some(app_id) => {
+                    self.config.evict(&app_id);
+                    Followed::Going
+                }
+                None => Followed::Lost,
+            },
+            () = tokio::time::sleep_until(wake.into()) => {
+                if feed.awaiting.is_some_and(|deadline| Instant::now() >= deadline) {
+                    return Followed::Deaf;
+                }
+                if !feed.confirmed {
+                    self.poll_config_versions().await;
+                }
+                Followed::Going
             }
         }
     }
@@ -466,6 +526,61 @@ impl Service {
         listener.listen(CHANNEL).await?;
         Ok(listener)
     }
+}
+
+/// A listener's notifications, read by a task of their own (so waiting for one is never cut
+/// short halfway through a message), and what is known of whether they arrive.
+struct Feed {
+    /// Payloads in order; closed when the connection is lost.
+    payloads: tokio::sync::mpsc::UnboundedReceiver<String>,
+    reader: tokio::task::JoinHandle<()>,
+    /// Whether a heartbeat has come back: only then are changes trusted to arrive.
+    confirmed: bool,
+    /// When the next heartbeat is sent.
+    heartbeat_due: Instant,
+    /// The deadline of the heartbeat in flight, if one is.
+    awaiting: Option<Instant>,
+}
+
+impl Feed {
+    fn start(mut listener: PgListener) -> Feed {
+        let (sender, payloads) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => {
+                        if sender.send(notification.payload().to_owned()).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        tracing::warn!("configuration listener lost its connection; polling until it is back");
+                        return;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "configuration listener lost its connection; polling until it is back");
+                        return;
+                    }
+                }
+            }
+        });
+        Feed { payloads, reader, confirmed: false, heartbeat_due: Instant::now(), awaiting: None }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// What one step of following a feed found.
+enum Followed {
+    Going,
+    /// The connection was lost.
+    Lost,
+    /// A heartbeat did not come back in time: `LISTEN` delivers nothing here.
+    Deaf,
 }
 
 #[derive(sqlx::FromRow)]
@@ -559,6 +674,42 @@ mod tests {
         }
         assert!(polling.metrics.render().contains("countersign_config_changes_mode{mode=\"poll\"} 1"));
         assert_eq!(admin.config_change_feed(), ChangeFeed::Listen);
+    }
+
+    /// A `LISTEN` that succeeds but hears nothing (here: on another database than the one
+    /// changes are notified in, as through a transaction-mode pooler) is never trusted: the
+    /// instance polls, says so, and a revocation still arrives within a second.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_listen_that_hears_nothing_falls_back_to_polling(pool: PgPool) {
+        let (admin, owner) = service(pool.clone()).await;
+        let workspace = admin.list_workspaces(&owner).await.unwrap_or_default().remove(0);
+        let kid = admin.list_keys(&owner, workspace.id).await.unwrap_or_default().remove(0).kid;
+        let elsewhere = std::env::var("DATABASE_URL").unwrap();
+        let settings = Settings {
+            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
+            direct_database_url: Some(elsewhere),
+            ..Settings::default()
+        };
+        let deaf = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let before = deaf.snapshot(&workspace.app_id).await.unwrap().unwrap();
+        assert!(before.policy.keys.iter().all(|k| k.state != countersign_core::KeyState::Revoked));
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(deaf.config_change_feed(), ChangeFeed::Poll, "a feed that never heard itself is not trusted");
+        }
+
+        admin.revoke_key(&owner, workspace.id, &kid).await.unwrap();
+        let revoked = Instant::now();
+        loop {
+            let snapshot = deaf.snapshot(&workspace.app_id).await.unwrap().unwrap();
+            if snapshot.policy.keys.iter().any(|k| k.kid == kid && k.state == countersign_core::KeyState::Revoked) {
+                break;
+            }
+            assert!(revoked.elapsed() < Duration::from_secs(1), "still not revoked after {:?}", revoked.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(deaf.metrics.render().contains("countersign_config_changes_mode{mode=\"poll\"} 1"));
+        assert_eq!(admin.config_change_feed(), ChangeFeed::Listen, "a listener that hears itself is trusted");
     }
 
     /// A flood of distinct app ids keeps the cache within its bounds, and ids that cannot be

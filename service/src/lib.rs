@@ -172,7 +172,7 @@ impl Service {
             dummy_hash: Arc::default(),
             tail: Arc::default(),
         };
-        tokio::spawn(service.clone().listen_for_config_changes(None));
+        tokio::spawn(service.clone().listen_for_config_changes());
         service.start_webhook_workers();
         Ok(service)
     }
