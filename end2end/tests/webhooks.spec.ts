@@ -45,6 +45,8 @@ test('add a webhook endpoint, send a test event, see the delivery', async ({ pag
     await expect(card.getByTestId('webhook-state')).toHaveText('Enabled');
     await expect(card).toContainText('key.revoked');
     await expect(card).not.toContainText('alert.traffic_stopped');
+    await expect(page.getByLabel('Endpoint URL'), 'the form empties for the next endpoint').toHaveValue('');
+    await expect(page.getByLabel(/alert\.traffic_stopped/), 'with every event chosen again').toBeChecked();
 
     await card.getByRole('button', { name: 'Send test event' }).click();
     await expect(card.locator('tr[data-status="delivered"]')).toContainText('webhook.test', { timeout: 20_000 });

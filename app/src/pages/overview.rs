@@ -150,6 +150,15 @@ fn PlatformCard(p: PlatformHealth, base: String) -> impl IntoView {
     }
 }
 
+/// The keys a failure group's tokens named, or a dash for none (no token, or a kid that names
+/// no key of the workspace): never a blank cell.
+fn keys_cell(kids: &[String]) -> AnyView {
+    if kids.is_empty() {
+        return view! { <span class="muted" title="No key of this workspace was named">"—"</span> }.into_any();
+    }
+    kids.iter().map(|k| view! { <code>{k.clone()}</code>" " }).collect_view().into_any()
+}
+
 #[component]
 fn FailureGroups(groups: Vec<FailureGroup>, base: String) -> impl IntoView {
     if groups.is_empty() {
@@ -172,7 +181,7 @@ fn FailureGroups(groups: Vec<FailureGroup>, base: String) -> impl IntoView {
                     <td class="num" data-label="Users">{thousands(g.users)}</td>
                     <td data-label="Seen">{when(g.first_seen)}<br/><small class="muted">"last " {when(g.last_seen)}</small></td>
                     <td data-label="Platforms">{g.platforms.iter().map(|p| platform_name(p)).collect::<Vec<_>>().join(", ")}</td>
-                    <td data-label="Keys">{g.kids.iter().map(|k| view! { <code>{k.clone()}</code>" " }).collect_view()}</td>
+                    <td data-label="Keys">{keys_cell(&g.kids)}</td>
                 </tr>
             }
         })

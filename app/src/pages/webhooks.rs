@@ -46,6 +46,15 @@ fn Webhooks(ws: WorkspaceSummary) -> impl IntoView {
         let s = test.value().get().and_then(Result::err);
         t.or(d).or(s).map(|error| view! { <ErrorNotice error/> })
     };
+    // A saved endpoint is listed above: the form returns to its defaults for the next one.
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(create.value().get(), Some(Ok(_))) {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
     let created = move || {
         create.value().get().map(|result| match result {
             Ok(hook) => view! {
@@ -92,7 +101,7 @@ fn Webhooks(ws: WorkspaceSummary) -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Add an endpoint"</h2>
-            <ActionForm action=create>
+            <ActionForm action=create node_ref=form>
                 <input type="hidden" name="workspace" value=id.to_string()/>
                 <label>"Endpoint URL"
                     <input type="url" name="url" required maxlength="2048" placeholder="https://hooks.example.com/countersign" autocomplete="off"/>
