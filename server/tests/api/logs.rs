@@ -309,7 +309,9 @@ async fn hostile_filters(pool: PgPool) {
             "limit=99999999999999999999",
             "user_id=%00",
             "kid=a%00",
+            "origin=https%3A%2F%2Fa%00.example",
             &format!("user_id={long}"),
+            &format!("origin=https%3A%2F%2F{long}"),
             // Times chrono can hold whose range arithmetic (a week back, a microsecond on) overflows.
             "to=-262143-01-03T00:00",
             "to=%2B262142-12-31T23:59:59Z",
