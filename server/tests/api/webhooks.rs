@@ -516,6 +516,70 @@ async fn silent_and_verbose_receivers_are_bounded(pool: PgPool) {
     assert!(!excerpt.is_empty() && excerpt.len() <= 256, "{} bytes kept", excerpt.len());
 }
 
+/// A redirect is an answer, not an instruction: the delivery is not followed to the `Location`
+/// (which could point anywhere, the cloud metadata address included), the 307 is logged and
+/// retried later, and the redirect's target hears nothing.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn redirects_are_not_followed(pool: PgPool) {
+    let app = local_app(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let elsewhere = Receiver::start(0).await;
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let redirector_url = format!("http://{}/hooks", redirector.local_addr().expect("addr"));
+    let location = elsewhere.url.clone();
+    let router = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move || async move {
+            (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, location)], "moved")
+        }),
+    );
+    tokio::spawn(async move { axum::serve(redirector, router).await });
+
+    let (hook, _) = add_endpoint(&app, &ws, &redirector_url, &["key.revoked"]).await;
+    let started = Instant::now();
+    let test = app.post(&format!("{}/{hook}/test", hooks_path(&ws)), json!({}), &ws.owner).await;
+    assert_eq!(test.status, StatusCode::ACCEPTED, "{}", test.body);
+    let log = first_attempt(&app, &ws, &hook, started).await;
+    assert_eq!((log["status"].as_str(), log["response_code"].as_i64()), (Some("pending"), Some(307)), "{log}");
+    assert!(log["next_attempt_at"].is_string(), "retried later: {log}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(elsewhere.received().is_empty(), "the redirect was followed");
+}
+
+/// Addresses are checked when a delivery is made, not only when the endpoint is saved: a host
+/// that resolved to a public address then and to loopback now (DNS rebinding; here the stored
+/// URL is changed under the service) is refused before any connection is opened.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn addresses_are_checked_at_delivery(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let (hook, _) = add_endpoint(&app, &ws, "https://93.184.216.34/hook", &["key.revoked"]).await;
+    let loopback = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = loopback.local_addr().expect("addr").port();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = loopback.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    sqlx::query("UPDATE webhook_endpoints SET url = $1 WHERE id = $2::uuid")
+        .bind(format!("https://localhost:{port}/hook"))
+        .bind(&hook)
+        .execute(&app.pool)
+        .await
+        .expect("point the endpoint at a name that now resolves to loopback");
+
+    let started = Instant::now();
+    let test = app.post(&format!("{}/{hook}/test", hooks_path(&ws)), json!({}), &ws.owner).await;
+    assert_eq!(test.status, StatusCode::ACCEPTED, "{}", test.body);
+    let log = first_attempt(&app, &ws, &hook, started).await;
+    let error = log["error"].as_str().unwrap_or_default();
+    assert!(error.contains("resolves to") && error.contains("127.0.0.1"), "{log}");
+    assert_eq!(log["response_code"], Value::Null, "{log}");
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection to loopback was opened");
+}
+
 /// The newest delivery of an endpoint once an attempt is recorded (30 s at most).
 async fn first_attempt(app: &TestApp, ws: &Workspace, hook: &str, started: Instant) -> Value {
     let path = format!("{}/{hook}/deliveries", hooks_path(ws));
