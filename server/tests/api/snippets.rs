@@ -1,5 +1,5 @@
 //! `GET /api/v1/workspaces/{id}/snippets`: filled in for the workspace, for every role, without
-//! the secret; and the Node, Python and Ruby snippets, run as served with the real libraries,
+//! the secret; and the Node, Python, Ruby and Rust snippets, run as served with the real libraries,
 //! sign tokens that identify verifies under every token profile.
 
 use axum::http::StatusCode;
@@ -40,6 +40,35 @@ fn run_snippet(code: &str, file: &str, secret: &str) -> String {
     token
 }
 
+/// Builds and runs the Rust snippet's code as a crate of its own, with the dependencies its
+/// first line names (`cargo add jsonwebtoken@9 serde_json`) from crates.io, and
+/// `COUNTERSIGN_SECRET` set; returns the token it prints. Built in `target/snippet-rust`, so a
+/// second run compiles only the snippet.
+fn run_rust_snippet(code: &str, secret: &str) -> String {
+    assert!(code.starts_with("// cargo add jsonwebtoken@9 serde_json\n"), "the dependencies changed: {code}");
+    let dir = std::env::temp_dir().join(format!("countersign-snippet-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("src")).expect("temp dir");
+    // `[workspace]`: a crate of its own, whatever directory holds it.
+    let manifest = "[package]\nname = \"snippet\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+                    [dependencies]\njsonwebtoken = \"9\"\nserde_json = \"1\"\n\n[workspace]\n";
+    std::fs::write(dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
+    std::fs::write(dir.join("src/main.rs"), code).expect("write the snippet");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest_path = dir.join("Cargo.toml");
+    let target = crate::libraries::repo_root().join("target/snippet-rust");
+    let args = [
+        "run",
+        "--quiet",
+        "--manifest-path",
+        manifest_path.to_str().expect("UTF-8 path"),
+        "--target-dir",
+        target.to_str().expect("UTF-8 path"),
+    ];
+    let token = token_from(cargo, &args, &[("COUNTERSIGN_SECRET", secret)]);
+    let _ = std::fs::remove_dir_all(&dir);
+    token
+}
+
 /// Every role sees the snippets; they carry the app id, the primary kid and the profile, and
 /// never the secret. They follow the profile and the primary key as these change.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
@@ -73,11 +102,11 @@ async fn snippets_follow_the_workspace(pool: PgPool) {
     );
 }
 
-/// Under each profile, the Node (`jsonwebtoken`), Python (PyJWT) and Ruby (`jwt`) snippets, run
-/// exactly as served with the workspace's secret in the environment, make tokens that identify
-/// verifies for the example user.
+/// Under each profile, the Node (`jsonwebtoken`), Python (PyJWT), Ruby (`jwt`) and Rust
+/// (`jsonwebtoken`) snippets, run exactly as served with the workspace's secret in the
+/// environment, make tokens that identify verifies for the example user.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
-async fn node_python_and_ruby_snippets_verify_under_every_profile(pool: PgPool) {
+async fn node_python_ruby_and_rust_snippets_verify_under_every_profile(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ws = app.workspace("owner@example.com").await;
     for profile in countersign_core::TokenProfile::ALL {
@@ -88,8 +117,13 @@ async fn node_python_and_ruby_snippets_verify_under_every_profile(pool: PgPool) 
         )
         .await;
         let all = snippets(&app, &ws).await;
-        for (id, file) in [("node", "snippet.cjs"), ("python", "snippet.py"), ("ruby", "snippet.rb")] {
-            let token = run_snippet(code(&all, id), file, &ws.secret);
+        for (id, file) in
+            [("node", "snippet.cjs"), ("python", "snippet.py"), ("ruby", "snippet.rb"), ("rust", "main.rs")]
+        {
+            let token = match id {
+                "rust" => run_rust_snippet(code(&all, id), &ws.secret),
+                _ => run_snippet(code(&all, id), file, &ws.secret),
+            };
             let reply = app.identify(json!({"app_id": ws.app_id, "platform": "web", "user_jwt": token})).await;
             assert_eq!(
                 (reply.status, &reply.body["verified"]),
