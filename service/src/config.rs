@@ -598,6 +598,29 @@ mod tests {
     use crate::crypto::{Keyring, MasterKey};
     use crate::{Actor, Clock, RequestMeta, Settings};
 
+    /// A second instance on the same database whose listener connects to `direct_url`.
+    fn service_listening_on(pool: PgPool, direct_url: String) -> Service {
+        let settings = Settings {
+            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
+            direct_database_url: Some(direct_url),
+            ..Settings::default()
+        };
+        Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap()
+    }
+
+    /// Waits until `svc`'s snapshot of `app_id` holds `kid` as revoked; fails after a second.
+    async fn assert_revoked_within_a_second(svc: &Service, app_id: &str, kid: &str) {
+        let revoked = Instant::now();
+        loop {
+            let snapshot = svc.snapshot(app_id).await.unwrap().unwrap();
+            if snapshot.policy.keys.iter().any(|k| k.kid == kid && k.state == countersign_core::KeyState::Revoked) {
+                return;
+            }
+            assert!(revoked.elapsed() < Duration::from_secs(1), "still not revoked after {:?}", revoked.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn service(pool: PgPool) -> (Service, Actor) {
         let settings = Settings {
             spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
@@ -651,27 +674,14 @@ mod tests {
         let workspace = admin.list_workspaces(&owner).await.unwrap_or_default().remove(0);
         let kid = admin.list_keys(&owner, workspace.id).await.unwrap_or_default().remove(0).kid;
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let settings = Settings {
-            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
-            direct_database_url: Some(format!("postgres://postgres@127.0.0.1:{closed}/nowhere")),
-            ..Settings::default()
-        };
-        let polling = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let polling = service_listening_on(pool, format!("postgres://postgres@127.0.0.1:{closed}/nowhere"));
         let before = polling.snapshot(&workspace.app_id).await.unwrap().unwrap();
         assert!(before.policy.keys.iter().all(|k| k.state != countersign_core::KeyState::Revoked));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(polling.config_change_feed(), ChangeFeed::Poll);
 
         admin.revoke_key(&owner, workspace.id, &kid).await.unwrap();
-        let revoked = Instant::now();
-        loop {
-            let snapshot = polling.snapshot(&workspace.app_id).await.unwrap().unwrap();
-            if snapshot.policy.keys.iter().any(|k| k.kid == kid && k.state == countersign_core::KeyState::Revoked) {
-                break;
-            }
-            assert!(revoked.elapsed() < Duration::from_secs(1), "still not revoked after {:?}", revoked.elapsed());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert_revoked_within_a_second(&polling, &workspace.app_id, &kid).await;
         assert!(polling.metrics.render().contains("countersign_config_changes_mode{mode=\"poll\"} 1"));
         assert_eq!(admin.config_change_feed(), ChangeFeed::Listen);
     }
@@ -684,13 +694,7 @@ mod tests {
         let (admin, owner) = service(pool.clone()).await;
         let workspace = admin.list_workspaces(&owner).await.unwrap_or_default().remove(0);
         let kid = admin.list_keys(&owner, workspace.id).await.unwrap_or_default().remove(0).kid;
-        let elsewhere = std::env::var("DATABASE_URL").unwrap();
-        let settings = Settings {
-            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", Uuid::new_v4())),
-            direct_database_url: Some(elsewhere),
-            ..Settings::default()
-        };
-        let deaf = Service::new(pool, Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let deaf = service_listening_on(pool, std::env::var("DATABASE_URL").unwrap());
         let before = deaf.snapshot(&workspace.app_id).await.unwrap().unwrap();
         assert!(before.policy.keys.iter().all(|k| k.state != countersign_core::KeyState::Revoked));
         for _ in 0..30 {
@@ -699,15 +703,7 @@ mod tests {
         }
 
         admin.revoke_key(&owner, workspace.id, &kid).await.unwrap();
-        let revoked = Instant::now();
-        loop {
-            let snapshot = deaf.snapshot(&workspace.app_id).await.unwrap().unwrap();
-            if snapshot.policy.keys.iter().any(|k| k.kid == kid && k.state == countersign_core::KeyState::Revoked) {
-                break;
-            }
-            assert!(revoked.elapsed() < Duration::from_secs(1), "still not revoked after {:?}", revoked.elapsed());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert_revoked_within_a_second(&deaf, &workspace.app_id, &kid).await;
         assert!(deaf.metrics.render().contains("countersign_config_changes_mode{mode=\"poll\"} 1"));
         assert_eq!(admin.config_change_feed(), ChangeFeed::Listen, "a listener that hears itself is trusted");
     }

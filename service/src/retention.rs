@@ -80,16 +80,19 @@ mod tests {
     use crate::crypto::{Keyring, MasterKey};
     use crate::{Clock, RequestMeta, Service, Settings};
 
-    /// Failed sign-ins leave with the throttle's window and sessions with their expiry; the
-    /// recent ones, and live sessions, stay.
-    #[sqlx::test(migrator = "crate::MIGRATOR")]
-    async fn old_sign_in_records_are_deleted(pool: PgPool) {
+    fn service(pool: &PgPool) -> Service {
         let settings = Settings {
             spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4())),
             ..Settings::default()
         };
-        let svc =
-            Service::new(pool.clone(), Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        Service::new(pool.clone(), Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap()
+    }
+
+    /// Failed sign-ins leave with the throttle's window and sessions with their expiry; the
+    /// recent ones, and live sessions, stay.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn old_sign_in_records_are_deleted(pool: PgPool) {
+        let svc = service(&pool);
         let live =
             svc.signup("ada@example.com", "correct-horse-battery", "Acme", &RequestMeta::default()).await.unwrap();
         for fixture in [
@@ -113,12 +116,7 @@ mod tests {
     /// are trimmed; recent ones stay.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn hourly_records_past_retention_are_trimmed(pool: PgPool) {
-        let settings = Settings {
-            spool_dir: std::env::temp_dir().join(format!("countersign-spool-{}", uuid::Uuid::new_v4())),
-            ..Settings::default()
-        };
-        let svc =
-            Service::new(pool.clone(), Clock::system(), settings, Keyring::single(MasterKey::new([7; 32]))).unwrap();
+        let svc = service(&pool);
         let workspace_id = crate::ingest::test_workspace(&pool, "app_retention").await;
         for age in ["40 days", "1 hour"] {
             for fixture in [
