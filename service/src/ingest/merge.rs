@@ -237,13 +237,18 @@ mod tests {
         assert_eq!(merged, 2, "one row per origin and hour");
     }
 
-    /// The tenant role sees its own workspace's pending and merged counts, never another's.
+    /// The tenant role sees its own workspace's pending and merged counts and origin hours, never
+    /// another's.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn views_confine_the_tenant_role(pool: PgPool) {
         let mine = crate::ingest::test_workspace(&pool, "app_mine").await;
         let theirs = crate::ingest::test_workspace(&pool, "app_theirs").await;
         let db: crate::db::Db = pool.clone().into();
-        let attempts = [crate::ingest::test_attempt(mine, "u"), crate::ingest::test_attempt(theirs, "v")];
+        let attempts =
+            [crate::ingest::test_attempt(mine, "u"), crate::ingest::test_attempt(theirs, "v")].map(|mut a| {
+                a.log.origin = Some("https://shared.example".to_owned());
+                a
+            });
         write_batch(&db, &Batch::new(&attempts, |_| true, Vec::new()), Ids::New, 0).await.unwrap();
         let seen = |pool: PgPool| async move {
             let mut tx = pool.begin().await.unwrap();
@@ -254,19 +259,28 @@ mod tests {
             .execute(&mut *tx)
             .await
             .unwrap();
-            let seen: (i64, i64) = crate::db::query_as(
+            let seen: (i64, i64, i64) = crate::db::query_as(
                 "SELECT (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_minute),
-                        (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour)",
+                        (SELECT coalesce(sum(attempts), 0)::bigint FROM log_rollup_hour),
+                        (SELECT count(*) FROM log_origin_hour)",
             )
             .fetch_one(&mut *tx)
             .await
             .unwrap();
-            let pending = crate::db::query("SELECT 1 FROM log_rollup_pending").execute(&mut *tx).await;
-            assert!(pending.is_err(), "the tenant role cannot read pending rows of every workspace");
+            // Each refusal in a savepoint of its own: a refused statement aborts its transaction.
+            for (table, why) in [
+                ("log_rollup_pending", "the tenant role cannot read pending rows of every workspace"),
+                ("log_origin_hour_merged", "the tenant role reads origin hours only through the view"),
+            ] {
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await.unwrap();
+                let read = crate::db::query(&format!("SELECT 1 FROM {table}")).execute(&mut *savepoint).await;
+                assert!(read.is_err(), "{why}");
+                savepoint.rollback().await.unwrap();
+            }
             seen
         };
-        assert_eq!(seen(pool.clone()).await, (1, 1), "pending: only its own row");
+        assert_eq!(seen(pool.clone()).await, (1, 1, 1), "pending: only its own row");
         merge_pending(&db, 0).await.unwrap();
-        assert_eq!(seen(pool.clone()).await, (1, 1), "merged: only its own row");
+        assert_eq!(seen(pool.clone()).await, (1, 1, 1), "merged: only its own row");
     }
 }
