@@ -45,14 +45,16 @@ impl KeyRow {
         }
     }
 
-    fn info(&self, now: DateTime<Utc>, verifications_24h: i64) -> KeyInfo {
+    /// The key as listed, with its verified use from the rollups: `last_verified` is newer than
+    /// the stored `last_used_at` (written at most once a minute) while the log still holds it.
+    fn info(&self, now: DateTime<Utc>, verifications_24h: i64, last_verified: Option<DateTime<Utc>>) -> KeyInfo {
         KeyInfo {
             kid: self.kid.clone(),
             state: self.state_at(now).to_owned(),
             created_at: self.created_at,
             expires_at: self.expires_at,
             revoked_at: self.revoked_at.or_else(|| self.expires_at.filter(|e| *e <= now)),
-            last_used_at: self.last_used_at,
+            last_used_at: self.last_used_at.max(last_verified),
             fingerprint: self.fingerprint.clone(),
             verifications_24h,
         }
@@ -115,10 +117,13 @@ impl Service {
         .bind(workspace_id)
         .fetch_all(tenant.conn())
         .await?;
-        let usage = crate::logs::key_usage_24h(tenant.conn(), workspace_id, now).await?;
+        let usage = crate::logs::key_usage(tenant.conn(), workspace_id, now).await?;
         Ok(rows
             .iter()
-            .map(|row| row.info(now, usage.iter().find(|(kid, _)| *kid == row.kid).map_or(0, |(_, n)| *n)))
+            .map(|row| {
+                let used = usage.iter().find(|(kid, _, _)| *kid == row.kid);
+                row.info(now, used.map_or(0, |u| u.1), used.and_then(|u| u.2))
+            })
             .collect())
     }
 
@@ -187,7 +192,7 @@ impl Service {
         Ok(RotatedKey {
             key,
             secret: permits(role, Action::RevealSecret).then_some(secret),
-            previous: previous.map(|p| p.info(now, 0)),
+            previous: previous.map(|p| p.info(now, 0, None)),
         })
     }
 
@@ -257,7 +262,7 @@ impl Service {
         let app_id = notify_workspace(tx, workspace_id).await?;
         tenant.commit().await?;
         self.config.evict(&app_id);
-        Ok(row.info(now, 0))
+        Ok(row.info(now, 0, None))
     }
 
     /// Reveals a secret in clear to a role that may; every reveal is audited.

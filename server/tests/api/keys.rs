@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::support::{Auth, TestApp};
+use crate::support::{jwt, Auth, TestApp};
 
 async fn keys(app: &TestApp, workspace: &str, auth: &Auth) -> Vec<serde_json::Value> {
     let reply = app.get(&format!("/api/v1/workspaces/{workspace}/keys"), auth).await;
@@ -26,6 +26,25 @@ async fn new_workspace_has_one_primary(pool: PgPool) {
     assert!(list[0]["kid"].as_str().unwrap_or("").starts_with("k_"));
     assert!(list[0]["fingerprint"].as_str().unwrap_or("").starts_with("sha256:"));
     assert!(list[0].get("secret").is_none());
+}
+
+/// A key's last use is its newest verified attempt, read from the rollups: the stored
+/// timestamp, refreshed at most once a minute, would still show the first of two attempts.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn last_use_is_the_newest_verified_attempt(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let body = json!({"app_id": ws.app_id, "platform": "ios", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "u-1"}))});
+    assert_eq!(app.identify(body.clone()).await.body["verified"], true);
+    app.svc.clock.advance(chrono::Duration::seconds(30));
+    let second = app.svc.clock.now();
+    assert_eq!(app.identify(body).await.body["verified"], true);
+    let list = keys(&app, &ws.id, &ws.owner).await;
+    let key = list.iter().find(|k| k["kid"] == ws.kid.as_str()).cloned().unwrap_or_default();
+    let last_used: chrono::DateTime<chrono::Utc> =
+        key["last_used_at"].as_str().and_then(|t| t.parse().ok()).unwrap_or_default();
+    assert!(last_used >= second, "{key}");
+    assert_eq!(key["verifications_24h"], 2, "{key}");
 }
 
 /// Rotation keeps the old key verifying inside its grace period and not after (manual clock).

@@ -281,6 +281,47 @@ async fn every_filter(pool: PgPool) {
     assert!(seen.windows(2).all(|w| w[0].0 > w[1].0), "newest first: {seen:?}");
 }
 
+/// Matches scattered over more runs of hours than are read one by one (with other rows in
+/// between) come back complete and newest first, on one page and page by page.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn scattered_matches_are_read_run_by_run(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let now = Utc::now();
+    for hours_ago in 0..30 {
+        let (outcome, reason) =
+            if hours_ago % 3 == 1 { ("rejected", Some("token_expired")) } else { ("verified", None) };
+        let at = now - Duration::hours(hours_ago) - Duration::minutes(1);
+        let origin = "https://a.example";
+        insert(&app.pool, &ws, Row { at, outcome, platform: "web", reason, user_id: "u", kid: "kid-a", origin }).await;
+    }
+    let base = format!("/api/v1/workspaces/{}/logs?outcome=rejected&origin=https%3A%2F%2Fa.example", ws.id);
+    let all = app.get(&base, &ws.owner).await;
+    let ats = |reply: &crate::support::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["at"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let expected = ats(&all);
+    assert_eq!(expected.len(), 10, "{}", all.body);
+    assert!(expected.windows(2).all(|w| w[0] > w[1]), "newest first: {expected:?}");
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let reply = app.get(&format!("{base}&limit=3&cursor={}", enc(&cursor)), &ws.owner).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        paged.extend(ats(&reply));
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, expected);
+}
+
 /// Unknown values, broken cursors, bad/inverted/huge ranges and bad limits are the contract's
 /// 400 — never a 500 — and a stranger sees 404 whatever the query.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]

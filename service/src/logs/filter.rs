@@ -170,14 +170,9 @@ pub const LOG_COLUMNS: &str =
      attributes_rejected, details, origin, ip, user_agent, latency_us";
 
 impl LogCriteria {
-    /// Narrows the range to the span of the hours (first, last) that may hold a match; false
-    /// when there are none, so nothing can match.
-    pub fn narrow_to_hours(&mut self, span: (Option<DateTime<Utc>>, Option<DateTime<Utc>>)) -> bool {
-        let (Some(first), Some(last)) = span else { return false };
-        self.from = self.from.max(first);
-        let end = last + Duration::hours(1);
-        self.to = Some(self.to.map_or(end, |to| to.min(end)));
-        true
+    /// These criteria confined to `[start, end)` as well as their own range.
+    pub fn within(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> LogCriteria {
+        LogCriteria { from: self.from.max(start), to: Some(self.to.map_or(end, |to| to.min(end))), ..self.clone() }
     }
 
     /// `WHERE ...` for this workspace and these criteria. Only the given filters become
@@ -208,6 +203,37 @@ impl LogCriteria {
             }
         }
     }
+}
+
+/// Runs of consecutive hours as `[start, end)` ranges, newest first, from the starts of whole
+/// hours given newest first.
+pub fn hour_runs(hours: &[DateTime<Utc>]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut runs: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for &hour in hours {
+        match runs.last_mut() {
+            Some((start, _)) if *start == hour + Duration::hours(1) => *start = hour,
+            _ => runs.push((hour, hour + Duration::hours(1))),
+        }
+    }
+    runs
+}
+
+/// The elements of both lists, each sorted newest first, newest first.
+pub fn common_hours(a: &[DateTime<Utc>], b: &[DateTime<Utc>]) -> Vec<DateTime<Utc>> {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    let mut both = Vec::new();
+    while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+        match x.cmp(&y) {
+            std::cmp::Ordering::Greater => drop(a.next()),
+            std::cmp::Ordering::Less => drop(b.next()),
+            std::cmp::Ordering::Equal => {
+                both.push(x);
+                a.next();
+                b.next();
+            }
+        }
+    }
+    both
 }
 
 #[cfg(test)]
@@ -306,5 +332,32 @@ mod tests {
         let c = filter(&[("from", "2026-11-29T10:00"), ("to", "2026-11-29T12:30:00+01:00")]).criteria(now()).unwrap();
         assert_eq!(c.from.to_rfc3339(), "2026-11-29T10:00:00+00:00");
         assert_eq!(c.to.map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-29T11:30:00+00:00"));
+    }
+
+    #[test]
+    fn hours_become_runs_newest_first() {
+        let hour = |h: i64| now() - Duration::hours(h);
+        let runs = hour_runs(&[hour(0), hour(1), hour(2), hour(5), hour(7), hour(8)]);
+        let expected = vec![(hour(2), hour(-1)), (hour(5), hour(4)), (hour(8), hour(6))];
+        assert_eq!(runs, expected);
+        assert!(hour_runs(&[]).is_empty());
+    }
+
+    #[test]
+    fn common_hours_keep_the_order() {
+        let hour = |h: i64| now() - Duration::hours(h);
+        let both = common_hours(&[hour(0), hour(2), hour(3), hour(9)], &[hour(1), hour(2), hour(9), hour(10)]);
+        assert_eq!(both, vec![hour(2), hour(9)]);
+        assert!(common_hours(&[hour(0)], &[]).is_empty());
+    }
+
+    #[test]
+    fn within_keeps_the_tighter_bounds() {
+        let c = filter(&[("from", "2026-11-29T10:30"), ("to", "2026-11-29T11:30")]).criteria(now()).unwrap();
+        let hour = |h: i64| now() - Duration::hours(h);
+        let inside = c.within(hour(2), hour(1));
+        assert_eq!((inside.from, inside.to), (c.from, Some(hour(1))));
+        let open = LogCriteria { to: None, ..c.clone() }.within(hour(3), hour(0));
+        assert_eq!((open.from, open.to), (c.from, Some(hour(0))));
     }
 }

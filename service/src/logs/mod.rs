@@ -72,31 +72,61 @@ impl Service {
     }
 }
 
+/// Runs of matching hours read one statement each before the rest are read in one.
+const RUNS_READ_ONE_BY_ONE: usize = 8;
+
 /// Up to `limit` rows matching `criteria`, newest first. A filter on a rollup dimension
 /// (outcome, platform, reason, kid) first asks the hourly rollups which hours hold a match, and
 /// a filter on the origin the hours that origin was seen in: none, and no log row is read;
-/// otherwise only the span of those hours is scanned. This keeps searches that match little or
-/// nothing fast without an index per filter on the log, whose every index is paid for by each
-/// identify.
+/// otherwise only those hours are read, newest first, run by run of consecutive hours, until
+/// the page is full. This keeps searches that match little or nothing fast without an index per
+/// filter on the log, whose every index is paid for by each identify.
 async fn log_rows(
     conn: &mut PgConnection,
     workspace_id: Uuid,
     criteria: &LogCriteria,
     limit: i64,
 ) -> ServiceResult<Vec<LogEntry>> {
-    let mut criteria = criteria.clone();
+    let Some(hours) = matching_hours(conn, workspace_id, criteria).await? else {
+        return read_rows(conn, workspace_id, criteria, limit).await;
+    };
+    let runs = filter::hour_runs(&hours);
+    let mut rows = Vec::new();
+    for (i, &(start, end)) in runs.iter().enumerate() {
+        // Past a few runs, the rest are read in one scan of their span, so a page costs a
+        // bounded number of statements however scattered the matches are.
+        let last = i + 1 == RUNS_READ_ONE_BY_ONE || i + 1 == runs.len();
+        let start = if last { runs.last().map_or(start, |&(oldest, _)| oldest) } else { start };
+        let wanted = limit - rows.len() as i64;
+        rows.extend(read_rows(conn, workspace_id, &criteria.within(start, end), wanted).await?);
+        if last || rows.len() as i64 >= limit {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+/// The hours, newest first, that may hold a row matching `criteria`'s rollup dimensions and
+/// origin; `None` when it filters on neither, so any hour may.
+async fn matching_hours(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    criteria: &LogCriteria,
+) -> ServiceResult<Option<Vec<DateTime<Utc>>>> {
     let upper = match (criteria.to, criteria.before) {
         (Some(to), Some((at, _))) => Some(to.min(at + Duration::microseconds(1))),
         (to, before) => to.or(before.map(|(at, _)| at + Duration::microseconds(1))),
     };
+    let mut hours = None;
     if criteria.outcome.is_some() || criteria.platform.is_some() || criteria.reason.is_some() || criteria.kid.is_some()
     {
-        let span = crate::db::query_as(
-            "SELECT min(bucket), max(bucket) FROM log_rollup_hour
+        let found: Vec<DateTime<Utc>> = crate::db::query_scalar(
+            "SELECT DISTINCT bucket FROM log_rollup_hour
               WHERE workspace_id = $1 AND bucket >= date_trunc('hour', $2) AND ($3::timestamptz IS NULL OR bucket < $3)
                 AND ($4::text IS NULL OR outcome = $4) AND ($5::text IS NULL OR platform = $5)
                 AND ($6::text IS NULL OR reason = $6)
-                AND ($7::text IS NULL OR kid = countersign_rollup_kid($1, $7))",
+                AND ($7::text IS NULL OR kid = countersign_rollup_kid($1, $7))
+              ORDER BY bucket DESC",
         )
         .bind(workspace_id)
         .bind(criteria.from)
@@ -105,28 +135,41 @@ async fn log_rows(
         .bind(criteria.platform)
         .bind(criteria.reason.as_deref())
         .bind(criteria.kid.as_deref())
-        .fetch_one(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-        if !criteria.narrow_to_hours(span) {
-            return Ok(Vec::new());
-        }
+        hours = Some(found);
     }
     if let Some(origin) = criteria.origin.as_deref() {
-        let span = crate::db::query_as(
-            "SELECT min(bucket), max(bucket) FROM log_origin_hour
+        if hours.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(hours);
+        }
+        let seen: Vec<DateTime<Utc>> = crate::db::query_scalar(
+            "SELECT DISTINCT bucket FROM log_origin_hour
               WHERE workspace_id = $1 AND origin = $2
-                AND bucket >= date_trunc('hour', $3) AND ($4::timestamptz IS NULL OR bucket < $4)",
+                AND bucket >= date_trunc('hour', $3) AND ($4::timestamptz IS NULL OR bucket < $4)
+              ORDER BY bucket DESC",
         )
         .bind(workspace_id)
         .bind(origin)
         .bind(criteria.from)
         .bind(upper)
-        .fetch_one(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-        if !criteria.narrow_to_hours(span) {
-            return Ok(Vec::new());
-        }
+        hours = Some(match hours {
+            Some(found) => filter::common_hours(&found, &seen),
+            None => seen,
+        });
     }
+    Ok(hours)
+}
+
+/// Up to `limit` rows matching `criteria`, newest first, read from the log in one statement.
+async fn read_rows(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    criteria: &LogCriteria,
+    limit: i64,
+) -> ServiceResult<Vec<LogEntry>> {
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM verification_log", filter::LOG_COLUMNS));
     criteria.push_where(&mut sql, workspace_id);
     sql.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
@@ -145,16 +188,21 @@ pub(crate) fn explained(mut entry: LogEntry) -> LogEntry {
     entry
 }
 
-/// Verified attempts per kid in the 24 hours before `now`, from the minute rollup.
-pub(crate) async fn key_usage_24h(
+/// Per kid, from the rollups: verified attempts in the 24 hours before `now` (minute rollup)
+/// and the last verified attempt (hour rollup, kept as long as the log).
+pub(crate) async fn key_usage(
     conn: &mut PgConnection,
     workspace_id: Uuid,
     now: DateTime<Utc>,
-) -> ServiceResult<Vec<(String, i64)>> {
+) -> ServiceResult<Vec<(String, i64, Option<DateTime<Utc>>)>> {
     Ok(crate::db::query_as(
-        "SELECT kid, sum(attempts)::bigint FROM log_rollup_minute
-          WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
-          GROUP BY kid",
+        "SELECT kid, coalesce(day.attempts, 0), ever.last_at
+           FROM (SELECT kid, sum(attempts)::bigint AS attempts FROM log_rollup_minute
+                  WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
+                  GROUP BY kid) day
+           FULL JOIN (SELECT kid, max(last_at) AS last_at FROM log_rollup_hour
+                       WHERE workspace_id = $1 AND outcome = 'verified' AND kid <> ''
+                       GROUP BY kid) ever USING (kid)",
     )
     .bind(workspace_id)
     .bind(now - Duration::hours(24))
