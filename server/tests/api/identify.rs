@@ -99,6 +99,23 @@ async fn secure_only_attributes_need_a_signature(pool: PgPool) {
     let contact = app.get(&format!("/api/v1/workspaces/{}/contacts/u-2", ws.id), &ws.owner).await;
     assert_eq!(contact.body["attributes"], json!({"plan": "enterprise", "seats": 5}));
     assert_eq!(contact.body["verified"], true);
+
+    // The token carries `plan` and the unsigned attributes send another: the signed value is
+    // kept, and the unsigned one is reported as refused, in the answer and in the log.
+    let signed = jwt(&ws.secret, &ws.kid, json!({"user_id": "u-2", "plan": "starter"}));
+    let tampered = app
+        .identify(
+            json!({"app_id": ws.app_id, "platform": "web", "user_jwt": signed, "attributes": {"plan": "enterprise"}}),
+        )
+        .await;
+    assert_eq!(tampered.body["attributes"], json!({"plan": "starter"}), "{}", tampered.body);
+    assert_eq!(tampered.body["rejected_attributes"], json!([{"name": "plan", "reason": "secure_only"}]));
+    let log_id = tampered.body["log_id"].as_str().unwrap_or_default().to_owned();
+    let logs = app.get(&format!("/api/v1/workspaces/{}/logs?user_id=u-2", ws.id), &ws.owner).await;
+    let row = logs.body["items"].as_array().into_iter().flatten().find(|i| i["id"] == log_id.as_str()).cloned();
+    let row = row.unwrap_or_default();
+    assert_eq!(row["attributes_rejected"], json!([{"name": "plan", "reason": "secure_only"}]), "{}", logs.body);
+    assert_eq!(row["attributes_accepted"], json!({"plan": "starter"}));
 }
 
 /// Bad input gets the contract's answers; only a 400 on a known app writes a log row.
