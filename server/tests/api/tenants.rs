@@ -1,6 +1,7 @@
 //! The cross-tenant matrix: every management route (walked from the router's own table, so a
 //! new route cannot be left out) called by the owner of another workspace with the ids of a
-//! victim workspace answers 404 exactly like a missing id, and nothing of the victim changes.
+//! victim workspace answers 404 exactly like a missing id, and so does a call naming the
+//! caller's own workspace with the victim's objects; nothing of the victim changes.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -138,7 +139,7 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
     let ws = victim.id.clone();
     let security = app.get(&format!("/api/v1/workspaces/{ws}/security"), &victim.owner).await.body;
 
-    let (mallory, _) = app.signup("mallory@example.com", "Mallory's").await;
+    let (mallory, mallory_ws) = app.signup("mallory@example.com", "Mallory's").await;
     let before = victim_state(&app.pool, &ws, &account).await;
 
     let ids = [
@@ -183,6 +184,33 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
         }
         assert!(probed > 0, "{route}: no method answered");
     }
+
+    // Mallory's own workspace, where she may do anything, with the victim's objects in the rest
+    // of the path: each object is looked up in the workspace the path names, so none is found.
+    let mut mixed = 0;
+    for (route, _) in countersign_server::http::v1_routes() {
+        let Some(rest) = route.strip_prefix("/workspaces/{id}/").filter(|rest| rest.contains('{')) else {
+            continue;
+        };
+        let mut path = format!("/api/v1/workspaces/{mallory_ws}/{rest}");
+        for (placeholder, value) in ids {
+            path = path.replace(placeholder, value);
+        }
+        for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+            let reply = app.send(method.clone(), &path, body_for(&method, route, &security), &mallory, &[]).await;
+            if reply.status == StatusCode::METHOD_NOT_ALLOWED {
+                continue;
+            }
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::NOT_FOUND, "not_found"),
+                "{method} {route} in the caller's own workspace: {}",
+                reply.body
+            );
+            mixed += 1;
+        }
+    }
+    assert!(mixed >= 10, "only {mixed} calls named an object inside a workspace");
     assert_eq!(victim_state(&app.pool, &ws, &account).await, before, "nothing of the victim changed");
 }
 
