@@ -256,6 +256,7 @@ async fn revocation_converges_while_the_listener_is_cut(pool: PgPool) {
     let Provisioned { admin, owner, workspace, body } = provision(pool.clone()).await;
     identify_many(&[&a, &b], &body, 32).await;
 
+    let polls_before = metric(&raw_get(a.1, "/metrics").await, "countersign_config_polls_total");
     let cutting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let cutter = tokio::spawn({
         let (pool, cutting) = (pool.clone(), cutting.clone());
@@ -276,8 +277,8 @@ async fn revocation_converges_while_the_listener_is_cut(pool: PgPool) {
     });
     // Let the cuts take hold: each instance now polls most of the time.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let metrics = raw_get(a.1, "/metrics").await;
-    assert!(metrics.contains("countersign_config_polls_total"), "{metrics}");
+    let polls = metric(&raw_get(a.1, "/metrics").await, "countersign_config_polls_total");
+    assert!(polls > polls_before, "no polling while the listener was cut ({polls_before} then {polls} polls)");
 
     let kid = admin.list_keys(&owner, workspace.id).await.expect("keys")[0].kid.clone();
     admin.revoke_key(&owner, workspace.id, &kid).await.expect("revoke");
@@ -289,6 +290,14 @@ async fn revocation_converges_while_the_listener_is_cut(pool: PgPool) {
 }
 
 /// The raw body of a GET.
+/// The sum of a metric's samples (every label set) in a `/metrics` text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{'])))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 async fn raw_get(port: u16, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
