@@ -590,6 +590,53 @@ async fn live_tail(pool: PgPool) {
     assert_eq!(app.get(&tail, &stranger).await.status, StatusCode::NOT_FOUND);
 }
 
+/// Every filter of the log applies to the tail: each tail gets exactly the attempts its search
+/// would list.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn every_filter_applies_to_the_tail(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    app.set_security(&ws, json!({"modes": {"web": "enforce", "ios": "monitor", "android": "off"}})).await;
+    let tail = format!("/api/v1/workspaces/{}/logs/tail", ws.id);
+    let from = enc(&(Utc::now() - Duration::minutes(5)).to_rfc3339());
+    let to_the_past = enc(&(Utc::now() - Duration::minutes(1)).to_rfc3339());
+    let searches = [
+        ("platform=ios", vec!["ios-good", "ios-bad"]),
+        ("reason=invalid_signature", vec!["ios-bad", "web-bad"]),
+        ("user_id=web-good", vec!["web-good"]),
+        (&*format!("kid={}", enc(&ws.kid)), vec!["web-good", "ios-good", "ios-bad", "web-bad"]),
+        ("kid=k_other", vec!["android-other-kid"]),
+        (
+            "origin=https%3A%2F%2Fapp.example.com",
+            vec!["web-good", "ios-good", "ios-bad", "web-bad", "android-other-kid"],
+        ),
+        ("origin=https%3A%2F%2Felsewhere.example", vec![]),
+        ("outcome=would_reject&platform=ios", vec!["ios-bad"]),
+        (&*format!("from={from}"), vec!["web-good", "ios-good", "ios-bad", "web-bad", "android-other-kid"]),
+        (&*format!("to={to_the_past}"), vec![]),
+    ];
+    let mut tails = Vec::new();
+    for (query, _) in &searches {
+        tails.push(open_tail(&app, &format!("{tail}?{query}"), &ws.owner, None).await);
+    }
+    let token = |secret: &str, kid: &str, user: &str| jwt(secret, kid, json!({"user_id": user}));
+    let wrong = "wrong-secret-wrong-secret-wrong!";
+    for (platform, user_jwt) in [
+        ("web", token(&ws.secret, &ws.kid, "web-good")),
+        ("ios", token(&ws.secret, &ws.kid, "ios-good")),
+        ("ios", token(wrong, &ws.kid, "ios-bad")),
+        ("web", token(wrong, &ws.kid, "web-bad")),
+        ("android", token(wrong, "k_other", "android-other-kid")),
+    ] {
+        app.identify(json!({"app_id": ws.app_id, "platform": platform, "user_jwt": user_jwt})).await;
+    }
+    for ((query, expected), body) in searches.iter().zip(tails.iter_mut()) {
+        let seen = events(body, std::time::Duration::from_millis(800)).await;
+        let users: Vec<&str> = seen.iter().filter_map(|(_, row)| row["user_id"].as_str()).collect();
+        assert_eq!(&users, expected, "{query}");
+    }
+}
+
 /// A fresh tail names the moment it starts from before any row (so a drop before the first row
 /// loses nothing), and a reconnection after a long absence catches up oldest first, a page per
 /// connection: the stream ends after a full page and the next connection goes on from it.
