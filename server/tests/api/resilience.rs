@@ -76,3 +76,57 @@ async fn outage_loses_no_acknowledged_attempt(pool: PgPool) {
         assert_eq!(crate::stats::counts(&pool, rollup).await, log, "{rollup} counts each replayed row once");
     }
 }
+
+/// A spooled row that Postgres refuses when it is replayed (its workspace was deleted during
+/// the outage) is quarantined to the dead-letter file and counted, and the rows spooled with
+/// it, of another workspace, are stored: one bad row never jams the spool.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn a_refused_spooled_row_is_quarantined_and_the_rest_replayed(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let kept = app.workspace("kept@example.com").await;
+    let gone = app.workspace("gone@example.com").await;
+    let body = |ws: &crate::support::Workspace| json!({"app_id": ws.app_id, "platform": "web", "user_jwt": jwt(&ws.secret, &ws.kid, json!({"user_id": "u"}))});
+    for ws in [&kept, &gone] {
+        assert_eq!(app.identify(body(ws)).await.status, StatusCode::OK, "the configuration is cached");
+    }
+
+    // The outage: no new connection to the test database, every open one closed but ours.
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap_or_default();
+    let mut held = PgConnection::connect_with(&pool.connect_options()).await.expect("a connection of our own");
+    let admin_url = std::env::var("DATABASE_URL").unwrap_or_default();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| panic!("admin connection: {e}"));
+    let cut = |allow: bool| format!("ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {allow}");
+    sqlx::query(&cut(false)).execute(&mut admin).await.expect("cut");
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = $1 AND pid <> pg_backend_pid() AND pid <> $2",
+    )
+    .bind(&database)
+    .bind(sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(&mut held).await.expect("pid"))
+    .execute(&mut admin)
+    .await
+    .expect("terminate");
+
+    let mut acknowledged = Vec::new();
+    for ws in [&kept, &gone, &kept, &gone, &kept] {
+        let reply = app.identify(body(ws)).await;
+        assert_eq!(reply.status, StatusCode::OK, "acknowledged from the spool: {}", reply.body);
+        if ws.id == kept.id {
+            acknowledged.push(reply.body["log_id"].as_str().unwrap_or("").parse::<uuid::Uuid>().unwrap_or_default());
+        }
+    }
+    assert!(app.svc.spooled_attempts().await >= 5, "the outage was real: rows went to the spool");
+    sqlx::query("DELETE FROM workspaces WHERE id::text = $1").bind(&gone.id).execute(&mut held).await.expect("delete");
+    let quarantined_before = app.svc.metrics.dead_letters.get();
+
+    sqlx::query(&cut(true)).execute(&mut admin).await.expect("reconnect");
+    app.wait_until_stored(&acknowledged).await;
+    assert_eq!(app.svc.metrics.dead_letters.get() - quarantined_before, 2, "the deleted workspace's two rows");
+    let metrics = app.get("/metrics", &crate::support::Auth::None).await;
+    assert!(
+        metrics.body.as_str().unwrap_or_default().contains("countersign_log_dead_letters_total 2"),
+        "{}",
+        metrics.body
+    );
+    assert_eq!(app.identify(body(&kept)).await.status, StatusCode::OK, "the pipeline flows");
+}
