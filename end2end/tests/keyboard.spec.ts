@@ -35,7 +35,7 @@ test('keyboard only: sign in, rotate a key, open the verification log', async ({
   await hydrated(walker);
   await tabTo(walker, walker.getByRole('link', { name: 'Keyboard Co' }).first(), 'the workspace link');
   await walker.keyboard.press('Enter');
-  await expect(walker).toHaveURL(/\/members$/);
+  await expect(walker).toHaveURL(/\/w\/[0-9a-f-]+$/);
   await hydrated(walker);
   await tabTo(walker, walker.getByRole('link', { name: 'Keys' }), 'the Keys link');
   await walker.keyboard.press('Enter');

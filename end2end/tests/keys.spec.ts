@@ -14,7 +14,7 @@ test('leaked-key runbook and audited reveal', async ({ page, browser }) => {
   await page.getByLabel('Workspace name').fill('Leaky');
   await page.getByRole('button', { name: 'Create account' }).click();
   await follow(page, 'Leaky');
-  await expect(page).toHaveURL(/\/members$/);
+  await expect(page).toHaveURL(/\/w\/[0-9a-f-]+$/);
   const supportLink = await invite(page, support, 'support');
   const developerLink = await invite(page, developer, 'developer');
 

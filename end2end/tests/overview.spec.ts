@@ -80,4 +80,18 @@ test('overview: health, readiness, failure groups and checklist from live traffi
   await follow(page, 'Overview');
   await expect(page.getByTestId('checklist')).toContainText('iOS is in monitor mode');
   await expect(page.getByTestId('checklist')).not.toContainText('Android is off');
+
+  // The monitored platform, the readiness verdict's subject, is switched the same way.
+  await follow(page, 'Security');
+  await hydrated(page);
+  await expect(page.getByTestId('impact-ios')).toContainText('If enforced: 1 of 4 attempts');
+  await page.locator('select[name=ios]').selectOption('enforce');
+  await page.getByRole('button', { name: 'Save security settings' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Review the impact' })).toContainText('If iOS enforces: 1 of 4 attempts');
+  await page.getByLabel('Switch to enforce: I have reviewed the impact shown above').check();
+  await page.getByRole('button', { name: 'Save security settings' }).click();
+  await expect(page.getByRole('status')).toContainText('Saved');
+  await follow(page, 'Overview');
+  await expect(page.getByTestId('checklist')).not.toContainText('iOS is in monitor mode');
+  await expect(page.getByTestId('readiness-ios')).toHaveCount(0);
 });

@@ -40,8 +40,10 @@ export async function hydrated(page: Page) {
   await page.waitForLoadState('networkidle');
 }
 
-/** On a members page, creates an invitation and returns its link (shown once). */
+/** On a workspace's Members page (opened from its navigation if another page shows), creates
+ *  an invitation and returns its link (shown once). */
 export async function invite(owner: Page, email: string | null, role: string): Promise<string> {
+  if (!new URL(owner.url()).pathname.endsWith('/members')) await follow(owner, 'Members', true);
   await hydrated(owner);
   const form = owner.locator('form').filter({ hasText: 'Create invitation' });
   await form.getByLabel('Email').fill(email ?? '');

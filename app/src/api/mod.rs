@@ -156,7 +156,7 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(prefix = "/ui")]
 pub async fn create_workspace(name: String) -> Result<WorkspaceSummary, AppError> {
     let workspace = ssr::service()?.create_workspace(&ssr::actor().await?, &name).await?;
-    leptos_axum::redirect(&format!("/w/{}/members", workspace.id));
+    leptos_axum::redirect(&format!("/w/{}", workspace.id));
     Ok(workspace)
 }
 

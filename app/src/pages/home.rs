@@ -17,7 +17,7 @@ pub fn HomePage() -> impl IntoView {
             .map(|w| {
                 view! {
                     <li>
-                        <a href=format!("/w/{}/members", w.id)>{w.name.clone()}</a>
+                        <a href=format!("/w/{}", w.id)>{w.name.clone()}</a>
                         <span class="role">{w.role.as_str()}</span>
                         <code class="muted">{w.app_id.clone()}</code>
                     </li>

@@ -80,7 +80,7 @@ pub fn Frame(me: Me, workspace: Option<WorkspaceSummary>, section: &'static str,
         .workspaces
         .iter()
         .map(|w| {
-            let href = format!("/w/{}/members", w.id);
+            let href = format!("/w/{}", w.id);
             view! { <li><a href=href>{w.name.clone()}<span class="role">{w.role.as_str()}</span></a></li> }
         })
         .collect_view();
