@@ -88,7 +88,18 @@ test('snippets run as rendered and their tokens verify', async ({ page, context 
   await page.getByRole('tab', { name: 'iOS (Swift)' }).click();
   await expect(page.getByTestId('snippet-ios')).toContainText(appId);
 
-  await page.getByRole('tab', { name: 'Node.js' }).click();
+  const nodeTab = page.getByRole('tab', { name: 'Node.js' });
+  await nodeTab.click();
+  // A tab list's keys: the arrows move the selection and the focus; only the selected tab is
+  // in the page's tab order.
+  await expect(nodeTab).toBeFocused();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByRole('tab', { name: 'Python' })).toBeFocused();
+  await expect(page.getByTestId('snippet-python')).toBeVisible();
+  await page.keyboard.press('ArrowLeft');
+  await expect(nodeTab).toBeFocused();
+  await expect(nodeTab).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByRole('tab', { name: 'Python' })).toHaveAttribute('tabindex', '-1');
   expect(violations, 'the strict CSP holds: tabs and copy are hydrated handlers').toEqual([]);
   await shoot(page, 'snippets');
   // At 390 px the code scrolls inside its own box, never the page.

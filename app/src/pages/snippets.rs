@@ -84,6 +84,30 @@ fn lifetime(seconds: i64) -> String {
 #[component]
 fn Tabs(snippets: Vec<Snippet>, label: &'static str) -> impl IntoView {
     let selected = RwSignal::new(snippets.first().map(|s| s.id.clone()).unwrap_or_default());
+    let ids: Vec<String> = snippets.iter().map(|s| s.id.clone()).collect();
+    // The tab list's keys (WAI-ARIA tabs): arrows move to the previous or next tab, Home and End
+    // to the first and last, each selected and focused at once; Tab leaves the list.
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let Some(at) = selected.with_untracked(|id| ids.iter().position(|i| i == id)) else { return };
+        let count = ids.len();
+        let to = match ev.key().as_str() {
+            "ArrowRight" => (at + 1) % count,
+            "ArrowLeft" => (at + count - 1) % count,
+            "Home" => 0,
+            "End" => count - 1,
+            _ => return,
+        };
+        ev.prevent_default();
+        let Some(id) = ids.get(to) else { return };
+        selected.set(id.clone());
+        #[cfg(feature = "hydrate")]
+        if let Some(tab) = document().get_element_by_id(&format!("tab-{id}")) {
+            use wasm_bindgen::JsCast;
+            if let Ok(tab) = tab.dyn_into::<web_sys::HtmlElement>() {
+                let _ = tab.focus();
+            }
+        }
+    };
     let tabs = snippets
         .iter()
         .map(|s| {
@@ -93,9 +117,14 @@ fn Tabs(snippets: Vec<Snippet>, label: &'static str) -> impl IntoView {
                 let active = active.clone();
                 move || active().to_string()
             };
+            // Only the selected tab is in the page's tab order; the arrows reach the others.
+            let tabindex = {
+                let active = active.clone();
+                move || if active() { "0" } else { "-1" }
+            };
             view! {
                 <button type="button" role="tab" id=format!("tab-{}", s.id) aria-controls=format!("panel-{}", s.id)
-                    aria-selected=aria_selected class:active=active
+                    aria-selected=aria_selected tabindex=tabindex class:active=active
                     on:click=move |_| selected.set(choose.clone())>{s.language.clone()}</button>
             }
         })
@@ -117,7 +146,7 @@ fn Tabs(snippets: Vec<Snippet>, label: &'static str) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="tabs" role="tablist" aria-label=label>{tabs}</div>
+        <div class="tabs" role="tablist" aria-label=label on:keydown=on_key>{tabs}</div>
         {panels}
     }
 }
