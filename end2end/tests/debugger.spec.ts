@@ -120,6 +120,8 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
   await page.goto(`/w/${ws}/debugger?platform=android&user_id=user-42`);
   await expect(page.getByTestId('platform')).toHaveValue('android');
   await expect(page.getByTestId('user-id-input')).toHaveValue('user-42');
+  await expect(page.getByTestId('from-log')).toContainText('Debugging an attempt of user user-42 on Android');
+  await expect(page.getByTestId('token-input')).toHaveValue('');
 });
 
 /** Support may debug (every role may) but not sign test tokens; the page says nothing of them. */
@@ -127,7 +129,7 @@ test('support debugs tokens without the test-token form', async ({ page, browser
   const stamp = Date.now();
   await signUp(page, `debugger-owner-${stamp}@example.com`, 'Supported');
   await follow(page, 'Supported');
-  await expect(page).toHaveURL(/\/members$/);
+  await expect(page).toHaveURL(/\/w\/[0-9a-f-]+$/);
   const link = await invite(page, `debugger-support-${stamp}@example.com`, 'support');
   const support = await acceptAsNew(browser, link, `debugger-support-${stamp}@example.com`);
   await follow(support, 'Token debugger');

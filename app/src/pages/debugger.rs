@@ -39,11 +39,22 @@ fn Debugger(ws: WorkspaceSummary) -> impl IntoView {
     let picked = RwSignal::new(platform);
     let maker = permits(ws.role, Action::RevealSecret)
         .then(|| view! { <TestTokenMaker ws=ws.id user_id=user_id.clone() make token run picked/> });
+    // Opened from a log row: its user and platform are filled in, but never its token, which
+    // was not stored; say where the rest comes from.
+    let from_log = (!user_id.is_empty()).then(|| {
+        view! {
+            <p class="notice warn" data-testid="from-log">
+                "Debugging an attempt of user " <code>{user_id.clone()}</code> " on " {Platform::label(platform)} ". "
+                "Tokens are never stored: paste the token that user's app sent, or, for a legacy HMAC attempt, its user_hash under “Legacy HMAC”."
+            </p>
+        }
+    });
     let platform_option =
         move |p: Platform| view! { <option value=p.as_str() selected=p == platform>{Platform::label(p)}</option> };
     view! {
         <h1>"Token debugger"</h1>
         <p class="muted">"Paste a token to see every check identify runs, why it fails and how to fix it. Nothing you paste is stored or logged, and debugging writes no verification log row."</p>
+        {from_log}
         <section class="card">
             <ActionForm action=run>
                 <input type="hidden" name="workspace" value=id.clone()/>
@@ -52,7 +63,7 @@ fn Debugger(ws: WorkspaceSummary) -> impl IntoView {
                         placeholder="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…"
                         prop:value=move || token.get() on:input=move |ev| token.set(event_target_value(&ev))></textarea>
                 </label>
-                <details class="legacy-fields" open=!user_id.is_empty()>
+                <details class="legacy-fields">
                     <summary>"Legacy HMAC: user id and user_hash"</summary>
                     <div class="row">
                         <label>"User id"<input type="text" name="user_id" value=user_id.clone() data-testid="user-id-input"/></label>
