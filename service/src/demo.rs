@@ -87,6 +87,7 @@ impl Service {
         start.update_security(actor, workspace_id, &settings).await?;
         for (name, kind, secure_only) in [
             ("plan", AttributeType::String, true),
+            ("role", AttributeType::String, true),
             ("email", AttributeType::String, false),
             ("company", AttributeType::String, false),
             ("seats", AttributeType::Number, false),
@@ -130,6 +131,7 @@ impl Service {
                 now + 3600,
                 &[
                     ("plan", json!(if i % 4 == 0 { "enterprise" } else { "pro" })),
+                    ("role", json!(if i % 6 == 0 { "admin" } else { "member" })),
                     ("email", json!(format!("{u}@customer.example"))),
                 ],
             );
@@ -147,8 +149,15 @@ impl Service {
         }
         for i in 0..n(7.0) {
             let u = user(i + 90);
-            // Android is not verified yet: unsigned ids, and a client trying to set its own plan.
-            sends.push((json!({"app_id": app_id, "platform": "android", "user_id": u, "attributes": {"plan": "enterprise", "seats": 3}}), None));
+            // Android is not verified yet: unsigned ids, and a client trying to set its own plan
+            // (and, now and then, make itself an admin).
+            let attributes = if i % 3 == 0 {
+                json!({"plan": "enterprise", "role": "admin", "seats": 3})
+            } else {
+                json!({"plan": "enterprise", "seats": 3})
+            };
+            sends
+                .push((json!({"app_id": app_id, "platform": "android", "user_id": u, "attributes": attributes}), None));
         }
         if hours_ago % 4 == 1 {
             let token =

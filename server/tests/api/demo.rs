@@ -56,6 +56,11 @@ async fn the_demo_has_a_day_of_traffic_and_seeds_once(pool: PgPool) {
     assert!(
         rows("SELECT count(*) FROM verification_log WHERE attributes_rejected::text LIKE '%secure_only%'").await > 0
     );
+    assert_eq!(rows("SELECT count(*) FROM attributes WHERE secure_only").await, 2, "a few secure-only attributes");
+    assert!(
+        rows("SELECT count(*) FROM verification_log WHERE attributes_rejected @> '[{\"name\": \"role\"}]'").await > 0,
+        "an unsigned role is refused"
+    );
 
     app.svc.seed_demo("demo@countersign.local", "countersign-demo", "Demo workspace").await.unwrap();
     assert_eq!(rows("SELECT count(*) FROM verification_log").await, total, "a second run changes nothing");
