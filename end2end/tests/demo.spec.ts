@@ -20,8 +20,15 @@ test('the demo workspace has a day of traffic to show', async ({ page }) => {
   await expect(page.locator('tr[data-state=revoked]')).toHaveCount(1);
   await follow(page, 'Verification log');
   await expect(page.getByTestId('logs').locator('tbody tr')).not.toHaveCount(0);
-  // Above the log, the top failure reasons filter it in one click.
-  await page.getByTestId('failure-strip').getByRole('link', { name: /revoked_key/ }).click();
+  // Above the log, the top failure reasons of its range open into their counts and fixes, and
+  // each filters the log in one click.
+  const strip = page.getByTestId('failure-strip');
+  await expect(strip.locator('summary')).toContainText('Top failures in this range');
+  await strip.locator('summary').click();
+  await expect(strip.getByTestId('failure-groups')).toContainText('revoked_key');
+  await expect(strip.getByTestId('failure-groups')).toContainText('Web');
+  await shoot(page, 'demo-logs-failures');
+  await strip.getByRole('link', { name: /revoked_key/ }).click();
   await expect(page).toHaveURL(/reason=revoked_key/);
   await expect(page.getByTestId('logs').locator('tbody tr').first()).toContainText('revoked_key');
   await shoot(page, 'demo-logs');

@@ -11,6 +11,7 @@ use countersign_proto::{
     AttributeUsage, EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness,
     ReasonCount, SecuritySettings, SeriesPoint,
 };
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -393,6 +394,44 @@ fn fix_of(reason: &str) -> String {
 
 type GroupRow = (String, i64, Option<i64>, DateTime<Utc>, DateTime<Utc>, Vec<String>, Vec<String>);
 
+/// The most frequent failure reasons of the hours from `from`'s to `to`, from the hourly
+/// rollups, each with its fix.
+pub(crate) async fn failure_groups(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ServiceResult<Vec<FailureGroup>> {
+    let groups: Vec<GroupRow> = crate::db::query_as(
+        "SELECT reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint,
+                min(first_at), max(last_at),
+                coalesce(array_agg(DISTINCT platform) FILTER (WHERE platform <> ''), '{}'),
+                coalesce(array_agg(DISTINCT kid) FILTER (WHERE kid <> ''), '{}')
+           FROM log_rollup_hour
+          WHERE workspace_id = $1 AND bucket >= date_trunc('hour', $2) AND bucket < $3 AND reason <> ''
+          GROUP BY reason ORDER BY 2 DESC, reason LIMIT $4",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .bind(MAX_FAILURE_GROUPS)
+    .fetch_all(conn)
+    .await?;
+    Ok(groups
+        .into_iter()
+        .map(|(reason, attempts, zeros, first_seen, last_seen, platforms, kids)| FailureGroup {
+            fix: fix_of(&reason),
+            reason,
+            attempts,
+            users: zeros.map(estimate_users).unwrap_or(0),
+            first_seen,
+            last_seen,
+            platforms,
+            kids,
+        })
+        .collect())
+}
+
 impl Service {
     /// The overview of a workspace over `range` (`24h`, `7d`, `30d`; default 24 h).
     pub async fn overview(&self, actor: &Actor, workspace_id: Uuid, range: Option<&str>) -> ServiceResult<Overview> {
@@ -454,21 +493,7 @@ impl Service {
         .bind(to)
         .fetch_all(&mut *conn)
         .await?;
-        let groups: Vec<GroupRow> = crate::db::query_as(
-            "SELECT reason, sum(attempts)::bigint, length(replace(bit_or(users)::text, '1', ''))::bigint,
-                    min(first_at), max(last_at),
-                    coalesce(array_agg(DISTINCT platform) FILTER (WHERE platform <> ''), '{}'),
-                    coalesce(array_agg(DISTINCT kid) FILTER (WHERE kid <> ''), '{}')
-               FROM log_rollup_hour
-              WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 AND reason <> ''
-              GROUP BY reason ORDER BY 2 DESC, reason LIMIT $4",
-        )
-        .bind(workspace_id)
-        .bind(from)
-        .bind(to)
-        .bind(MAX_FAILURE_GROUPS)
-        .fetch_all(&mut *conn)
-        .await?;
+        let failures = failure_groups(&mut *conn, workspace_id, from, to).await?;
         let keys: Vec<KeyRow> = crate::db::query_as(
             "SELECT kid, state, created_at, expires_at FROM workspace_keys WHERE workspace_id = $1 ORDER BY created_at",
         )
@@ -540,19 +565,6 @@ impl Service {
                     last_verified_at: span.map(|s| s.2),
                     readiness,
                 }
-            })
-            .collect();
-        let failures = groups
-            .into_iter()
-            .map(|(reason, attempts, zeros, first_seen, last_seen, platforms, kids)| FailureGroup {
-                fix: fix_of(&reason),
-                reason,
-                attempts,
-                users: zeros.map(estimate_users).unwrap_or(0),
-                first_seen,
-                last_seen,
-                platforms,
-                kids,
             })
             .collect();
         let posture = Posture { settings: &settings, keys: &keys, attributes: &attributes, revoked_presented };

@@ -186,6 +186,17 @@ pub async fn list_logs(
     Ok(service.list_logs(&ssr::actor().await?, workspace, &filter).await?)
 }
 
+/// The most frequent failure reasons over a log search's time range (shown above the log).
+#[server(prefix = "/ui")]
+pub async fn get_log_failures(
+    workspace: Uuid,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<Vec<countersign_proto::FailureGroup>, AppError> {
+    let filter = countersign_service::logs::LogFilter { from, to, ..Default::default() };
+    Ok(ssr::service()?.log_failure_groups(&ssr::actor().await?, workspace, &filter).await?)
+}
+
 /// The read replica's lag in seconds when the log page should mention it (over a few
 /// seconds); `None` when it is current or there is no replica.
 #[server(prefix = "/ui")]

@@ -53,6 +53,12 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
         let f = filters.get();
         query_string(f.iter().map(|(k, v)| (*k, v.as_str())))
     };
+    // The failure groups above the log cover the search's time range and keep its filters.
+    let searched_range = Memo::new(move |_| (param("from"), param("to")));
+    let without_reason = Memo::new(move |_| {
+        let f = filters.get();
+        query_string(f.iter().filter(|(k, _)| *k != "reason").map(|(k, v)| (*k, v.as_str())))
+    });
     let selected = RwSignal::new(None::<LogEntry>);
     // Asked with each page: the log may be read from a replica a little behind the primary.
     let lag = Resource::new(move || (filters.get(), cursor.get()), move |_| log_replica_lag(id));
@@ -128,10 +134,25 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
         let sep = if keep.is_empty() { "" } else { "&" };
         format!("/api/v1/workspaces/{id}/logs/export?format={format}{sep}{keep}")
     };
+    // Offered only for a search the log answers: a refused one (say, a range too long, typed
+    // into the address) shows its message instead of saving it as a file.
+    let exports = move || {
+        Suspend::new(async move {
+            page.await.is_ok().then(|| {
+                view! {
+                    <p class="exports">"Export: "
+                        <a href=export("csv") download="verification-log.csv" rel="external" data-testid="export-csv">"CSV"</a>" · "
+                        <a href=export("ndjson") download="verification-log.ndjson" rel="external" data-testid="export-ndjson">"NDJSON"</a>
+                        <small class="muted">{format!(" (the newest {},{:03} rows at most)", MAX_EXPORT_ROWS / 1000, MAX_EXPORT_ROWS % 1000)}</small>
+                    </p>
+                }
+            })
+        })
+    };
     view! {
         <h1>"Verification log"</h1>
         <p class="muted">"Every identify attempt, newest first. Tokens and secrets are never stored."</p>
-        <FailureStrip workspace=id/>
+        <FailureStrip workspace=id range=searched_range query=without_reason/>
         <form method="get" class="row filters" data-testid="log-filters">
             <label>"Outcome"<select name="outcome"><option value="">"Any"</option>{options("outcome", Outcome::ALL.iter().map(|o| o.as_str()).collect())}</select></label>
             <label>"Platform"<select name="platform"><option value="">"Any"</option>{options("platform", Platform::ALL.iter().map(|p| p.as_str()).collect())}</select></label>
@@ -148,11 +169,7 @@ fn Logs(ws: WorkspaceSummary) -> impl IntoView {
         </form>
         <div class="log-toolbar">
             <p class="muted" data-testid="log-range">{range}</p>
-            <p class="exports">"Export: "
-                <a href=move || export("csv") download="verification-log.csv" rel="external" data-testid="export-csv">"CSV"</a>" · "
-                <a href=move || export("ndjson") download="verification-log.ndjson" rel="external" data-testid="export-ndjson">"NDJSON"</a>
-                <small class="muted">{format!(" (the newest {},{:03} rows at most)", MAX_EXPORT_ROWS / 1000, MAX_EXPORT_ROWS % 1000)}</small>
-            </p>
+            <Transition fallback=|| ()>{exports}</Transition>
         </div>
         <LiveStatus tail/>
         <Transition fallback=|| ()>{lag_notice}</Transition>

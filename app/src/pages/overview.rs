@@ -9,8 +9,8 @@ use countersign_proto::{FailureGroup, HealthItem, Overview, PlatformHealth, Work
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{workspace_page, ErrorNotice};
-use crate::api::get_overview;
+use super::{urlencode, workspace_page, ErrorNotice};
+use crate::api::{get_log_failures, get_overview};
 use chart::TrafficChart;
 
 /// The workspace home.
@@ -159,8 +159,10 @@ fn keys_cell(kids: &[String]) -> AnyView {
     kids.iter().map(|k| view! { <code>{k.clone()}</code>" " }).collect_view().into_any()
 }
 
+/// The failure groups as a table; each reason links to the log narrowed to it, keeping the
+/// log filters in `query` (a query string without `reason`).
 #[component]
-fn FailureGroups(groups: Vec<FailureGroup>, base: String) -> impl IntoView {
+fn FailureGroups(groups: Vec<FailureGroup>, base: String, #[prop(optional)] query: String) -> impl IntoView {
     if groups.is_empty() {
         return view! {
             <section class="section">
@@ -173,7 +175,8 @@ fn FailureGroups(groups: Vec<FailureGroup>, base: String) -> impl IntoView {
     let rows = groups
         .into_iter()
         .map(|g| {
-            let href = format!("{base}/logs?reason={}", g.reason);
+            let sep = if query.is_empty() { "" } else { "&" };
+            let href = format!("{base}/logs?{query}{sep}reason={}", urlencode(&g.reason));
             view! {
                 <tr>
                     <td><a href=href><code>{g.reason.clone()}</code></a><br/><small class="muted">{g.fix.clone()}</small></td>
@@ -226,33 +229,35 @@ fn Checklist(items: Vec<HealthItem>, base: String) -> impl IntoView {
     }
 }
 
-/// The top failure reasons of the last 24 hours as links that filter the log (above the log).
+/// The top failure reasons over the log's time range (above the log): a line of the most
+/// frequent, opening into the full groups with fixes; each narrows the log to its reason and
+/// keeps the other filters in `query`.
 #[component]
-pub fn FailureStrip(workspace: uuid::Uuid) -> impl IntoView {
-    let overview = Resource::new(|| (), move |_| get_overview(workspace, None));
+pub fn FailureStrip(
+    workspace: uuid::Uuid,
+    range: Memo<(Option<String>, Option<String>)>,
+    query: Memo<String>,
+) -> impl IntoView {
+    let groups = Resource::new(move || range.get(), move |(from, to)| get_log_failures(workspace, from, to));
     let strip = move || {
         Suspend::new(async move {
-            let groups = overview.await.map(|o| o.failures).unwrap_or_default();
+            let query = query.get();
+            let groups = groups.await.unwrap_or_default();
             (!groups.is_empty()).then(|| {
-                let links = groups
-                    .into_iter()
-                    .take(5)
-                    .map(|g| {
-                        view! {
-                            <li><a href=format!("?reason={}", g.reason) title=g.fix.clone()>
-                                <code>{g.reason.clone()}</code>" " <span class="count">{thousands(g.attempts)}</span>
-                            </a></li>
-                        }
-                    })
-                    .collect_view();
+                let top = groups
+                    .iter()
+                    .take(3)
+                    .map(|g| format!("{} {}", g.reason, thousands(g.attempts)))
+                    .collect::<Vec<_>>()
+                    .join(" · ");
                 view! {
-                    <nav class="failure-strip" aria-label="Top failure reasons, last 24 hours" data-testid="failure-strip">
-                        <span class="muted">"Top failures, 24 h:"</span>
-                        <ul>{links}</ul>
-                    </nav>
+                    <details class="failure-strip" data-testid="failure-strip">
+                        <summary><span class="muted">"Top failures in this range: "</span>{top}</summary>
+                        <FailureGroups groups base=format!("/w/{workspace}") query/>
+                    </details>
                 }
             })
         })
     };
-    view! { <Suspense fallback=|| ()>{strip}</Suspense> }
+    view! { <Transition fallback=|| ()>{strip}</Transition> }
 }

@@ -8,7 +8,7 @@ mod tail;
 use chrono::{DateTime, Duration, Utc};
 use countersign_core::policy::Action;
 use countersign_core::{verified_explanation, Outcome};
-use countersign_proto::{Contact, LogEntry, Page};
+use countersign_proto::{Contact, FailureGroup, LogEntry, Page};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -35,6 +35,21 @@ impl Service {
         let items: Vec<LogEntry> = rows.into_iter().take(limit as usize).collect();
         let next_cursor = if more { items.last().map(|e| encode_cursor(e.at, e.id)) } else { None };
         Ok(Page { items, next_cursor })
+    }
+
+    /// The most frequent failure reasons over the time range of a log search (its other
+    /// filters aside), from the hourly rollups: the groups shown above the log.
+    pub async fn log_failure_groups(
+        &self,
+        actor: &Actor,
+        workspace_id: Uuid,
+        filter: &LogFilter,
+    ) -> ServiceResult<Vec<FailureGroup>> {
+        let mut tenant = self.tenant_read(actor, workspace_id, Action::View).await?;
+        let now = self.clock.now();
+        let criteria = filter.criteria(now)?;
+        let to = criteria.to.unwrap_or(now + Duration::hours(1));
+        crate::overview::failure_groups(tenant.conn(), workspace_id, criteria.from, to).await
     }
 
     /// [`log_rows`] in a transaction of its own, confined to the workspace: for a stream's
