@@ -122,6 +122,7 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
   await expect(page.getByTestId('user-id-input')).toHaveValue('user-42');
   await expect(page.getByTestId('from-log')).toContainText('Debugging an attempt of user user-42 on Android');
   await expect(page.getByTestId('token-input')).toHaveValue('');
+  await shoot(page, 'debugger-from-log');
 });
 
 /** Support may debug (every role may) but not sign test tokens; the page says nothing of them. */
