@@ -665,6 +665,33 @@ mod tests {
         );
     }
 
+    /// Many look-ups of one app id while its load is under way wait for that load and share its
+    /// snapshot: one load per app id in flight, however many requests ask at once.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn concurrent_look_ups_share_one_load(pool: PgPool) {
+        let (svc, owner) = service(pool).await;
+        let app_id = svc.list_workspaces(&owner).await.unwrap_or_default().remove(0).app_id;
+        svc.config.evict(&app_id);
+
+        let pause = Arc::new(LoadPause::default());
+        *lock(&svc.config.pause_next_load) = Some(pause.clone());
+        let look_up = || {
+            let (svc, app_id) = (svc.clone(), app_id.clone());
+            tokio::spawn(async move { svc.snapshot(&app_id).await.unwrap().unwrap() })
+        };
+        let first = look_up();
+        pause.loaded.notified().await;
+        let waiting: Vec<_> = (0..20).map(|_| look_up()).collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(svc.config.len().2, 1, "one load in flight for the app id");
+        pause.proceed.notify_one();
+        let loaded = first.await.unwrap();
+        for other in waiting {
+            assert!(Arc::ptr_eq(&other.await.unwrap(), &loaded), "every look-up got the one loaded snapshot");
+        }
+        assert_eq!(svc.config.len().2, 0, "no load left in flight");
+    }
+
     /// An instance that cannot LISTEN at all (its direct connection is refused) polls the
     /// versions instead: another instance's revocation still reaches its snapshot within a
     /// second, and it says it is polling.
