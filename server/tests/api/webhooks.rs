@@ -248,14 +248,16 @@ async fn a_rotation_without_grace_is_a_revocation(pool: PgPool) {
     assert_eq!(revoked[0]["data"]["target"], current, "{}", revoked[0]);
 }
 
-/// Two instances on one database deliver every event exactly once between them.
+/// Two instances on one database deliver every event exactly once between them: test events
+/// and the events of real changes made through either instance.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn two_instances_deliver_each_event_once(pool: PgPool) {
     let first = local_app(pool.clone()).await;
     let second = local_app(pool).await;
     let receiver = Receiver::start(0).await;
     let ws = first.workspace("owner@example.com").await;
-    let (hook_id, secret) = add_endpoint(&first, &ws, &receiver.url, &["key.revoked"]).await;
+    let events = ["key.rotated", "key.revoked", "security.changed", "attribute.changed"];
+    let (hook_id, secret) = add_endpoint(&first, &ws, &receiver.url, &events).await;
     for i in 0..30 {
         let app = if i % 2 == 0 { &first } else { &second };
         assert_eq!(
@@ -263,14 +265,26 @@ async fn two_instances_deliver_each_event_once(pool: PgPool) {
             StatusCode::ACCEPTED
         );
     }
-    let got = receiver.wait_for(30).await;
-    assert_eq!(got.len(), 30);
+    let base = format!("/api/v1/workspaces/{}", ws.id);
+    let rotated = first.post(&format!("{base}/keys/rotate"), json!({"grace_seconds": 0}), &ws.owner).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let security = second.get(&format!("{base}/security"), &ws.owner).await.body;
+    let mut changed = security.clone();
+    changed["modes"]["android"] = json!("monitor");
+    assert_eq!(second.put(&format!("{base}/security"), changed, &ws.owner).await.status, StatusCode::OK);
+    let attribute = json!({"name": "plan", "type": "string", "secure_only": true});
+    assert_eq!(first.post(&format!("{base}/attributes"), attribute, &ws.owner).await.status, StatusCode::CREATED);
+
+    let got = receiver.wait_for(34).await;
+    assert_eq!(got.len(), 34);
     let mut ids: Vec<&str> = got.iter().map(|g| g.id.as_str()).collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 30, "no event twice");
-    for g in &got {
-        assert_signed(&secret, g);
+    assert_eq!(ids.len(), 34, "no event twice");
+    let payloads: Vec<Value> = got.iter().map(|g| assert_signed(&secret, g)).collect();
+    for event in events {
+        let n = payloads.iter().filter(|p| p["type"] == event).count();
+        assert_eq!(n, 1, "{event} delivered once");
     }
 }
 
