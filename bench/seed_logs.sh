@@ -12,7 +12,7 @@
 #
 # Mix: 90 % verified, 6 % rejected, 3 % unverified, 1 % would_reject (never on android, so
 # `platform=android&outcome=would_reject` matches nothing); 60 % web, 25 % ios, 15 % android;
-# 200,000 users; three kids; five origins on web.
+# 200,000 users; three kids; five origins on web, and a sixth seen in two hours six days apart.
 set -euo pipefail
 url="${BENCH_DATABASE_URL:?set BENCH_DATABASE_URL}"
 rows="${ROWS:-10000000}"
@@ -70,6 +70,14 @@ SELECT gen_random_uuid(), '$ws', at, outcome,
 SQL
     echo "seeded $last of $rows rows ($(( $(date +%s) - start )) s)"
 done
+# One origin seen in just two hours, six days apart: a search whose matches are far apart.
+psql "$url" -q -v ON_ERROR_STOP=1 <<SQL
+INSERT INTO verification_log (id, workspace_id, at, outcome, reason, explanation, platform, kid, alg, user_id,
+                              attributes_accepted, attributes_rejected, details, origin, ip, user_agent, latency_us)
+SELECT gen_random_uuid(), '$ws', now() - ago, 'verified', NULL, 'Seeded attempt.', 'web', 'kid_0', 'HS256',
+       'user-rare', '{}', '[]', '{}', 'https://rare.example.com', '203.0.113.9', 'bench-agent', 150
+  FROM unnest(ARRAY[interval '1 hour', interval '6 days']) AS ago;
+SQL
 psql "$url" -qc "VACUUM ANALYZE verification_log"
 # The rollups and origin hours the log writer would have kept, and three keys for the Keys page.
 psql "$url" -q -v ON_ERROR_STOP=1 <<SQL
@@ -85,10 +93,10 @@ SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, co
 DELETE FROM log_origin_hour_merged WHERE workspace_id = '$ws';
 INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket)
 SELECT DISTINCT workspace_id, origin, date_trunc('hour', at) FROM verification_log WHERE workspace_id = '$ws' AND origin IS NOT NULL;
-INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at)
-VALUES ('$ws', 'kid_0', '\\x00', 'seeded', 'primary', NULL, now() - interval '10 days'),
-       ('$ws', 'kid_1', '\\x00', 'seeded', 'rotating', now() + interval '1 day', now() - interval '40 days'),
-       ('$ws', 'kid_2', '\\x00', 'seeded', 'revoked', NULL, now() - interval '90 days')
+INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, last_used_at)
+VALUES ('$ws', 'kid_0', '\\x00', 'seeded', 'primary', NULL, now() - interval '10 days', now() - interval '40 seconds'),
+       ('$ws', 'kid_1', '\\x00', 'seeded', 'rotating', now() + interval '1 day', now() - interval '40 days', now() - interval '40 seconds'),
+       ('$ws', 'kid_2', '\\x00', 'seeded', 'revoked', NULL, now() - interval '90 days', now() - interval '40 seconds')
 ON CONFLICT DO NOTHING;
 VACUUM ANALYZE log_rollup_minute_merged;
 VACUUM ANALYZE log_rollup_hour_merged;

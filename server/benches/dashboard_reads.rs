@@ -94,6 +94,7 @@ async fn main() {
         ("logs: kid=kid_9 (none)", "kid=kid_9".into()),
         ("logs: origin=app3", "origin=https://app3.example.com".into()),
         ("logs: origin=nowhere (none)", "origin=https://nowhere.example".into()),
+        ("logs: origin=rare (2 rows, 6 days apart)", "origin=https://rare.example.com".into()),
         ("logs: kid_2+would_reject", "kid=kid_2&outcome=would_reject".into()),
         ("logs: unknown_key+ios+rejected", "reason=unknown_key&platform=ios&outcome=rejected".into()),
         ("logs: one hour, 3 days ago", format!("from={one_hour_earlier}&to={three_days}")),

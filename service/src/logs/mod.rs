@@ -203,21 +203,27 @@ pub(crate) fn explained(mut entry: LogEntry) -> LogEntry {
     entry
 }
 
-/// Per kid, from the rollups: verified attempts in the 24 hours before `now` (minute rollup)
-/// and the last verified attempt (hour rollup, kept as long as the log).
+/// Per key, from the rollups: verified attempts in the 24 hours before `now` (minute rollup)
+/// and the last verified attempt (hour rollup, kept as long as the log). The writer stores a
+/// key's `last_used_at` with its first verified attempt and then at most once a minute, so a
+/// newer use can only be in the hours since it, and a key without one was never used: only
+/// those hours are read.
 pub(crate) async fn key_usage(
     conn: &mut PgConnection,
     workspace_id: Uuid,
     now: DateTime<Utc>,
 ) -> ServiceResult<Vec<(String, i64, Option<DateTime<Utc>>)>> {
     Ok(crate::db::query_as(
-        "SELECT kid, coalesce(day.attempts, 0), ever.last_at
-           FROM (SELECT kid, sum(attempts)::bigint AS attempts FROM log_rollup_minute
-                  WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
-                  GROUP BY kid) day
-           FULL JOIN (SELECT kid, max(last_at) AS last_at FROM log_rollup_hour
-                       WHERE workspace_id = $1 AND outcome = 'verified' AND kid <> ''
-                       GROUP BY kid) ever USING (kid)",
+        "SELECT k.kid, coalesce(day.attempts, 0), since.last_at
+           FROM workspace_keys k
+           LEFT JOIN (SELECT kid, sum(attempts)::bigint AS attempts FROM log_rollup_minute
+                       WHERE workspace_id = $1 AND bucket > $2 AND outcome = 'verified' AND kid <> ''
+                       GROUP BY kid) day USING (kid)
+           LEFT JOIN LATERAL (SELECT max(r.last_at) AS last_at FROM log_rollup_hour r
+                               WHERE r.workspace_id = $1 AND r.outcome = 'verified' AND r.kid = k.kid
+                                 AND r.bucket >= date_trunc('hour', k.last_used_at)) since
+             ON true
+          WHERE k.workspace_id = $1",
     )
     .bind(workspace_id)
     .bind(now - Duration::hours(24))
