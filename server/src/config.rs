@@ -293,10 +293,19 @@ mod tests {
             ("COUNTERSIGN_DB_POOLER", "transaction"),
             ("COUNTERSIGN_DIRECT_DATABASE_URL", "mysql://db/countersign"),
             ("COUNTERSIGN_READ_DATABASE_URL", "replica:5432"),
+            ("DATABASE_URL", "mysql://db/countersign"),
+            ("COUNTERSIGN_OLD_MASTER_KEY", "short"),
+            ("COUNTERSIGN_SESSION_MAX_HOURS", "0"),
+            ("COUNTERSIGN_SESSION_MAX_HOURS", "a day"),
         ] {
             let err = config(&[(name, value)]).err().unwrap_or_default();
             assert!(err.starts_with(name), "{name}: {err}");
         }
+        // The sender is read only when there is a relay to send through.
+        let err = config(&[("COUNTERSIGN_SMTP_ADDR", "127.0.0.1:25"), ("COUNTERSIGN_SMTP_FROM", "not an address")])
+            .err()
+            .unwrap_or_default();
+        assert!(err.starts_with("COUNTERSIGN_SMTP_FROM"), "{err}");
     }
 
     /// Behind a transaction-mode pooler, with the direct URL set.
