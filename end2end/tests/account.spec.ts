@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { follow, hydrated, password, shoot, signIn, signUp } from './support';
+import { expect } from '@playwright/test';
+import { follow, hydrated, password, shoot, signIn, signUp, test } from './support';
 
 const newPassword = 'a-brand-new-passphrase';
 

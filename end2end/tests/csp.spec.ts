@@ -1,5 +1,5 @@
-import { test, expect, Response } from '@playwright/test';
-import { follow, hydrated, shoot, signUp } from './support';
+import { expect, Response } from '@playwright/test';
+import { follow, hydrated, shoot, signUp, test } from './support';
 
 /** The directive `name` of a policy. */
 function directive(csp: string, name: string): string {

@@ -1,6 +1,6 @@
-import { test, expect, Page } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import { createHmac } from 'node:crypto';
-import { acceptAsNew, follow, hydrated, invite, shoot, signUp } from './support';
+import { acceptAsNew, follow, hydrated, invite, shoot, signUp, test } from './support';
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
 

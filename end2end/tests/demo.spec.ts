@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { follow, shoot, signIn } from './support';
+import { expect } from '@playwright/test';
+import { follow, shoot, signIn, test } from './support';
 
 /** The seeded demo workspace shows a living product on first sign-in (scripts/test seeds it). */
 test('the demo workspace has a day of traffic to show', async ({ page }) => {

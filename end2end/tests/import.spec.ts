@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { follow, hydrated, shoot, signUp } from './support';
+import { expect } from '@playwright/test';
+import { follow, hydrated, shoot, signUp, test } from './support';
 
 /** An owner imports a weak secret (refused next to the field), then a good one: it becomes the
  *  primary, the field is emptied, the secret is shown nowhere, and the import is audited. */

@@ -1,5 +1,5 @@
-import { test, expect, Locator, Page } from '@playwright/test';
-import { hydrated, password, signUp } from './support';
+import { expect, Locator, Page } from '@playwright/test';
+import { hydrated, password, signUp, test } from './support';
 
 /** Presses Tab until `target` has the focus (60 presses at most), then checks that the focus
  *  is visible: the focused control draws an outline. */

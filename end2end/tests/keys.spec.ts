@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { acceptAsNew, follow, invite, password } from './support';
+import { expect } from '@playwright/test';
+import { acceptAsNew, follow, invite, password, test } from './support';
 
 /** Support rotates a leaked key (old one revoked), a developer reveals a secret; both are on the Audit page. */
 test('leaked-key runbook and audited reveal', async ({ page, browser }) => {

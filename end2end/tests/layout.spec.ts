@@ -1,7 +1,7 @@
-import { test, expect, Page } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { createHmac } from 'crypto';
-import { follow, hydrated, invite, shoot, signUp } from './support';
+import { follow, hydrated, invite, shoot, signUp, test } from './support';
 
 /** An HS256 token signed the way any JWT library signs it. */
 function jwt(secret: string, kid: string, claims: object): string {

@@ -1,7 +1,7 @@
-import { test, expect, Page } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import { createHmac } from 'crypto';
 import { readFileSync } from 'fs';
-import { follow, hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp, test } from './support';
 
 /** An HS256 token for `claims`, signed with `secret` under `kid`. */
 function jwt(secret: string, kid: string, claims: object): string {

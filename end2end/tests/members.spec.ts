@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { acceptAsNew, follow, invite, password, shoot, signUp } from './support';
+import { expect } from '@playwright/test';
+import { acceptAsNew, follow, invite, password, shoot, signUp, test } from './support';
 
 /** An owner invites a developer, who joins with a password of their own and sees what the role allows; the link works once. */
 test('owner invites a developer who joins with their own password', async ({ page, browser }) => {

@@ -1,6 +1,6 @@
-import { test, expect, Page } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import { createHmac } from 'crypto';
-import { follow, hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp, test } from './support';
 
 /** An HS256 token signed the way any JWT library signs it. */
 function jwt(secret: string, kid: string, claims: object): string {

@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { follow, shoot } from './support';
+import { expect } from '@playwright/test';
+import { follow, shoot, test } from './support';
 
 /** An owner relaxes Android, registers a secure-only attribute, and sees an unsigned identify in the log and contact. */
 test('security settings, attributes, log and contact', async ({ page }) => {

@@ -1,9 +1,9 @@
-import { test, expect, Page } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { follow, hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp, test } from './support';
 
 // The real libraries, as installed for the interop tests (scripts/provision.sh,
 // install_interop_tools): node `jsonwebtoken` and PyJWT.

@@ -1,4 +1,31 @@
-import { expect, Browser, Page } from '@playwright/test';
+import { test as base, expect, Browser, BrowserContext, BrowserContextOptions, Page } from '@playwright/test';
+
+/** Playwright's `test`, with every page of the test watched for Content Security Policy
+ *  violations (an inline script or style the policy refuses is a broken page that still
+ *  renders): any such message fails the test. Pages of contexts a test opens itself are watched
+ *  too. */
+export const test = base.extend<{ strictCsp: void }>({
+  strictCsp: [async ({ context, browser }, use) => {
+    const violations: string[] = [];
+    const watch = (page: Page) => page.on('console', (m) => {
+      if (m.text().includes('Content Security Policy')) violations.push(`${page.url()}: ${m.text()}`);
+    });
+    const watchContext = (c: BrowserContext) => {
+      c.on('page', watch);
+      c.pages().forEach(watch);
+    };
+    watchContext(context);
+    const newContext = browser.newContext.bind(browser);
+    browser.newContext = async (options?: BrowserContextOptions) => {
+      const opened = await newContext(options);
+      watchContext(opened);
+      return opened;
+    };
+    await use();
+    browser.newContext = newContext;
+    expect(violations, 'no page broke the Content Security Policy').toEqual([]);
+  }, { auto: true }],
+});
 
 export const password = 'correct-horse-battery';
 

@@ -1,5 +1,5 @@
-import { test, expect } from '@playwright/test';
-import { follow } from './support';
+import { expect } from '@playwright/test';
+import { follow, test } from './support';
 
 /** A user creates a personal access token in the browser, drives the API with it, then revokes it. */
 test('personal access token lifecycle', async ({ page, playwright }) => {

@@ -1,8 +1,8 @@
-import { test, expect } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { createHmac } from 'node:crypto';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { follow, hydrated, shoot, signUp } from './support';
+import { follow, hydrated, shoot, signUp, test } from './support';
 
 type Received = { headers: IncomingMessage['headers']; body: string };
 
