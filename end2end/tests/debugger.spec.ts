@@ -55,6 +55,8 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
   await expect(page.getByTestId('times')).toContainText('expires in 1 h');
   await expect(page.locator('[data-testid=checks] li.failed')).toHaveCount(0);
   await expect(page.getByTestId('payload')).toContainText('"user_id": "user-42"');
+  // Each time claim of the payload reads as a date too, and what it means now.
+  await expect(page.getByTestId('payload').locator('.claim-time', { hasText: 'expires in 1 h' })).toHaveCount(1);
   await shoot(page, 'debugger-verified');
 
   // The developer reveals the secret on the Keys page and signs with it, as their backend would.
@@ -73,6 +75,7 @@ test('token debugger explains every verdict and makes test tokens', async ({ pag
   await expect(verdict).toHaveAttribute('data-reason', 'token_expired');
   await expect(page.getByTestId('decision')).toContainText('Rejected with 401 token_expired: ios is in mode enforce');
   await expect(page.getByTestId('times')).toContainText('expired 3 h ago');
+  await expect(page.getByTestId('payload')).toContainText('expired 3 h ago');
   await expect(page.locator('li[data-check=exp]')).toContainText('Fix: Mint a fresh token for each session');
   await shoot(page, 'debugger-expired');
 

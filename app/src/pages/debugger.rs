@@ -318,6 +318,7 @@ fn Decoded(report: DebugReport) -> impl IntoView {
     let segments = report.segments.iter().map(segment).collect_view();
     let header = pretty(&report.header).unwrap_or_else(|| "— could not be decoded —".into());
     let payload = pretty(&report.payload).unwrap_or_else(|| "— could not be decoded —".into());
+    let payload = annotated_times(&payload, &report.times);
     view! {
         <section class="card" data-testid="decoded">
             <h2>"Decoded token"</h2>
@@ -329,6 +330,30 @@ fn Decoded(report: DebugReport) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// The pretty-printed payload, each top-level time claim followed by its date and what it
+/// means now (as the Times card has them), in a muted note beside the line.
+fn annotated_times(payload: &str, times: &[TimeClaim]) -> impl IntoView + use<> {
+    let mut lines: Vec<(String, Option<String>)> = Vec::new();
+    for line in payload.split_inclusive('\n') {
+        let claim = line.strip_prefix("  \"").and_then(|rest| rest.split_once("\": ")).map(|(name, _)| name);
+        let note = claim
+            .and_then(|name| times.iter().find(|t| t.claim == name))
+            .and_then(|t| t.at.as_ref().map(|at| format!("  {at} · {}", t.relative)));
+        match note {
+            Some(note) => {
+                let (text, newline) = line.strip_suffix('\n').map_or((line, ""), |text| (text, "\n"));
+                lines.push((text.to_owned(), Some(note)));
+                lines.push((newline.to_owned(), None));
+            }
+            None => lines.push((line.to_owned(), None)),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(text, note)| view! { {text}{note.map(|note| view! { <span class="claim-time">{note}</span> })} })
+        .collect_view()
 }
 
 /// The "make a test token" form: signed server side with the primary key.
