@@ -263,7 +263,7 @@ async fn request_bounds(pool: PgPool) {
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn server_functions_answer_bad_arguments_with_their_code(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let (owner, _) = app.signup("owner@example.com", "Acme").await;
+    let (owner, workspace) = app.signup("owner@example.com", "Acme").await;
     let crate::support::Auth::Cookie(session) = owner else { panic!("signup signs in with a cookie") };
     let mut paths: Vec<(&str, Method)> = leptos::server_fn::axum::server_fn_paths().collect();
     for (path, _) in &paths {
@@ -272,6 +272,39 @@ async fn server_functions_answer_bad_arguments_with_their_code(pool: PgPool) {
     // Functions that end the caller's session go last, so the others run signed in.
     let ends_session = |path: &str| ["logout", "end_other_sessions", "end_session"].iter().any(|n| path.contains(n));
     paths.sort_by_key(|(path, _)| (ends_session(path), *path));
+    // First, while signed in: the log's functions with the caller's own workspace, so that
+    // hostile search values get past the workspace and reach the filters: a time that is not
+    // one, or a broken cursor, is a 400.
+    for (name, field) in [
+        ("list_logs", "from"),
+        ("list_logs", "to"),
+        ("list_logs", "cursor"),
+        ("get_log_failures", "from"),
+        ("get_log_failures", "to"),
+    ] {
+        let (path, _) = paths
+            .iter()
+            .find(|(p, _)| {
+                p.rsplit('/').next().unwrap_or_default().trim_end_matches(|c: char| c.is_ascii_digit()) == name
+            })
+            .unwrap_or_else(|| panic!("{name} is a server function"));
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(*path)
+            .header("origin", crate::support::ORIGIN)
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", format!("cs_session={session}"));
+        let value = if field == "cursor" { "not-a-cursor" } else { "9999-99-99T99%3A99" };
+        let body = format!("workspace={workspace}&{field}={value}");
+        let reply = app.raw(request.body(Body::from(body)).expect("request")).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{name} {field}: {}",
+            reply.body
+        );
+    }
     let fields = [
         "workspace",
         "id",
