@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::support::{jwt, TestApp, Workspace};
+use crate::support::{jwt, Auth, TestApp, Workspace};
 
 /// Routes that name no workspace and no other account's object: they act on the caller only.
 const CALLER_SCOPED: &[&str] = &[
@@ -132,6 +132,26 @@ fn body_for(method: &Method, path: &str, security: &Value) -> Option<Value> {
     Some(body)
 }
 
+/// Calls `path` (the management route `route` with ids filled in) with every method the route
+/// has, as `caller`: each must answer 404 `not_found`. Returns how many methods answered.
+async fn every_method_is_not_found(app: &TestApp, path: &str, route: &str, security: &Value, caller: &Auth) -> usize {
+    let mut probed = 0;
+    for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+        let reply = app.send(method.clone(), path, body_for(&method, route, security), caller, &[]).await;
+        if reply.status == StatusCode::METHOD_NOT_ALLOWED {
+            continue;
+        }
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{method} {path}: {}",
+            reply.body
+        );
+        probed += 1;
+    }
+    probed
+}
+
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn every_route_hides_another_workspace(pool: PgPool) {
     let app = app_with_local_webhooks(pool).await;
@@ -168,20 +188,7 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
             path = path.replace(placeholder, value);
         }
         assert!(!path.contains('{'), "{route}: no foreign id for a placeholder");
-        let mut probed = 0;
-        for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
-            let reply = app.send(method.clone(), &path, body_for(&method, route, &security), &mallory, &[]).await;
-            if reply.status == StatusCode::METHOD_NOT_ALLOWED {
-                continue;
-            }
-            assert_eq!(
-                (reply.status, reply.code()),
-                (StatusCode::NOT_FOUND, "not_found"),
-                "{method} {route}: {}",
-                reply.body
-            );
-            probed += 1;
-        }
+        let probed = every_method_is_not_found(&app, &path, route, &security, &mallory).await;
         assert!(probed > 0, "{route}: no method answered");
     }
 
@@ -196,19 +203,7 @@ async fn every_route_hides_another_workspace(pool: PgPool) {
         for (placeholder, value) in ids {
             path = path.replace(placeholder, value);
         }
-        for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
-            let reply = app.send(method.clone(), &path, body_for(&method, route, &security), &mallory, &[]).await;
-            if reply.status == StatusCode::METHOD_NOT_ALLOWED {
-                continue;
-            }
-            assert_eq!(
-                (reply.status, reply.code()),
-                (StatusCode::NOT_FOUND, "not_found"),
-                "{method} {route} in the caller's own workspace: {}",
-                reply.body
-            );
-            mixed += 1;
-        }
+        mixed += every_method_is_not_found(&app, &path, route, &security, &mallory).await;
     }
     assert!(mixed >= 10, "only {mixed} calls named an object inside a workspace");
     assert_eq!(victim_state(&app.pool, &ws, &account).await, before, "nothing of the victim changed");
