@@ -17,6 +17,24 @@ async function setModes(page: Page, modes: Record<string, string>) {
   await expect(page.getByRole('status')).toContainText('Saved');
 }
 
+/** Switches `platform` to enforce on the Security page the way a user must: its impact over the
+ *  last 7 days shows first, saving asks to review that impact, and only the confirmed save goes
+ *  through; then back to the overview. */
+async function enforceThroughImpact(page: Page, platform: string, label: string, impact: string, screenshot?: string) {
+  await follow(page, 'Security');
+  await hydrated(page);
+  await expect(page.getByTestId(`impact-${platform}`)).toContainText(`If enforced: ${impact}`);
+  await page.locator(`select[name=${platform}]`).selectOption('enforce');
+  await page.getByRole('button', { name: 'Save security settings' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Review the impact' })).toContainText(`If ${label} enforces: ${impact}`);
+  await expect(page.locator(`select[name=${platform}]`)).toHaveValue('enforce');
+  if (screenshot) await shoot(page, screenshot);
+  await page.getByLabel('Switch to enforce: I have reviewed the impact shown above').check();
+  await page.getByRole('button', { name: 'Save security settings' }).click();
+  await expect(page.getByRole('status')).toContainText('Saved');
+  await follow(page, 'Overview');
+}
+
 /** Traffic on three platforms moves the overview's counts and chart; a monitored platform gets
  *  a readiness verdict; fixing a checklist item removes it. */
 test('overview: health, readiness, failure groups and checklist from live traffic', async ({ page }) => {
@@ -66,32 +84,12 @@ test('overview: health, readiness, failure groups and checklist from live traffi
   await expect(page.getByTestId('platform-ios').locator('.stat.verified .value')).toHaveText('3');
 
   // Enforcing shows its impact first and asks for confirmation; then the item leaves the checklist.
-  await follow(page, 'Security');
-  await hydrated(page);
-  await expect(page.getByTestId('impact-android')).toContainText('If enforced: 2 of 2 attempts in the last 7 days (100.0 %) would have been refused, mostly missing_token');
-  await page.locator('select[name=android]').selectOption('enforce');
-  await page.getByRole('button', { name: 'Save security settings' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'Review the impact' })).toContainText('If Android enforces: 2 of 2 attempts');
-  await expect(page.locator('select[name=android]')).toHaveValue('enforce');
-  await shoot(page, 'security-impact');
-  await page.getByLabel('Switch to enforce: I have reviewed the impact shown above').check();
-  await page.getByRole('button', { name: 'Save security settings' }).click();
-  await expect(page.getByRole('status')).toContainText('Saved');
-  await follow(page, 'Overview');
+  await enforceThroughImpact(page, 'android', 'Android', '2 of 2 attempts in the last 7 days (100.0 %) would have been refused, mostly missing_token', 'security-impact');
   await expect(page.getByTestId('checklist')).toContainText('iOS is in monitor mode');
   await expect(page.getByTestId('checklist')).not.toContainText('Android is off');
 
   // The monitored platform, the readiness verdict's subject, is switched the same way.
-  await follow(page, 'Security');
-  await hydrated(page);
-  await expect(page.getByTestId('impact-ios')).toContainText('If enforced: 1 of 4 attempts');
-  await page.locator('select[name=ios]').selectOption('enforce');
-  await page.getByRole('button', { name: 'Save security settings' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'Review the impact' })).toContainText('If iOS enforces: 1 of 4 attempts');
-  await page.getByLabel('Switch to enforce: I have reviewed the impact shown above').check();
-  await page.getByRole('button', { name: 'Save security settings' }).click();
-  await expect(page.getByRole('status')).toContainText('Saved');
-  await follow(page, 'Overview');
+  await enforceThroughImpact(page, 'ios', 'iOS', '1 of 4 attempts');
   await expect(page.getByTestId('checklist')).not.toContainText('iOS is in monitor mode');
   await expect(page.getByTestId('readiness-ios')).toHaveCount(0);
 });
