@@ -47,6 +47,8 @@ pub struct Config {
     pub identify_rate_limit: u32,
     /// `COUNTERSIGN_SIGNATURES_RATE_LIMIT`: `signatures` calls per second per workspace.
     pub signatures_rate_limit: u32,
+    /// `COUNTERSIGN_MAX_CONNECTIONS`: HTTP connections served at once.
+    pub max_connections: usize,
     /// `COUNTERSIGN_SMTP_ADDR` and `COUNTERSIGN_SMTP_FROM`: the relay invitations are emailed through.
     pub smtp: Option<countersign_service::mail::SmtpSettings>,
     /// `COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE`: webhooks may target private and loopback
@@ -62,6 +64,10 @@ pub enum LogFormat {
     /// One JSON object per line, with the request's span (and its id) in each.
     Json,
 }
+
+/// HTTP connections served at once unless `COUNTERSIGN_MAX_CONNECTIONS` says otherwise: far
+/// more than a load balancer keeps open, far fewer than the memory and descriptors they take.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// A development-only master key (base64 of 32 fixed bytes). Never use it in production.
 pub const DEV_MASTER_KEY: &str = "Y291bnRlcnNpZ24tZGV2LW1hc3Rlci1rZXktMzJieXQ=";
@@ -179,6 +185,12 @@ impl Config {
                 ),
                 1,
             )?,
+            max_connections: parse_positive(
+                "COUNTERSIGN_MAX_CONNECTIONS",
+                &get("COUNTERSIGN_MAX_CONNECTIONS", &DEFAULT_MAX_CONNECTIONS.to_string()),
+            )?
+            .try_into()
+            .map_err(|_| "COUNTERSIGN_MAX_CONNECTIONS is too large".to_owned())?,
             smtp,
             webhooks_allow_private: parse_bool(
                 "COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE",
@@ -297,6 +309,8 @@ mod tests {
             ("COUNTERSIGN_OLD_MASTER_KEY", "short"),
             ("COUNTERSIGN_SESSION_MAX_HOURS", "0"),
             ("COUNTERSIGN_SESSION_MAX_HOURS", "a day"),
+            ("COUNTERSIGN_MAX_CONNECTIONS", "0"),
+            ("COUNTERSIGN_MAX_CONNECTIONS", "unlimited"),
         ] {
             let err = config(&[(name, value)]).err().unwrap_or_default();
             assert!(err.starts_with(name), "{name}: {err}");

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use countersign_server::config::LogFormat;
+use countersign_server::listen::ConnectionLimit;
 use countersign_server::{app, AppState, Config};
 use countersign_service::db::Db;
 use countersign_service::{Clock, Service};
@@ -54,6 +55,7 @@ Configuration comes from the environment only; every setting has a development d
   COUNTERSIGN_TRUSTED_PROXIES         comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed
   COUNTERSIGN_IDENTIFY_RATE_LIMIT     identify calls per second per workspace, at least 1000
   COUNTERSIGN_SIGNATURES_RATE_LIMIT   signatures calls per second per workspace
+  COUNTERSIGN_MAX_CONNECTIONS         HTTP connections served at once; more wait to be accepted (4096)
   COUNTERSIGN_SMTP_ADDR, _SMTP_FROM   the relay invitations are emailed through
   COUNTERSIGN_WEBHOOKS_ALLOW_PRIVATE  let webhooks reach private addresses (tests only)
 
@@ -185,10 +187,11 @@ async fn serve(svc: Service, config: Config) -> Result<(), String> {
     });
     let addr = config.addr;
     let public_url = config.public_url.clone();
+    let limit = ConnectionLimit { max: config.max_connections, open: svc.metrics.http_connections.clone() };
     let state = AppState::new(leptos_options, svc, config);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("Countersign listening on {addr}; dashboard at {public_url}");
-    countersign_server::listen::serve(listener, app(state), shutdown_signal(), DRAIN_TIMEOUT).await;
+    countersign_server::listen::serve(listener, app(state), shutdown_signal(), DRAIN_TIMEOUT, limit).await;
     tracing::info!("Countersign stopped");
     Ok(())
 }

@@ -289,7 +289,6 @@ async fn revocation_converges_while_the_listener_is_cut(pool: PgPool) {
     println!("listener cut {cut} times; both processes refused the revoked key within {took:?}");
 }
 
-/// The raw body of a GET.
 /// The sum of a metric's samples (every label set) in a `/metrics` text.
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
@@ -298,6 +297,7 @@ fn metric(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// The raw answer to a GET.
 async fn raw_get(port: u16, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
@@ -355,16 +355,17 @@ async fn app_id_flood_keeps_memory_bounded(pool: PgPool) {
     assert_eq!((status, reply["verified"].clone()), (200, json!(true)), "{reply}");
 }
 
-/// Reads what the server sends on `stream` until it closes the connection (or 30 s pass).
-async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (Duration, String) {
+/// Reads what the server sends on `stream` until it closes the connection (or a minute passes).
+async fn read_until_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> (Duration, String) {
     let started = Instant::now();
     let mut raw = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw)).await;
     (started.elapsed(), String::from_utf8_lossy(&raw).into_owned())
 }
 
-/// Slow clients are cut off: headers that never finish, and a body that stops arriving, end
-/// the connection after the listener's timeouts instead of holding it open.
+/// Slow clients are cut off: headers that never finish, a body that stops arriving, and a body
+/// that trickles in a byte at a time end the connection after the listener's limits instead of
+/// holding it open.
 #[sqlx::test(migrator = "countersign_service::MIGRATOR")]
 async fn slow_clients_are_cut_off(pool: PgPool) {
     let url = database_url(&pool).await;
@@ -378,16 +379,61 @@ async fn slow_clients_are_cut_off(pool: PgPool) {
         .await
         .expect("write");
 
-    let limit = countersign_server::listen::HEADER_TIMEOUT.max(countersign_server::listen::BODY_IDLE_TIMEOUT)
-        + Duration::from_secs(5);
-    let ((header_wait, _), (body_wait, body_answer)) =
-        tokio::join!(read_until_closed(&mut slow_headers), read_until_closed(&mut slow_body));
-    assert!(header_wait < limit, "a client that never finished its headers was kept {header_wait:?}");
-    assert!(body_wait < limit, "a client that stopped sending its body was kept {body_wait:?}");
-    assert!(body_answer.is_empty() || body_answer.contains("\"error\""), "a JSON error, if any: {body_answer}");
+    // A byte every 2 s: never idle for long, but 100 bytes would take over three minutes.
+    let trickle = tokio::net::TcpStream::connect(("127.0.0.1", server.1)).await.expect("connect");
+    let (mut trickle_in, mut trickle_out) = trickle.into_split();
+    trickle_out
+        .write_all(b"POST /api/v1/identify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        .await
+        .expect("write");
+    let trickler = tokio::spawn(async move {
+        while trickle_out.write_all(b" ").await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+
+    use countersign_server::listen::{BODY_DEADLINE, BODY_IDLE_TIMEOUT, HEADER_TIMEOUT};
+    let slack = Duration::from_secs(5);
+    let ((header_wait, _), (body_wait, body_answer), (trickle_wait, trickle_answer)) = tokio::join!(
+        read_until_closed(&mut slow_headers),
+        read_until_closed(&mut slow_body),
+        read_until_closed(&mut trickle_in)
+    );
+    trickler.abort();
+    assert!(header_wait < HEADER_TIMEOUT + slack, "a client that never finished its headers was kept {header_wait:?}");
+    assert!(body_wait < BODY_IDLE_TIMEOUT + slack, "a client that stopped sending its body was kept {body_wait:?}");
+    assert!(trickle_wait < BODY_DEADLINE + slack, "a client trickling its body was kept {trickle_wait:?}");
+    for answer in [body_answer, trickle_answer] {
+        assert!(answer.is_empty() || answer.contains("\"error\""), "a JSON error, if any: {answer}");
+    }
 
     let (status, _) = post(server.1, "/healthz", "").await.expect("healthz");
     assert_eq!(status, 200, "the server still serves");
+}
+
+/// At `COUNTERSIGN_MAX_CONNECTIONS`, a new client waits in the accept queue until a connection
+/// closes, then is served; `/metrics` counts the open connections.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn connections_beyond_the_limit_wait_their_turn(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let server = start_with(&[("DATABASE_URL", url), ("COUNTERSIGN_MAX_CONNECTIONS", "2".to_owned())]).await;
+    let idle_one = tokio::net::TcpStream::connect(("127.0.0.1", server.1)).await.expect("connect");
+    let _idle_two = tokio::net::TcpStream::connect(("127.0.0.1", server.1)).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut third = tokio::net::TcpStream::connect(("127.0.0.1", server.1)).await.expect("the kernel queues it");
+    third.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.expect("write");
+    let mut first_byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(1500), third.read(&mut first_byte)).await;
+    assert!(early.is_err(), "a third connection was served beyond a limit of two");
+
+    drop(idle_one);
+    let (waited, answer) = read_until_closed(&mut third).await;
+    assert!(waited < Duration::from_secs(5), "the queued client waited {waited:?} after a slot freed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "the queued client was served: {answer}");
+
+    let open = metric(&raw_get(server.1, "/metrics").await, "countersign_http_connections_open");
+    assert!((1.0..=2.0).contains(&open), "{open} connections counted open (an idle one and this one)");
 }
 
 /// SIGTERM under load: the server stops taking connections, finishes the requests under way and

@@ -26,6 +26,8 @@ pub struct Metrics {
     /// Polls of the configuration versions (while LISTEN is unavailable, and once per
     /// (re)connection).
     pub config_polls: IntCounter,
+    /// HTTP connections open now (the listener serves at most `COUNTERSIGN_MAX_CONNECTIONS`).
+    pub http_connections: IntGauge,
 }
 
 impl Metrics {
@@ -64,6 +66,11 @@ impl Metrics {
             "countersign_config_polls_total",
             "Polls of the per-workspace configuration versions: every 400 ms while LISTEN is unavailable, and once on each (re)connection.",
         )?;
+        let http_connections = IntGauge::new(
+            "countersign_http_connections_open",
+            "HTTP connections open now (at most COUNTERSIGN_MAX_CONNECTIONS).",
+        )?;
+        registry.register(Box::new(http_connections.clone()))?;
         registry.register(Box::new(config_changes.clone()))?;
         registry.register(Box::new(config_polls.clone()))?;
         registry.register(Box::new(dead_letters.clone()))?;
@@ -82,6 +89,7 @@ impl Metrics {
             breaker_open,
             config_changes,
             config_polls,
+            http_connections,
         })
     }
 
