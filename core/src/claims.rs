@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::json::{kind, JsonObject, JsonRef};
@@ -158,6 +159,23 @@ fn numeric_date(payload: &impl JsonObject, claim: &str) -> Result<Option<f64>, F
     }
 }
 
+/// The longest a token may live before the health checklist counts it as long-lived: a day.
+pub const LONG_LIVED_SECONDS: i64 = 86_400;
+
+/// A token that verified but is worth more than a session if it leaks: it has no `exp`, or its
+/// `exp` lies more than [`LONG_LIVED_SECONDS`] after its `iat` (after now when it has no `iat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LongLived {
+    /// No `exp` claim: valid for ever.
+    NoExp,
+    /// Valid this many seconds in all.
+    Lifetime(i64),
+}
+
+/// The user id of a token whose claims passed, and whether it is long-lived.
+pub(crate) type Claimed = (String, Option<LongLived>);
+
 /// Applies the time, issuer and token-type rules and extracts the user id, recording each step.
 /// Leeway applies to `exp`, `nbf`, `iat` and to the `exp - now` lifetime (clocks differ); not to
 /// `exp - iat`, which one clock wrote.
@@ -166,7 +184,7 @@ pub(crate) fn check_claims(
     policy: &WorkspacePolicy,
     now: i64,
     trace: &mut Trace,
-) -> Result<String, Failure> {
+) -> Result<Claimed, Failure> {
     let leeway = policy.effective_leeway() as f64;
     let now_f = now as f64;
     let (exp, nbf, iat) =
@@ -299,9 +317,28 @@ pub(crate) fn check_claims(
     }
 
     let claims = profile.user_id_claim_names(&policy.user_id_claims);
-    trace.step("user_id", user_id_from_claims(payload, &claims), |id| {
+    let user_id = trace.step("user_id", user_id_from_claims(payload, &claims), |id| {
         format!("{} (claims tried: `{}`)", Quoted(id), claims.join("`, `"))
-    })
+    })?;
+    let long_lived = match exp {
+        None => Some(LongLived::NoExp),
+        Some(exp) => {
+            let lifetime = secs(exp - iat.unwrap_or(now_f));
+            (lifetime > LONG_LIVED_SECONDS).then_some(LongLived::Lifetime(lifetime))
+        }
+    };
+    match long_lived {
+        Some(LongLived::NoExp) => trace.note(
+            "The token has no exp: if it leaks, it stays valid for ever. Sign it with exp (now + 1 \
+             hour is typical), then require exp in the security settings.",
+        ),
+        Some(LongLived::Lifetime(seconds)) => trace.note(&format!(
+            "The token lives {seconds} s, over a day: if it leaks, it stays valid that long. Sign \
+             it with a shorter exp."
+        )),
+        None => {}
+    }
+    Ok((user_id, long_lived))
 }
 
 /// `exp`, `nbf` and `iat`, each `None` when absent.

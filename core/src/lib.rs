@@ -31,7 +31,7 @@ pub mod workspace;
 mod testutil;
 
 pub use attributes::{AttributeDef, AttributeType};
-pub use claims::{validate_user_id, MAX_USER_ID_CHARS};
+pub use claims::{validate_user_id, LongLived, LONG_LIVED_SECONDS, MAX_USER_ID_CHARS};
 pub use jwt::MAX_TOKEN_BYTES;
 pub use keys::{check_imported_secret, fingerprint, primary_key, Alg, KeySecret, KeyState, VerificationKey};
 pub use origin::{origin_allowed, validate_allowed_origin};

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::claims::LongLived;
 use crate::platform::Mode;
 use crate::reason::{Outcome, Reason};
 
@@ -122,6 +123,10 @@ pub struct Verdict {
     /// The JWT header's `alg` as sent (`HS256`, or e.g. `none` for `unsupported_algorithm`, when
     /// a short string); `None` for legacy HMAC or when there is no readable header.
     pub alg: Option<String>,
+    /// Set when a verified JWT has no `exp` or lives over a day (the health checklist counts
+    /// them); `None` otherwise, and for a legacy `user_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_lived: Option<LongLived>,
     /// Attributes accepted for storage on the contact.
     pub attributes: Map<String, Value>,
     /// Attributes that arrived but were refused, with the reason.

@@ -13,7 +13,7 @@ use serde_json::Map;
 use serde_json::Value;
 
 use crate::attributes::AttributeSorter;
-use crate::claims::{user_id_from_claims, validate_user_id, Failure, Quoted};
+use crate::claims::{user_id_from_claims, validate_user_id, Failure, LongLived, Quoted};
 use crate::json::RawObject;
 use crate::origin::origin_allowed;
 use crate::platform::{Mode, Platform};
@@ -40,6 +40,8 @@ struct Auth<'a> {
     kid: Option<String>,
     /// The JWT's `alg` as sent.
     alg: Option<String>,
+    /// Whether a token whose claims passed is long-lived.
+    long_lived: Option<LongLived>,
     /// Decoded header, for the debugger.
     header: Option<RawObject<'a>>,
     /// Decoded payload (trusted only when `result` is `Ok` and the credential was a JWT).
@@ -66,13 +68,15 @@ fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut tr
     let mode = policy.modes.get(req.platform);
     let origin_failure = check_origin(req.platform, policy, ctx.origin, &mut trace);
     let mut decoded = Vec::new();
-    let Auth { result, kid, alg, header, payload } = authenticate(req, policy, ctx.now, &mut decoded, &mut trace);
+    let Auth { result, kid, alg, long_lived, header, payload } =
+        authenticate(req, policy, ctx.now, &mut decoded, &mut trace);
     let (verified_id, auth_failure) = match result {
         Ok(id) => (Some(id), None),
         Err(failure) => (None, Some(failure)),
     };
     let failure = origin_failure.or(auth_failure);
     let verified = failure.is_none();
+    let long_lived = long_lived.filter(|_| verified);
     let outcome = match (verified, mode) {
         (true, _) => Outcome::Verified,
         (false, Mode::Off) => Outcome::Unverified,
@@ -118,6 +122,7 @@ fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut tr
         user_id,
         kid,
         alg,
+        long_lived,
         attributes: sorter.accepted,
         rejected_attributes: sorter.rejected,
         ignored_attributes: sorter.ignored,
@@ -185,7 +190,14 @@ fn authenticate<'a>(
                it to the widget as user_jwt."
         .to_string();
     trace.fail("token", Reason::MissingToken, &msg);
-    Auth { result: Err((Reason::MissingToken, msg)), kid: None, alg: None, header: None, payload: None }
+    Auth {
+        result: Err((Reason::MissingToken, msg)),
+        kid: None,
+        alg: None,
+        long_lived: None,
+        header: None,
+        payload: None,
+    }
 }
 
 /// Best-effort *claimed* user id of a request that did not verify, for logs and `off` mode:

@@ -142,9 +142,14 @@ impl Service {
         }
         for i in 0..n(9.0) {
             let u = user(i + 50);
-            // Every few hours an app build caches a token past its expiry.
-            let exp = if i == 0 && hours_ago % 3 == 0 { now - 7200 } else { now + 3600 };
-            let token = sign_jwt(secret.as_bytes(), kid, &claims(&u, exp - 3600, exp, &[]));
+            // Every few hours an app build caches a token past its expiry, and an old backend
+            // still signs some tokens for 30 days (the checklist names them).
+            let (iat, exp) = match i {
+                0 if hours_ago % 3 == 0 => (now - 10_800, now - 7200),
+                1 if hours_ago % 4 == 1 => (now, now + 30 * 86_400),
+                _ => (now, now + 3600),
+            };
+            let token = sign_jwt(secret.as_bytes(), kid, &claims(&u, iat, exp, &[]));
             sends.push((json!({"app_id": app_id, "platform": "ios", "user_jwt": token}), None));
         }
         for i in 0..n(7.0) {

@@ -6,7 +6,8 @@ use std::time::Instant;
 use countersign_core::debug::{debug, test_token, DebugReport, TestToken};
 use countersign_core::policy::Action;
 use countersign_core::{
-    authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, Context, Outcome, Verdict,
+    authenticate_secret, parse_identify_request, parse_signature_request, sign_for, verify, Context, LongLived,
+    Outcome, Verdict,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -107,7 +108,7 @@ impl Service {
         log.reason = verdict.reason.map(|r| r.as_str().to_owned());
         log.platform = Some(platform.to_owned());
         log.attributes_rejected = json!(verdict.rejected_attributes);
-        log.details = log_details(verdict.ignored_attributes, verdict.notes);
+        log.details = log_details(verdict.ignored_attributes, verdict.notes, verdict.long_lived);
         // A verified row's sentence is rendered from its columns when read (`logs::explained`).
         log.explanation = if verdict.verified { String::new() } else { verdict.explanation };
         log.kid = verdict.kid;
@@ -238,10 +239,14 @@ fn contact_update(verdict: &Verdict, platform: &str) -> Option<ContactUpdate> {
     })
 }
 
-/// A log row's `details`: the ignored attribute names and the notes, each left out when empty
-/// (as on most rows; readers take a missing list as an empty one).
-fn log_details(ignored_attributes: Vec<String>, notes: Vec<String>) -> Value {
+/// A log row's `details`: the ignored attribute names, the notes and whether the verified token
+/// is long-lived, each left out when empty (as on most rows; readers take a missing list as an
+/// empty one).
+fn log_details(ignored_attributes: Vec<String>, notes: Vec<String>, long_lived: Option<LongLived>) -> Value {
     let mut details = serde_json::Map::new();
+    if let Some(long_lived) = long_lived {
+        details.insert("long_lived".into(), json!(long_lived));
+    }
     if !ignored_attributes.is_empty() {
         details.insert("ignored_attributes".into(), json!(ignored_attributes));
     }

@@ -30,6 +30,9 @@ const SENSITIVE_NAMES: &[&str] =
 const MAX_FAILURE_GROUPS: i64 = 10;
 /// The top addresses presenting a revoked key are those of its latest this many attempts.
 const REVOKED_IPS_SAMPLE: i64 = 10_000;
+/// How many of the range's latest attempts are read to find long-lived verified tokens: a
+/// bounded read of recent rows, whatever the traffic.
+const LONG_LIVED_SAMPLE: i64 = 2_000;
 
 /// The ranges the overview offers: name, length, chart bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +205,30 @@ pub struct Posture<'a> {
     pub attributes: &'a [AttributeUsage],
     /// Attempts signed with a revoked or retired key in the range, with the last one's time and the top IPs.
     pub revoked_presented: Option<(i64, DateTime<Utc>, Vec<String>)>,
+    /// Long-lived tokens among the range's latest verified attempts.
+    pub long_lived: LongLivedSample,
+}
+
+/// Among the latest [`LONG_LIVED_SAMPLE`] attempts of a range: the verified ones, how many of
+/// those carried a token without `exp` or living over a day, and when the last such came.
+#[derive(Debug, Default, Clone, sqlx::FromRow)]
+pub struct LongLivedSample {
+    pub verified: i64,
+    pub no_exp: i64,
+    pub over_a_day: i64,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+impl LongLivedSample {
+    /// "12 of the latest 840 verified tokens in the last 24 hours, the last at 2026-11-30 14:02 UTC"
+    fn evidence(&self, count: i64, range: Range) -> String {
+        format!(
+            "{count} of the latest {} in {}{}",
+            plural(self.verified, "verified token", "verified tokens"),
+            range.words(),
+            self.last_at.map(|at| format!(", the last at {} UTC", at.format("%Y-%m-%d %H:%M"))).unwrap_or_default()
+        )
+    }
 }
 
 fn item(severity: &str, title: String, detail: String, fix_path: &str) -> HealthItem {
@@ -254,12 +281,34 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "/security",
         ));
     }
-    if !settings.require_exp && settings.max_token_lifetime_seconds.is_none() {
+    let sample = &posture.long_lived;
+    if sample.no_exp > 0 {
+        items.push(item(
+            "warning",
+            "Tokens without an expiry are in use".into(),
+            format!(
+                "{} had no exp: once leaked, such a token stays valid for ever. Sign every token with exp (the snippets do), then require exp.",
+                sample.evidence(sample.no_exp, range)
+            ),
+            "/snippets",
+        ));
+    } else if !settings.require_exp && settings.max_token_lifetime_seconds.is_none() {
         items.push(item(
             "warning",
             "Tokens without an expiry are accepted".into(),
             "A token without exp stays valid forever once leaked. Require exp, or set a maximum lifetime of a day or less.".into(),
             "/security",
+        ));
+    }
+    if sample.over_a_day > 0 {
+        items.push(item(
+            "warning",
+            "Tokens living over a day are in use".into(),
+            format!(
+                "{} lived over a day: a leaked one is worth that long. Sign tokens with an exp an hour or so after iat, then set a maximum lifetime.",
+                sample.evidence(sample.over_a_day, range)
+            ),
+            "/snippets",
         ));
     } else if settings.max_token_lifetime_seconds.is_some_and(|s| s > 86_400) {
         items.push(item(
@@ -532,6 +581,21 @@ impl Service {
             }
             _ => None,
         };
+        let long_lived: LongLivedSample = crate::db::query_as(
+            "SELECT count(*) FILTER (WHERE outcome = 'verified') AS verified,
+                    count(*) FILTER (WHERE outcome = 'verified' AND details->>'long_lived' = 'no_exp') AS no_exp,
+                    count(*) FILTER (WHERE outcome = 'verified' AND details->'long_lived' ? 'lifetime') AS over_a_day,
+                    max(at) FILTER (WHERE outcome = 'verified' AND details ? 'long_lived') AS last_at
+               FROM (SELECT at, outcome, details FROM verification_log
+                      WHERE workspace_id = $1 AND at >= $2 AND at < $3
+                      ORDER BY at DESC LIMIT $4) latest",
+        )
+        .bind(workspace_id)
+        .bind(from)
+        .bind(to)
+        .bind(LONG_LIVED_SAMPLE)
+        .fetch_one(&mut *conn)
+        .await?;
         drop(tenant);
 
         let platforms: Vec<PlatformHealth> = Platform::ALL
@@ -567,7 +631,8 @@ impl Service {
                 }
             })
             .collect();
-        let posture = Posture { settings: &settings, keys: &keys, attributes: &attributes, revoked_presented };
+        let posture =
+            Posture { settings: &settings, keys: &keys, attributes: &attributes, revoked_presented, long_lived };
         let checklist = checklist(&posture, &platforms, now, range);
         let headline = headline(&platforms, &checklist, range);
         Ok(Overview { range: range.as_str().into(), from, to, headline, platforms, failures, checklist })
@@ -736,8 +801,13 @@ mod tests {
     fn the_checklist_finds_each_weakness_and_nothing_on_a_tight_workspace() {
         let tight = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
         let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
-        let posture =
-            Posture { settings: &tight, keys: &keys, attributes: &[usage("plan", true, 0)], revoked_presented: None };
+        let posture = Posture {
+            settings: &tight,
+            keys: &keys,
+            attributes: &[usage("plan", true, 0)],
+            revoked_presented: None,
+            long_lived: LongLivedSample::default(),
+        };
         assert!(checklist(&posture, &[], now(), Range::Day).is_empty());
 
         let mut loose = settings(Mode::Off, Mode::Monitor, Mode::Enforce);
@@ -760,6 +830,7 @@ mod tests {
             keys: &keys,
             attributes: &attributes,
             revoked_presented: Some((7, now(), vec!["203.0.113.9".into()])),
+            long_lived: LongLivedSample::default(),
         };
         let platforms =
             vec![health("web", "off", OutcomeCounts::default()), health("ios", "monitor", OutcomeCounts::default())];
@@ -782,6 +853,32 @@ mod tests {
         assert!(items[6].detail.contains("email 12 times"), "{}", items[6].detail);
         assert_eq!(items[1].fix_path, "/logs?reason=revoked_key");
         assert!(items.last().unwrap().detail.contains("20 hours"));
+    }
+
+    #[test]
+    fn long_lived_tokens_in_the_traffic_are_named_with_their_evidence() {
+        let mut loose = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
+        loose.require_exp = false;
+        loose.max_token_lifetime_seconds = None;
+        let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
+        let sample = LongLivedSample { verified: 840, no_exp: 12, over_a_day: 3, last_at: Some(now()) };
+        let posture =
+            Posture { settings: &loose, keys: &keys, attributes: &[], revoked_presented: None, long_lived: sample };
+        let items = checklist(&posture, &[], now(), Range::Day);
+        let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["Tokens without an expiry are in use", "Tokens living over a day are in use"]);
+        assert!(
+            items[0].detail.starts_with("12 of the latest 840 verified tokens in the last 24 hours, the last at "),
+            "{}",
+            items[0].detail
+        );
+        assert!(items[1].detail.starts_with("3 of the latest 840 verified tokens"), "{}", items[1].detail);
+        assert!(items.iter().all(|i| i.fix_path == "/snippets"));
+
+        // No such token in the traffic: the settings that would let one in are still named.
+        let quiet = Posture { long_lived: LongLivedSample { verified: 840, ..Default::default() }, ..posture };
+        let titles: Vec<String> = checklist(&quiet, &[], now(), Range::Day).into_iter().map(|i| i.title).collect();
+        assert_eq!(titles, ["Tokens without an expiry are accepted"]);
     }
 
     #[test]

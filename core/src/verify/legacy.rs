@@ -19,7 +19,7 @@ pub(super) fn verify_hash(
     trace: &mut Trace,
 ) -> Auth<'static> {
     let (kid, result) = check(hash, user_id, policy, now, trace);
-    Auth { result, kid, alg: None, header: None, payload: None }
+    Auth { result, kid, alg: None, long_lived: None, header: None, payload: None }
 }
 
 /// The steps of [`verify_hash`]; returns the kid to report and the verified user id.

@@ -234,3 +234,30 @@ fn mutations_never_verify() {
         assert_eq!(v.verified, mutated == jwt, "{mutated}");
     }
 }
+
+/// A verified token without `exp`, or living over a day, is marked long-lived with a note;
+/// a day or less, a failed token and a legacy hash are not.
+#[test]
+fn long_lived_tokens_are_marked() {
+    use crate::claims::LongLived;
+    let cases = [
+        (json!({"user_id": "u"}), Some(LongLived::NoExp)),
+        (json!({"user_id": "u", "iat": NOW, "exp": NOW + 2 * 86_400}), Some(LongLived::Lifetime(2 * 86_400))),
+        (json!({"user_id": "u", "exp": NOW + 86_401}), Some(LongLived::Lifetime(86_401))),
+        (json!({"user_id": "u", "iat": NOW - 10, "exp": NOW + 86_390}), None),
+        (json!({"user_id": "u", "exp": NOW - 3600}), None),
+    ];
+    for (claims, expected) in cases {
+        let v = run(&jwt_request(&token(claims.clone())), &policy());
+        assert_eq!(v.long_lived, expected, "{claims}");
+        let noted = v.notes.iter().any(|n| n.contains("if it leaks"));
+        assert_eq!(noted, expected.is_some(), "{claims}: {:?}", v.notes);
+    }
+    let mut p = policy();
+    p.hmac_enabled = true;
+    let mut req = bare_request();
+    req.user_id = Some(json!("u"));
+    req.user_hash = Some(crate::sign::user_hmac(SECRET, "u"));
+    let legacy = run(&req, &p);
+    assert!(legacy.verified && legacy.long_lived.is_none(), "{legacy:?}");
+}

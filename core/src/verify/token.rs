@@ -40,14 +40,25 @@ pub(super) fn verify_token<'a>(
                 result: Err((failure.reason, failure.explanation)),
                 kid: field("kid", MAX_KID_CHARS),
                 alg: field("alg", MAX_ALG_CHARS),
+                long_lived: None,
                 payload: failure.payload,
                 header,
             };
         }
     };
     let (kid, key) = select_key(&jwt, &policy.keys, now, trace);
-    let result = key.and_then(|_| check_claims(&jwt.payload, policy, now, trace));
-    Auth { result, kid, alg: Some(jwt.alg.as_str().to_string()), header: Some(jwt.header), payload: Some(jwt.payload) }
+    let (result, long_lived) = match key.and_then(|_| check_claims(&jwt.payload, policy, now, trace)) {
+        Ok((user_id, long_lived)) => (Ok(user_id), long_lived),
+        Err(failure) => (Err(failure), None),
+    };
+    Auth {
+        result,
+        kid,
+        alg: Some(jwt.alg.as_str().to_string()),
+        long_lived,
+        header: Some(jwt.header),
+        payload: Some(jwt.payload),
+    }
 }
 
 /// Finds the key whose MAC matches. With a `kid`: that key only. Without: every key that may

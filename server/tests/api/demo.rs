@@ -61,6 +61,10 @@ async fn the_demo_has_a_day_of_traffic_and_seeds_once(pool: PgPool) {
         rows("SELECT count(*) FROM verification_log WHERE attributes_rejected @> '[{\"name\": \"role\"}]'").await > 0,
         "an unsigned role is refused"
     );
+    assert!(
+        rows("SELECT count(*) FROM verification_log WHERE outcome = 'verified' AND details ? 'long_lived'").await > 0,
+        "an old backend's 30-day tokens verify, marked long-lived"
+    );
 
     app.svc.seed_demo("demo@countersign.local", "countersign-demo", "Demo workspace").await.unwrap();
     assert_eq!(rows("SELECT count(*) FROM verification_log").await, total, "a second run changes nothing");

@@ -267,3 +267,38 @@ async fn attribute_stats_count_unsigned_updates(pool: PgPool) {
     let after = app.get(&path, &ws.owner).await;
     assert_eq!(after.body["items"][1], json!({"name": "plan", "secure_only": true, "unsigned_updates": 2}));
 }
+
+/// Verified tokens without `exp`, or living over a day, are found in the traffic and named in
+/// the checklist with their count and the last one's time; each log row says which it was.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn long_lived_tokens_in_the_traffic_reach_the_checklist(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let t = now();
+    for claims in [
+        json!({"user_id": "forever-1"}),
+        json!({"user_id": "forever-2"}),
+        json!({"user_id": "three-days", "iat": t, "exp": t + 3 * 86_400}),
+        json!({"user_id": "ten-minutes", "iat": t, "exp": t + 600}),
+    ] {
+        let token = jwt(&ws.secret, &ws.kid, claims);
+        let reply = app.identify(json!({"app_id": ws.app_id, "platform": "ios", "user_jwt": token})).await;
+        assert_eq!(reply.body["verified"], true, "{}", reply.body);
+    }
+    let o = app.get(&format!("/api/v1/workspaces/{}/overview", ws.id), &ws.owner).await.body;
+    let detail = |title: &str| {
+        let items = o["checklist"].as_array().unwrap();
+        let item = items.iter().find(|i| i["title"] == title).unwrap_or_else(|| panic!("{title}: {}", o["checklist"]));
+        assert_eq!(item["fix_path"], "/snippets");
+        item["detail"].as_str().unwrap().to_owned()
+    };
+    let forever = detail("Tokens without an expiry are in use");
+    assert!(forever.starts_with("2 of the latest 4 verified tokens in the last 24 hours, the last at "), "{forever}");
+    let long = detail("Tokens living over a day are in use");
+    assert!(long.starts_with("1 of the latest 4 verified tokens"), "{long}");
+
+    let logs = app.get(&format!("/api/v1/workspaces/{}/logs?user_id=three-days", ws.id), &ws.owner).await.body;
+    assert_eq!(logs["items"][0]["details"]["long_lived"], json!({"lifetime": 3 * 86_400}), "{logs}");
+    let logs = app.get(&format!("/api/v1/workspaces/{}/logs?user_id=ten-minutes", ws.id), &ws.owner).await.body;
+    assert!(logs["items"][0]["details"].get("long_lived").is_none(), "{logs}");
+}
