@@ -665,6 +665,30 @@ mod tests {
         );
     }
 
+    /// A snapshot is served from the cache while it is young, and loaded again at its first use
+    /// past [`MAX_SNAPSHOT_AGE`]: a change whose announcement was lost still arrives.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_snapshot_past_its_age_is_loaded_again(pool: PgPool) {
+        let (svc, owner) = service(pool).await;
+        let app_id = svc.list_workspaces(&owner).await.unwrap_or_default().remove(0).app_id;
+        let first = svc.snapshot(&app_id).await.unwrap().unwrap();
+        let again = svc.snapshot(&app_id).await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "a young snapshot comes from the cache");
+        drop((first, again));
+
+        let cached = write(&svc.config.known).remove(&app_id).unwrap();
+        // Only the cache holds it now.
+        let mut aged = Arc::try_unwrap(cached).ok().unwrap();
+        aged.loaded = Instant::now().checked_sub(MAX_SNAPSHOT_AGE + Duration::from_secs(1)).unwrap();
+        let aged = Arc::new(aged);
+        write(&svc.config.known).insert(app_id.clone(), aged.clone());
+
+        let reloaded = svc.snapshot(&app_id).await.unwrap().unwrap();
+        assert!(!Arc::ptr_eq(&aged, &reloaded), "an old snapshot is loaded again");
+        assert!(!reloaded.is_stale());
+        assert!(Arc::ptr_eq(&reloaded, &svc.snapshot(&app_id).await.unwrap().unwrap()), "and cached again");
+    }
+
     /// Many look-ups of one app id while its load is under way wait for that load and share its
     /// snapshot: one load per app id in flight, however many requests ask at once.
     #[sqlx::test(migrator = "crate::MIGRATOR")]
