@@ -61,6 +61,29 @@ impl KeyRow {
     }
 }
 
+/// A workspace's keys as listed (primary first, then newest first), with their verified use
+/// from the rollups: the Keys page's and the overview's view of them.
+pub(crate) async fn key_infos(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<KeyInfo>> {
+    let rows: Vec<KeyRow> = crate::db::query_as(&format!(
+        "SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 ORDER BY state = 'primary' DESC, created_at DESC"
+    ))
+    .bind(workspace_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let usage = crate::logs::key_usage(conn, workspace_id, now).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let used = usage.iter().find(|(kid, _, _)| *kid == row.kid);
+            row.info(now, used.map_or(0, |u| u.1), used.and_then(|u| u.2))
+        })
+        .collect())
+}
+
 /// A short, safe-to-show fingerprint of a secret: the start of its SHA-256.
 pub fn fingerprint(secret: &[u8]) -> String {
     countersign_core::fingerprint(secret)
@@ -110,21 +133,7 @@ impl Service {
     /// The workspace's keys, primary first, then newest first, with their recent usage.
     pub async fn list_keys(&self, actor: &Actor, workspace_id: Uuid) -> ServiceResult<Vec<KeyInfo>> {
         let mut tenant = self.tenant(actor, workspace_id, Action::View).await?;
-        let now = self.clock.now();
-        let rows: Vec<KeyRow> = crate::db::query_as(&format!(
-            "SELECT {KEY_COLUMNS} FROM workspace_keys WHERE workspace_id = $1 ORDER BY state = 'primary' DESC, created_at DESC"
-        ))
-        .bind(workspace_id)
-        .fetch_all(tenant.conn())
-        .await?;
-        let usage = crate::logs::key_usage(tenant.conn(), workspace_id, now).await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let used = usage.iter().find(|(kid, _, _)| *kid == row.kid);
-                row.info(now, used.map_or(0, |u| u.1), used.and_then(|u| u.2))
-            })
-            .collect())
+        key_infos(tenant.conn(), workspace_id, self.clock.now()).await
     }
 
     /// Makes a new primary key. The old primary keeps verifying for `grace_seconds` (default

@@ -8,8 +8,8 @@ use countersign_core::reason::Reason;
 use countersign_core::text::thousands;
 use countersign_core::{Mode, Platform};
 use countersign_proto::{
-    AttributeUsage, EnforceImpact, FailureGroup, HealthItem, OutcomeCounts, Overview, PlatformHealth, Readiness,
-    ReasonCount, SecuritySettings, SeriesPoint,
+    AttributeUsage, EnforceImpact, FailureGroup, HealthItem, KeyInfo, OutcomeCounts, Overview, PlatformHealth,
+    Readiness, ReasonCount, SecuritySettings, SeriesPoint,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -193,14 +193,11 @@ pub fn readiness(platform: &str, totals: &OutcomeCounts, reasons: Vec<ReasonCoun
     Readiness { would_reject_rate: rate, ready, verdict, reasons }
 }
 
-/// (kid, state, created_at, expires_at) of a key.
-pub type KeyRow = (String, String, DateTime<Utc>, Option<DateTime<Utc>>);
-
 /// What the overview knows about a workspace's configuration.
 pub struct Posture<'a> {
     pub settings: &'a SecuritySettings,
-    /// (kid, state, created_at, expires_at) of every key.
-    pub keys: &'a [KeyRow],
+    /// Every key, with its verified use.
+    pub keys: &'a [KeyInfo],
     /// Every registered attribute, with its unsigned updates in the last 7 days.
     pub attributes: &'a [AttributeUsage],
     /// Attempts signed with a revoked or retired key in the range, with the last one's time and the top IPs.
@@ -318,29 +315,39 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "/security",
         ));
     }
-    for (kid, state, created_at, expires_at) in posture.keys {
-        match state.as_str() {
-            "primary" if now - *created_at > Duration::days(KEY_MAX_AGE_DAYS) => items.push(item(
+    for key in posture.keys {
+        let kid = &key.kid;
+        match key.state.as_str() {
+            "primary" if now - key.created_at > Duration::days(KEY_MAX_AGE_DAYS) => items.push(item(
                 "warning",
-                format!("The primary key is {} days old", (now - *created_at).num_days()),
+                format!("The primary key is {} days old", (now - key.created_at).num_days()),
                 format!("Rotate {kid}: a key in use for months has had many chances to leak."),
                 "/keys",
             )),
             "rotating" => {
-                let left = expires_at.map(|e| e - now).unwrap_or_else(Duration::zero);
-                items.push(item(
-                    "info",
-                    format!("{kid} is in its grace period"),
-                    format!(
-                        "It still verifies for {}; move every backend to the primary key before then.",
-                        if left.num_hours() >= 48 {
-                            plural(left.num_days(), "day", "days")
-                        } else {
-                            plural(left.num_hours().max(0), "hour", "hours")
-                        }
+                let left = key.expires_at.map(|e| e - now).unwrap_or_else(Duration::zero);
+                let left = if left.num_hours() >= 48 {
+                    plural(left.num_days(), "day", "days")
+                } else {
+                    plural(left.num_hours().max(0), "hour", "hours")
+                };
+                let at = |time: DateTime<Utc>| time.format("%Y-%m-%d %H:%M UTC").to_string();
+                // What it is still used for decides between waiting and revoking now.
+                let detail = match key.last_used_at {
+                    Some(last) if key.verifications_24h > 0 => format!(
+                        "It still verifies for {left}, and {} used it in the last 24 hours, the last at {}: move every backend to the primary key before then.",
+                        plural(key.verifications_24h, "verified attempt", "verified attempts"),
+                        at(last)
                     ),
-                    "/keys",
-                ));
+                    Some(last) => format!(
+                        "It still verifies for {left}, but no verified attempt used it in the last 24 hours (the last at {}): revoke it now to close that window.",
+                        at(last)
+                    ),
+                    None => format!(
+                        "It still verifies for {left}, but no verified attempt ever used it: revoke it now to close that window."
+                    ),
+                };
+                items.push(item("info", format!("{kid} is in its grace period"), detail, "/keys"));
             }
             _ => {}
         }
@@ -543,12 +550,7 @@ impl Service {
         .fetch_all(&mut *conn)
         .await?;
         let failures = failure_groups(&mut *conn, workspace_id, from, to).await?;
-        let keys: Vec<KeyRow> = crate::db::query_as(
-            "SELECT kid, state, created_at, expires_at FROM workspace_keys WHERE workspace_id = $1 ORDER BY created_at",
-        )
-        .bind(workspace_id)
-        .fetch_all(&mut *conn)
-        .await?;
+        let keys = crate::keys::key_infos(&mut *conn, workspace_id, now).await?;
         let since = now - Duration::days(crate::stats::ATTRIBUTE_PREVIEW_DAYS);
         let attributes = crate::stats::attribute_usage(&mut *conn, workspace_id, since).await?;
         // Counted apart from the failure groups, which show only the most frequent reasons:
@@ -800,7 +802,7 @@ mod tests {
     #[test]
     fn the_checklist_finds_each_weakness_and_nothing_on_a_tight_workspace() {
         let tight = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
-        let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
+        let keys = vec![key("k_new", "primary", 3, None, 0, None)];
         let posture = Posture {
             settings: &tight,
             keys: &keys,
@@ -816,13 +818,8 @@ mod tests {
         loose.require_exp = false;
         loose.max_token_lifetime_seconds = None;
         let keys = vec![
-            ("k_old".to_owned(), "primary".to_owned(), now() - Duration::days(120), None),
-            (
-                "k_prev".to_owned(),
-                "rotating".to_owned(),
-                now() - Duration::days(200),
-                Some(now() + Duration::hours(20)),
-            ),
+            key("k_old", "primary", 120, None, 0, None),
+            key("k_prev", "rotating", 200, Some(Duration::hours(20)), 37, Some(now() - Duration::minutes(3))),
         ];
         let attributes = vec![usage("email", false, 12), usage("color", false, 3)];
         let posture = Posture {
@@ -852,7 +849,60 @@ mod tests {
         assert!(items[1].detail.contains("203.0.113.9"));
         assert!(items[6].detail.contains("email 12 times"), "{}", items[6].detail);
         assert_eq!(items[1].fix_path, "/logs?reason=revoked_key");
-        assert!(items.last().unwrap().detail.contains("20 hours"));
+        let grace = &items.last().unwrap().detail;
+        assert!(grace.starts_with("It still verifies for 20 hours, and 37 verified attempts used it"), "{grace}");
+    }
+
+    fn key(
+        kid: &str,
+        state: &str,
+        age_days: i64,
+        expires_in: Option<Duration>,
+        verifications_24h: i64,
+        last_used_at: Option<DateTime<Utc>>,
+    ) -> KeyInfo {
+        KeyInfo {
+            kid: kid.into(),
+            state: state.into(),
+            created_at: now() - Duration::days(age_days),
+            expires_at: expires_in.map(|d| now() + d),
+            revoked_at: None,
+            last_used_at,
+            fingerprint: String::new(),
+            verifications_24h,
+        }
+    }
+
+    /// A key in its grace period that nothing used in the last day can be revoked at once; the
+    /// item says so, with the last use if there was one.
+    #[test]
+    fn an_unused_key_in_its_grace_period_can_be_revoked_now() {
+        let tight = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
+        let detail = |last_used_at| {
+            let keys = vec![
+                key("k_new", "primary", 1, None, 90, Some(now())),
+                key("k_prev", "rotating", 200, Some(Duration::days(5)), 0, last_used_at),
+            ];
+            let posture = Posture {
+                settings: &tight,
+                keys: &keys,
+                attributes: &[],
+                revoked_presented: None,
+                long_lived: LongLivedSample::default(),
+            };
+            let items = checklist(&posture, &[], now(), Range::Day);
+            assert_eq!(items.len(), 1, "{items:?}");
+            items[0].detail.clone()
+        };
+        let stale = detail(Some(now() - Duration::hours(30)));
+        assert!(
+            stale.starts_with(
+                "It still verifies for 5 days, but no verified attempt used it in the last 24 hours (the last at "
+            ),
+            "{stale}"
+        );
+        assert!(stale.ends_with("revoke it now to close that window."), "{stale}");
+        assert!(detail(None).contains("no verified attempt ever used it"));
     }
 
     #[test]
@@ -860,7 +910,7 @@ mod tests {
         let mut loose = settings(Mode::Enforce, Mode::Enforce, Mode::Enforce);
         loose.require_exp = false;
         loose.max_token_lifetime_seconds = None;
-        let keys = vec![("k_new".to_owned(), "primary".to_owned(), now() - Duration::days(3), None)];
+        let keys = vec![key("k_new", "primary", 3, None, 0, None)];
         let sample = LongLivedSample { verified: 840, no_exp: 12, over_a_day: 3, last_at: Some(now()) };
         let posture =
             Posture { settings: &loose, keys: &keys, attributes: &[], revoked_presented: None, long_lived: sample };

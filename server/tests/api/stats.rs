@@ -302,3 +302,29 @@ async fn long_lived_tokens_in_the_traffic_reach_the_checklist(pool: PgPool) {
     let logs = app.get(&format!("/api/v1/workspaces/{}/logs?user_id=ten-minutes", ws.id), &ws.owner).await.body;
     assert!(logs["items"][0]["details"].get("long_lived").is_none(), "{logs}");
 }
+
+/// The checklist's item for a key in its grace period says whether anything still uses it:
+/// never used, revoke now; used, move the backends first.
+#[sqlx::test(migrator = "countersign_service::MIGRATOR")]
+async fn a_key_in_its_grace_period_is_judged_by_its_use(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ws = app.workspace("owner@example.com").await;
+    let rotated = app.post(&format!("/api/v1/workspaces/{}/keys/rotate", ws.id), json!({}), &ws.owner).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let grace_item = || async {
+        let o = app.get(&format!("/api/v1/workspaces/{}/overview", ws.id), &ws.owner).await.body;
+        let items = o["checklist"].as_array().cloned().unwrap_or_default();
+        let title = format!("{} is in its grace period", ws.kid);
+        let item = items.into_iter().find(|i| i["title"] == title.as_str());
+        item.unwrap_or_else(|| panic!("{title}: {}", o["checklist"]))["detail"].as_str().unwrap().to_owned()
+    };
+    let unused = grace_item().await;
+    assert!(unused.contains("no verified attempt ever used it: revoke it now"), "{unused}");
+
+    let token = jwt(&ws.secret, &ws.kid, json!({"user_id": "late-backend", "exp": now() + 600}));
+    let reply = app.identify(json!({"app_id": ws.app_id, "platform": "ios", "user_jwt": token})).await;
+    assert_eq!(reply.body["verified"], true, "{}", reply.body);
+    let used = grace_item().await;
+    assert!(used.contains("and 1 verified attempt used it in the last 24 hours, the last at "), "{used}");
+    assert!(used.ends_with("move every backend to the primary key before then."), "{used}");
+}
