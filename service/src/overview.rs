@@ -217,13 +217,14 @@ pub struct LongLivedSample {
 }
 
 impl LongLivedSample {
-    /// "12 of the latest 840 verified tokens in the last 24 hours, the last at 2026-11-30 14:02 UTC"
-    fn evidence(&self, count: i64, range: Range) -> String {
+    /// "12 of the latest 840 verified tokens in the last 24 hours had no exp (the last at
+    /// 2026-11-30 14:02 UTC)"
+    fn evidence(&self, count: i64, range: Range, what: &str) -> String {
         format!(
-            "{count} of the latest {} in {}{}",
+            "{count} of the latest {} in {} {what}{}",
             plural(self.verified, "verified token", "verified tokens"),
             range.words(),
-            self.last_at.map(|at| format!(", the last at {} UTC", at.format("%Y-%m-%d %H:%M"))).unwrap_or_default()
+            self.last_at.map(|at| format!(" (the last at {} UTC)", at.format("%Y-%m-%d %H:%M"))).unwrap_or_default()
         )
     }
 }
@@ -284,8 +285,8 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "warning",
             "Tokens without an expiry are in use".into(),
             format!(
-                "{} had no exp: once leaked, such a token stays valid for ever. Sign every token with exp (the snippets do), then require exp.",
-                sample.evidence(sample.no_exp, range)
+                "{}: once leaked, such a token stays valid for ever. Sign every token with exp (the snippets do), then require exp.",
+                sample.evidence(sample.no_exp, range, "had no exp")
             ),
             "/snippets",
         ));
@@ -302,8 +303,8 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "warning",
             "Tokens living over a day are in use".into(),
             format!(
-                "{} lived over a day: a leaked one is worth that long. Sign tokens with an exp an hour or so after iat, then set a maximum lifetime.",
-                sample.evidence(sample.over_a_day, range)
+                "{}: a leaked one is worth that long. Sign tokens with an exp an hour or so after iat, then set a maximum lifetime.",
+                sample.evidence(sample.over_a_day, range, "lived over a day")
             ),
             "/snippets",
         ));
@@ -918,11 +919,17 @@ mod tests {
         let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
         assert_eq!(titles, ["Tokens without an expiry are in use", "Tokens living over a day are in use"]);
         assert!(
-            items[0].detail.starts_with("12 of the latest 840 verified tokens in the last 24 hours, the last at "),
+            items[0]
+                .detail
+                .starts_with("12 of the latest 840 verified tokens in the last 24 hours had no exp (the last at "),
             "{}",
             items[0].detail
         );
-        assert!(items[1].detail.starts_with("3 of the latest 840 verified tokens"), "{}", items[1].detail);
+        assert!(
+            items[1].detail.starts_with("3 of the latest 840 verified tokens in the last 24 hours lived over a day"),
+            "{}",
+            items[1].detail
+        );
         assert!(items.iter().all(|i| i.fix_path == "/snippets"));
 
         // No such token in the traffic: the settings that would let one in are still named.
