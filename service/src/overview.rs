@@ -206,25 +206,26 @@ pub struct Posture<'a> {
     pub long_lived: LongLivedSample,
 }
 
-/// Among the latest [`LONG_LIVED_SAMPLE`] attempts of a range: the verified ones, how many of
-/// those carried a token without `exp` or living over a day, and when the last such came.
+/// Among the latest [`LONG_LIVED_SAMPLE`] attempts of a range: the verified ones, and how many
+/// of those carried a token without `exp` or living over a day, with the last of each.
 #[derive(Debug, Default, Clone, sqlx::FromRow)]
 pub struct LongLivedSample {
     pub verified: i64,
     pub no_exp: i64,
+    pub last_no_exp: Option<DateTime<Utc>>,
     pub over_a_day: i64,
-    pub last_at: Option<DateTime<Utc>>,
+    pub last_over_a_day: Option<DateTime<Utc>>,
 }
 
 impl LongLivedSample {
     /// "12 of the latest 840 verified tokens in the last 24 hours had no exp (the last at
     /// 2026-11-30 14:02 UTC)"
-    fn evidence(&self, count: i64, range: Range, what: &str) -> String {
+    fn evidence(&self, (count, last): (i64, Option<DateTime<Utc>>), range: Range, what: &str) -> String {
         format!(
             "{count} of the latest {} in {} {what}{}",
             plural(self.verified, "verified token", "verified tokens"),
             range.words(),
-            self.last_at.map(|at| format!(" (the last at {} UTC)", at.format("%Y-%m-%d %H:%M"))).unwrap_or_default()
+            last.map(|at| format!(" (the last at {} UTC)", at.format("%Y-%m-%d %H:%M"))).unwrap_or_default()
         )
     }
 }
@@ -286,7 +287,7 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "Tokens without an expiry are in use".into(),
             format!(
                 "{}: once leaked, such a token stays valid for ever. Sign every token with exp (the snippets do), then require exp.",
-                sample.evidence(sample.no_exp, range, "had no exp")
+                sample.evidence((sample.no_exp, sample.last_no_exp), range, "had no exp")
             ),
             "/snippets",
         ));
@@ -304,7 +305,7 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             "Tokens living over a day are in use".into(),
             format!(
                 "{}: a leaked one is worth that long. Sign tokens with an exp an hour or so after iat, then set a maximum lifetime.",
-                sample.evidence(sample.over_a_day, range, "lived over a day")
+                sample.evidence((sample.over_a_day, sample.last_over_a_day), range, "lived over a day")
             ),
             "/snippets",
         ));
@@ -585,11 +586,15 @@ impl Service {
             _ => None,
         };
         let long_lived: LongLivedSample = crate::db::query_as(
-            "SELECT count(*) FILTER (WHERE outcome = 'verified') AS verified,
-                    count(*) FILTER (WHERE outcome = 'verified' AND details->>'long_lived' = 'no_exp') AS no_exp,
-                    count(*) FILTER (WHERE outcome = 'verified' AND details->'long_lived' ? 'lifetime') AS over_a_day,
-                    max(at) FILTER (WHERE outcome = 'verified' AND details ? 'long_lived') AS last_at
-               FROM (SELECT at, outcome, details FROM verification_log
+            "SELECT count(*) FILTER (WHERE verified) AS verified,
+                    count(*) FILTER (WHERE verified AND no_exp) AS no_exp,
+                    max(at) FILTER (WHERE verified AND no_exp) AS last_no_exp,
+                    count(*) FILTER (WHERE verified AND over_a_day) AS over_a_day,
+                    max(at) FILTER (WHERE verified AND over_a_day) AS last_over_a_day
+               FROM (SELECT at, outcome = 'verified' AS verified,
+                            details->>'long_lived' = 'no_exp' AS no_exp,
+                            details->'long_lived' ? 'lifetime' AS over_a_day
+                       FROM verification_log
                       WHERE workspace_id = $1 AND at >= $2 AND at < $3
                       ORDER BY at DESC LIMIT $4) latest",
         )
@@ -912,21 +917,29 @@ mod tests {
         loose.require_exp = false;
         loose.max_token_lifetime_seconds = None;
         let keys = vec![key("k_new", "primary", 3, None, 0, None)];
-        let sample = LongLivedSample { verified: 840, no_exp: 12, over_a_day: 3, last_at: Some(now()) };
+        let sample = LongLivedSample {
+            verified: 840,
+            no_exp: 12,
+            last_no_exp: Some(now()),
+            over_a_day: 3,
+            last_over_a_day: Some(now() - Duration::hours(2)),
+        };
         let posture =
             Posture { settings: &loose, keys: &keys, attributes: &[], revoked_presented: None, long_lived: sample };
         let items = checklist(&posture, &[], now(), Range::Day);
         let titles: Vec<&str> = items.iter().map(|i| i.title.as_str()).collect();
         assert_eq!(titles, ["Tokens without an expiry are in use", "Tokens living over a day are in use"]);
         assert!(
-            items[0]
-                .detail
-                .starts_with("12 of the latest 840 verified tokens in the last 24 hours had no exp (the last at "),
+            items[0].detail.starts_with(
+                "12 of the latest 840 verified tokens in the last 24 hours had no exp (the last at 2026-11-29 12:30 UTC)"
+            ),
             "{}",
             items[0].detail
         );
         assert!(
-            items[1].detail.starts_with("3 of the latest 840 verified tokens in the last 24 hours lived over a day"),
+            items[1].detail.starts_with(
+                "3 of the latest 840 verified tokens in the last 24 hours lived over a day (the last at 2026-11-29 10:30 UTC)"
+            ),
             "{}",
             items[1].detail
         );
