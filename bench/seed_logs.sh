@@ -91,8 +91,9 @@ SELECT workspace_id, date_trunc('hour', at), coalesce(platform, ''), outcome, co
        bit_or(countersign_user_bit(user_id)), min(at), max(at)
   FROM verification_log WHERE workspace_id = '$ws' GROUP BY 1, 2, 3, 4, 5, 6;
 DELETE FROM log_origin_hour_merged WHERE workspace_id = '$ws';
-INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket)
-SELECT DISTINCT workspace_id, origin, date_trunc('hour', at) FROM verification_log WHERE workspace_id = '$ws' AND origin IS NOT NULL;
+INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket, first_at, last_at)
+SELECT workspace_id, origin, date_trunc('hour', at), min(at), max(at) FROM verification_log
+ WHERE workspace_id = '$ws' AND origin IS NOT NULL GROUP BY 1, 2, 3;
 INSERT INTO workspace_keys (workspace_id, kid, sealed, fingerprint, state, expires_at, created_at, last_used_at)
 VALUES ('$ws', 'kid_0', '\\x00', 'seeded', 'primary', NULL, now() - interval '10 days', now() - interval '40 seconds'),
        ('$ws', 'kid_1', '\\x00', 'seeded', 'rotating', now() + interval '1 day', now() - interval '40 days', now() - interval '40 seconds'),

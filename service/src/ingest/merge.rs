@@ -62,7 +62,8 @@ pub(crate) async fn merge_pending(pool: &crate::db::Db, shard: i16) -> Result<i6
 
 /// One merge step: take pending rows, count them per minute and per hour group, add the counts
 /// to this shard's rollup rows (in key order, so concurrent writers lock rows in one order), and
-/// note the hours each origin was seen in. A kid that names no key of the workspace is counted
+/// note the hours each origin was seen in, with the first and last time in each (a row merged
+/// without them stands for the whole hour and keeps standing for it). A kid that names no key of the workspace is counted
 /// as none (`countersign_rollup_kid`), so made-up kids cannot grow the rollups.
 const MERGE_SQL: &str = "WITH pending AS (
             DELETE FROM log_rollup_pending
@@ -101,12 +102,15 @@ const MERGE_SQL: &str = "WITH pending AS (
                              first_at = least(r.first_at, EXCLUDED.first_at),
                              last_at = greatest(r.last_at, EXCLUDED.last_at)
          ), origins AS (
-            INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket)
-            SELECT DISTINCT t.workspace_id, t.origin, date_trunc('hour', t.at)
+            INSERT INTO log_origin_hour_merged AS o (workspace_id, origin, bucket, first_at, last_at)
+            SELECT t.workspace_id, t.origin, date_trunc('hour', t.at), min(t.at), max(t.at)
               FROM pending p, unnest(p.workspace_ids, p.ats, p.origins) AS t(workspace_id, at, origin)
              WHERE t.origin IS NOT NULL
-             ORDER BY 1, 2, 3
-            ON CONFLICT DO NOTHING
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            ON CONFLICT (workspace_id, origin, bucket)
+               DO UPDATE SET first_at = least(o.first_at, EXCLUDED.first_at),
+                             last_at = greatest(o.last_at, EXCLUDED.last_at)
+               WHERE o.first_at IS NOT NULL AND (EXCLUDED.first_at < o.first_at OR EXCLUDED.last_at > o.last_at)
          )
          SELECT (SELECT count(*) FROM pending), (SELECT coalesce(sum(attempts), 0)::bigint FROM presented)";
 
@@ -235,6 +239,59 @@ mod tests {
         let merged: i64 =
             crate::db::query_scalar("SELECT count(*) FROM log_origin_hour_merged").fetch_one(&pool).await.unwrap();
         assert_eq!(merged, 2, "one row per origin and hour");
+    }
+
+    /// Each origin hour keeps the first and last time the origin was seen in it, pending and
+    /// merged, widened by later batches; a row merged without them stays the whole hour.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn origin_hours_keep_their_first_and_last_time(pool: PgPool) {
+        use chrono::Duration;
+        let workspace_id = crate::ingest::test_workspace(&pool, "app_bounds").await;
+        let db: crate::db::Db = pool.clone().into();
+        let hour = chrono::Utc::now().duration_trunc(Duration::hours(1)).unwrap();
+        crate::db::query("INSERT INTO log_origin_hour_merged (workspace_id, origin, bucket) VALUES ($1, $2, $3)")
+            .bind(workspace_id)
+            .bind("https://old.example")
+            .bind(hour)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let write = |origin: &'static str, minutes: &'static [i64]| {
+            let db = db.clone();
+            async move {
+                let attempts: Vec<_> = minutes
+                    .iter()
+                    .map(|m| {
+                        let mut attempt = crate::ingest::test_attempt(workspace_id, "u");
+                        attempt.log.at = hour + Duration::minutes(*m);
+                        attempt.log.origin = Some(origin.to_owned());
+                        attempt
+                    })
+                    .collect();
+                write_batch(&db, &Batch::new(&attempts, |_| true, Vec::new()), Ids::New, 0).await.unwrap();
+            }
+        };
+        let bounds = || async {
+            let rows: Vec<(String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+                crate::db::query_as(
+                    "SELECT origin, min(first_at), max(last_at) FROM log_origin_hour GROUP BY origin ORDER BY origin",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            rows
+        };
+        let whole = ("https://old.example".to_owned(), hour, hour + Duration::hours(1) - Duration::microseconds(1));
+        write("https://a.example", &[20, 30]).await;
+        let a =
+            |from, to| ("https://a.example".to_owned(), hour + Duration::minutes(from), hour + Duration::minutes(to));
+        assert_eq!(bounds().await, vec![a(20, 30), whole.clone()], "pending");
+        merge_pending(&db, 0).await.unwrap();
+        assert_eq!(bounds().await, vec![a(20, 30), whole.clone()], "merged");
+        write("https://a.example", &[10]).await;
+        write("https://old.example", &[40]).await;
+        merge_pending(&db, 0).await.unwrap();
+        assert_eq!(bounds().await, vec![a(10, 30), whole], "widened; the row without bounds stays the whole hour");
     }
 
     /// The tenant role sees its own workspace's pending and merged counts and origin hours, never

@@ -205,29 +205,49 @@ impl LogCriteria {
     }
 }
 
-/// Runs of consecutive hours as `[start, end)` ranges, newest first, from the starts of whole
-/// hours given newest first.
-pub fn hour_runs(hours: &[DateTime<Utc>]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut runs: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
-    for &hour in hours {
-        match runs.last_mut() {
-            Some((start, _)) if *start == hour + Duration::hours(1) => *start = hour,
-            _ => runs.push((hour, hour + Duration::hours(1))),
-        }
-    }
-    runs
+/// An hour that may hold a matching row, and the part of it that may: `[first, last]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchingHour {
+    /// The start of the hour.
+    pub hour: DateTime<Utc>,
+    /// The earliest time in it a match may have.
+    pub first: DateTime<Utc>,
+    /// The latest time in it a match may have.
+    pub last: DateTime<Utc>,
 }
 
-/// The elements of both lists, each sorted newest first, newest first.
-pub fn common_hours(a: &[DateTime<Utc>], b: &[DateTime<Utc>]) -> Vec<DateTime<Utc>> {
+impl MatchingHour {
+    /// All of the hour that starts at `hour`.
+    pub fn whole(hour: DateTime<Utc>) -> MatchingHour {
+        MatchingHour { hour, first: hour, last: hour + Duration::hours(1) - Duration::microseconds(1) }
+    }
+}
+
+/// Runs of consecutive hours as `[start, end)` ranges, newest first, from hours given newest
+/// first; a run starts at its oldest hour's `first` and ends just after its newest hour's `last`.
+pub fn hour_runs(hours: &[MatchingHour]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    // (oldest hour of the run, start, end)
+    let mut runs: Vec<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for h in hours {
+        match runs.last_mut() {
+            Some((oldest, start, _)) if *oldest == h.hour + Duration::hours(1) => (*oldest, *start) = (h.hour, h.first),
+            _ => runs.push((h.hour, h.first, h.last + Duration::microseconds(1))),
+        }
+    }
+    runs.into_iter().map(|(_, start, end)| (start, end)).collect()
+}
+
+/// The hours in both lists, each sorted newest first, newest first, each narrowed to the part
+/// both allow.
+pub fn common_hours(a: &[MatchingHour], b: &[MatchingHour]) -> Vec<MatchingHour> {
     let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
     let mut both = Vec::new();
     while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
-        match x.cmp(&y) {
+        match x.hour.cmp(&y.hour) {
             std::cmp::Ordering::Greater => drop(a.next()),
             std::cmp::Ordering::Less => drop(b.next()),
             std::cmp::Ordering::Equal => {
-                both.push(x);
+                both.push(MatchingHour { hour: x.hour, first: x.first.max(y.first), last: x.last.min(y.last) });
                 a.next();
                 b.next();
             }
@@ -337,18 +357,33 @@ mod tests {
     #[test]
     fn hours_become_runs_newest_first() {
         let hour = |h: i64| now() - Duration::hours(h);
-        let runs = hour_runs(&[hour(0), hour(1), hour(2), hour(5), hour(7), hour(8)]);
+        let whole: Vec<MatchingHour> = [0, 1, 2, 5, 7, 8].into_iter().map(|h| MatchingHour::whole(hour(h))).collect();
         let expected = vec![(hour(2), hour(-1)), (hour(5), hour(4)), (hour(8), hour(6))];
-        assert_eq!(runs, expected);
+        assert_eq!(hour_runs(&whole), expected);
         assert!(hour_runs(&[]).is_empty());
+    }
+
+    /// A run starts where its oldest hour's matches start and ends after its newest hour's last.
+    #[test]
+    fn runs_keep_the_bounds_of_their_ends() {
+        let hour = |h: i64| now() - Duration::hours(h);
+        let minute = |h: i64, m: i64| hour(h) + Duration::minutes(m);
+        let narrow =
+            |h: i64, from: i64, to: i64| MatchingHour { hour: hour(h), first: minute(h, from), last: minute(h, to) };
+        let runs = hour_runs(&[narrow(0, 5, 6), narrow(1, 40, 50), narrow(4, 10, 10)]);
+        let after = |at: DateTime<Utc>| at + Duration::microseconds(1);
+        assert_eq!(runs, vec![(minute(1, 40), after(minute(0, 6))), (minute(4, 10), after(minute(4, 10)))]);
     }
 
     #[test]
     fn common_hours_keep_the_order() {
         let hour = |h: i64| now() - Duration::hours(h);
-        let both = common_hours(&[hour(0), hour(2), hour(3), hour(9)], &[hour(1), hour(2), hour(9), hour(10)]);
-        assert_eq!(both, vec![hour(2), hour(9)]);
-        assert!(common_hours(&[hour(0)], &[]).is_empty());
+        let whole = |hours: &[i64]| hours.iter().map(|&h| MatchingHour::whole(hour(h))).collect::<Vec<_>>();
+        let mut seen = whole(&[1, 2, 9, 10]);
+        seen[1].first = hour(2) + Duration::minutes(30);
+        let both = common_hours(&whole(&[0, 2, 3, 9]), &seen);
+        assert_eq!(both, vec![seen[1], MatchingHour::whole(hour(9))], "each narrowed to what both allow");
+        assert!(common_hours(&whole(&[0]), &[]).is_empty());
     }
 
     #[test]

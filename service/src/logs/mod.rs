@@ -13,6 +13,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 pub use export::ExportFormat;
+use filter::MatchingHour;
 pub use filter::{decode_cursor, encode_cursor, LogCriteria, LogFilter};
 pub use tail::TailHub;
 
@@ -122,12 +123,13 @@ async fn log_rows(
 }
 
 /// The hours, newest first, that may hold a row matching `criteria`'s rollup dimensions and
-/// origin; `None` when it filters on neither, so any hour may.
+/// origin, each narrowed to the first and last time the origin was seen in it; `None` when it
+/// filters on neither, so any hour may.
 async fn matching_hours(
     conn: &mut PgConnection,
     workspace_id: Uuid,
     criteria: &LogCriteria,
-) -> ServiceResult<Option<Vec<DateTime<Utc>>>> {
+) -> ServiceResult<Option<Vec<MatchingHour>>> {
     let upper = match (criteria.to, criteria.before) {
         (Some(to), Some((at, _))) => Some(to.min(at + Duration::microseconds(1))),
         (to, before) => to.or(before.map(|(at, _)| at + Duration::microseconds(1))),
@@ -152,17 +154,17 @@ async fn matching_hours(
         .bind(criteria.kid.as_deref())
         .fetch_all(&mut *conn)
         .await?;
-        hours = Some(found);
+        hours = Some(found.into_iter().map(MatchingHour::whole).collect());
     }
     if let Some(origin) = criteria.origin.as_deref() {
         if hours.as_ref().is_some_and(Vec::is_empty) {
             return Ok(hours);
         }
-        let seen: Vec<DateTime<Utc>> = crate::db::query_scalar(
-            "SELECT DISTINCT bucket FROM log_origin_hour
+        let seen: Vec<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)> = crate::db::query_as(
+            "SELECT bucket, min(first_at), max(last_at) FROM log_origin_hour
               WHERE workspace_id = $1 AND origin = $2
                 AND bucket >= date_trunc('hour', $3) AND ($4::timestamptz IS NULL OR bucket < $4)
-              ORDER BY bucket DESC",
+              GROUP BY bucket ORDER BY bucket DESC",
         )
         .bind(workspace_id)
         .bind(origin)
@@ -170,6 +172,8 @@ async fn matching_hours(
         .bind(upper)
         .fetch_all(&mut *conn)
         .await?;
+        let seen: Vec<MatchingHour> =
+            seen.into_iter().map(|(hour, first, last)| MatchingHour { hour, first, last }).collect();
         hours = Some(match hours {
             Some(found) => filter::common_hours(&found, &seen),
             None => seen,
