@@ -20,7 +20,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use prometheus::IntGauge;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
@@ -71,14 +71,12 @@ pub async fn serve(
             .header_read_timeout(HEADER_TIMEOUT)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
-        let open = limit.open.clone();
-        open.inc();
+        let open = OpenConnection::new(slot, &limit.open);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, peer = %peer, "connection ended with an error");
             }
-            open.dec();
-            drop(slot);
+            drop(open);
         });
     }
     drop(listener);
@@ -87,11 +85,31 @@ pub async fn serve(
     }
 }
 
+/// A connection's slot, counted in the gauge while it is held: both are given back however the
+/// connection's task ends.
+struct OpenConnection {
+    _slot: OwnedSemaphorePermit,
+    gauge: IntGauge,
+}
+
+impl OpenConnection {
+    fn new(slot: OwnedSemaphorePermit, gauge: &IntGauge) -> OpenConnection {
+        gauge.inc();
+        OpenConnection { _slot: slot, gauge: gauge.clone() }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
 /// Waits for a free connection slot, then for a connection.
 async fn accept(
     listener: &TcpListener,
     slots: &Arc<Semaphore>,
-) -> (tokio::sync::OwnedSemaphorePermit, (tokio::net::TcpStream, std::net::SocketAddr)) {
+) -> (OwnedSemaphorePermit, (tokio::net::TcpStream, std::net::SocketAddr)) {
     // The semaphore is never closed, so acquiring only ever waits.
     let Ok(slot) = Arc::clone(slots).acquire_owned().await else {
         return std::future::pending().await;

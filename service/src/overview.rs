@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use countersign_core::policy::Action;
 use countersign_core::reason::Reason;
 use countersign_core::text::thousands;
-use countersign_core::{Mode, Platform};
+use countersign_core::{Mode, Platform, LONG_LIVED_SECONDS};
 use countersign_proto::{
     AttributeUsage, EnforceImpact, FailureGroup, HealthItem, KeyInfo, OutcomeCounts, Overview, PlatformHealth,
     Readiness, ReasonCount, SecuritySettings, SeriesPoint,
@@ -309,7 +309,7 @@ pub fn checklist(posture: &Posture, platforms: &[PlatformHealth], now: DateTime<
             ),
             "/snippets",
         ));
-    } else if settings.max_token_lifetime_seconds.is_some_and(|s| s > 86_400) {
+    } else if settings.max_token_lifetime_seconds.is_some_and(|s| s > LONG_LIVED_SECONDS) {
         items.push(item(
             "info",
             "Token lifetimes over a day are accepted".into(),
