@@ -89,7 +89,8 @@ pub fn run_traced(req: &IdentifyRequest, policy: &WorkspacePolicy) -> Verdict {
 
 /// A traced verdict without what only the debugger gets: what [`verify`] should return.
 pub fn untraced(verdict: Verdict) -> Verdict {
-    Verdict { checks: Vec::new(), header: None, payload: None, ..verdict }
+    let explanation = if verdict.verified { String::new() } else { verdict.explanation };
+    Verdict { checks: Vec::new(), header: None, payload: None, explanation, ..verdict }
 }
 
 /// Verifies a token under the default [`policy`] and returns the verdict.

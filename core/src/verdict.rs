@@ -113,7 +113,8 @@ pub struct Verdict {
     pub mode: Mode,
     /// Why verification failed; `None` when verified.
     pub reason: Option<Reason>,
-    /// Human sentence(s): what failed and how to fix it (or what verified). Never a secret.
+    /// Human sentence(s): what failed and how to fix it, or (traced verdicts only) what
+    /// verified; [`crate::verify()`] leaves a verified attempt's empty. Never a secret.
     pub explanation: String,
     /// Verified user id, or when not verified the best-effort *claimed* id (for logs and `off`
     /// mode contacts); trust it only together with `verified`.

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::attributes::AttributeSorter;
 use crate::claims::{user_id_from_claims, validate_user_id, Failure, LongLived, Quoted};
 use crate::json::RawObject;
+use crate::jwt::DecodeBuffer;
 use crate::origin::origin_allowed;
 use crate::platform::{Mode, Platform};
 use crate::reason::{Outcome, Reason};
@@ -51,8 +52,9 @@ struct Auth<'a> {
 /// Verifies one identify request and applies the platform's mode. Origin first (web only, when
 /// the workspace lists origins), then the credential: a JWT when one was sent (a `user_hash`
 /// beside it is ignored), else the legacy `user_hash`, else `missing_token`. Mode `off` still
-/// verifies, so `verified` is always truthful. The identify path: `checks` is empty and
-/// `header`/`payload` are `None`; [`verify_traced`] fills them for the debugger.
+/// verifies, so `verified` is always truthful. The identify path: `checks` is empty,
+/// `header`/`payload` are `None` and a verified attempt's `explanation` is empty (a log row
+/// renders it with [`verified_explanation`]); [`verify_traced`] fills them for the debugger.
 pub fn verify(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context) -> Verdict {
     decide(req, policy, ctx, Trace::silent())
 }
@@ -67,7 +69,7 @@ pub fn verify_traced(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Cont
 fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut trace: Trace) -> Verdict {
     let mode = policy.modes.get(req.platform);
     let origin_failure = check_origin(req.platform, policy, ctx.origin, &mut trace);
-    let mut decoded = Vec::new();
+    let mut decoded = DecodeBuffer::new();
     let Auth { result, kid, alg, long_lived, header, payload } =
         authenticate(req, policy, ctx.now, &mut decoded, &mut trace);
     let (verified_id, auth_failure) = match result {
@@ -85,11 +87,14 @@ fn decide(req: &IdentifyRequest, policy: &WorkspacePolicy, ctx: &Context, mut tr
     };
 
     let user_id = verified_id.or_else(|| claimed_user_id(req, policy, payload.as_ref()));
+    let recording = trace.is_recording();
+    // Identify stores a verified row without its sentence (it is rendered when read), so only
+    // the debugger pays for writing it.
     let (reason, explanation) = match failure {
         Some((reason, explanation)) => (Some(reason), explanation),
-        None => (None, success_explanation(req, alg.as_deref(), kid.as_deref(), user_id.as_deref())),
+        None if recording => (None, success_explanation(req, alg.as_deref(), kid.as_deref(), user_id.as_deref())),
+        None => (None, String::new()),
     };
-    let recording = trace.is_recording();
     let mut sorter = AttributeSorter::default();
     if outcome == Outcome::Rejected {
         trace.note("Attributes were not processed: the request was rejected.");
@@ -168,7 +173,7 @@ fn authenticate<'a>(
     req: &'a IdentifyRequest,
     policy: &WorkspacePolicy,
     now: i64,
-    decoded: &'a mut Vec<u8>,
+    decoded: &'a mut DecodeBuffer,
     trace: &mut Trace,
 ) -> Auth<'a> {
     if let Some(jwt) = &req.user_jwt {

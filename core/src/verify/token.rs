@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::Auth;
 use crate::claims::{check_claims, Failure, Quoted};
-use crate::jwt::{decode_in_place, TokenView};
+use crate::jwt::{decode_in_place, DecodeBuffer, TokenView};
 use crate::keys::{primary_clause, VerificationKey};
 use crate::reason::Reason;
 use crate::verdict::Trace;
@@ -19,7 +19,7 @@ const MAX_KID_CHARS: usize = 128;
 /// are decoded into `decoded`.
 pub(super) fn verify_token<'a>(
     token: &'a str,
-    decoded: &'a mut Vec<u8>,
+    decoded: &'a mut DecodeBuffer,
     policy: &WorkspacePolicy,
     now: i64,
     trace: &mut Trace,
