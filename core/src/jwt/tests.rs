@@ -32,6 +32,21 @@ fn size_limit() {
     assert_eq!(failure(&raw_token(HEADER, &big, SECRET)), Some(Reason::TokenTooLarge));
 }
 
+/// A token too big for the decoder's stack buffer decodes like a small one, and a stray bit in
+/// any of its segments is still malformed.
+#[test]
+fn tokens_past_the_stack_buffer() {
+    for pad in [0, 700, 740, 1000, 3000, 6000] {
+        let payload = format!(r#"{{"user_id":"u1","pad":"{}"}}"#, "x".repeat(pad));
+        let token = raw_token(HEADER, &payload, SECRET);
+        let jwt = decode_unverified(&token, &mut Trace::default());
+        let pad_len = jwt.as_ref().ok().and_then(|j| j.payload.get("pad")).and_then(Value::as_str).map(str::len);
+        assert_eq!(pad_len, Some(pad));
+        assert!(jwt.is_ok_and(|j| j.signature_valid(&KeySecret::new(SECRET))), "{pad}");
+        assert_eq!(failure(&with_stray_bit(&token)), Some(Reason::MalformedToken), "{pad}");
+    }
+}
+
 /// Anything but exactly three segments is malformed (including the empty string).
 #[test]
 fn segment_counts() {
@@ -66,14 +81,18 @@ fn bytes_as_sent() {
 #[test]
 fn non_canonical_base64() {
     let token = raw_token(HEADER, PAYLOAD, SECRET);
+    assert_eq!(failure(&with_stray_bit(&token)), Some(Reason::MalformedToken));
+}
+
+/// `token` with one of the unused bits of its signature's last character set: a 32-byte MAC is
+/// 43 characters, and the last carries 2 unused bits.
+fn with_stray_bit(token: &str) -> String {
     let (input, sig) = token.rsplit_once('.').unwrap_or_default();
-    // A 32-byte MAC is 43 chars; its last char carries 2 unused bits. Set one of them.
     let last = sig.chars().last().unwrap_or('A');
     let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let idx = alphabet.find(last).unwrap_or(0);
     let tweaked = alphabet.chars().nth(idx ^ 1).unwrap_or('B');
-    let bad = format!("{input}.{}{tweaked}", sig.get(..sig.len() - 1).unwrap_or_default());
-    assert_eq!(failure(&bad), Some(Reason::MalformedToken));
+    format!("{input}.{}{tweaked}", sig.get(..sig.len() - 1).unwrap_or_default())
 }
 
 /// A header or payload that is not a JSON object, or has duplicate keys, is malformed.

@@ -11,13 +11,13 @@ use crate::verdict::Trace;
 use crate::workspace::WorkspacePolicy;
 
 /// Verifies a legacy `user_hash` for the body's `user_id`.
-pub(super) fn verify_hash<'a>(
+pub(super) fn verify_hash(
     hash: &str,
     user_id: Option<&Value>,
     policy: &WorkspacePolicy,
     now: i64,
     trace: &mut Trace,
-) -> Auth<'a> {
+) -> Auth<'static> {
     let (kid, result) = check(hash, user_id, policy, now, trace);
     Auth { result, kid, alg: None, long_lived: None, header: None, payload: None }
 }

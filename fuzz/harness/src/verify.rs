@@ -77,13 +77,16 @@ fn check(data: &[u8]) {
     let ctx = Context { origin, now: NOW };
     let verdict = countersign_core::verify(&req, &policy, &ctx);
     let traced = verify_traced(&req, &policy, &ctx);
+    // Only the debugger gets the checks, the decoded segments and a verified attempt's sentence.
+    let explanation = if traced.verified { String::new() } else { traced.explanation.clone() };
     assert_eq!(
-        Verdict { checks: Vec::new(), header: None, payload: None, ..traced.clone() },
+        Verdict { checks: Vec::new(), header: None, payload: None, explanation, ..traced.clone() },
         verdict,
         "verify and verify_traced disagree"
     );
     assert!(verdict.header.is_none() && verdict.payload.is_none() && verdict.checks.is_empty());
     check_verdict(&verdict, &req, &policy, origin);
+    assert!(!traced.explanation.is_empty());
     if matches!(credential, Credential::Token | Credential::Hash) {
         check_not_quoted(&traced, &req);
     }
@@ -193,7 +196,8 @@ fn check_verdict(v: &Verdict, req: &IdentifyRequest, policy: &WorkspacePolicy, o
     let mode = policy.modes.get(req.platform);
     assert_eq!(v.mode, mode);
     assert_eq!(v.verified, v.reason.is_none());
-    assert!(!v.explanation.is_empty());
+    // A failure always says why; a verified attempt's sentence is rendered where it is shown.
+    assert_eq!(v.explanation.is_empty(), v.verified);
     let expected = match (v.verified, mode) {
         (true, _) => Outcome::Verified,
         (false, Mode::Off) => Outcome::Unverified,
