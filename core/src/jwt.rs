@@ -248,16 +248,21 @@ fn segments(token: &str) -> Option<(&str, &str, &str)> {
 /// The decoded header, payload and signature.
 type DecodedSegments<'a> = (&'a [u8], &'a [u8], &'a [u8]);
 
-/// Where the verify path decodes a token's segments: on the stack for a token of up to about
-/// 1.3 KiB (most are a few hundred bytes), so the happy path allocates no buffer.
+/// Decoded bytes kept on the stack: the segments of a token of up to about 1.3 KiB (most are
+/// a few hundred bytes).
+const STACK_DECODE_BYTES: usize = 1024;
+
+/// Where the verify path decodes a token's segments: on the stack when they fit, so the happy
+/// path allocates no buffer; on the heap otherwise.
 pub(crate) struct DecodeBuffer {
-    stack: [u8; 1024],
+    stack: [u8; STACK_DECODE_BYTES],
     heap: Vec<u8>,
 }
 
 impl DecodeBuffer {
+    /// An empty buffer (nothing is allocated until a token needs the heap).
     pub fn new() -> DecodeBuffer {
-        DecodeBuffer { stack: [0; 1024], heap: Vec::new() }
+        DecodeBuffer { stack: [0; STACK_DECODE_BYTES], heap: Vec::new() }
     }
 
     /// `len` bytes to decode into.

@@ -109,8 +109,9 @@ impl Service {
         log.platform = Some(platform.to_owned());
         log.attributes_rejected = json!(verdict.rejected_attributes);
         log.details = log_details(verdict.ignored_attributes, verdict.notes, verdict.long_lived);
-        // A verified row's sentence is rendered from its columns when read (`logs::explained`).
-        log.explanation = if verdict.verified { String::new() } else { verdict.explanation };
+        // Empty when verified: that sentence is rendered from the row's columns when read
+        // (`logs::explained`).
+        log.explanation = verdict.explanation;
         log.kid = verdict.kid;
         log.alg = verdict.alg;
         log.user_id = verdict.user_id;

@@ -27,11 +27,8 @@ pub(crate) struct RawValue<'a> {
 /// the order in which a `serde_json::Map` would list them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RawObject<'a> {
-    members: Members<'a>,
+    members: Vec<(Cow<'a, str>, RawValue<'a>)>,
 }
-
-/// An object's members.
-type Members<'a> = Vec<(Cow<'a, str>, RawValue<'a>)>;
 
 impl<'a> RawObject<'a> {
     /// Checks `bytes` as one JSON object under the strict rules; `None` if they break one.
@@ -182,8 +179,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads the top-level object: its members, sorted by name, without duplicates.
-    fn members(&mut self) -> Option<Members<'a>> {
-        let mut members = Members::with_capacity(8);
+    fn members(&mut self) -> Option<Vec<(Cow<'a, str>, RawValue<'a>)>> {
+        let mut members = Vec::with_capacity(8);
         self.object_with(|scanner, name| {
             let start = scanner.at;
             let has_escapes = match scanner.peek()? {
