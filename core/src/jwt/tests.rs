@@ -84,15 +84,32 @@ fn non_canonical_base64() {
     assert_eq!(failure(&with_stray_bit(&token)), Some(Reason::MalformedToken));
 }
 
+/// The first segment that is not canonical base64url is the one named, whatever follows it.
+#[test]
+fn names_the_first_bad_segment() {
+    // 28 bytes: the segment's last character carries 4 unused bits.
+    let header = with_low_bit_flipped(&b64(br#"{"alg":"HS256","typ":"JWTX"}"#));
+    // A segment of one character cannot be base64 at all: its length alone gives it away.
+    for token in [format!("{header}.A.AAAA"), format!("{header}.e30.AAAA")] {
+        let explanation = decode_unverified(&token, &mut Trace::default()).err().map(|f| f.explanation);
+        assert!(explanation.as_deref().is_some_and(|e| e.contains("header segment")), "{explanation:?}");
+    }
+}
+
 /// `token` with one of the unused bits of its signature's last character set: a 32-byte MAC is
 /// 43 characters, and the last carries 2 unused bits.
 fn with_stray_bit(token: &str) -> String {
     let (input, sig) = token.rsplit_once('.').unwrap_or_default();
-    let last = sig.chars().last().unwrap_or('A');
+    format!("{input}.{}", with_low_bit_flipped(sig))
+}
+
+/// `segment` with the lowest bit of its last character's 6 flipped.
+fn with_low_bit_flipped(segment: &str) -> String {
     let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let (head, last) = segment.split_at(segment.len().saturating_sub(1));
     let idx = alphabet.find(last).unwrap_or(0);
-    let tweaked = alphabet.chars().nth(idx ^ 1).unwrap_or('B');
-    format!("{input}.{}{tweaked}", sig.get(..sig.len() - 1).unwrap_or_default())
+    let flipped = alphabet.chars().nth(idx ^ 1).unwrap_or('B');
+    format!("{head}{flipped}")
 }
 
 /// A header or payload that is not a JSON object, or has duplicate keys, is malformed.
